@@ -1,0 +1,1 @@
+//! Diagnostic codes of the interpreter (E06xx): run-time errors.

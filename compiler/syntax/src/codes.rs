@@ -1,0 +1,1 @@
+//! Diagnostic codes of the lexer and parser (E00xx).

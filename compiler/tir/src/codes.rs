@@ -1,0 +1,1 @@
+//! Diagnostic codes of IR text parsing and verification (E05xx).
