@@ -1,1 +1,103 @@
-fn main() {}
+//! `tessera`: the compiler driver.
+//!
+//! Subcommands follow the pipeline: `check` (front end only), `emit` (print
+//! one stage), `run --interp` (execute on the CPU interpreter), `demo` (all of
+//! that over a folder of kernels), `explain` (what a diagnostic code means).
+
+mod commands;
+mod error;
+mod launch_args;
+mod rng;
+mod source;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Block-level GPU kernel compiler")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check kernel files: parse, then specialize and lower every kernel at its
+    /// defaults and at every point of its tuning space.
+    Check {
+        files: Vec<PathBuf>,
+    },
+    /// Print one stage of the pipeline for one kernel specialization.
+    Emit {
+        file: PathBuf,
+        /// Kernel name (optional when the file has one kernel).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// Compile-time parameter, `NAME=VALUE` (also `warps=8`, `stages=3`).
+        #[arg(long = "const", value_name = "NAME=VALUE")]
+        consts: Vec<String>,
+        /// ast: the syntax tree; tir: the tile IR after the default passes;
+        /// tir-raw: the tile IR as lowered, before any pass.
+        #[arg(long, default_value = "tir")]
+        stage: String,
+        /// Print the IR after every pass (with --stage tir).
+        #[arg(long)]
+        print_after_all: bool,
+    },
+    /// Run a kernel over its launch grid.
+    Run {
+        file: PathBuf,
+        /// Execute on the CPU interpreter (the only executor today).
+        #[arg(long, required = true)]
+        interp: bool,
+        #[arg(long)]
+        kernel: Option<String>,
+        #[arg(long = "const", value_name = "NAME=VALUE")]
+        consts: Vec<String>,
+        /// Launch argument `NAME=VALUE`: a number for scalars; for pointers one
+        /// of `rand(LEN)`, `zeros(LEN)`, `fill(LEN, V)`, `arange(LEN)`, where LEN
+        /// is an integer expression over earlier scalar arguments.
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
+        /// Print a summary of these buffers after the run.
+        #[arg(long)]
+        show: Vec<String>,
+        /// Seed of `rand(...)` inputs.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Compile every kernel of every `.tsr` file in a folder (all tuning points)
+    /// and run each on the interpreter with the launch arguments listed in the
+    /// folder's `demo.args`.
+    Demo {
+        #[arg(default_value = "kernels-dsl")]
+        dir: PathBuf,
+    },
+    /// Explain a diagnostic code, or list all codes.
+    Explain {
+        code: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { files } => commands::check::run(&files),
+        Command::Emit { file, kernel, consts, stage, print_after_all } => {
+            commands::emit::run(&file, kernel.as_deref(), &consts, &stage, print_after_all)
+        }
+        Command::Run { file, interp: _, kernel, consts, args, show, seed } => {
+            commands::run::run(&file, kernel.as_deref(), &consts, &args, &show, seed)
+        }
+        Command::Demo { dir } => commands::demo::run(&dir),
+        Command::Explain { code } => commands::explain::run(code.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -11,12 +11,22 @@
 //!   enclosing region (dominance is lexical);
 //! - operand counts and types match each op's contract in [`ops`];
 //! - every region ends in its terminator (`yield`, `condition`, `return`).
+//!
+//! The text form ([`printer`], [`parser`]) is canonical and round-trips;
+//! [`passes`] holds the optimization pipeline run by [`passes::PassManager`].
 
-pub mod types;
-pub mod ops;
-pub mod kernel;
 pub mod codes;
+pub mod kernel;
+pub mod ops;
+pub mod parser;
+pub mod passes;
+pub mod printer;
+pub mod types;
+pub mod verify;
 
 pub use kernel::*;
 pub use ops::*;
+pub use parser::{IrParseError, parse_kernel, parse_module};
+pub use printer::{print_kernel, print_module};
 pub use types::*;
+pub use verify::{VerifyError, verify};

@@ -1,0 +1,560 @@
+//! Layout assignment: a distributed layout for every tensor value.
+//!
+//! Loads, stores and atomics anchor layouts: the pointer tensor's shape gets
+//! a coalesced blocked layout whose contiguous elements per thread come from
+//! the axis info (16-byte vectors where contiguity, alignment and the mask
+//! allow). Elementwise ops take their first anchored operand's layout
+//! (forward propagation); reductions give a [`Layout::Slice`] of their
+//! operand's; `expand_dims` of a slice gives the parent back; `broadcast` and
+//! `permute` keep (a relabelling of) their operand's layout. Values built from
+//! nothing but `splat`, `arange` and constants are *flexible*: the lowering
+//! rematerializes them in whatever layout a consumer asks for, at no cost.
+//! Where a consumer needs an anchored value in another layout, a
+//! [`Conversion`] is recorded (through shared memory unless the two layouts
+//! place the same elements in the same threads). Layouts live in side tables
+//! keyed by [`ValueId`] and by op: the tile IR itself is not changed.
+
+use std::collections::{HashMap, HashSet};
+
+use tessera_tir::{Kernel, Op, OpKind, Region, Type, ValueId};
+
+use super::{AxisInfo, Layout, WARP_SIZE, analyze_axis_info};
+use crate::error::{BackendError, Result, Stage};
+
+/// How a consumer gets a value in the layout it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConversionKind {
+    /// The value is rebuilt from its (flexible) definition in the new layout.
+    Rematerialize,
+    /// Same elements in the same threads: registers are only renamed.
+    Registers,
+    /// Elements move between threads through shared memory.
+    SharedMemory,
+}
+
+/// A value used by an op in another layout than the one it was produced in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conversion {
+    /// The consuming op ([`LaidOutKernel::ops`] index) and its operand position.
+    pub op: usize,
+    pub operand: usize,
+    pub value: ValueId,
+    pub from: Layout,
+    pub to: Layout,
+    pub kind: ConversionKind,
+}
+
+/// The vector width of a load, store or atomic: `width` contiguous elements
+/// along dimension `dim` per access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryAccess {
+    pub dim: u32,
+    pub width: u32,
+}
+
+/// A kernel with a layout for every tensor value.
+#[derive(Debug)]
+pub struct LaidOutKernel<'k> {
+    pub kernel: &'k Kernel,
+    pub num_warps: u32,
+    /// Every op in pre-order (an op before the ops of its regions).
+    pub ops: Vec<&'k Op>,
+    /// The layout each tensor value is produced in (for flexible values: the
+    /// layout of its first use).
+    pub layouts: HashMap<ValueId, Layout>,
+    /// Values the lowering rebuilds at each use instead of converting.
+    pub flexible: HashSet<ValueId>,
+    /// The layout each op wants each tensor operand in, keyed by (op, operand).
+    pub operand_layouts: HashMap<(usize, usize), Layout>,
+    pub conversions: Vec<Conversion>,
+    /// Vector widths of loads, stores and atomics, by op.
+    pub accesses: HashMap<usize, MemoryAccess>,
+    pub axis_info: HashMap<ValueId, AxisInfo>,
+    op_index: HashMap<usize, usize>,
+}
+
+impl<'k> LaidOutKernel<'k> {
+    /// The index of `op` in [`LaidOutKernel::ops`].
+    pub fn op_id(&self, op: &Op) -> Option<usize> {
+        self.op_index.get(&(op as *const Op as usize)).copied()
+    }
+
+    /// The layout `op` (by id) wants its operand `index` in.
+    pub fn operand_layout(&self, op: usize, index: usize) -> Option<&Layout> {
+        self.operand_layouts.get(&(op, index))
+    }
+}
+
+/// Checks the kernel is in the supported subset and assigns layouts.
+pub fn assign_layouts(kernel: &Kernel) -> Result<LaidOutKernel<'_>> {
+    let mut ops = Vec::new();
+    collect_ops(&kernel.body, &mut ops);
+    let op_index = ops.iter().enumerate().map(|(i, op)| (*op as *const Op as usize, i)).collect();
+    for op in &ops {
+        check_supported(kernel, op)?;
+    }
+    let axis_info = analyze_axis_info(kernel);
+    let num_warps = kernel.meta.num_warps.max(1);
+    if !num_warps.is_power_of_two() || num_warps > 32 {
+        return Err(BackendError::new(
+            Stage::ShapeCheck,
+            format!("`warps({num_warps})` must be a power of two between 1 and 32"),
+        ));
+    }
+    let mut lk = LaidOutKernel {
+        kernel,
+        num_warps,
+        ops,
+        layouts: HashMap::new(),
+        flexible: HashSet::new(),
+        operand_layouts: HashMap::new(),
+        conversions: Vec::new(),
+        accesses: HashMap::new(),
+        axis_info,
+        op_index,
+    };
+    let mut assigner = Assigner { state: State::default(), wanted: HashMap::new(), vec_by_shape: HashMap::new() };
+    assigner.plan_accesses(&lk)?;
+    assigner.region(&lk, &kernel.body)?;
+    let State { status, layouts, operand_layouts, conversions } = assigner.state;
+    for (value, status) in status {
+        match status {
+            Status::Fixed(layout) => {
+                lk.layouts.insert(value, layout);
+            }
+            Status::Flexible => {
+                lk.flexible.insert(value);
+            }
+        }
+    }
+    for value in lk.flexible.clone() {
+        let layout = match layouts.get(&value) {
+            Some(layout) => layout.clone(),
+            None => assigner_default(&assigner.vec_by_shape, num_warps, shape_of(kernel, value)),
+        };
+        lk.layouts.insert(value, layout);
+    }
+    lk.operand_layouts = operand_layouts;
+    lk.conversions = conversions;
+    // A memory op's vector width: what the axis info allows, within the
+    // contiguous elements its layout gives each thread.
+    for (&op, &(dim, wanted)) in &assigner.wanted {
+        let width = match lk.operand_layout(op, 0) {
+            Some(layout) if layout.fastest_dim() == Some(dim) => wanted.min(layout.contiguous_per_thread()),
+            _ => 1,
+        };
+        lk.accesses.insert(op, MemoryAccess { dim, width: width.max(1) });
+    }
+    Ok(lk)
+}
+
+fn collect_ops<'k>(region: &'k Region, out: &mut Vec<&'k Op>) {
+    for op in &region.ops {
+        out.push(op);
+        for inner in &op.regions {
+            collect_ops(inner, out);
+        }
+    }
+}
+
+fn shape_of(kernel: &Kernel, v: ValueId) -> &[u32] {
+    kernel.values.get(v.0 as usize).map(Type::shape).unwrap_or(&[])
+}
+
+/// Rejects what the backend does not compile yet, naming the op.
+fn check_supported(kernel: &Kernel, op: &Op) -> Result<()> {
+    let unsupported = |what: &str| {
+        Err(BackendError::at_op(
+            Stage::UnsupportedOp,
+            op.kind.mnemonic(),
+            op.loc,
+            format!("{what} are not supported by this backend version yet"),
+        ))
+    };
+    match &op.kind {
+        OpKind::Dot { .. } => return unsupported("`dot` (tensor cores)"),
+        OpKind::MakeBlockPtr { .. } | OpKind::Advance | OpKind::LoadBlock { .. } | OpKind::StoreBlock { .. } => {
+            return unsupported("block pointers");
+        }
+        _ => {}
+    }
+    for &v in op.results.iter().chain(op.regions.iter().flat_map(|r| r.args.iter())) {
+        let Some(ty) = kernel.values.get(v.0 as usize) else {
+            return Err(BackendError::at_op(Stage::MalformedIr, op.kind.mnemonic(), op.loc, format!("{v} has no type")));
+        };
+        if let Type::BlockPtr { .. } = ty {
+            return unsupported("block pointers");
+        }
+        if let Some(&d) = ty.shape().iter().find(|d| !d.is_power_of_two()) {
+            return Err(BackendError::at_op(
+                Stage::ShapeCheck,
+                op.kind.mnemonic(),
+                op.loc,
+                format!("the result type {ty} has dimension {d}, which is not a power of two"),
+            )
+            .with_detail(format!("help: pad the block to {} and mask the extra elements", d.next_power_of_two())));
+        }
+    }
+    for &v in &op.operands {
+        if kernel.values.get(v.0 as usize).is_none() {
+            return Err(BackendError::at_op(
+                Stage::MalformedIr,
+                op.kind.mnemonic(),
+                op.loc,
+                format!("operand {v} is not a value of the kernel"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Status {
+    Fixed(Layout),
+    Flexible,
+}
+
+#[derive(Clone, Default)]
+struct State {
+    status: HashMap<ValueId, Status>,
+    /// First-use layouts of flexible values.
+    layouts: HashMap<ValueId, Layout>,
+    operand_layouts: HashMap<(usize, usize), Layout>,
+    conversions: Vec<Conversion>,
+}
+
+struct Assigner {
+    state: State,
+    /// Per memory op: the dimension and vector width the axis info allows.
+    wanted: HashMap<usize, (u32, u32)>,
+    /// Per tensor shape: the widest vector any memory op on that shape wants.
+    vec_by_shape: HashMap<Vec<u32>, u32>,
+}
+
+fn assigner_default(vec_by_shape: &HashMap<Vec<u32>, u32>, num_warps: u32, shape: &[u32]) -> Layout {
+    let numel: u64 = shape.iter().map(|&d| u64::from(d)).product();
+    let per_thread = (numel / u64::from(WARP_SIZE * num_warps)).max(1);
+    let vec = u64::from(vec_by_shape.get(shape).copied().unwrap_or(1)).min(per_thread);
+    Layout::default_blocked(shape, num_warps, vec as u32)
+}
+
+impl Assigner {
+    fn default_for(&self, lk: &LaidOutKernel, shape: &[u32]) -> Layout {
+        assigner_default(&self.vec_by_shape, lk.num_warps, shape)
+    }
+
+    /// Vector widths the axis info allows for every load, store and atomic.
+    fn plan_accesses(&mut self, lk: &LaidOutKernel) -> Result<()> {
+        for (id, op) in lk.ops.iter().enumerate() {
+            let (masked, is_atomic) = match op.kind {
+                OpKind::Load { masked, .. } => (masked, false),
+                OpKind::Store { masked } => (masked, false),
+                OpKind::AtomicAdd { masked } => (masked, true),
+                _ => continue,
+            };
+            let Some(&ptr) = op.operands.first() else {
+                return Err(BackendError::at_op(Stage::MalformedIr, op.kind.mnemonic(), op.loc, "no pointer operand"));
+            };
+            let shape = shape_of(lk.kernel, ptr).to_vec();
+            let Some(dim) = shape.len().checked_sub(1) else { continue };
+            let pointee = lk.kernel.values.get(ptr.0 as usize).and_then(Type::elem).and_then(|e| e.pointee());
+            let bytes = u64::from(pointee.map_or(1, |p| p.bytes()));
+            let info = lk.axis_info.get(&ptr).cloned().unwrap_or_else(|| AxisInfo::unknown(&shape));
+            let mut width = u64::from(info.contiguity[dim]).min(info.divisibility[dim] / bytes).min(16 / bytes);
+            let mask_index = if matches!(op.kind, OpKind::Load { .. }) { 1 } else { 2 };
+            if masked && let Some(mask) = op.operands.get(mask_index).and_then(|m| lk.axis_info.get(m)) {
+                width = width.min(u64::from(mask.constancy[dim]));
+            }
+            if is_atomic {
+                width = 1;
+            }
+            let width = if width == 0 { 1 } else { 1u32 << (63 - width.leading_zeros()) };
+            self.wanted.insert(id, (dim as u32, width));
+            let entry = self.vec_by_shape.entry(shape).or_insert(1);
+            *entry = (*entry).max(width);
+        }
+        Ok(())
+    }
+
+    fn fixed(&self, lk: &LaidOutKernel, v: ValueId) -> Option<Layout> {
+        if shape_of(lk.kernel, v).is_empty() {
+            return None;
+        }
+        match self.state.status.get(&v) {
+            Some(Status::Fixed(layout)) => Some(layout.clone()),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, lk: &LaidOutKernel, v: ValueId, status: Status) {
+        if !shape_of(lk.kernel, v).is_empty() {
+            self.state.status.insert(v, status);
+        }
+    }
+
+    /// Records that operand `index` of op `op` is wanted in `layout`.
+    fn request(&mut self, lk: &LaidOutKernel, op: usize, index: usize, v: ValueId, layout: &Layout) {
+        let shape = shape_of(lk.kernel, v);
+        if shape.is_empty() {
+            return;
+        }
+        self.state.operand_layouts.insert((op, index), layout.clone());
+        let from = match self.state.status.get(&v) {
+            Some(Status::Fixed(from)) => from.clone(),
+            _ => match self.state.layouts.get(&v) {
+                Some(first) if first != layout => {
+                    let conversion = Conversion {
+                        op,
+                        operand: index,
+                        value: v,
+                        from: first.clone(),
+                        to: layout.clone(),
+                        kind: ConversionKind::Rematerialize,
+                    };
+                    self.state.conversions.push(conversion);
+                    return;
+                }
+                Some(_) => return,
+                None => {
+                    self.state.layouts.insert(v, layout.clone());
+                    return;
+                }
+            },
+        };
+        if from != *layout {
+            let kind = if from.thread_map(shape).same_distribution(&layout.thread_map(shape)) {
+                ConversionKind::Registers
+            } else {
+                ConversionKind::SharedMemory
+            };
+            self.state.conversions.push(Conversion { op, operand: index, value: v, from, to: layout.clone(), kind });
+        }
+    }
+
+    fn op_id(lk: &LaidOutKernel, op: &Op) -> Result<usize> {
+        lk.op_id(op).ok_or_else(|| BackendError::at_op(Stage::Layout, op.kind.mnemonic(), op.loc, "op not indexed"))
+    }
+
+    fn region(&mut self, lk: &LaidOutKernel, region: &Region) -> Result<()> {
+        for op in &region.ops {
+            self.op(lk, op)?;
+        }
+        Ok(())
+    }
+
+    fn op(&mut self, lk: &LaidOutKernel, op: &Op) -> Result<()> {
+        let id = Self::op_id(lk, op)?;
+        let malformed = || BackendError::at_op(Stage::MalformedIr, op.kind.mnemonic(), op.loc, "missing operand or result");
+        let first = op.operands.first().copied();
+        match &op.kind {
+            OpKind::Constant(_) | OpKind::Splat | OpKind::Arange { .. } => {
+                for &r in &op.results {
+                    self.set(lk, r, Status::Flexible);
+                }
+            }
+            kind if kind.is_elementwise() => {
+                let result = *op.results.first().ok_or_else(malformed)?;
+                match op.operands.iter().find_map(|&v| self.fixed(lk, v)) {
+                    Some(layout) => {
+                        for (i, &v) in op.operands.iter().enumerate() {
+                            self.request(lk, id, i, v, &layout);
+                        }
+                        self.set(lk, result, Status::Fixed(layout));
+                    }
+                    None => self.set(lk, result, Status::Flexible),
+                }
+            }
+            OpKind::Load { .. } | OpKind::Store { .. } | OpKind::AtomicAdd { .. } => {
+                let ptr = first.ok_or_else(malformed)?;
+                let shape = shape_of(lk.kernel, ptr).to_vec();
+                if !shape.is_empty() {
+                    let layout = self.default_for(lk, &shape);
+                    for (i, &v) in op.operands.iter().enumerate() {
+                        self.request(lk, id, i, v, &layout);
+                    }
+                    for &r in &op.results {
+                        self.set(lk, r, Status::Fixed(layout.clone()));
+                    }
+                }
+            }
+            OpKind::Reduce { axis, .. } | OpKind::Scan { axis, .. } => {
+                let v = first.ok_or_else(malformed)?;
+                let layout = self.fixed(lk, v).unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, v)));
+                self.request(lk, id, 0, v, &layout);
+                let result = *op.results.first().ok_or_else(malformed)?;
+                let result_layout = match op.kind {
+                    OpKind::Reduce { .. } => Layout::Slice { dim: *axis, parent: Box::new(layout) },
+                    _ => layout,
+                };
+                self.set(lk, result, Status::Fixed(result_layout));
+            }
+            OpKind::ExpandDims(axis) => {
+                let v = first.ok_or_else(malformed)?;
+                let result = *op.results.first().ok_or_else(malformed)?;
+                match self.fixed(lk, v) {
+                    Some(Layout::Slice { dim, parent }) if dim == *axis => {
+                        self.request(lk, id, 0, v, &Layout::Slice { dim, parent: parent.clone() });
+                        self.set(lk, result, Status::Fixed(*parent));
+                    }
+                    Some(_) => {
+                        let parent = self.default_for(lk, shape_of(lk.kernel, result));
+                        self.request(lk, id, 0, v, &Layout::Slice { dim: *axis, parent: Box::new(parent.clone()) });
+                        self.set(lk, result, Status::Fixed(parent));
+                    }
+                    None => self.set(lk, result, Status::Flexible),
+                }
+            }
+            OpKind::Broadcast => {
+                let v = first.ok_or_else(malformed)?;
+                let result = *op.results.first().ok_or_else(malformed)?;
+                match self.fixed(lk, v) {
+                    Some(layout) => {
+                        self.request(lk, id, 0, v, &layout);
+                        self.set(lk, result, Status::Fixed(layout));
+                    }
+                    None => self.set(lk, result, Status::Flexible),
+                }
+            }
+            OpKind::Permute(perm) => {
+                let v = first.ok_or_else(malformed)?;
+                let result = *op.results.first().ok_or_else(malformed)?;
+                let layout = match self.fixed(lk, v) {
+                    Some(layout @ Layout::Blocked { .. }) => layout,
+                    _ => self.default_for(lk, shape_of(lk.kernel, v)),
+                };
+                let permuted = layout.permuted(perm).ok_or_else(|| {
+                    BackendError::at_op(Stage::MalformedIr, "permute", op.loc, format!("bad permutation {perm:?}"))
+                })?;
+                self.request(lk, id, 0, v, &layout);
+                self.set(lk, result, Status::Fixed(permuted));
+            }
+            OpKind::Reshape => {
+                let v = first.ok_or_else(malformed)?;
+                let result = *op.results.first().ok_or_else(malformed)?;
+                let layout = self.fixed(lk, v).unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, v)));
+                self.request(lk, id, 0, v, &layout);
+                let result_layout = self.default_for(lk, shape_of(lk.kernel, result));
+                self.set(lk, result, Status::Fixed(result_layout));
+            }
+            OpKind::For => {
+                let inits = op.operands.get(3..).ok_or_else(malformed)?;
+                let body = op.regions.first().ok_or_else(malformed)?;
+                let args = body.args.get(1..).ok_or_else(malformed)?;
+                self.carried(lk, op, id, 3, inits, &[(body, args)])?;
+            }
+            OpKind::While => {
+                let (before, body) = (op.regions.first().ok_or_else(malformed)?, op.regions.get(1).ok_or_else(malformed)?);
+                self.carried(lk, op, id, 0, &op.operands, &[(before, &before.args), (body, &body.args)])?;
+            }
+            OpKind::If => {
+                for region in &op.regions {
+                    self.region(lk, region)?;
+                }
+                for (i, &result) in op.results.iter().enumerate() {
+                    let yielded: Vec<ValueId> =
+                        op.regions.iter().filter_map(|r| r.ops.last()).filter_map(|y| y.operands.get(i).copied()).collect();
+                    let layout = yielded
+                        .iter()
+                        .find_map(|&v| self.fixed(lk, v))
+                        .unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, result)));
+                    self.yield_in(lk, &op.regions, i, &layout)?;
+                    self.set(lk, result, Status::Fixed(layout));
+                }
+            }
+            OpKind::Yield | OpKind::Condition | OpKind::Return | OpKind::ProgramId(_) | OpKind::NumPrograms(_) => {}
+            OpKind::Dot { .. }
+            | OpKind::MakeBlockPtr { .. }
+            | OpKind::Advance
+            | OpKind::LoadBlock { .. }
+            | OpKind::StoreBlock { .. }
+            | OpKind::Unary(_)
+            | OpKind::Binary(_)
+            | OpKind::Compare(_)
+            | OpKind::Select
+            | OpKind::Cast
+            | OpKind::AddPtr => {
+                return Err(BackendError::at_op(Stage::Layout, op.kind.mnemonic(), op.loc, "op reached layout assignment"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Requests yield operand `index` of each region's terminator in `layout`.
+    fn yield_in(&mut self, lk: &LaidOutKernel, regions: &[Region], index: usize, layout: &Layout) -> Result<()> {
+        for region in regions {
+            if let Some(terminator) = region.ops.last().filter(|t| matches!(t.kind, OpKind::Yield)) {
+                let id = Self::op_id(lk, terminator)?;
+                if let Some(&v) = terminator.operands.get(index) {
+                    self.request(lk, id, index, v, layout);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loop-carried values (`for` iters, `while` carried values): each takes
+    /// its init's layout, or else the layout the body yields (found by a
+    /// trial pass over the body whose effects are discarded), or the default.
+    fn carried(
+        &mut self,
+        lk: &LaidOutKernel,
+        op: &Op,
+        id: usize,
+        first_init: usize,
+        inits: &[ValueId],
+        regions: &[(&Region, &[ValueId])],
+    ) -> Result<()> {
+        let mut layouts: Vec<Option<Layout>> = inits.iter().map(|&v| self.fixed(lk, v)).collect();
+        let tensor = |v: ValueId| !shape_of(lk.kernel, v).is_empty();
+        if inits.iter().zip(&layouts).any(|(&v, l)| tensor(v) && l.is_none()) {
+            let saved = self.state.clone();
+            for (region, args) in regions {
+                for (i, &arg) in args.iter().enumerate() {
+                    let status = layouts.get(i).cloned().flatten().map_or(Status::Flexible, Status::Fixed);
+                    self.set(lk, arg, status);
+                }
+                self.region(lk, region)?;
+            }
+            if let Some((body, _)) = regions.last() {
+                let yielded = body.ops.last().map(|y| y.operands.clone()).unwrap_or_default();
+                for (i, layout) in layouts.iter_mut().enumerate() {
+                    if layout.is_none() {
+                        *layout = yielded.get(i).and_then(|&v| self.fixed(lk, v));
+                    }
+                }
+            }
+            self.state = saved;
+        }
+        let layouts: Vec<Option<Layout>> = inits
+            .iter()
+            .zip(layouts)
+            .map(|(&v, l)| if tensor(v) { Some(l.unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, v)))) } else { None })
+            .collect();
+        for (i, (&v, layout)) in inits.iter().zip(&layouts).enumerate() {
+            if let Some(layout) = layout {
+                self.request(lk, id, first_init + i, v, layout);
+            }
+        }
+        for (region, args) in regions {
+            for (&arg, layout) in args.iter().zip(&layouts) {
+                if let Some(layout) = layout {
+                    self.set(lk, arg, Status::Fixed(layout.clone()));
+                }
+            }
+            self.region(lk, region)?;
+        }
+        if let Some((body, _)) = regions.last() {
+            for (i, layout) in layouts.iter().enumerate() {
+                if let Some(layout) = layout {
+                    self.yield_in(lk, std::slice::from_ref(body), i, layout)?;
+                }
+            }
+        }
+        for (&result, layout) in op.results.iter().zip(&layouts) {
+            if let Some(layout) = layout {
+                self.set(lk, result, Status::Fixed(layout.clone()));
+            }
+        }
+        Ok(())
+    }
+}

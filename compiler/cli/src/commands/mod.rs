@@ -1,0 +1,5 @@
+pub mod check;
+pub mod demo;
+pub mod emit;
+pub mod explain;
+pub mod run;

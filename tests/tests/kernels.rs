@@ -1,0 +1,296 @@
+//! Every kernel of `kernels-dsl/`, compiled by the front end and run on the
+//! interpreter over random inputs, against its float64 reference.
+//!
+//! Each kernel runs at several sizes, including sizes that are not multiples
+//! of its blocks (and size 1), at two or more points of its tuning space, with
+//! strided layouts where it takes strides, over several seeded trials (see
+//! `tessera_tests::inputs`). Outputs start as NaN, so an element the kernel
+//! forgot to write fails, and writes outside an output's view are caught.
+//! Tolerances per precision class are documented in `tessera_tests`.
+
+use tessera_tests::harness::{Launch, compile, int, kernel_consts};
+use tessera_tests::inputs::{Trial, normal, trials, uniform};
+use tessera_tests::layout::Layout;
+use tessera_tests::reference::{self, AttentionShape};
+use tessera_tests::{Tolerance, assert_close, tolerance};
+use tessera_tir::{Kernel, ScalarType};
+
+/// `kernel (BLOCK = 64) rows=3 cols=5 trial 1 (TESSERA_TEST_SEED=...)`.
+fn case(kernel: &Kernel, shape: &str, trial: &Trial) -> String {
+    format!("{} ({}) {shape} {}", kernel.name, kernel_consts(kernel), trial.describe())
+}
+
+// ---------------------------------------------------------------------------
+// vector_add.tsr
+
+fn check_vector_add(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
+    for block in [256, 4096] {
+        let kernel = compile("vector_add.tsr", kernel_name, &[("BLOCK", int(block))]);
+        for mut trial in trials(kernel_name) {
+            for n in [1, 17, 1000, 4097] {
+                let mut launch = Launch::new();
+                let x = launch.input("x", elem, &uniform(&mut trial.rng, n, -10.0, 10.0));
+                let z = launch.input("z", elem, &uniform(&mut trial.rng, n, -10.0, 10.0));
+                // A tail past n that the kernel must leave alone.
+                launch.output("y", elem, n + 33);
+                launch.int("n", n as i64);
+                let out = launch.run(&kernel);
+                let y = out.view("y", &Layout::contiguous(&[n]));
+                assert_close(&case(&kernel, &format!("n={n}"), &trial), &y, &reference::vector_add(&x, &z), tol);
+            }
+        }
+    }
+}
+
+#[test]
+fn vector_add_f32() {
+    check_vector_add("vector_add", ScalarType::F32, tolerance::F32);
+}
+
+#[test]
+fn vector_add_bf16() {
+    check_vector_add("vector_add_bf16", ScalarType::BF16, tolerance::BF16);
+}
+
+// ---------------------------------------------------------------------------
+// softmax.tsr
+
+fn check_softmax(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
+    let shapes: [(usize, usize); 4] = [(1, 1), (5, 1000), (33, 17), (4, 100)];
+    for mut trial in trials(kernel_name) {
+        // Large inputs overflow exp unless the row maximum is subtracted.
+        let scale = [1.0, 30.0, 300.0][(trial.index % 3) as usize];
+        for (i, &(rows, cols)) in shapes.iter().enumerate() {
+            // BLOCK is the caller's (the next power of two >= cols, or twice
+            // it); only `warps` is tuned.
+            let block = cols.next_power_of_two() as i64;
+            for (block, warps) in [(block, 4), (2 * block, 8)] {
+                let kernel = compile("softmax.tsr", kernel_name, &[("BLOCK", int(block)), ("warps", int(warps))]);
+                // Every other shape reads and writes padded rows.
+                let (x_layout, y_layout) = if i % 2 == 1 {
+                    (Layout::padded(&[rows, cols], 7), Layout::padded(&[rows, cols], 2))
+                } else {
+                    (Layout::contiguous(&[rows, cols]), Layout::contiguous(&[rows, cols]))
+                };
+                let mut launch = Launch::new();
+                let x = launch.input_at("x", elem, &normal(&mut trial.rng, rows * cols, 0.0, scale), &x_layout);
+                launch.output("y", elem, y_layout.buffer_len());
+                launch.int("x_row_stride", x_layout.strides[0] as i64);
+                launch.int("y_row_stride", y_layout.strides[0] as i64);
+                launch.int("rows", rows as i64);
+                launch.int("cols", cols as i64);
+                let out = launch.run(&kernel);
+                let y = out.view("y", &y_layout);
+                let what = case(&kernel, &format!("rows={rows} cols={cols} scale={scale}"), &trial);
+                assert_close(&what, &y, &reference::softmax(&x, rows, cols), tol);
+            }
+        }
+    }
+}
+
+#[test]
+fn softmax_f32() {
+    check_softmax("softmax", ScalarType::F32, tolerance::F32);
+}
+
+#[test]
+fn softmax_bf16() {
+    check_softmax("softmax_bf16", ScalarType::BF16, tolerance::BF16);
+}
+
+// ---------------------------------------------------------------------------
+// layer_norm.tsr
+
+fn check_layer_norm(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
+    // cols > BLOCK at both points (1000 > 256, 2500 > 1024), with ragged tails.
+    let shapes = [(1, 1), (3, 1000), (7, 300), (2, 2500)];
+    let eps = 1e-5;
+    for block in [256, 1024] {
+        let kernel = compile("layer_norm.tsr", kernel_name, &[("BLOCK", int(block))]);
+        for mut trial in trials(kernel_name) {
+            for (i, &(rows, cols)) in shapes.iter().enumerate() {
+                let (x_layout, y_layout) = if i % 2 == 1 {
+                    (Layout::padded(&[rows, cols], 5), Layout::padded(&[rows, cols], 3))
+                } else {
+                    (Layout::contiguous(&[rows, cols]), Layout::contiguous(&[rows, cols]))
+                };
+                let rng = &mut trial.rng;
+                let mut launch = Launch::new();
+                // A mean well away from zero tests the centering.
+                let x = launch.input_at("x", elem, &normal(rng, rows * cols, 2.0, 3.0), &x_layout);
+                let w = launch.input("w", elem, &normal(rng, cols, 1.0, 0.3));
+                let b = launch.input("b", elem, &normal(rng, cols, 0.0, 0.5));
+                launch.output("y", elem, y_layout.buffer_len());
+                launch.output("mean", ScalarType::F32, rows);
+                launch.output("rstd", ScalarType::F32, rows);
+                launch.int("x_row_stride", x_layout.strides[0] as i64);
+                launch.int("y_row_stride", y_layout.strides[0] as i64);
+                launch.int("rows", rows as i64);
+                launch.int("cols", cols as i64);
+                launch.float("eps", eps);
+                let out = launch.run(&kernel);
+                let want = reference::layer_norm(&x, &w, &b, rows, cols, eps);
+                let what = case(&kernel, &format!("rows={rows} cols={cols}"), &trial);
+                assert_close(&format!("{what}: y"), &out.view("y", &y_layout), &want.y, tol);
+                // The statistics are f32 in every variant.
+                assert_close(&format!("{what}: mean"), out.get("mean"), &want.mean, tolerance::F32);
+                assert_close(&format!("{what}: rstd"), out.get("rstd"), &want.rstd, tolerance::F32);
+            }
+        }
+    }
+}
+
+#[test]
+fn layer_norm_f32() {
+    check_layer_norm("layer_norm_fwd", ScalarType::F32, tolerance::F32);
+}
+
+#[test]
+fn layer_norm_bf16() {
+    check_layer_norm("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16);
+}
+
+// ---------------------------------------------------------------------------
+// matmul.tsr
+
+/// Both matmul kernels at two tile shapes. Shapes cover a single element,
+/// tails of M, N and K at once, several tiles per axis, and more tile-rows
+/// than GROUP_M (600 / 64 = 10 > 8: a short last group).
+fn check_matmul(kernel_name: &str) {
+    let bf16 = ScalarType::BF16;
+    let shapes = [(1, 1, 1), (17, 33, 65), (128, 96, 80), (600, 16, 8)];
+    for (bm, bn, bk) in [(64, 64, 32), (128, 128, 64)] {
+        let consts = [("BLOCK_M", int(bm)), ("BLOCK_N", int(bn)), ("BLOCK_K", int(bk)), ("GROUP_M", int(8))];
+        let kernel = compile("matmul.tsr", kernel_name, &consts);
+        for mut trial in trials(kernel_name) {
+            for (i, &(m, n, k)) in shapes.iter().enumerate() {
+                // Alternate dense operands with a padded A, a column-major B
+                // and a padded C.
+                let (a_layout, b_layout, c_layout) = if i % 2 == 1 {
+                    (Layout::padded(&[m, k], 3), Layout::permuted(&[k, n], &[1, 0]), Layout::padded(&[m, n], 5))
+                } else {
+                    (Layout::contiguous(&[m, k]), Layout::contiguous(&[k, n]), Layout::contiguous(&[m, n]))
+                };
+                let mut launch = Launch::new();
+                let a = launch.input_at("a", bf16, &uniform(&mut trial.rng, m * k, -1.0, 1.0), &a_layout);
+                let b = launch.input_at("b", bf16, &uniform(&mut trial.rng, k * n, -1.0, 1.0), &b_layout);
+                launch.output("c", bf16, c_layout.buffer_len());
+                launch.ints(&["M", "N", "K"], &[m as i64, n as i64, k as i64]);
+                launch.ints(&["stride_am", "stride_ak"], &a_layout.stride_args());
+                launch.ints(&["stride_bk", "stride_bn"], &b_layout.stride_args());
+                launch.ints(&["stride_cm", "stride_cn"], &c_layout.stride_args());
+                let out = launch.run(&kernel);
+                let what = case(&kernel, &format!("M={m} N={n} K={k}"), &trial);
+                assert_close(&what, &out.view("c", &c_layout), &reference::matmul(&a, &b, m, n, k), tolerance::BF16);
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_pointers() {
+    check_matmul("matmul");
+}
+
+#[test]
+fn matmul_block_pointers() {
+    check_matmul("matmul_block_ptr");
+}
+
+// ---------------------------------------------------------------------------
+// linear_attention.tsr
+
+/// Runs one linear-attention problem. With `fla_layout`, the tensors are
+/// stored as [batch, n, heads, *] (and o with padded rows), which only the
+/// strides reveal to the kernel.
+fn run_linear_attention(kernel: &Kernel, elem: ScalarType, shape: AttentionShape, trial: &mut Trial, fla_layout: bool) {
+    let (qk, vo) = (shape.qk_shape(), shape.vo_shape());
+    let (q_layout, v_layout, o_layout) = if fla_layout {
+        let o_padded = Layout::padded(&[shape.batch, shape.n, shape.heads, shape.e], 3);
+        let o_layout = Layout {
+            shape: vo.to_vec(),
+            strides: vec![o_padded.strides[0], o_padded.strides[2], o_padded.strides[1], 1],
+        };
+        (Layout::permuted(&qk, &[0, 2, 1, 3]), Layout::permuted(&vo, &[0, 2, 1, 3]), o_layout)
+    } else {
+        (Layout::contiguous(&qk), Layout::contiguous(&vo), Layout::contiguous(&vo))
+    };
+    // The first trial has no decay at all: every past token weighs fully.
+    let s: Vec<f64> = if trial.index == 0 {
+        vec![0.0; shape.heads]
+    } else {
+        // In (0, 1].
+        uniform(&mut trial.rng, shape.heads, 0.0, 1.0).iter().map(|u| 1.0 - u).collect()
+    };
+    let rng = &mut trial.rng;
+    let mut launch = Launch::new();
+    let q = launch.input_at("q", elem, &normal(rng, qk.iter().product(), 0.0, 1.0), &q_layout);
+    let k = launch.input_at("k", elem, &normal(rng, qk.iter().product(), 0.0, 1.0), &q_layout);
+    let v = launch.input_at("v", elem, &normal(rng, vo.iter().product(), 0.0, 1.0), &v_layout);
+    let s = launch.input("s", ScalarType::F32, &s);
+    launch.output("o", elem, o_layout.buffer_len());
+    launch.ints(&["batch", "heads", "n", "e"], &[shape.batch, shape.heads, shape.n, shape.e].map(|x| x as i64));
+    let strides = |l: &Layout| l.stride_args()[..3].to_vec();
+    launch.ints(&["stride_qb", "stride_qh", "stride_qn"], &strides(&q_layout));
+    launch.ints(&["stride_kb", "stride_kh", "stride_kn"], &strides(&q_layout));
+    launch.ints(&["stride_vb", "stride_vh", "stride_vn"], &strides(&v_layout));
+    launch.ints(&["stride_ob", "stride_oh", "stride_on"], &strides(&o_layout));
+    let out = launch.run(kernel);
+    let AttentionShape { n, d, e, .. } = shape;
+    let what = case(kernel, &format!("n={n} d={d} e={e} s={s:?} fla_layout={fla_layout}"), trial);
+    let tol = if elem == ScalarType::BF16 { tolerance::BF16 } else { tolerance::TF32 };
+    let want = reference::linear_attention(&q, &k, &v, &s, shape);
+    assert_close(&what, &out.view("o", &o_layout), &want, tol);
+}
+
+fn check_linear_attention(kernel_name: &str, elem: ScalarType, lengths: &[usize], points: &[(i64, i64)]) {
+    for &(d, e) in &[(16, 32), (32, 16)] {
+        for &(block, block_e) in points {
+            let consts = [("D", int(d as i64)), ("BLOCK", int(block)), ("BLOCK_E", int(block_e))];
+            let kernel = compile("linear_attention.tsr", kernel_name, &consts);
+            for mut trial in trials(kernel_name) {
+                for (i, &n) in lengths.iter().enumerate() {
+                    let shape = AttentionShape { batch: 2, heads: 2, n, d, e };
+                    run_linear_attention(&kernel, elem, shape, &mut trial, i % 2 == 1);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn linear_attention_f32() {
+    check_linear_attention("linear_attention_fwd", ScalarType::F32, &[1, 17, 64, 100], &[(16, 16), (32, 32)]);
+}
+
+#[test]
+fn linear_attention_bf16() {
+    check_linear_attention("linear_attention_fwd_bf16", ScalarType::BF16, &[17, 100], &[(16, 32), (64, 16)]);
+}
+
+// ---------------------------------------------------------------------------
+// The library as a whole
+
+/// Every file of the library parses, and every kernel's signature and
+/// clauses check clean; kernels whose compile-time parameters all have
+/// defaults or tuned values are also lowered at every point of their tuning
+/// space. (Kernels with a caller-given size, such as `softmax`'s BLOCK, are
+/// lowered by their tests above.)
+#[test]
+fn every_kernel_file_checks_clean() {
+    let files = tessera_tests::harness::kernel_files();
+    let names: Vec<String> = files.iter().filter_map(|p| Some(p.file_name()?.to_str()?.to_string())).collect();
+    for expected in ["linear_attention.tsr", "layer_norm.tsr", "matmul.tsr", "softmax.tsr", "vector_add.tsr"] {
+        assert!(names.iter().any(|n| n == expected), "kernels-dsl/ has no {expected} (found {names:?})");
+    }
+    for (path, name) in files.iter().zip(&names) {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let mut map = tessera_diagnostics::SourceMap::new();
+        let diagnostics = tessera_frontend::check_file(&mut map, name, &text);
+        assert!(
+            diagnostics.is_empty(),
+            "{name} has diagnostics:\n{}",
+            tessera_diagnostics::render_all(&map, &diagnostics)
+        );
+    }
+}
