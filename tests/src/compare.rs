@@ -21,7 +21,7 @@ pub mod tolerance {
     /// f32 data whose products go through tf32 `dot`s.
     pub const TF32: Tolerance = Tolerance { rel_frobenius: 3e-3, max_abs: 1e-2 };
     /// Outputs rounded once to bf16.
-    pub const BF16: Tolerance = Tolerance { rel_frobenius: 1e-2, max_abs: 1.6e-2 };
+    pub const BF16: Tolerance = Tolerance { rel_frobenius: 1e-2, max_abs: 1e-2 };
     /// Outputs rounded once to f16.
     pub const F16: Tolerance = Tolerance { rel_frobenius: 5e-3, max_abs: 5e-3 };
 }
@@ -119,8 +119,14 @@ pub fn compare(got: &[f64], want: &[f64]) -> Comparison {
 /// Compares and panics with a description of the failure, naming `what`
 /// (the kernel, case and seed) when `got` is not within `tol` of `want`.
 /// Returns the comparison so callers may report it.
+///
+/// With `TESSERA_TEST_REPORT` set, every comparison is printed (run the
+/// tests with `--nocapture` to see them): how the tolerances were sized.
 pub fn assert_close(what: &str, got: &[f64], want: &[f64], tol: Tolerance) -> Comparison {
     let cmp = compare(got, want);
+    if std::env::var_os("TESSERA_TEST_REPORT").is_some() {
+        println!("{what}: {cmp}");
+    }
     if !cmp.within(tol) {
         let detail = match cmp.first_non_finite {
             Some(i) => format!("got[{i}] = {} where the reference is {}", got[i], want[i]),

@@ -169,7 +169,7 @@ mod tests {
         let s = [0.0, 0.7];
         let o = linear_attention(&q, &k, &v, &s, shape);
         for bh in 0..4 {
-            let mut state = vec![0.0; 3 * 4];
+            let mut state = [0.0; 3 * 4];
             for t in 0..9 {
                 for x in 0..3 {
                     for y in 0..4 {

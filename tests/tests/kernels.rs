@@ -24,7 +24,7 @@ fn case(kernel: &Kernel, shape: &str, trial: &Trial) -> String {
 // vector_add.tsr
 
 fn check_vector_add(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
-    for block in [256, 4096] {
+    for block in [256, 1024, 4096] {
         let kernel = compile("vector_add.tsr", kernel_name, &[("BLOCK", int(block))]);
         for mut trial in trials(kernel_name) {
             for n in [1, 17, 1000, 4097] {
@@ -56,7 +56,7 @@ fn vector_add_bf16() {
 // softmax.tsr
 
 fn check_softmax(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
-    let shapes: [(usize, usize); 4] = [(1, 1), (5, 1000), (33, 17), (4, 100)];
+    let shapes: [(usize, usize); 5] = [(1, 1), (5, 1000), (33, 17), (4, 100), (2, 4097)];
     for mut trial in trials(kernel_name) {
         // Large inputs overflow exp unless the row maximum is subtracted.
         let scale = [1.0, 30.0, 300.0][(trial.index % 3) as usize];
@@ -102,10 +102,11 @@ fn softmax_bf16() {
 // layer_norm.tsr
 
 fn check_layer_norm(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
-    // cols > BLOCK at both points (1000 > 256, 2500 > 1024), with ragged tails.
+    // cols > BLOCK at the first two points (1000 > 256, 2500 > 1024), with
+    // ragged tails; at the third, every row fits in one chunk.
     let shapes = [(1, 1), (3, 1000), (7, 300), (2, 2500)];
     let eps = 1e-5;
-    for block in [256, 1024] {
+    for block in [256, 1024, 4096] {
         let kernel = compile("layer_norm.tsr", kernel_name, &[("BLOCK", int(block))]);
         for mut trial in trials(kernel_name) {
             for (i, &(rows, cols)) in shapes.iter().enumerate() {
@@ -153,13 +154,13 @@ fn layer_norm_bf16() {
 // ---------------------------------------------------------------------------
 // matmul.tsr
 
-/// Both matmul kernels at two tile shapes. Shapes cover a single element,
+/// Both matmul kernels at three tile shapes. Shapes cover a single element,
 /// tails of M, N and K at once, several tiles per axis, and more tile-rows
 /// than GROUP_M (600 / 64 = 10 > 8: a short last group).
 fn check_matmul(kernel_name: &str) {
     let bf16 = ScalarType::BF16;
-    let shapes = [(1, 1, 1), (17, 33, 65), (128, 96, 80), (600, 16, 8)];
-    for (bm, bn, bk) in [(64, 64, 32), (128, 128, 64)] {
+    let shapes = [(1, 1, 1), (17, 33, 65), (128, 96, 80), (600, 16, 8), (65, 300, 130)];
+    for (bm, bn, bk) in [(64, 64, 32), (128, 128, 64), (64, 256, 32)] {
         let consts = [("BLOCK_M", int(bm)), ("BLOCK_N", int(bn)), ("BLOCK_K", int(bk)), ("GROUP_M", int(8))];
         let kernel = compile("matmul.tsr", kernel_name, &consts);
         for mut trial in trials(kernel_name) {
@@ -244,7 +245,7 @@ fn run_linear_attention(kernel: &Kernel, elem: ScalarType, shape: AttentionShape
 }
 
 fn check_linear_attention(kernel_name: &str, elem: ScalarType, lengths: &[usize], points: &[(i64, i64)]) {
-    for &(d, e) in &[(16, 32), (32, 16)] {
+    for &(d, e) in &[(16, 32), (32, 16), (32, 32)] {
         for &(block, block_e) in points {
             let consts = [("D", int(d as i64)), ("BLOCK", int(block)), ("BLOCK_E", int(block_e))];
             let kernel = compile("linear_attention.tsr", kernel_name, &consts);
@@ -260,12 +261,13 @@ fn check_linear_attention(kernel_name: &str, elem: ScalarType, lengths: &[usize]
 
 #[test]
 fn linear_attention_f32() {
-    check_linear_attention("linear_attention_fwd", ScalarType::F32, &[1, 17, 64, 100], &[(16, 16), (32, 32)]);
+    let points = [(16, 16), (32, 32), (64, 64), (64, 16)];
+    check_linear_attention("linear_attention_fwd", ScalarType::F32, &[1, 17, 64, 100, 129], &points);
 }
 
 #[test]
 fn linear_attention_bf16() {
-    check_linear_attention("linear_attention_fwd_bf16", ScalarType::BF16, &[17, 100], &[(16, 32), (64, 16)]);
+    check_linear_attention("linear_attention_fwd_bf16", ScalarType::BF16, &[1, 17, 100], &[(16, 32), (64, 16)]);
 }
 
 // ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 //! Kernels are built with [melior] as MLIR `llvm.func`s (marked `nvvm.kernel`)
 //! whose bodies use the upstream `arith`, `scf`, `nvvm` and `llvm` dialects
 //! ([`emit`]); an MLIR pass pipeline lowers them to the LLVM dialect
-//! ([`lower`]); MLIR's C API translates that to LLVM IR ([`translate`]);
+//! ([`passes`]); MLIR's C API translates that to LLVM IR ([`translate`]);
 //! inkwell's NVPTX target machine turns the IR into PTX ([`codegen`]); and
 //! `ptxas`, when installed, validates the PTX and reports registers and spills
 //! ([`ptxas`]). [`pipeline::compile`] runs the whole path.
@@ -19,12 +19,13 @@
 pub mod capability;
 pub mod codegen;
 pub mod codes;
+pub mod compile;
 pub mod context;
 pub mod emit;
 pub mod error;
 pub mod layout;
 pub mod lower;
-pub mod lower;
+pub mod passes;
 pub mod pipeline;
 pub mod ptxas;
 pub mod sample;
@@ -32,8 +33,11 @@ pub mod target;
 pub mod translate;
 
 #[cfg(test)]
+mod kernel_tests;
+#[cfg(test)]
 mod tests;
 
+pub use compile::{CompiledKernel, KernelStages, compile_kernel};
 pub use context::MlirContext;
 pub use error::{BackendError, MlirDiagnostic, Result, Stage};
 pub use pipeline::{Artifacts, compile};

@@ -2,7 +2,7 @@
 
 use melior::ir::Module;
 
-use crate::{capability, codegen, context::MlirContext, error::Result, lower, target::Target, translate};
+use crate::{capability, codegen, context::MlirContext, error::Result, passes, target::Target, translate};
 
 /// Everything produced on the way to PTX, kept for debugging and golden tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,9 +19,9 @@ pub struct Artifacts {
 
 /// Verifies, lowers (in place), translates and compiles `module` for `target`.
 pub fn compile(mlir: &MlirContext, module: &mut Module, name: &str, target: &Target) -> Result<Artifacts> {
-    lower::verify(mlir, module)?;
+    passes::verify(mlir, module)?;
     capability::check(module, target)?;
-    lower::to_llvm_dialect(mlir, module)?;
+    passes::to_llvm_dialect(mlir, module)?;
     let llvm_dialect = module.as_operation().to_string();
     let llvm_ir = translate::to_llvm_ir(mlir, module)?;
     let ptx = codegen::emit_ptx(&llvm_ir, name, target)?;

@@ -89,8 +89,11 @@ impl Analysis<'_> {
 
     fn region(&mut self, region: &Region) {
         for &arg in &region.args {
-            let shape = self.shape(arg);
-            self.infos.insert(arg, AxisInfo::unknown(&shape));
+            // Kernel parameters (the body's arguments) keep their hinted facts.
+            if !self.infos.contains_key(&arg) {
+                let shape = self.shape(arg);
+                self.infos.insert(arg, AxisInfo::unknown(&shape));
+            }
         }
         for op in &region.ops {
             self.op(op);

@@ -1,1 +1,650 @@
-//! placeholder
+//! Laid-out tile IR -> MLIR (`llvm`, `nvvm`, `arith`, `scf` dialects), Triton style.
+//!
+//! Each thread holds its elements of every tensor as individual SSA values
+//! ("registers"), in the order of the value's [`ThreadMap`]; scalars are one
+//! value, equal in every thread. Elementwise ops map register by register;
+//! `arange` computes each register's coordinate from the lane and warp ids;
+//! `splat`/`broadcast`/`expand_dims`/`permute` only rename registers;
+//! reductions combine within a thread, then across lanes with butterfly
+//! shuffles, then across warps through shared memory; scans and layout
+//! conversions go through shared memory. Flexible values (see
+//! [`crate::layout::assign`]) are rebuilt at each use in the layout the use
+//! needs. Control flow becomes `scf.while`/`scf.if` carrying registers.
+//!
+//! The function is printed as MLIR text and parsed by MLIR (see [`text`]).
+
+mod control;
+mod elementwise;
+mod math;
+mod memory;
+mod reduce;
+pub mod text;
+
+use std::collections::{HashMap, HashSet};
+
+use tessera_tir::{ElemType, Kernel, Op, OpKind, Region, Type, ValueId, walk_ops};
+
+use crate::error::{BackendError, Result, Stage};
+use crate::layout::{LaidOutKernel, Layout, ThreadMap};
+use text::{Writer, elem_type};
+
+/// The name of the kernel's shared-memory buffer.
+pub const SHARED_SYMBOL: &str = "__tessera_smem";
+
+/// A kernel lowered to MLIR text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoweredKernel {
+    /// The MLIR module (one `llvm.func` marked `nvvm.kernel`).
+    pub mlir: String,
+    /// Bytes of the static shared-memory buffer (0: none).
+    pub shared_bytes: u32,
+}
+
+/// A tile-IR value in registers.
+#[derive(Clone, Debug)]
+struct Lowered {
+    regs: Vec<String>,
+    /// `None` for scalars.
+    layout: Option<Layout>,
+}
+
+/// Lowers a laid-out kernel to MLIR text.
+pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
+    let kernel = lk.kernel;
+    let mut defs = HashMap::new();
+    let mut used = HashSet::new();
+    walk_ops(&kernel.body, &mut |op: &Op| {
+        for &r in &op.results {
+            defs.insert(r, op);
+        }
+        used.extend(op.operands.iter().copied());
+    });
+    let mut lowerer = Lowerer {
+        lk,
+        kernel,
+        w: Writer::new(),
+        values: HashMap::new(),
+        scopes: vec![HashMap::new()],
+        defs,
+        used,
+        shared_bytes: 0,
+        tid: String::new(),
+        lane: String::new(),
+        warp: String::new(),
+    };
+    let mut params = Vec::new();
+    for (i, param) in kernel.params.iter().enumerate() {
+        let ty = lowerer.type_of(param.value)?;
+        let Type::Tensor { elem, shape } = ty else {
+            return Err(BackendError::new(Stage::UnsupportedOp, format!("parameter `{}` is a block pointer", param.name)));
+        };
+        if !shape.is_empty() {
+            return Err(BackendError::new(Stage::MalformedIr, format!("parameter `{}` is a tensor", param.name)));
+        }
+        params.push(format!("%arg{i}: {}", elem_type(*elem)));
+        lowerer.values.insert(param.value, Lowered { regs: vec![format!("%arg{i}")], layout: None });
+    }
+    lowerer.tid = lowerer.w.def("nvvm.read.ptx.sreg.tid.x : i32");
+    let c31 = lowerer.w.i32(31);
+    lowerer.lane = lowerer.w.bin("andi", &lowerer.tid.clone(), &c31, "i32");
+    let c5 = lowerer.w.i32(5);
+    lowerer.warp = lowerer.w.bin("shrui", &lowerer.tid.clone(), &c5, "i32");
+    for op in &kernel.body.ops {
+        lowerer.op(op)?;
+    }
+    lowerer.w.line("llvm.return");
+    let shared_bytes = u32::try_from(lowerer.shared_bytes).map_err(|_| {
+        BackendError::new(Stage::UnsupportedOp, format!("the kernel needs {} bytes of shared memory", lowerer.shared_bytes))
+    })?;
+    let body = std::mem::take(&mut lowerer.w).finish();
+    let threads = 32 * lk.num_warps;
+    let mut mlir = String::from("module {\n");
+    if shared_bytes > 0 {
+        mlir.push_str(&format!(
+            "  llvm.mlir.global internal @{SHARED_SYMBOL}() {{addr_space = 3 : i32, alignment = 16 : i64}} : !llvm.array<{shared_bytes} x i8>\n"
+        ));
+    }
+    mlir.push_str(&format!(
+        "  llvm.func @{}({}) attributes {{nvvm.kernel, nvvm.maxntid = array<i32: {threads}, 1, 1>}} {{\n",
+        symbol(&kernel.name),
+        params.join(", ")
+    ));
+    mlir.push_str(&body);
+    mlir.push_str("  }\n}\n");
+    Ok(LoweredKernel { mlir, shared_bytes })
+}
+
+/// The kernel name as an MLIR symbol (quoted unless it is a plain identifier).
+fn symbol(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '.');
+    if plain { name.to_string() } else { format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\"")) }
+}
+
+struct Lowerer<'a, 'k> {
+    lk: &'a LaidOutKernel<'k>,
+    kernel: &'k Kernel,
+    w: Writer,
+    values: HashMap<ValueId, Lowered>,
+    /// Rematerialized and converted values, per region nesting level.
+    scopes: Vec<HashMap<(ValueId, Layout), Vec<String>>>,
+    defs: HashMap<ValueId, &'k Op>,
+    used: HashSet<ValueId>,
+    shared_bytes: u64,
+    tid: String,
+    lane: String,
+    warp: String,
+}
+
+impl<'k> Lowerer<'_, 'k> {
+    fn err(op: &Op, stage: Stage, message: impl Into<String>) -> BackendError {
+        BackendError::at_op(stage, op.kind.mnemonic(), op.loc, message)
+    }
+
+    fn type_of(&self, v: ValueId) -> Result<&'k Type> {
+        self.kernel
+            .values
+            .get(v.0 as usize)
+            .ok_or_else(|| BackendError::new(Stage::MalformedIr, format!("{v} is not a value of the kernel")))
+    }
+
+    fn elem_of(&self, v: ValueId) -> Result<ElemType> {
+        self.type_of(v)?.elem().ok_or_else(|| BackendError::new(Stage::UnsupportedOp, "block pointers are not supported"))
+    }
+
+    fn shape_of(&self, v: ValueId) -> Result<&'k [u32]> {
+        Ok(self.type_of(v)?.shape())
+    }
+
+    fn op_id(&self, op: &Op) -> Result<usize> {
+        self.lk.op_id(op).ok_or_else(|| Self::err(op, Stage::Layout, "op has no layout entry"))
+    }
+
+    fn operand_value(op: &Op, index: usize) -> Result<ValueId> {
+        op.operands.get(index).copied().ok_or_else(|| Self::err(op, Stage::MalformedIr, format!("missing operand {index}")))
+    }
+
+    fn result_value(op: &Op, index: usize) -> Result<ValueId> {
+        op.results.get(index).copied().ok_or_else(|| Self::err(op, Stage::MalformedIr, format!("missing result {index}")))
+    }
+
+    /// The layout a tensor value was produced in.
+    fn layout_of(&self, v: ValueId) -> Result<Layout> {
+        self.lk.layouts.get(&v).cloned().ok_or_else(|| BackendError::new(Stage::Layout, format!("{v} has no layout")))
+    }
+
+    /// Operand `index` of `op`, in the layout the op wants it in.
+    fn operand(&mut self, op: &Op, index: usize) -> Result<Vec<String>> {
+        let v = Self::operand_value(op, index)?;
+        if self.shape_of(v)?.is_empty() {
+            return self.scalar(v);
+        }
+        let id = self.op_id(op)?;
+        let layout = match self.lk.operand_layout(id, index) {
+            Some(layout) => layout.clone(),
+            None => self.layout_of(v)?,
+        };
+        self.get(v, &layout)
+    }
+
+    fn scalar(&self, v: ValueId) -> Result<Vec<String>> {
+        match self.values.get(&v) {
+            Some(lowered) => Ok(lowered.regs.clone()),
+            None => Err(BackendError::new(Stage::MalformedIr, format!("{v} is used before it is defined"))),
+        }
+    }
+
+    fn cached(&self, v: ValueId, layout: &Layout) -> Option<Vec<String>> {
+        self.scopes.iter().rev().find_map(|scope| scope.get(&(v, layout.clone())).cloned())
+    }
+
+    fn remember(&mut self, v: ValueId, layout: &Layout, regs: &[String]) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert((v, layout.clone()), regs.to_vec());
+        }
+    }
+
+    /// Tensor value `v` in `layout`: its registers, rematerialized, renamed
+    /// or converted through shared memory as needed.
+    fn get(&mut self, v: ValueId, layout: &Layout) -> Result<Vec<String>> {
+        let shape = self.shape_of(v)?;
+        if shape.is_empty() {
+            return self.scalar(v);
+        }
+        if let Some(regs) = self.cached(v, layout) {
+            return Ok(regs);
+        }
+        let regs = if self.lk.flexible.contains(&v) {
+            self.rematerialize(v, layout)?
+        } else {
+            let Some(lowered) = self.values.get(&v).cloned() else {
+                return Err(BackendError::new(Stage::MalformedIr, format!("{v} is used before it is defined")));
+            };
+            let from_layout = lowered.layout.clone().ok_or_else(|| BackendError::new(Stage::Layout, format!("{v} has no layout")))?;
+            if from_layout == *layout {
+                return Ok(lowered.regs);
+            }
+            let from = from_layout.thread_map(shape);
+            let to = layout.thread_map(shape);
+            match to.remap_from(&from, &|c: &[u32]| c.to_vec()) {
+                Some(index) => pick(&lowered.regs, &index)?,
+                None => {
+                    let elem = self.elem_of(v)?;
+                    self.exchange(&lowered.regs, &from, &to, elem, None)?
+                }
+            }
+        };
+        self.remember(v, layout, &regs);
+        Ok(regs)
+    }
+
+    /// Rebuilds flexible value `v` (from splats, aranges and constants) in `layout`.
+    fn rematerialize(&mut self, v: ValueId, layout: &Layout) -> Result<Vec<String>> {
+        let op = *self.defs.get(&v).ok_or_else(|| BackendError::new(Stage::Layout, format!("{v} is flexible but has no definition")))?;
+        let shape = self.shape_of(v)?;
+        let map = layout.thread_map(shape);
+        let n = map.regs.len();
+        match &op.kind {
+            OpKind::Constant(c) => {
+                let elem = self.elem_of(v)?;
+                let value = self.constant(op, c, elem)?;
+                Ok(vec![value; n])
+            }
+            OpKind::Splat => {
+                let s = self.operand(op, 0)?;
+                Ok(vec![first(&s, op)?; n])
+            }
+            OpKind::Arange { start, .. } => {
+                let base = self.base(&map)?;
+                let base = base.first().cloned().ok_or_else(|| Self::err(op, Stage::Layout, "arange is not rank 1"))?;
+                let mut regs = Vec::with_capacity(n);
+                for c in &map.regs {
+                    let offset = self.w.i32(start + i64::from(c.first().copied().unwrap_or(0)));
+                    regs.push(self.w.bin("addi", &base, &offset, "i32"));
+                }
+                Ok(regs)
+            }
+            OpKind::ExpandDims(axis) => {
+                let src = Self::operand_value(op, 0)?;
+                if self.shape_of(src)?.is_empty() {
+                    return Ok(vec![first(&self.scalar(src)?, op)?; n]);
+                }
+                let slice = Layout::Slice { dim: *axis, parent: Box::new(layout.clone()) };
+                let regs = self.get(src, &slice)?;
+                let from = slice.thread_map(self.shape_of(src)?);
+                self.rename(op, &regs, &from, &map, &|c: &[u32]| drop_dim(c, *axis as usize))
+            }
+            OpKind::Broadcast => {
+                let src = Self::operand_value(op, 0)?;
+                let src_shape = self.shape_of(src)?;
+                let regs = self.get(src, layout)?;
+                let from = layout.thread_map(src_shape);
+                self.rename(op, &regs, &from, &map, &|c: &[u32]| broadcast_source(c, src_shape))
+            }
+            kind if kind.is_elementwise() => {
+                let mut operands = Vec::with_capacity(op.operands.len());
+                for &o in &op.operands {
+                    operands.push(self.get(o, layout)?);
+                }
+                self.apply_elementwise(op, &operands)
+            }
+            _ => Err(Self::err(op, Stage::Layout, "this op cannot be rematerialized")),
+        }
+    }
+
+    /// Registers of a value laid out by `to`, read from registers laid out by
+    /// `from` through `project` (to-coordinates -> from-coordinates).
+    fn rename(
+        &mut self,
+        op: &Op,
+        regs: &[String],
+        from: &ThreadMap,
+        to: &ThreadMap,
+        project: &dyn Fn(&[u32]) -> Vec<u32>,
+    ) -> Result<Vec<String>> {
+        let index = to.remap_from(from, project).ok_or_else(|| {
+            Self::err(op, Stage::Layout, "the operand and result layouts place elements in different threads")
+        })?;
+        pick(regs, &index)
+    }
+
+    /// Per dimension, this thread's base coordinate under `map` (i32).
+    fn base(&mut self, map: &ThreadMap) -> Result<Vec<String>> {
+        let (lane, warp) = (self.lane.clone(), self.warp.clone());
+        let mut out = Vec::with_capacity(map.shape.len());
+        for d in 0..map.shape.len() {
+            let mut acc: Option<String> = None;
+            for (source, bits) in [(&lane, &map.lane), (&warp, &map.warp)] {
+                for (i, contribution) in bits.iter().enumerate() {
+                    let amount = contribution.get(d).copied().unwrap_or(0);
+                    if amount == 0 {
+                        continue;
+                    }
+                    let k = amount.trailing_zeros() as i64;
+                    let i = i as i64;
+                    let shifted = if i >= k {
+                        let s = self.w.i32(i - k);
+                        self.w.bin("shrui", source, &s, "i32")
+                    } else {
+                        let s = self.w.i32(k - i);
+                        self.w.bin("shli", source, &s, "i32")
+                    };
+                    let bit = self.w.i32(i64::from(amount));
+                    let term = self.w.bin("andi", &shifted, &bit, "i32");
+                    acc = Some(match acc {
+                        Some(prev) => self.w.bin("ori", &prev, &term, "i32"),
+                        None => term,
+                    });
+                }
+            }
+            out.push(match acc {
+                Some(v) => v,
+                None => self.w.i32(0),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Per register, the row-major linear index of its element (i32).
+    fn linear_indices(&mut self, map: &ThreadMap) -> Result<Vec<String>> {
+        let base = self.base(map)?;
+        let strides = row_major_strides(&map.shape);
+        let mut base_lin: Option<String> = None;
+        for (d, b) in base.iter().enumerate() {
+            let stride = self.w.i32(i64::from(strides[d]));
+            let term = self.w.bin("muli", b, &stride, "i32");
+            base_lin = Some(match base_lin {
+                Some(prev) => self.w.bin("addi", &prev, &term, "i32"),
+                None => term,
+            });
+        }
+        let base_lin = match base_lin {
+            Some(v) => v,
+            None => self.w.i32(0),
+        };
+        let mut out = Vec::with_capacity(map.regs.len());
+        for c in &map.regs {
+            let offset: u64 = c.iter().zip(&strides).map(|(&c, &s)| u64::from(c) * u64::from(s)).sum();
+            let offset = self.w.i32(offset as i64);
+            out.push(self.w.bin("addi", &base_lin, &offset, "i32"));
+        }
+        Ok(out)
+    }
+
+    /// Whether this thread is the one owner of its elements under `map`
+    /// (`None` when no element is replicated).
+    fn owner(&mut self, map: &ThreadMap) -> Option<String> {
+        let (lane_mask, warp_mask) = (map.lane_broadcast_mask(), map.warp_broadcast_mask());
+        let mut pred: Option<String> = None;
+        for (source, mask) in [(self.lane.clone(), lane_mask), (self.warp.clone(), warp_mask)] {
+            if mask == 0 {
+                continue;
+            }
+            let m = self.w.i32(i64::from(mask));
+            let bits = self.w.bin("andi", &source, &m, "i32");
+            let zero = self.w.i32(0);
+            let is_zero = self.w.cmpi("eq", &bits, &zero, "i32");
+            pred = Some(match pred {
+                Some(p) => self.w.and(&p, &is_zero),
+                None => is_zero,
+            });
+        }
+        pred
+    }
+
+    /// The predicate "thread 0", for effects of scalar ops.
+    fn thread_zero(&mut self) -> String {
+        let zero = self.w.i32(0);
+        let tid = self.tid.clone();
+        self.w.cmpi("eq", &tid, &zero, "i32")
+    }
+
+    /// Reserves `bytes` of shared memory for one exchange.
+    fn reserve_shared(&mut self, bytes: u64) {
+        self.shared_bytes = self.shared_bytes.max(bytes.next_multiple_of(16));
+    }
+
+    /// The shared-memory buffer as a typed pointer at byte `offset`.
+    fn shared_base(&mut self, offset: u64) -> String {
+        let base = self.w.def(format!("llvm.mlir.addressof @{SHARED_SYMBOL} : !llvm.ptr<3>"));
+        if offset == 0 {
+            return base;
+        }
+        let off = self.w.i32(offset as i64);
+        self.w.gep(&base, &off, "i32", "!llvm.ptr<3>", "i8")
+    }
+
+    /// Moves a tensor from layout `from` to layout `to` through shared memory:
+    /// every thread writes its registers at their row-major indices (under
+    /// `from`'s shape), a barrier, every thread reads its registers (under
+    /// `to`'s shape, which may differ for `reshape`), a barrier. `writer`
+    /// restricts the writes to threads where it holds.
+    fn exchange(
+        &mut self,
+        regs: &[String],
+        from: &ThreadMap,
+        to: &ThreadMap,
+        elem: ElemType,
+        writer: Option<String>,
+    ) -> Result<Vec<String>> {
+        let numel: u64 = from.shape.iter().map(|&d| u64::from(d)).product();
+        let bytes = u64::from(text::memory_bytes(elem));
+        self.reserve_shared(numel * bytes);
+        let writes = self.linear_indices(from)?;
+        let base = self.shared_base(0);
+        let (mty, rty) = (text::memory_type(elem), elem_type(elem));
+        let writer = writer.or_else(|| self.owner(from));
+        if let Some(pred) = &writer {
+            self.w.open(format!("scf.if {pred} {{"));
+        }
+        for (value, index) in regs.iter().zip(&writes) {
+            let stored = if mty != rty { self.w.conv("extui", value, rty, mty) } else { value.clone() };
+            let ptr = self.w.gep(&base, index, "i32", "!llvm.ptr<3>", mty);
+            self.w.store(&stored, &ptr, mty, "!llvm.ptr<3>", bytes as u32);
+        }
+        if writer.is_some() {
+            self.w.line("scf.yield");
+            self.w.close("}");
+        }
+        self.w.barrier();
+        let reads = self.linear_indices(to)?;
+        let mut out = Vec::with_capacity(reads.len());
+        for index in &reads {
+            let ptr = self.w.gep(&base, index, "i32", "!llvm.ptr<3>", mty);
+            let loaded = self.w.load(&ptr, "!llvm.ptr<3>", mty, bytes as u32);
+            out.push(if mty != rty { self.w.conv("trunci", &loaded, mty, rty) } else { loaded });
+        }
+        self.w.barrier();
+        Ok(out)
+    }
+
+    fn define(&mut self, v: ValueId, regs: Vec<String>) -> Result<()> {
+        let layout = if self.shape_of(v)?.is_empty() { None } else { Some(self.layout_of(v)?) };
+        if let Some(layout) = &layout {
+            let expected = layout.thread_map(self.shape_of(v)?).regs.len();
+            if expected != regs.len() {
+                return Err(BackendError::new(
+                    Stage::Layout,
+                    format!("{v} has {} registers, its layout {layout} needs {expected}", regs.len()),
+                ));
+            }
+        }
+        self.values.insert(v, Lowered { regs, layout });
+        Ok(())
+    }
+
+    /// Lowers the ops of `region` (whose arguments are already bound) and
+    /// returns its terminator's operands, flattened to registers.
+    fn region(&mut self, region: &Region) -> Result<Vec<String>> {
+        self.scopes.push(HashMap::new());
+        let result = self.region_inner(region);
+        self.scopes.pop();
+        result
+    }
+
+    fn region_inner(&mut self, region: &Region) -> Result<Vec<String>> {
+        let mut yielded = Vec::new();
+        for op in &region.ops {
+            match op.kind {
+                OpKind::Yield | OpKind::Condition => {
+                    for i in 0..op.operands.len() {
+                        yielded.extend(self.operand(op, i)?);
+                    }
+                }
+                _ => self.op(op)?,
+            }
+        }
+        Ok(yielded)
+    }
+
+    fn op(&mut self, op: &Op) -> Result<()> {
+        if op.results.iter().any(|r| self.lk.flexible.contains(r)) {
+            // Built at each use, in the layout the use needs.
+            return Ok(());
+        }
+        match &op.kind {
+            OpKind::Constant(c) => {
+                let result = Self::result_value(op, 0)?;
+                let value = self.constant(op, c, self.elem_of(result)?)?;
+                self.define(result, vec![value])
+            }
+            OpKind::ProgramId(axis) | OpKind::NumPrograms(axis) => {
+                let dim = match axis {
+                    0 => "x",
+                    1 => "y",
+                    2 => "z",
+                    _ => return Err(Self::err(op, Stage::MalformedIr, format!("grid axis {axis} is not 0, 1 or 2"))),
+                };
+                let register = if matches!(op.kind, OpKind::ProgramId(_)) { "ctaid" } else { "nctaid" };
+                let value = self.w.def(format!("nvvm.read.ptx.sreg.{register}.{dim} : i32"));
+                self.define(Self::result_value(op, 0)?, vec![value])
+            }
+            OpKind::Splat | OpKind::Arange { .. } => {
+                // Tensors are flexible; a scalar splat is the value itself.
+                let result = Self::result_value(op, 0)?;
+                let regs = match op.kind {
+                    OpKind::Splat => self.operand(op, 0)?,
+                    _ => return Err(Self::err(op, Stage::Layout, "arange must be a flexible tensor")),
+                };
+                self.define(result, regs)
+            }
+            kind if kind.is_elementwise() => {
+                let mut operands = Vec::with_capacity(op.operands.len());
+                for i in 0..op.operands.len() {
+                    operands.push(self.operand(op, i)?);
+                }
+                let regs = self.apply_elementwise(op, &operands)?;
+                self.define(Self::result_value(op, 0)?, regs)
+            }
+            OpKind::ExpandDims(_) | OpKind::Broadcast | OpKind::Permute(_) => self.relabel(op),
+            OpKind::Reshape => self.reshape(op),
+            OpKind::Load { .. } => self.load(op),
+            OpKind::Store { .. } => self.store(op),
+            OpKind::AtomicAdd { .. } => self.atomic_add(op),
+            OpKind::Reduce { kind, axis } => self.reduce(op, *kind, *axis),
+            OpKind::Scan { kind, axis, reverse } => self.scan(op, *kind, *axis, *reverse),
+            OpKind::For => self.for_loop(op),
+            OpKind::If => self.if_op(op),
+            OpKind::While => self.while_loop(op),
+            OpKind::Return => Ok(()),
+            OpKind::Yield | OpKind::Condition => Err(Self::err(op, Stage::MalformedIr, "terminator outside its region's end")),
+            _ => Err(Self::err(op, Stage::UnsupportedOp, "not supported by this backend version yet")),
+        }
+    }
+
+    /// `expand_dims`, `broadcast`, `permute` of an anchored value: register renaming.
+    fn relabel(&mut self, op: &Op) -> Result<()> {
+        let src = Self::operand_value(op, 0)?;
+        let result = Self::result_value(op, 0)?;
+        let src_shape = self.shape_of(src)?;
+        let result_layout = self.layout_of(result)?;
+        let to = result_layout.thread_map(self.shape_of(result)?);
+        if src_shape.is_empty() {
+            let s = first(&self.scalar(src)?, op)?;
+            return self.define(result, vec![s; to.regs.len()]);
+        }
+        let regs = self.operand(op, 0)?;
+        let id = self.op_id(op)?;
+        let src_layout = match self.lk.operand_layout(id, 0) {
+            Some(layout) => layout.clone(),
+            None => self.layout_of(src)?,
+        };
+        let from = src_layout.thread_map(src_shape);
+        let renamed = match &op.kind {
+            OpKind::ExpandDims(axis) => {
+                let axis = *axis as usize;
+                self.rename(op, &regs, &from, &to, &|c: &[u32]| drop_dim(c, axis))?
+            }
+            OpKind::Broadcast => self.rename(op, &regs, &from, &to, &|c: &[u32]| broadcast_source(c, src_shape))?,
+            OpKind::Permute(perm) => {
+                let perm = perm.clone();
+                self.rename(op, &regs, &from, &to, &move |c: &[u32]| {
+                    let mut out = vec![0; c.len()];
+                    for (i, &p) in perm.iter().enumerate() {
+                        if let (Some(slot), Some(&v)) = (out.get_mut(p as usize), c.get(i)) {
+                            *slot = v;
+                        }
+                    }
+                    out
+                })?
+            }
+            _ => return Err(Self::err(op, Stage::Layout, "not a relabelling op")),
+        };
+        self.define(result, renamed)
+    }
+
+    /// `reshape`: through shared memory in row-major order.
+    fn reshape(&mut self, op: &Op) -> Result<()> {
+        let src = Self::operand_value(op, 0)?;
+        let result = Self::result_value(op, 0)?;
+        let regs = self.operand(op, 0)?;
+        let elem = self.elem_of(result)?;
+        let (src_shape, result_shape) = (self.shape_of(src)?, self.shape_of(result)?);
+        if src_shape.is_empty() || result_shape.is_empty() {
+            let s = first(&regs, op)?;
+            let n = if result_shape.is_empty() { 1 } else { self.layout_of(result)?.thread_map(result_shape).regs.len() };
+            return self.define(result, vec![s; n]);
+        }
+        let id = self.op_id(op)?;
+        let src_layout = match self.lk.operand_layout(id, 0) {
+            Some(layout) => layout.clone(),
+            None => self.layout_of(src)?,
+        };
+        let from = src_layout.thread_map(src_shape);
+        let to = self.layout_of(result)?.thread_map(result_shape);
+        let out = self.exchange(&regs, &from, &to, elem, None)?;
+        self.define(result, out)
+    }
+}
+
+fn first(regs: &[String], op: &Op) -> Result<String> {
+    regs.first().cloned().ok_or_else(|| Lowerer::err(op, Stage::Layout, "an operand has no registers"))
+}
+
+fn pick(regs: &[String], index: &[usize]) -> Result<Vec<String>> {
+    index
+        .iter()
+        .map(|&i| regs.get(i).cloned().ok_or_else(|| BackendError::new(Stage::Layout, format!("register {i} is missing"))))
+        .collect()
+}
+
+fn drop_dim(c: &[u32], dim: usize) -> Vec<u32> {
+    let mut c = c.to_vec();
+    if dim < c.len() {
+        c.remove(dim);
+    }
+    c
+}
+
+/// The coordinate of the broadcast operand element that `c` reads.
+fn broadcast_source(c: &[u32], src_shape: &[u32]) -> Vec<u32> {
+    c.iter().zip(src_shape).map(|(&x, &d)| if d == 1 { 0 } else { x }).collect()
+}
+
+fn row_major_strides(shape: &[u32]) -> Vec<u32> {
+    let mut strides = vec![1u32; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    strides
+}

@@ -1,0 +1,123 @@
+//! The tile-IR entry point: kernel -> layouts -> MLIR -> LLVM IR -> PTX.
+
+use melior::ir::Module;
+use tessera_tir::Kernel;
+
+use crate::{
+    context::MlirContext,
+    error::{BackendError, Result, Stage},
+    layout::{assign_layouts, print_layouts},
+    lower::lower_kernel,
+    pipeline,
+    ptxas::{FunctionStats, Ptxas},
+    target::Target,
+};
+
+/// Static shared memory a kernel may use without opting in to more at launch.
+pub const MAX_STATIC_SHARED_BYTES: u32 = 48 * 1024;
+
+/// Every intermediate form of a compiled kernel, for `tessera emit --stage`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelStages {
+    /// The tile IR annotated with layouts ([`print_layouts`]).
+    pub layout: String,
+    /// The MLIR module as generated (llvm, nvvm, arith, scf dialects).
+    pub mlir: String,
+    /// The module after the MLIR lowering pipeline, in the LLVM dialect.
+    pub llvm_dialect: String,
+    /// LLVM IR as translated from MLIR, before optimisation.
+    pub llvm: String,
+    /// LLVM IR after `default<O3>`, as given to the NVPTX code generator.
+    pub llvm_optimized: String,
+}
+
+/// A kernel compiled to PTX.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledKernel {
+    /// The PTX `.entry` name (the kernel's name).
+    pub entry: String,
+    pub target: Target,
+    pub ptx: String,
+    /// Bytes of static shared memory the kernel uses.
+    pub shared_bytes: u32,
+    /// Warps per CTA: launch with `32 * num_warps` threads in x.
+    pub num_warps: u32,
+    pub stages: KernelStages,
+    /// Registers and spills of the entry, once [`CompiledKernel::assemble`] ran ptxas.
+    pub ptxas: Option<FunctionStats>,
+}
+
+impl CompiledKernel {
+    /// Assembles the PTX with `ptxas` (an error if it rejects it) and records
+    /// the entry's registers and spills.
+    pub fn assemble(&mut self, ptxas: &Ptxas) -> Result<&FunctionStats> {
+        let report = ptxas.assemble(&self.ptx, self.target.arch)?;
+        let stats = report.functions.into_iter().find(|f| f.name == self.entry).ok_or_else(|| {
+            BackendError::new(Stage::PtxasRejected, format!("ptxas reported nothing about `{}`", self.entry))
+                .with_detail(report.log)
+        })?;
+        Ok(self.ptxas.insert(stats))
+    }
+}
+
+/// Compiles one tile-IR kernel for `target` (dot, block pointers and
+/// non-power-of-two tensor shapes are rejected with E0812/E0813).
+pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel> {
+    let laid_out = assign_layouts(kernel)?;
+    let layout = print_layouts(&laid_out);
+    let lowered = lower_kernel(&laid_out)?;
+    if lowered.shared_bytes > MAX_STATIC_SHARED_BYTES {
+        return Err(BackendError::new(
+            Stage::UnsupportedOp,
+            format!(
+                "`{}` needs {} bytes of shared memory, more than the {MAX_STATIC_SHARED_BYTES} bytes of static shared memory",
+                kernel.name, lowered.shared_bytes
+            ),
+        )
+        .with_detail("help: use smaller blocks for reductions, scans and layout conversions"));
+    }
+    let mlir = MlirContext::new();
+    let mut module = Module::parse(mlir.mlir(), &lowered.mlir).ok_or_else(|| {
+        let error = mlir.error(Stage::MlirBuild, format!("MLIR rejected the module generated for `{}`", kernel.name));
+        let line = error.diagnostics.first().and_then(|d| diagnostic_line(&d.location));
+        match line.and_then(|n| lowered.mlir.lines().nth(n.saturating_sub(1))) {
+            Some(text) => error.with_detail(format!("generated line: {}", text.trim())),
+            None => error,
+        }
+    })?;
+    let artifacts = pipeline::compile(&mlir, &mut module, &kernel.name, target)?;
+    Ok(CompiledKernel {
+        entry: kernel.name.clone(),
+        target: *target,
+        ptx: artifacts.ptx,
+        shared_bytes: lowered.shared_bytes,
+        num_warps: laid_out.num_warps,
+        stages: KernelStages {
+            layout,
+            mlir: lowered.mlir,
+            llvm_dialect: artifacts.llvm_dialect,
+            llvm: artifacts.llvm_ir,
+            llvm_optimized: artifacts.optimized_ir,
+        },
+        ptxas: None,
+    })
+}
+
+/// The line number in an MLIR location such as `loc("-":12:5)`.
+fn diagnostic_line(location: &str) -> Option<usize> {
+    let inner = location.strip_prefix("loc(")?.strip_suffix(')')?;
+    let mut parts = inner.rsplitn(3, ':');
+    let _col = parts.next()?;
+    parts.next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diagnostic_line;
+
+    #[test]
+    fn reads_the_line_of_an_mlir_location() {
+        assert_eq!(diagnostic_line("loc(\"-\":12:5)"), Some(12));
+        assert_eq!(diagnostic_line("loc(unknown)"), None);
+    }
+}

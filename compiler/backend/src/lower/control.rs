@@ -1,0 +1,180 @@
+//! Structured control flow: `for` and `while` become `scf.while`, `if`
+//! becomes `scf.if`; loop-carried and yielded tensors travel as their
+//! registers, in the layouts layout assignment gave them.
+//!
+//! A `for` runs while `iv < upper` for a positive step and `iv > upper`
+//! otherwise (the tile IR's contract), so it cannot be `scf.for`, which only
+//! counts upwards. Conditions are scalars, equal in every thread, so barriers
+//! inside the branches and bodies are reached by all threads together.
+
+use tessera_tir::{Op, Region, ValueId};
+
+use super::Lowerer;
+use super::text::elem_type;
+use crate::error::{Result, Stage};
+
+impl Lowerer<'_, '_> {
+    /// The MLIR register types of `values`, flattened.
+    fn register_types(&self, values: &[ValueId]) -> Result<Vec<String>> {
+        let mut types = Vec::new();
+        for &v in values {
+            let ty = elem_type(self.elem_of(v)?).to_string();
+            let shape = self.shape_of(v)?;
+            let n = if shape.is_empty() { 1 } else { self.layout_of(v)?.thread_map(shape).regs.len() };
+            types.extend(std::iter::repeat_n(ty, n));
+        }
+        Ok(types)
+    }
+
+    /// Binds `values` to consecutive names from `names`, each taking as many
+    /// as its layout has registers; returns how many were used.
+    fn bind(&mut self, values: &[ValueId], names: &[String]) -> Result<usize> {
+        let mut at = 0;
+        for &v in values {
+            let shape = self.shape_of(v)?;
+            let n = if shape.is_empty() { 1 } else { self.layout_of(v)?.thread_map(shape).regs.len() };
+            let regs = names
+                .get(at..at + n)
+                .ok_or_else(|| crate::error::BackendError::new(Stage::Layout, format!("{v}: too few registers")))?
+                .to_vec();
+            self.define(v, regs)?;
+            at += n;
+        }
+        Ok(at)
+    }
+
+    fn operands_from(&mut self, op: &Op, from: usize) -> Result<Vec<String>> {
+        let mut regs = Vec::new();
+        for i in from..op.operands.len() {
+            regs.extend(self.operand(op, i)?);
+        }
+        Ok(regs)
+    }
+
+    fn names(&mut self, n: usize) -> Vec<String> {
+        (0..n).map(|_| self.w.fresh()).collect()
+    }
+
+    fn results(name: &str, n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{name}#{i}")).collect()
+    }
+
+    pub(super) fn for_loop(&mut self, op: &Op) -> Result<()> {
+        let body = op.regions.first().ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` without a body"))?;
+        let bounds = [Self::operand_value(op, 0)?, Self::operand_value(op, 1)?, Self::operand_value(op, 2)?];
+        let iv_ty = elem_type(self.elem_of(bounds[0])?).to_string();
+        let lower = self.operand(op, 0)?.concat();
+        let upper = self.operand(op, 1)?.concat();
+        let step = self.operand(op, 2)?.concat();
+        let inits = self.operands_from(op, 3)?;
+        let iters = body.args.get(1..).ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` body without an induction variable"))?;
+        let mut types = vec![iv_ty.clone()];
+        types.extend(self.register_types(iters)?);
+        let mut carried_in = vec![lower];
+        carried_in.extend(inits);
+        let before = self.names(types.len());
+        let after = self.names(types.len());
+        let result = self.w.fresh();
+        let type_list = types.join(", ");
+        let pairs: Vec<String> = before.iter().zip(&carried_in).map(|(a, b)| format!("{a} = {b}")).collect();
+        self.w.open(format!("{result}:{} = scf.while ({}) : ({type_list}) -> ({type_list}) {{", types.len(), pairs.join(", ")));
+        let zero = self.w.int(0, &iv_ty);
+        let positive = self.w.cmpi("sgt", &step, &zero, &iv_ty);
+        let below = self.w.cmpi("slt", &before[0], &upper, &iv_ty);
+        let above = self.w.cmpi("sgt", &before[0], &upper, &iv_ty);
+        let go = self.w.select(&positive, &below, &above, "i1");
+        self.w.line(format!("scf.condition({go}) {} : {type_list}", before.join(", ")));
+        self.w.close("} do {");
+        let args: Vec<String> = after.iter().zip(&types).map(|(a, t)| format!("{a}: {t}")).collect();
+        self.w.line(format!("^bb0({}):", args.join(", ")));
+        self.w.depth_in();
+        self.bind(&body.args, &after)?;
+        let yielded = self.region(body)?;
+        let next = self.w.bin("addi", &after[0], &step, &iv_ty);
+        let mut carried_out = vec![next];
+        carried_out.extend(yielded);
+        self.check_count(op, &carried_out, &types)?;
+        self.w.line(format!("scf.yield {} : {type_list}", carried_out.join(", ")));
+        self.w.close("}");
+        let results = Self::results(&result, types.len());
+        self.bind(&op.results, results.get(1..).unwrap_or(&[]))?;
+        Ok(())
+    }
+
+    pub(super) fn while_loop(&mut self, op: &Op) -> Result<()> {
+        let (Some(before_region), Some(body)) = (op.regions.first(), op.regions.get(1)) else {
+            return Err(Self::err(op, Stage::MalformedIr, "`while` needs a before region and a body"));
+        };
+        let mut carried_in = self.operands_from(op, 0)?;
+        let mut types = self.register_types(&op.operands)?;
+        // scf.while needs something to carry; a dummy flag stands in for none.
+        let dummy = types.is_empty();
+        if dummy {
+            carried_in.push(self.w.int(0, "i1"));
+            types.push("i1".to_string());
+        }
+        let before = self.names(types.len());
+        let after = self.names(types.len());
+        let result = self.w.fresh();
+        let type_list = types.join(", ");
+        let pairs: Vec<String> = before.iter().zip(&carried_in).map(|(a, b)| format!("{a} = {b}")).collect();
+        self.w.open(format!("{result}:{} = scf.while ({}) : ({type_list}) -> ({type_list}) {{", types.len(), pairs.join(", ")));
+        self.bind(&before_region.args, &before)?;
+        let condition = self.region(before_region)?;
+        let condition = condition.first().cloned().ok_or_else(|| Self::err(op, Stage::MalformedIr, "`while` without a condition"))?;
+        self.w.line(format!("scf.condition({condition}) {} : {type_list}", before.join(", ")));
+        self.w.close("} do {");
+        let args: Vec<String> = after.iter().zip(&types).map(|(a, t)| format!("{a}: {t}")).collect();
+        self.w.line(format!("^bb0({}):", args.join(", ")));
+        self.w.depth_in();
+        self.bind(&body.args, &after)?;
+        let mut yielded = self.region(body)?;
+        if dummy {
+            yielded.push(after[0].clone());
+        }
+        self.check_count(op, &yielded, &types)?;
+        self.w.line(format!("scf.yield {} : {type_list}", yielded.join(", ")));
+        self.w.close("}");
+        self.bind(&op.results, &Self::results(&result, types.len()))?;
+        Ok(())
+    }
+
+    pub(super) fn if_op(&mut self, op: &Op) -> Result<()> {
+        let condition = self.operand(op, 0)?.concat();
+        let types = self.register_types(&op.results)?;
+        let type_list = types.join(", ");
+        let result = self.w.fresh();
+        if types.is_empty() {
+            self.w.open(format!("scf.if {condition} {{"));
+        } else {
+            self.w.open(format!("{result}:{} = scf.if {condition} -> ({type_list}) {{", types.len()));
+        }
+        let empty = Region::default();
+        for (i, region) in [op.regions.first().unwrap_or(&empty), op.regions.get(1).unwrap_or(&empty)].into_iter().enumerate() {
+            if i == 1 {
+                self.w.close("} else {");
+                self.w.depth_in();
+            }
+            let yielded = self.region(region)?;
+            self.check_count(op, &yielded, &types)?;
+            if types.is_empty() {
+                self.w.line("scf.yield");
+            } else {
+                self.w.line(format!("scf.yield {} : {type_list}", yielded.join(", ")));
+            }
+        }
+        self.w.close("}");
+        if !types.is_empty() {
+            self.bind(&op.results, &Self::results(&result, types.len()))?;
+        }
+        Ok(())
+    }
+
+    fn check_count(&self, op: &Op, values: &[String], types: &[String]) -> Result<()> {
+        if values.len() == types.len() {
+            Ok(())
+        } else {
+            Err(Self::err(op, Stage::Layout, format!("{} registers yielded where {} are carried", values.len(), types.len())))
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The manifest: everything about a bundle's kernels that is not machine code.
+//!
+//! These types are the JSON schema of the manifest section (see
+//! `docs/bundle-format.md`). Every map is a `BTreeMap` and every list has a
+//! defined order, so serializing the same manifest twice gives the same bytes.
+
+use super::expr::GridExpr;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Element or scalar type of a kernel parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    /// Boolean; one byte in memory.
+    I1,
+    I8,
+    I16,
+    I32,
+    I64,
+    F16,
+    BF16,
+    F32,
+    F64,
+}
+
+impl DType {
+    /// Every type, in the order of the language spec.
+    pub const ALL: [DType; 9] =
+        [DType::I1, DType::I8, DType::I16, DType::I32, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64];
+
+    /// The spelling used by the language and the manifest (`bf16`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::I1 => "i1",
+            DType::I8 => "i8",
+            DType::I16 => "i16",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+        }
+    }
+
+    /// Size in bytes of one element in device memory and of a scalar argument.
+    pub fn size(self) -> usize {
+        match self {
+            DType::I1 | DType::I8 => 1,
+            DType::I16 | DType::F16 | DType::BF16 => 2,
+            DType::I32 | DType::F32 => 4,
+            DType::I64 | DType::F64 => 8,
+        }
+    }
+
+    pub fn is_int(self) -> bool {
+        matches!(self, DType::I8 | DType::I16 | DType::I32 | DType::I64)
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a runtime parameter receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ParamKind {
+    /// A device pointer to elements of `elem` (`x: *f32`).
+    Pointer { elem: DType },
+    /// A scalar passed by value (`n: i32`).
+    Scalar { dtype: DType },
+}
+
+impl fmt::Display for ParamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamKind::Pointer { elem } => write!(f, "*{elem}"),
+            ParamKind::Scalar { dtype } => write!(f, "{dtype}"),
+        }
+    }
+}
+
+/// Promises the caller makes about an argument (`@div(16)`, `@contig`);
+/// generated code relies on them, so the runtime checks them at launch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hints {
+    /// Integers: the value is a multiple of this. Pointers: the address is a
+    /// multiple of this many bytes.
+    pub divisibility: Option<u32>,
+    /// Integers: the value is 1 (a unit stride). Pointers: rows are contiguous
+    /// (not checkable at launch; recorded for tools).
+    pub contiguous: bool,
+}
+
+/// One runtime parameter of a kernel's signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: ParamKind,
+    pub hints: Hints,
+}
+
+/// A compile-time parameter: fixed per variant, visible to the grid expression.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConstParam {
+    pub name: String,
+    pub dtype: DType,
+}
+
+/// A compile-time value of a variant or a tuning axis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConstValue {
+    Int(i64),
+    Bool(bool),
+    Float(f64),
+}
+
+impl ConstValue {
+    /// The integer this value stands for in grid expressions (booleans are 0/1;
+    /// floats have none).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            ConstValue::Int(v) => Some(*v),
+            ConstValue::Bool(b) => Some(i64::from(*b)),
+            ConstValue::Float(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ConstValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConstValue::Int(v) => write!(f, "{v}"),
+            ConstValue::Bool(b) => write!(f, "{b}"),
+            ConstValue::Float(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+/// One axis of the tuning space: a compile-time parameter, `warps` or `stages`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TuneAxis {
+    pub name: String,
+    pub values: Vec<ConstValue>,
+}
+
+/// Everything about a kernel that its variants share.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelDecl {
+    pub name: String,
+    /// Runtime parameters, in launch order.
+    pub params: Vec<Param>,
+    /// Compile-time parameters, in source order.
+    pub const_params: Vec<ConstParam>,
+    /// One to three grid dimensions over scalar and compile-time parameters.
+    pub grid: Vec<GridExpr>,
+    pub tune_space: Vec<TuneAxis>,
+    /// Runtime parameter names whose values select a tuned variant.
+    pub key: Vec<String>,
+}
+
+impl KernelDecl {
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+/// The compile-time point and code-generation facts of one variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantInfo {
+    /// Value of every compile-time parameter.
+    pub consts: BTreeMap<String, ConstValue>,
+    pub warps: u32,
+    pub stages: u32,
+    /// Target architecture, e.g. `sm_90a` or `sm_80`.
+    pub arch: String,
+    /// Dynamic shared memory the kernel needs at launch, in bytes.
+    pub shared_bytes: u32,
+    pub registers: u32,
+    /// Bytes spilled to local memory (0 when unknown or none).
+    pub spills: u32,
+    /// Entry-point symbol in the code objects.
+    pub entry: String,
+}
+
+impl VariantInfo {
+    /// Threads per program.
+    pub fn threads(&self) -> u32 {
+        self.warps.saturating_mul(32)
+    }
+
+    /// Short human-readable name: `BLOCK=1024,warps=4,stages=1@sm_90a`.
+    pub fn label(&self) -> String {
+        let mut s = String::new();
+        for (k, v) in &self.consts {
+            s.push_str(&format!("{k}={v},"));
+        }
+        format!("{s}warps={},stages={}@{}", self.warps, self.stages, self.arch)
+    }
+}
+
+/// Indices into the bundle's code-object table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRefs {
+    /// PTX text (UTF-8), JIT-compiled by the driver.
+    pub ptx: Option<u32>,
+    /// A cubin for exactly `arch`.
+    pub cubin: Option<u32>,
+}
+
+/// One compiled variant as recorded in the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantEntry {
+    #[serde(flatten)]
+    pub info: VariantInfo,
+    pub code: CodeRefs,
+}
+
+/// One kernel as recorded in the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelEntry {
+    #[serde(flatten)]
+    pub decl: KernelDecl,
+    pub variants: Vec<VariantEntry>,
+}
+
+/// The manifest section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub compiler_version: String,
+    /// SHA-256 (hex) of the `.tsr` source the bundle was compiled from.
+    pub source_hash: String,
+    /// Sorted by name.
+    pub kernels: Vec<KernelEntry>,
+}

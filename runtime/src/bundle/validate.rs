@@ -1,0 +1,114 @@
+//! Structural consistency of a manifest with its code objects: what the
+//! checksums cannot catch (a writer bug, a hand-edited file). The writer runs
+//! the same checks, so it never produces a file the reader rejects.
+
+use super::error::BundleError;
+use super::manifest::{ConstValue, KernelEntry, Manifest, ParamKind};
+use crate::select::Arch;
+use std::collections::{BTreeSet, HashSet};
+
+/// Launch knobs that tuning axes may name besides compile-time parameters.
+const KNOBS: [&str; 2] = ["warps", "stages"];
+
+pub(crate) fn validate(manifest: &Manifest, objects: &[Vec<u8>]) -> Result<(), BundleError> {
+    let mut names = HashSet::new();
+    let mut used = vec![false; objects.len()];
+    for kernel in &manifest.kernels {
+        let name = &kernel.decl.name;
+        if name.is_empty() {
+            return Err(BundleError::inconsistent("a kernel has an empty name"));
+        }
+        if !names.insert(name.as_str()) {
+            return Err(BundleError::inconsistent(format!("kernel `{name}` appears twice")));
+        }
+        check_decl(kernel)?;
+        check_variants(kernel, objects, &mut used)?;
+    }
+    if let Some(orphan) = used.iter().position(|u| !u) {
+        return Err(BundleError::inconsistent(format!("code object {orphan} is used by no variant")));
+    }
+    Ok(())
+}
+
+fn check_decl(kernel: &KernelEntry) -> Result<(), BundleError> {
+    let d = &kernel.decl;
+    let err = |what: String| Err(BundleError::inconsistent(format!("kernel `{}`: {what}", d.name)));
+    let mut seen = HashSet::new();
+    for name in d.params.iter().map(|p| &p.name).chain(d.const_params.iter().map(|c| &c.name)) {
+        if name.is_empty() || !seen.insert(name.as_str()) {
+            return err(format!("parameter name `{name}` is empty or repeated"));
+        }
+    }
+    for p in &d.params {
+        if let Some(0) = p.hints.divisibility {
+            return err(format!("parameter `{}` has divisibility hint 0", p.name));
+        }
+    }
+    if d.grid.is_empty() || d.grid.len() > 3 {
+        return err(format!("the grid has {} dimensions, expected 1 to 3", d.grid.len()));
+    }
+    for name in d.grid.iter().flat_map(|g| g.params()) {
+        let scalar_int = d.param(name).is_some_and(|p| matches!(p.kind, ParamKind::Scalar { dtype } if dtype.is_int()));
+        let constant = d.const_params.iter().any(|c| c.name == name);
+        if !scalar_int && !constant {
+            return err(format!("the grid reads `{name}`, which is no integer scalar or compile-time parameter"));
+        }
+    }
+    for key in &d.key {
+        if d.param(key).is_none() {
+            return err(format!("tuning key `{key}` is not a runtime parameter"));
+        }
+    }
+    for axis in &d.tune_space {
+        if !KNOBS.contains(&axis.name.as_str()) && !d.const_params.iter().any(|c| c.name == axis.name) {
+            return err(format!("tuning axis `{}` is neither a compile-time parameter nor warps/stages", axis.name));
+        }
+    }
+    Ok(())
+}
+
+fn check_variants(kernel: &KernelEntry, objects: &[Vec<u8>], used: &mut [bool]) -> Result<(), BundleError> {
+    let d = &kernel.decl;
+    let const_names: BTreeSet<&str> = d.const_params.iter().map(|c| c.name.as_str()).collect();
+    let mut points = HashSet::new();
+    for v in &kernel.variants {
+        let info = &v.info;
+        let err = |what: String| Err(BundleError::inconsistent(format!("kernel `{}` variant {}: {what}", d.name, info.label())));
+        let given: BTreeSet<&str> = info.consts.keys().map(String::as_str).collect();
+        if given != const_names {
+            return err(format!("gives compile-time values for {given:?}, the kernel declares {const_names:?}"));
+        }
+        if info.consts.values().any(|v| matches!(v, ConstValue::Float(f) if !f.is_finite())) {
+            return err("has a non-finite compile-time value".into());
+        }
+        if !(1..=32).contains(&info.warps) || info.stages == 0 {
+            return err(format!("has {} warps and {} stages", info.warps, info.stages));
+        }
+        if Arch::parse(&info.arch).is_none() {
+            return err(format!("names architecture `{}`, expected sm_<major><minor>[a|f]", info.arch));
+        }
+        if info.entry.is_empty() || info.entry.contains('\0') {
+            return err("has no valid entry-point name".into());
+        }
+        // Two variants with the same point and arch would make selection ambiguous.
+        if !points.insert(info.label()) {
+            return err("appears twice".into());
+        }
+        if v.code.ptx.is_none() && v.code.cubin.is_none() {
+            return err("has no code object".into());
+        }
+        for (kind, index) in [("ptx", v.code.ptx), ("cubin", v.code.cubin)] {
+            let Some(index) = index else { continue };
+            let Some(object) = objects.get(index as usize) else {
+                return err(format!("refers to {kind} code object {index}, the bundle has {}", objects.len()));
+            };
+            if kind == "ptx" && (std::str::from_utf8(object).is_err() || object.contains(&0)) {
+                return err(format!("its PTX (code object {index}) is not UTF-8 text without NUL bytes"));
+            }
+            if let Some(slot) = used.get_mut(index as usize) {
+                *slot = true;
+            }
+        }
+    }
+    Ok(())
+}
