@@ -45,14 +45,16 @@ const UNREACHABLE: &[(&str, &str)] = &[
     ("E0625", "malformed IR"),
 ];
 
-/// E05xx codes that IR text cannot produce: the parser gives each value one
-/// definition (E0504 before E0520), types every value it defines, and builds
-/// the body's arguments from the parameter list itself; the pass-manager
-/// codes need a pipeline, not text.
+/// E05xx codes that IR text cannot produce: the parser checks names and
+/// scopes itself (E0503, E0504), types every value it defines, builds the
+/// body's arguments from the parameter list, and closes a region at its
+/// terminator; the pass-manager codes need a pipeline, not text.
 const UNREACHABLE_FROM_IR_TEXT: &[(&str, &str)] = &[
     ("E0520", "multiple definition: the parser reports E0504 first"),
+    ("E0521", "use not dominated: the parser reports E0503 for a use outside its region"),
     ("E0522", "value id without a type: the parser types every value"),
     ("E0523", "body arguments are built from the parameters"),
+    ("E0525", "terminator not last: the parser ends a region at its terminator"),
     ("E0540", "unknown pass: a pipeline problem"),
     ("E0541", "invalid input IR: a pipeline problem"),
     ("E0542", "a pass broke the IR: a pipeline problem"),

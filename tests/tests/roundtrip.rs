@@ -68,7 +68,11 @@ fn every_kernel_specialization_round_trips_through_ir_text() {
                     panic!("{what}: the parsed IR does not verify:\n{}\n{printed}", list.join("\n"));
                 }
                 let reprinted = tessera_tir::print_kernel(&parsed);
-                assert!(printed == reprinted, "{what}: printing the parsed IR changes it:\n{}", diff(&printed, &reprinted));
+                assert!(
+                    printed == reprinted,
+                    "{what}: printing the parsed IR changes it:\n{}",
+                    diff(&printed, &reprinted)
+                );
                 checked += 1;
             }
         }
@@ -84,6 +88,7 @@ fn diff(a: &str, b: &str) -> String {
     let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
     let at = al.iter().zip(&bl).position(|(x, y)| x != y).unwrap_or(al.len().min(bl.len()));
     let from = at.saturating_sub(2);
-    let show = |lines: &[&str]| lines.iter().skip(from).take(5).map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n");
+    let show =
+        |lines: &[&str]| lines.iter().skip(from).take(5).map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n");
     format!("first difference at line {}:\nprinted:\n{}\nreprinted:\n{}", at + 1, show(&al), show(&bl))
 }
