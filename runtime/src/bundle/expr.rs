@@ -42,7 +42,8 @@ impl GridExpr {
     pub fn eval(&self, lookup: &dyn Fn(&str) -> Option<i64>) -> Result<i64, EvalError> {
         let overflow = || EvalError::Overflow(self.to_string());
         let div_zero = || EvalError::DivisionByZero(self.to_string());
-        let bin = |a: &GridExpr, b: &GridExpr| -> Result<(i64, i64), EvalError> { Ok((a.eval(lookup)?, b.eval(lookup)?)) };
+        let bin =
+            |a: &GridExpr, b: &GridExpr| -> Result<(i64, i64), EvalError> { Ok((a.eval(lookup)?, b.eval(lookup)?)) };
         match self {
             GridExpr::Int(v) => Ok(*v),
             GridExpr::Param(p) => lookup(p).ok_or_else(|| EvalError::UnknownParam(p.clone())),

@@ -48,7 +48,8 @@ pub(crate) fn encode(manifest: &[u8], objects: &[Vec<u8>]) -> Vec<u8> {
         table.extend_from_slice(&(object.len() as u64).to_le_bytes());
         table.extend_from_slice(&sha256(object));
     }
-    let mut out = Vec::with_capacity(HEADER_END + table.len() + manifest.len() + objects.iter().map(Vec::len).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(HEADER_END + table.len() + manifest.len() + objects.iter().map(Vec::len).sum::<usize>());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(objects.len() as u32).to_le_bytes());
@@ -123,10 +124,9 @@ fn check(section: Section, stored: &[u8; 32], bytes: &[u8]) -> Result<(), Bundle
 /// has vouched for it, and never beyond the file's size.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, BundleError> {
     let mut r = Reader { bytes, pos: 0 };
-    let magic = r.take(8, Section::Magic).map_err(|_| BundleError::BadMagic {
-        found: bytes.iter().take(8).copied().collect(),
-        expected: MAGIC,
-    })?;
+    let magic = r
+        .take(8, Section::Magic)
+        .map_err(|_| BundleError::BadMagic { found: bytes.iter().take(8).copied().collect(), expected: MAGIC })?;
     if magic != MAGIC {
         return Err(BundleError::BadMagic { found: magic.to_vec(), expected: MAGIC });
     }

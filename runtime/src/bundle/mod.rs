@@ -22,6 +22,7 @@ pub use manifest::{
     VariantEntry, VariantInfo,
 };
 
+pub(crate) use format::hex as hex_digest;
 use format::{hex, sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -110,7 +111,11 @@ pub struct BundleWriter {
 
 impl BundleWriter {
     pub fn new(compiler_version: impl Into<String>, source_hash: impl Into<String>) -> BundleWriter {
-        BundleWriter { compiler_version: compiler_version.into(), source_hash: source_hash.into(), kernels: BTreeMap::new() }
+        BundleWriter {
+            compiler_version: compiler_version.into(),
+            source_hash: source_hash.into(),
+            kernels: BTreeMap::new(),
+        }
     }
 
     pub fn add_kernel(&mut self, decl: KernelDecl) -> Result<(), BundleError> {
@@ -123,7 +128,10 @@ impl BundleWriter {
 
     pub fn add_variant(&mut self, kernel: &str, info: VariantInfo, code: CodeObjects) -> Result<(), BundleError> {
         let (_, variants) = self.kernels.get_mut(kernel).ok_or_else(|| {
-            BundleError::inconsistent(format!("variant {} added to kernel `{kernel}`, which was not added", info.label()))
+            BundleError::inconsistent(format!(
+                "variant {} added to kernel `{kernel}`, which was not added",
+                info.label()
+            ))
         })?;
         variants.push((info, code));
         Ok(())

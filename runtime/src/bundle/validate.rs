@@ -73,7 +73,9 @@ fn check_variants(kernel: &KernelEntry, objects: &[Vec<u8>], used: &mut [bool]) 
     let mut points = HashSet::new();
     for v in &kernel.variants {
         let info = &v.info;
-        let err = |what: String| Err(BundleError::inconsistent(format!("kernel `{}` variant {}: {what}", d.name, info.label())));
+        let err = |what: String| {
+            Err(BundleError::inconsistent(format!("kernel `{}` variant {}: {what}", d.name, info.label())))
+        };
         let given: BTreeSet<&str> = info.consts.keys().map(String::as_str).collect();
         if given != const_names {
             return err(format!("gives compile-time values for {given:?}, the kernel declares {const_names:?}"));

@@ -1,0 +1,361 @@
+//! Bundles opened for launching, and kernel handles.
+
+use crate::args::{ArgValue, LaunchArgs};
+use crate::bundle::{BundleData, KernelDecl, KernelEntry, VariantEntry};
+use crate::device::{Runtime, Stream, describe};
+use crate::error::{Error, Result};
+use crate::module::{self, Loaded};
+use crate::select::{self, Choice};
+use crate::tune::{self, TuneOptions, TuneReport};
+use cudarc::driver::result;
+use cudarc::driver::sys::CUfunction_attribute;
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// Dynamic shared memory a kernel may use without opting in.
+const DEFAULT_SHARED_LIMIT: u32 = 48 * 1024;
+
+/// Largest grid along y and z (x allows 2^31 - 1).
+const MAX_GRID_YZ: i64 = 65535;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain maps: still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A verified bundle whose kernels can be launched.
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    data: Arc<BundleData>,
+    handles: Arc<Mutex<HashMap<String, KernelHandle>>>,
+}
+
+impl Bundle {
+    /// Read and verify a `.tsb` file (no device needed).
+    pub fn open(path: impl AsRef<Path>) -> Result<Bundle> {
+        Ok(Bundle::from_data(BundleData::read(path)?))
+    }
+
+    pub fn from_data(data: BundleData) -> Bundle {
+        Bundle { data: Arc::new(data), handles: Arc::default() }
+    }
+
+    pub fn data(&self) -> &BundleData {
+        &self.data
+    }
+
+    /// The kernel called `name`. Handles are shared: modules loaded and
+    /// choices tuned through one are seen by all.
+    pub fn kernel(&self, name: &str) -> Result<KernelHandle> {
+        if let Some(handle) = lock(&self.handles).get(name) {
+            return Ok(handle.clone());
+        }
+        let index =
+            self.data.manifest().kernels.iter().position(|k| k.decl.name == name).ok_or_else(|| Error::NoKernel {
+                name: name.to_string(),
+                available: self
+                    .data
+                    .manifest()
+                    .kernels
+                    .iter()
+                    .map(|k| k.decl.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let handle = KernelHandle(Arc::new(KernelShared {
+            data: self.data.clone(),
+            index,
+            modules: Mutex::default(),
+            tuned: Mutex::default(),
+        }));
+        lock(&self.handles).insert(name.to_string(), handle.clone());
+        Ok(handle)
+    }
+}
+
+#[derive(Debug)]
+struct KernelShared {
+    data: Arc<BundleData>,
+    index: usize,
+    /// Loaded modules by variant index.
+    modules: Mutex<HashMap<usize, Arc<Loaded>>>,
+    /// Tuned choice by tuning key, for this process.
+    tuned: Mutex<HashMap<String, Choice>>,
+}
+
+/// One kernel of a bundle.
+#[derive(Clone, Debug)]
+pub struct KernelHandle(Arc<KernelShared>);
+
+impl KernelHandle {
+    pub(crate) fn entry(&self) -> &KernelEntry {
+        // The index was found in this very manifest, which never changes.
+        &self.0.data.manifest().kernels[self.0.index]
+    }
+
+    pub fn name(&self) -> &str {
+        &self.entry().decl.name
+    }
+
+    pub fn decl(&self) -> &KernelDecl {
+        &self.entry().decl
+    }
+
+    pub fn variants(&self) -> &[VariantEntry] {
+        &self.entry().variants
+    }
+
+    /// Content hash of the kernel (keys the tuning cache).
+    pub fn hash(&self) -> &str {
+        self.0.data.kernel_hash(self.name()).unwrap_or_default()
+    }
+
+    /// The runnable variant of every tuning point on `rt`'s device.
+    pub fn candidates(&self, rt: &Runtime) -> Result<Vec<Choice>> {
+        let choices = select::select(self.variants(), rt.info().arch);
+        if choices.is_empty() {
+            return Err(Error::NoCompatibleVariant {
+                kernel: self.name().to_string(),
+                device: rt.info().name.clone(),
+                arch: rt.info().arch.to_string(),
+                archs: select::archs(self.variants()).join(", "),
+            });
+        }
+        Ok(choices)
+    }
+
+    /// Validate `args` and launch on the runtime's stream. The first launch
+    /// for a tuning key with several candidate variants autotunes (or reads
+    /// the tuning cache) with default options.
+    pub fn launch(&self, rt: &Runtime, args: &LaunchArgs<'_>) -> Result<()> {
+        self.launch_on(rt, rt.stream(), args)
+    }
+
+    /// As [`KernelHandle::launch`], on `stream`.
+    pub fn launch_on(&self, rt: &Runtime, stream: &Stream, args: &LaunchArgs<'_>) -> Result<()> {
+        let bound = args.bind(self.decl())?;
+        let choice = self.choose(rt, &bound)?;
+        self.launch_choice(rt, stream, choice, &bound)
+    }
+
+    /// Benchmark every candidate for these arguments and remember the fastest
+    /// (see [`TuneOptions`]); returns the candidate table.
+    pub fn tune(&self, rt: &Runtime, args: &LaunchArgs<'_>, options: &TuneOptions) -> Result<TuneReport> {
+        let bound = args.bind(self.decl())?;
+        let report = tune::tune(self, rt, &bound, options)?;
+        if let Some(choice) = report.picked_choice() {
+            lock(&self.0.tuned).insert(report.key.clone(), choice);
+        }
+        Ok(report)
+    }
+
+    /// The variant to launch for `bound`: the only candidate, or the tuned one.
+    pub(crate) fn choose(&self, rt: &Runtime, bound: &[ArgValue]) -> Result<Choice> {
+        let candidates = self.candidates(rt)?;
+        if let [only] = candidates.as_slice() {
+            return Ok(*only);
+        }
+        let key = tune::tuning_key(self.decl(), bound);
+        if let Some(choice) = lock(&self.0.tuned).get(&key) {
+            return Ok(*choice);
+        }
+        let report = tune::tune(self, rt, bound, &TuneOptions::default())?;
+        let choice = report.picked_choice().ok_or_else(|| Error::Tune {
+            kernel: self.name().to_string(),
+            key: key.clone(),
+            message: format!("no candidate ran correctly:\n{report}"),
+        })?;
+        lock(&self.0.tuned).insert(key, choice);
+        Ok(choice)
+    }
+
+    /// The loaded module of a choice, loading it on first use.
+    pub(crate) fn module(&self, rt: &Runtime, choice: Choice) -> Result<Arc<Loaded>> {
+        if let Some(m) = lock(&self.0.modules).get(&choice.variant) {
+            return Ok(m.clone());
+        }
+        let variant = self.variant(choice)?;
+        let load_err = |message: String| Error::ModuleLoad {
+            kernel: self.name().to_string(),
+            variant: variant.info.label(),
+            code: choice.code.to_string(),
+            message,
+        };
+        let image = self.0.data.object(choice.object).ok_or_else(|| load_err("missing code object".into()))?;
+        let loaded = module::load(&rt.ctx, image, choice.code, &variant.info.entry).map_err(load_err)?;
+        let shared = variant.info.shared_bytes;
+        if shared > DEFAULT_SHARED_LIMIT {
+            // SAFETY: a valid function of the current context.
+            unsafe {
+                result::function::set_function_attribute(
+                    loaded.function,
+                    CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    shared as i32,
+                )
+            }
+            .map_err(|e| load_err(format!("cannot allow {shared} bytes of dynamic shared memory: {}", describe(&e))))?;
+        }
+        let loaded = Arc::new(loaded);
+        lock(&self.0.modules).insert(choice.variant, loaded.clone());
+        Ok(loaded)
+    }
+
+    fn variant(&self, choice: Choice) -> Result<&VariantEntry> {
+        self.variants().get(choice.variant).ok_or_else(|| Error::Launch {
+            kernel: self.name().to_string(),
+            variant: format!("#{}", choice.variant),
+            message: "no such variant".into(),
+        })
+    }
+
+    /// Launch one chosen variant with bound arguments.
+    pub(crate) fn launch_choice(
+        &self,
+        rt: &Runtime,
+        stream: &Stream,
+        choice: Choice,
+        bound: &[ArgValue],
+    ) -> Result<()> {
+        let variant = self.variant(choice)?;
+        let info = &variant.info;
+        let launch_err =
+            |message: String| Error::Launch { kernel: self.name().to_string(), variant: info.label(), message };
+        let Some(grid) = grid(self.decl(), info, bound)? else { return Ok(()) };
+        let threads = info.threads();
+        if threads > rt.info().max_threads_per_block {
+            return Err(launch_err(format!(
+                "{threads} threads per block, the device allows {}",
+                rt.info().max_threads_per_block
+            )));
+        }
+        if info.shared_bytes > rt.info().max_shared_per_block {
+            return Err(launch_err(format!(
+                "{} bytes of shared memory, the device allows {}",
+                info.shared_bytes,
+                rt.info().max_shared_per_block
+            )));
+        }
+        let loaded = self.module(rt, choice)?;
+        // One 8-byte slot per argument; the driver reads each parameter's
+        // size from the kernel's signature.
+        let mut storage: Vec<u64> = bound
+            .iter()
+            .map(|a| match a {
+                ArgValue::Pointer { addr, .. } => *addr,
+                ArgValue::Scalar(s) => {
+                    let mut b = [0u8; 8];
+                    let le = s.to_le_bytes();
+                    b[..le.len()].copy_from_slice(&le);
+                    u64::from_le_bytes(b)
+                }
+            })
+            .collect();
+        let mut params: Vec<*mut c_void> = storage.iter_mut().map(|s| (s as *mut u64).cast::<c_void>()).collect();
+        rt.bind()?;
+        // SAFETY: the arguments were validated against the signature, the
+        // pointers are live device allocations borrowed by the caller, and
+        // `storage` outlives the call (the driver copies parameters at launch).
+        unsafe {
+            result::launch_kernel(loaded.function, grid, (threads, 1, 1), info.shared_bytes, stream.raw(), &mut params)
+        }
+        .map_err(|e| launch_err(describe(&e)))?;
+        Ok(())
+    }
+}
+
+/// The launch grid of a variant for bound arguments; None when a dimension
+/// is zero (nothing to launch).
+pub(crate) fn grid(
+    decl: &KernelDecl,
+    info: &crate::bundle::VariantInfo,
+    bound: &[ArgValue],
+) -> Result<Option<(u32, u32, u32)>> {
+    let lookup = |name: &str| -> Option<i64> {
+        if let Some(i) = decl.params.iter().position(|p| p.name == name) {
+            return match bound.get(i) {
+                Some(ArgValue::Scalar(s)) => s.as_int(),
+                _ => None,
+            };
+        }
+        info.consts.get(name).and_then(|v| v.as_int())
+    };
+    let mut dims = [1u32; 3];
+    for (dim, expr) in decl.grid.iter().enumerate() {
+        let err = |message: String| Error::Grid { kernel: decl.name.clone(), dim, message };
+        let value = expr.eval(&lookup).map_err(|e| err(e.to_string()))?;
+        let max = if dim == 0 { i64::from(i32::MAX) } else { MAX_GRID_YZ };
+        if value < 0 || value > max {
+            return Err(err(format!("`{expr}` = {value}, outside 0..={max}")));
+        }
+        if value == 0 {
+            return Ok(None);
+        }
+        if let Some(slot) = dims.get_mut(dim) {
+            *slot = value as u32;
+        }
+    }
+    Ok(Some((dims[0], dims[1], dims[2])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Scalar;
+    use crate::bundle::{ConstValue, DType, GridExpr, Hints, Param, ParamKind, VariantInfo};
+    use std::collections::BTreeMap;
+
+    fn setup(grid: Vec<GridExpr>) -> (KernelDecl, VariantInfo) {
+        let decl = KernelDecl {
+            name: "k".into(),
+            params: vec![
+                Param { name: "x".into(), kind: ParamKind::Pointer { elem: DType::F32 }, hints: Hints::default() },
+                Param { name: "n".into(), kind: ParamKind::Scalar { dtype: DType::I32 }, hints: Hints::default() },
+            ],
+            const_params: vec![],
+            grid,
+            tune_space: vec![],
+            key: vec![],
+        };
+        let info = VariantInfo {
+            consts: BTreeMap::from([("BLOCK".into(), ConstValue::Int(256))]),
+            warps: 4,
+            stages: 1,
+            arch: "sm_80".into(),
+            shared_bytes: 0,
+            registers: 32,
+            spills: 0,
+            entry: "k".into(),
+        };
+        (decl, info)
+    }
+
+    fn args(n: i32) -> Vec<ArgValue> {
+        vec![ArgValue::Pointer { addr: 256, elem: DType::F32, len: 1 }, ArgValue::Scalar(Scalar::I32(n))]
+    }
+
+    fn b(e: GridExpr) -> Box<GridExpr> {
+        Box::new(e)
+    }
+
+    #[test]
+    fn grid_reads_scalars_and_variant_constants() {
+        let cdiv = GridExpr::Cdiv(b(GridExpr::Param("n".into())), b(GridExpr::Param("BLOCK".into())));
+        let (decl, info) = setup(vec![cdiv.clone(), GridExpr::Int(3)]);
+        assert_eq!(grid(&decl, &info, &args(1000)).unwrap(), Some((4, 3, 1)));
+        assert_eq!(grid(&decl, &info, &args(0)).unwrap(), None, "an empty grid launches nothing");
+        let (decl, info) = setup(vec![GridExpr::Sub(b(GridExpr::Int(0)), b(GridExpr::Param("n".into())))]);
+        assert_eq!(
+            grid(&decl, &info, &args(5)).unwrap_err().to_string(),
+            "kernel `k`: grid dimension 0: `(0 - n)` = -5, outside 0..=2147483647"
+        );
+        let (decl, info) = setup(vec![GridExpr::Int(1), GridExpr::Param("n".into())]);
+        assert!(grid(&decl, &info, &args(70000)).unwrap_err().to_string().contains("outside 0..=65535"));
+        let (decl, info) = setup(vec![GridExpr::Param("x".into())]);
+        assert_eq!(
+            grid(&decl, &info, &args(5)).unwrap_err().to_string(),
+            "kernel `k`: grid dimension 0: parameter `x` has no integer value"
+        );
+    }
+}
