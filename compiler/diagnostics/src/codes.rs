@@ -14,3 +14,4 @@
 //! | E05xx | IR text parsing and verification | tessera-tir |
 //! | E06xx | interpreter (run-time) errors | tessera-interp |
 //! | E07xx | driver and command line | tessera (cli) |
+//! | E08xx | GPU backend: layouts, MLIR, LLVM, PTX, ptxas | tessera-backend |

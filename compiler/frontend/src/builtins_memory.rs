@@ -318,10 +318,10 @@ impl Lowerer<'_> {
             return Err(self.error(
                 Diagnostic::error(
                     codes::BLOCK_PTR_RANK,
-                    format!("{what} has {} entries, but the block has rank {rank}", items.len()),
+                    format!("{what} has {}, but the block has rank {rank}", entries(items.len())),
                     b.span,
                 )
-                .with_label(format!("{} entries", items.len()))
+                .with_label(entries(items.len()))
                 .with_secondary(rank_span, format!("rank {rank}")),
             ));
         }
@@ -331,4 +331,9 @@ impl Lowerer<'_> {
         }
         Ok(out)
     }
+}
+
+/// `1 entry`, `3 entries`.
+fn entries(n: usize) -> String {
+    if n == 1 { "1 entry".to_string() } else { format!("{n} entries") }
 }

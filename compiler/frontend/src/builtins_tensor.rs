@@ -5,6 +5,7 @@ use crate::builtins::{Bound, BuiltinKind};
 use crate::codes;
 use crate::consteval::{self, FoldError};
 use crate::lower::{LResult, Lowerer, Reported, show_type};
+use crate::lower_call::not_a_dtype;
 use crate::shapes::show;
 use crate::types::promote;
 use crate::value::{Value, default_type};
@@ -61,7 +62,7 @@ impl Lowerer<'_> {
             BuiltinKind::Zeros => {
                 let shape = self.shape_arg(&a.req(0), "the shape")?;
                 let dtype = match a.get(1) {
-                    Some(b) => self.dtype_arg(b, "the dtype")?,
+                    Some(b) => self.dtype_arg(b, "the dtype argument of `zeros`")?,
                     None => ScalarType::F32,
                 };
                 let ty = Type::tensor(dtype, shape);
@@ -70,13 +71,21 @@ impl Lowerer<'_> {
             BuiltinKind::Full => {
                 let shape = self.shape_arg(&a.req(0), "the shape")?;
                 let value = a.req(1);
-                let dtype = match a.get(2) {
-                    Some(b) => self.dtype_arg(b, "the dtype")?,
-                    None => match &value.value {
-                        Value::Ir(_, t) if t.is_scalar() => t.scalar_elem().unwrap_or(ScalarType::F32),
-                        v => default_type(v).unwrap_or(ScalarType::F32),
-                    },
-                };
+                let dtype =
+                    match a.get(2) {
+                        // `full(shape, f32, 0.0)`: NumPy-style order mix-ups are
+                        // common enough to name the order.
+                        Some(b) if matches!(value.value, Value::DType(_)) && !matches!(b.value, Value::DType(_)) => {
+                            return Err(self.error(not_a_dtype(b, "the dtype argument of `full`").with_note(
+                                "the order is `full(shape, value, dtype)`: the value and dtype look swapped",
+                            )));
+                        }
+                        Some(b) => self.dtype_arg(b, "the dtype argument of `full`")?,
+                        None => match &value.value {
+                            Value::Ir(_, t) if t.is_scalar() => t.scalar_elem().unwrap_or(ScalarType::F32),
+                            v => default_type(v).unwrap_or(ScalarType::F32),
+                        },
+                    };
                 self.fill(&value, dtype, &shape)
             }
             BuiltinKind::ZerosLike => {

@@ -131,18 +131,23 @@ fn lower_unverified(
         Item::Kernel(k) if k.name.name == kernel => Some(k),
         _ => None,
     }) else {
-        let names =
-            module.items.iter().filter_map(|i| if let Item::Kernel(k) = i { Some(k.name.name.as_str()) } else { None });
-        let names: Vec<&str> = names.collect();
-        let mut d = Diagnostic::error(
-            codes::UNKNOWN_KERNEL,
-            format!("no kernel named `{kernel}` in {}", map.get(file).name),
-            Span::new(file, 0, 0),
-        );
-        d = match suggest::did_you_mean(kernel, names.iter().copied()) {
-            Some(s) => d.with_help(s),
-            None if names.is_empty() => d.with_help("the file defines no kernels"),
-            None => d.with_help(format!("the file defines: {}", names.join(", "))),
+        let kernels: Vec<&ast::Ident> =
+            module.items.iter().filter_map(|i| if let Item::Kernel(k) = i { Some(&k.name) } else { None }).collect();
+        let names: Vec<&str> = kernels.iter().map(|k| k.name.as_str()).collect();
+        let message = format!("no kernel named `{kernel}` in {}", map.get(file).name);
+        // The request comes from outside the file, so there is no place to
+        // point at for it; point at the kernel most likely meant instead.
+        let closest = suggest::best_match(kernel, names.iter().copied());
+        let d = match (closest.and_then(|c| kernels.iter().find(|k| k.name == c)), kernels.first()) {
+            (Some(k), _) => Diagnostic::error(codes::UNKNOWN_KERNEL, message, k.span)
+                .with_label("the closest kernel")
+                .with_help(format!("did you mean `{}`?", k.name)),
+            (None, Some(first)) => Diagnostic::error(codes::UNKNOWN_KERNEL, message, first.span)
+                .with_label("the file's first kernel")
+                .with_help(format!("the file defines: {}", names.join(", "))),
+            (None, None) => Diagnostic::error(codes::UNKNOWN_KERNEL, message, Span::new(file, 0, 0))
+                .with_label("this file")
+                .with_help("the file defines no kernels"),
         };
         diags.push(d);
         return Err(dedup(diags));
@@ -335,6 +340,25 @@ fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diags.into_iter().filter(|d| seen.insert((d.code, d.span, d.message.clone()))).collect()
 }
 
+/// The spans of the kernels and helpers whose header (name, parameters,
+/// clauses) holds a syntax error. The parser drops a parameter list it
+/// cannot read, so every use of those parameters in the item would be
+/// reported as unknown: later diagnostics inside such an item are noise.
+fn broken_headers(module: &Module, syntax: &[Diagnostic]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for item in &module.items {
+        let (span, body) = match item {
+            Item::Kernel(k) => (k.span, k.body.span),
+            Item::Function(f) => (f.span, f.body.span),
+            _ => continue,
+        };
+        if syntax.iter().any(|d| d.is_error() && span.start <= d.span.start && d.span.start < body.start) {
+            out.push(span);
+        }
+    }
+    out
+}
+
 /// Parse and lower every kernel of a file at its default specialization and
 /// at every point of its tuning space; all diagnostics, syntax errors too.
 /// A kernel with a compile-time parameter that has neither a default nor a
@@ -343,8 +367,10 @@ pub fn check_file(map: &mut SourceMap, name: &str, text: &str) -> Vec<Diagnostic
     let file = map.add(name, text);
     let (module, mut diags) = tessera_syntax::parse(file, text);
     let map = &*map;
+    let broken = broken_headers(&module, &diags);
+    let in_broken = |d: &Diagnostic| broken.iter().any(|s| s.start <= d.span.start && d.span.end <= s.end);
     let (sigs, sig_diags) = signatures(map, file, &module);
-    diags.extend(sig_diags);
+    diags.extend(sig_diags.into_iter().filter(|d| !in_broken(d)));
     for sig in &sigs {
         let tuned = |c: &ConstParamSig| sig.tune.axes.iter().any(|(n, _)| *n == c.name);
         if sig.const_params.iter().any(|c| c.default.is_none() && !tuned(c)) {
@@ -357,7 +383,7 @@ pub fn check_file(map: &mut SourceMap, name: &str, text: &str) -> Vec<Diagnostic
         points.extend(sig.tune.points().into_iter().take(MAX_CHECKED_POINTS));
         for point in points {
             if let Err(ds) = lower_kernel(map, file, &module, &sig.name, &point) {
-                diags.extend(ds);
+                diags.extend(ds.into_iter().filter(|d| !in_broken(d)));
             }
         }
     }

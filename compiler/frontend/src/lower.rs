@@ -180,8 +180,13 @@ impl<'a> Lowerer<'a> {
                     format!("{what} is declared `{s}` but its value is {}", v.describe()),
                     span,
                 )
-                .with_label(format!("expected a `{s}` value"))
-                .with_help(const_help(s)),
+                .with_label(format!("expected {} `{s}` value", article(s)))
+                .with_help(match v {
+                    Value::Float(_) if s.is_int() => {
+                        format!("give an integer within the range of `{s}`, or declare it `f32` to hold a fraction")
+                    }
+                    _ => const_help(s),
+                }),
             )),
         }
     }
@@ -199,7 +204,7 @@ impl<'a> Lowerer<'a> {
                 if !int_fits(*i, e) {
                     return Err(self.error(
                         Diagnostic::error(codes::CONST_OUT_OF_RANGE, format!("constant {i} does not fit in `{e}`"), span)
-                            .with_label(format!("meets a `{e}` value here"))
+                            .with_label(format!("meets {} `{e}` value here", article(e)))
                             .with_help(format!("cast the other operand to a wider type, e.g. `.to(i64)`, or use a constant within the range of `{e}`")),
                     ));
                 }
@@ -390,6 +395,11 @@ pub(crate) fn coerce_const(v: &Value, ty: ScalarType) -> Option<Value> {
         (Value::Float(f), t) if t.is_float() => Some(Value::Float(*f)),
         _ => None,
     }
+}
+
+/// "a" or "an" before a type name as it is read aloud (`an i8`, `a bf16`).
+pub(crate) fn article(s: ScalarType) -> &'static str {
+    if s.name().starts_with(['i', 'f']) { "an" } else { "a" }
 }
 
 fn const_help(s: ScalarType) -> String {

@@ -87,6 +87,8 @@ impl<'a> Lowerer<'a> {
             d = d.with_help(help);
         } else if self.scopes.lookup(&callee.name).is_some() {
             d = d.with_help(format!("`{}` is a variable, not a function", callee.name));
+        } else {
+            d = d.with_help("define it as a helper `fn`, or see the builtins in docs/language.md");
         }
         self.error(d)
     }
@@ -329,15 +331,7 @@ impl<'a> Lowerer<'a> {
     pub(crate) fn dtype_arg(&mut self, b: &Bound, what: &str) -> LResult<ScalarType> {
         match &b.value {
             Value::DType(s) => Ok(*s),
-            v => Err(self.error(
-                Diagnostic::error(
-                    codes::EXPECTED_DTYPE,
-                    format!("{what} must be a dtype, found {}", v.describe()),
-                    b.span,
-                )
-                .with_label("not a dtype")
-                .with_help("dtypes are bool, i8, i16, i32, i64, f16, bf16, f32, f64"),
-            )),
+            _ => Err(self.error(not_a_dtype(b, what))),
         }
     }
 
@@ -512,4 +506,12 @@ impl<'a> Lowerer<'a> {
             )),
         }
     }
+}
+
+/// E0212 for an argument `b` that should be a dtype; `what` names the
+/// argument and its builtin ("the dtype argument of `zeros`").
+pub(crate) fn not_a_dtype(b: &Bound, what: &str) -> Diagnostic {
+    Diagnostic::error(codes::EXPECTED_DTYPE, format!("{what} must be a dtype, found {}", b.value.describe()), b.span)
+        .with_label("not a dtype")
+        .with_help("dtypes are bool, i8, i16, i32, i64, f16, bf16, f32, f64")
 }

@@ -301,10 +301,14 @@ impl Lowerer<'_> {
             }
             FoldError::ShiftRange => Diagnostic::error(
                 codes::SHIFT_OUT_OF_RANGE,
-                format!("compile-time shift by {}: amounts must be in 0..64", r.describe()),
+                match r {
+                    Value::Int(amount) => format!("compile-time shift by {amount}: amounts must be in 0..64"),
+                    other => format!("compile-time shift by {}: amounts must be in 0..64", other.describe()),
+                },
                 rs,
             )
-            .with_label("shift amount"),
+            .with_label("shift amount")
+            .with_help("shift by 0 to 63; for an all-ones 64-bit mask write `-1`"),
             FoldError::BadOperands => return self.bad_operands(op, l, ls, r, rs, None),
         };
         self.error(d)

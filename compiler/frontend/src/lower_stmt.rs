@@ -65,15 +65,24 @@ impl Lowerer<'_> {
             StmtKind::For { var, iter, body } => self.for_stmt(var, iter, body),
             StmtKind::While { cond, body } => self.while_stmt(cond, body),
             StmtKind::Return(_) => {
-                let msg = if self.inline_depth == 0 {
-                    "kernels cannot `return`"
+                // A kernel has no result and a helper's result is its last
+                // statement, so the fix differs: kernels guard the rest of
+                // the body, helpers move the value to the end.
+                let (msg, help) = if self.inline_depth == 0 {
+                    (
+                        "kernels cannot `return`",
+                        "kernels cannot return early: wrap the rest of the body in `if`, or mask the lanes",
+                    )
                 } else {
-                    "`return` must be the last statement of a helper's body"
+                    (
+                        "`return` must be the last statement of a helper's body",
+                        "compute the result into a variable and `return` it at the end of the helper",
+                    )
                 };
                 Err(self.error(
                     Diagnostic::error(codes::MISPLACED_RETURN, msg, s.span)
                         .with_label("misplaced `return`")
-                        .with_help("compute the result into a variable and `return` it at the end of the helper"),
+                        .with_help(help),
                 ))
             }
             StmtKind::Error => {
@@ -121,7 +130,7 @@ impl Lowerer<'_> {
                     },
                     None => v,
                 };
-                self.scopes.define(&n.name, v, BindingKind::Var);
+                self.scopes.define_at(&n.name, v, BindingKind::Var, n.span);
                 Ok(())
             }
             Pattern::Tuple(names, pspan) => {
@@ -150,7 +159,7 @@ impl Lowerer<'_> {
                     ));
                 }
                 for (n, item) in names.iter().zip(items) {
-                    self.scopes.define(&n.name, item, BindingKind::Var);
+                    self.scopes.define_at(&n.name, item, BindingKind::Var, n.span);
                 }
                 Ok(())
             }
@@ -319,7 +328,7 @@ impl Lowerer<'_> {
         let mut merged: Vec<Option<Type>> = Vec::with_capacity(names.len());
         let mut failed = false;
         for (i, name) in names.iter().enumerate() {
-            match self.merge_type(name, &before[i], &then_vals[i], &else_vals[i], then_block.span) {
+            match self.merge_type(name, &before[i], &then_vals[i], &else_vals[i], (then_block, else_block)) {
                 Ok(t) => merged.push(t),
                 Err(Reported) => {
                     failed = true;
@@ -354,7 +363,15 @@ impl Lowerer<'_> {
     }
 
     /// The type a branch-assigned variable has after the `if`.
-    fn merge_type(&mut self, name: &str, before: &Value, t: &Value, e: &Value, span: Span) -> LResult<Option<Type>> {
+    fn merge_type(
+        &mut self,
+        name: &str,
+        before: &Value,
+        t: &Value,
+        e: &Value,
+        (then_block, else_block): (&Block, Option<&Block>),
+    ) -> LResult<Option<Type>> {
+        let span = then_block.span;
         if t == e && !matches!(t, Value::Ir(..)) {
             return Ok(None);
         }
@@ -390,15 +407,23 @@ impl Lowerer<'_> {
                 };
                 Ok(Some(Type::scalar(s)))
             }
-            _ => Err(self.error(
-                Diagnostic::error(
+            _ => {
+                // Point at the assignment that made the branches differ,
+                // and back at the definition it changes.
+                let (changed, branch) = if t != before { (t, Some(then_block)) } else { (e, else_block) };
+                let assignment = branch.and_then(|b| last_assignment(b, name));
+                let mut d = Diagnostic::error(
                     codes::NOT_CARRIABLE,
-                    format!("`{name}` holds {} and cannot be assigned in a runtime `if`", t.describe()),
-                    span,
+                    format!("`{name}` holds {} and cannot be assigned in a runtime `if`", changed.describe()),
+                    assignment.unwrap_or(span),
                 )
-                .with_label("runtime branch")
-                .with_help("only numbers, tensors and pointers can differ between runtime branches"),
-            )),
+                .with_label(if assignment.is_some() { "assigned in a runtime branch" } else { "runtime branch" })
+                .with_help("only numbers, tensors and pointers can differ between runtime branches");
+                if let Some(def) = self.scopes.lookup(name).and_then(|b| b.span) {
+                    d = d.with_secondary(def, format!("`{name}` defined here as {}", before.describe()));
+                }
+                Err(self.error(d))
+            }
         }
     }
 
@@ -798,4 +823,17 @@ fn scan_assigned(block: &Block, locals: &mut Vec<HashSet<String>>, found: &mut V
         }
     }
     locals.pop();
+}
+
+/// The span of the last statement of `block` (nested blocks included) that
+/// assigns `name`.
+fn last_assignment(block: &Block, name: &str) -> Option<Span> {
+    block.stmts.iter().rev().find_map(|s| match &s.kind {
+        StmtKind::Assign { target, .. } if target.name == name => Some(s.span),
+        StmtKind::If { then_block, else_block, .. } => {
+            else_block.as_ref().and_then(|b| last_assignment(b, name)).or_else(|| last_assignment(then_block, name))
+        }
+        StmtKind::For { body, .. } | StmtKind::While { body, .. } => last_assignment(body, name),
+        _ => None,
+    })
 }

@@ -302,8 +302,8 @@ impl Lowerer<'_> {
                 _ => match sig.const_param(name) {
                     Some(c) => c.ty,
                     None => {
-                        let mut names: Vec<&str> = sig.const_params.iter().map(|c| c.name.as_str()).collect();
-                        names.extend(["warps", "stages"]);
+                        let consts: Vec<&str> = sig.const_params.iter().map(|c| c.name.as_str()).collect();
+                        let names = consts.iter().copied().chain(["warps", "stages"]);
                         let mut d = Diagnostic::error(
                             codes::TUNE_UNKNOWN,
                             format!("`tune` names `{name}`, which is not a compile-time parameter"),
@@ -314,12 +314,16 @@ impl Lowerer<'_> {
                             d.with_help(format!(
                                 "`{name}` is a runtime parameter; make it `const {name}: i32` to tune it"
                             ))
-                        } else if let Some(s) = did_you_mean(name, names.iter().copied()) {
+                        } else if let Some(axis) = triton_tuning_alias(name) {
+                            d.with_help(format!("did you mean `{axis}`? (Triton's `{name}` is `{axis}` in Tessera)"))
+                        } else if let Some(s) = did_you_mean(name, names) {
                             d.with_help(s)
+                        } else if consts.is_empty() {
+                            d.with_help("tuning axes are `warps`, `stages` and the compile-time parameters (none here)")
                         } else {
                             d.with_help(format!(
                                 "tuning axes are the compile-time parameters ({}) and `warps`, `stages`",
-                                names.join(", ")
+                                consts.join(", ")
                             ))
                         };
                         self.error(d);
@@ -391,7 +395,7 @@ impl Lowerer<'_> {
                             format!("`{name}` is `{ty}`, but `tune` gives it {}", v.describe()),
                             e.span,
                         )
-                        .with_label(format!("not a `{ty}` value")),
+                        .with_label(format!("not {} `{ty}` value", crate::lower::article(ty))),
                     );
                     None
                 }
@@ -629,4 +633,14 @@ fn fold(m: MetaExpr) -> Option<MetaExpr> {
         return Some(m);
     }
     m.eval(&|_| None).map(MetaExpr::Int)
+}
+
+/// The Tessera tuning axis for Triton's spelling of it (`num_warps`,
+/// `num_stages`), which users porting Triton configs write by habit.
+fn triton_tuning_alias(name: &str) -> Option<&'static str> {
+    match name {
+        "num_warps" => Some("warps"),
+        "num_stages" => Some("stages"),
+        _ => None,
+    }
 }

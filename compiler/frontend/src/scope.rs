@@ -6,6 +6,7 @@
 
 use crate::value::Value;
 use std::collections::HashMap;
+use tessera_diagnostics::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BindingKind {
@@ -21,6 +22,9 @@ pub(crate) enum BindingKind {
 pub(crate) struct Binding {
     pub value: Value,
     pub kind: BindingKind,
+    /// Where a `let` introduced it, for diagnostics that point back at the
+    /// definition.
+    pub span: Option<Span>,
 }
 
 #[derive(Default)]
@@ -75,7 +79,14 @@ impl Scopes {
     /// Bind `name` in the innermost scope (shadowing any outer binding).
     pub(crate) fn define(&mut self, name: &str, value: Value, kind: BindingKind) {
         if let Some(scope) = self.frames.last_mut().and_then(|f| f.last_mut()) {
-            scope.insert(name.to_string(), Binding { value, kind });
+            scope.insert(name.to_string(), Binding { value, kind, span: None });
+        }
+    }
+
+    /// [`Scopes::define`] for a binding written in the source at `span`.
+    pub(crate) fn define_at(&mut self, name: &str, value: Value, kind: BindingKind, span: Span) {
+        if let Some(scope) = self.frames.last_mut().and_then(|f| f.last_mut()) {
+            scope.insert(name.to_string(), Binding { value, kind, span: Some(span) });
         }
     }
 
@@ -88,11 +99,11 @@ impl Scopes {
         if let Some(b) = self.lookup_local(name) {
             return Some(b.clone());
         }
-        self.globals
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| Binding { value: v.clone(), kind: BindingKind::FileConst })
+        self.globals.iter().rev().find(|(n, _)| n == name).map(|(_, v)| Binding {
+            value: v.clone(),
+            kind: BindingKind::FileConst,
+            span: None,
+        })
     }
 
     /// Overwrite the innermost binding of `name` in the current frame.
@@ -139,6 +150,10 @@ mod tests {
         assert!(s.lookup("y").is_none());
         assert_eq!(s.lookup("x").map(|b| b.value), Some(Value::Int(4)));
         assert_eq!(s.lookup("C").map(|b| b.kind), Some(BindingKind::FileConst));
+        let at = Span::new(tessera_diagnostics::FileId(0), 3, 4);
+        s.define_at("z", Value::Int(5), BindingKind::Var, at);
+        assert_eq!(s.lookup("z").and_then(|b| b.span), Some(at));
+        assert_eq!(s.lookup("x").and_then(|b| b.span), None);
         s.push_frame();
         assert!(s.lookup("x").is_none(), "helpers do not see the caller's variables");
         assert!(!s.assign("x", Value::Int(0)));

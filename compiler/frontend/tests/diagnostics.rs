@@ -186,6 +186,41 @@ fn syntax_errors_do_not_cascade() {
         tessera_frontend::check_file(&mut map, "bad.tsr", "kernel k(p: *f32) { let x = ; store(p, x); let y = 1 + ; }");
     assert!(!d.is_empty());
     assert!(d.iter().all(|d| d.code.starts_with("E00")), "{}", render_all(&map, &d));
+
+    // A parameter list lost to a syntax error does not make every use of
+    // its parameters unknown.
+    let src = "kernel k(x: *f32, y: *, n: i32, const B: i32 = 4) grid(cdiv(n, B)) { store(y, load(x) * n); }";
+    let d = tessera_frontend::check_file(&mut map, "header.tsr", src);
+    let codes: Vec<&str> = d.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0012"], "{}", render_all(&map, &d));
+}
+
+#[test]
+fn help_fits_the_context() {
+    let (_, d) = common::diagnostics("kernel k(n: i32) { if n > 0 { return; } }", "k", NONE);
+    assert!(d[0].help.as_deref().unwrap_or("").contains("kernels cannot return early"), "{:?}", d[0].help);
+
+    let (_, d) = common::diagnostics("kernel k() tune(num_stages = [2, 3]) { }", "k", NONE);
+    assert!(d[0].help.as_deref().unwrap_or("").starts_with("did you mean `stages`?"), "{:?}", d[0].help);
+    let (_, d) = common::diagnostics("kernel k(const B: i32 = 4) tune(zzz = [2, 3]) { }", "k", NONE);
+    let help = d[0].help.clone().unwrap_or_default();
+    assert_eq!(help, "tuning axes are the compile-time parameters (B) and `warps`, `stages`");
+
+    let (_, d) = common::diagnostics("kernel k() { let a = full((4,), f32, -1.0); }", "k", NONE);
+    assert_eq!(d[0].message, "the dtype argument of `full` must be a dtype, found compile-time float -1.0");
+    assert!(d[0].notes.iter().any(|n| n.contains("full(shape, value, dtype)")), "{:?}", d[0].notes);
+
+    let (map, d) = common::diagnostics(
+        "kernel k(n: i32) {\n    let t = f32;\n    if n > 0 {\n        t = i8;\n    }\n}",
+        "k",
+        NONE,
+    );
+    let text = &map.get(d[0].span.file).text;
+    assert_eq!(&text[d[0].span.range()], "t = i8;", "{}", render_all(&map, &d));
+    assert_eq!(d[0].secondary.first().map(|l| &text[l.span.range()]), Some("t"));
+
+    let (_, d) = common::diagnostics("kernel k() { }", "kk", NONE);
+    assert_eq!(d[0].label.as_deref(), Some("the closest kernel"));
 }
 
 /// Hostile programs end with a diagnostic, not a hang or a panic.

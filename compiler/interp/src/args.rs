@@ -5,6 +5,7 @@ use crate::buffer::HostBuffer;
 use crate::codes;
 use crate::elem::{Elem, Scalar};
 use crate::error::InterpError;
+use crate::locate::{LaunchSite, LaunchSubject};
 use crate::value::{Data, Ptr, Tensor, Value, with_scalar_type};
 use tessera_tir::{ElemType, Kernel, Loc, MetaExpr, Param, ScalarType, Type};
 
@@ -37,8 +38,22 @@ pub(crate) struct Bound {
     pub buffers: Vec<Option<usize>>,
 }
 
-fn launch_error(kernel: &Kernel, code: &'static str, message: String, help: Option<String>) -> InterpError {
-    InterpError { code, message, loc: Loc::UNKNOWN, program: None, source: kernel.source.clone(), help }
+fn launch_error(
+    kernel: &Kernel,
+    subject: Option<LaunchSubject>,
+    code: &'static str,
+    message: String,
+    help: Option<String>,
+) -> InterpError {
+    InterpError {
+        code,
+        message,
+        loc: Loc::UNKNOWN,
+        program: None,
+        source: kernel.source.clone(),
+        site: subject.map(|subject| Box::new(LaunchSite { kernel: kernel.name.clone(), subject })),
+        help,
+    }
 }
 
 /// Check `args` against the parameters (count, kinds, buffer element types,
@@ -48,6 +63,7 @@ pub(crate) fn bind(kernel: &Kernel, args: &[KernelArg], buffers: &[HostBuffer]) 
         let names: Vec<String> = kernel.params.iter().map(|p| format!("`{}`", p.name)).collect();
         return Err(launch_error(
             kernel,
+            Some(LaunchSubject::Params),
             codes::ARG_COUNT,
             format!("kernel `{}` takes {} argument(s) but {} were given", kernel.name, kernel.params.len(), args.len()),
             Some(format!("pass one argument per parameter, in order: {}", names.join(", "))),
@@ -71,12 +87,14 @@ fn bind_one(
     arg: KernelArg,
     buffers: &[HostBuffer],
 ) -> Result<(Value, Option<usize>), InterpError> {
+    let subject = || Some(LaunchSubject::Param(param.name.clone()));
     let elem = match ty {
         Some(Type::Tensor { elem, shape }) if shape.is_empty() => *elem,
         other => {
             let shown = other.map_or("no type".to_string(), Type::to_string);
             return Err(launch_error(
                 kernel,
+                subject(),
                 codes::MALFORMED,
                 format!("parameter `{}` has type {shown}; parameters must be scalars or pointers", param.name),
                 None,
@@ -86,13 +104,14 @@ fn bind_one(
     let kind_error = |expected: &str| {
         launch_error(
             kernel,
+            subject(),
             codes::ARG_KIND,
             format!(
                 "argument {index} for parameter `{}: {elem}` is a {}; expected {expected}",
                 param.name,
                 arg.describe()
             ),
-            None,
+            Some(format!("pass {expected} for `{}`", param.name)),
         )
     };
     let scalar = |s: ScalarType, x: Scalar| -> Value {
@@ -104,6 +123,7 @@ fn bind_one(
             let Some(buffer) = buffers.get(b) else {
                 return Err(launch_error(
                     kernel,
+                    subject(),
                     codes::BUFFER_INDEX,
                     format!(
                         "argument {index} for parameter `{}` is buffer {b}, but only {} buffer(s) were passed",
@@ -116,6 +136,7 @@ fn bind_one(
             if buffer.elem() != pointee {
                 return Err(launch_error(
                     kernel,
+                    subject(),
                     codes::BUFFER_TYPE,
                     format!("parameter `{}` points to {pointee} but buffer {b} holds {}", param.name, buffer.elem()),
                     Some(format!("pass a buffer of {pointee} elements")),
@@ -135,6 +156,7 @@ fn bind_one(
             if !fits {
                 return Err(launch_error(
                     kernel,
+                    subject(),
                     codes::INT_RANGE,
                     format!("argument {index} for parameter `{}: {s}` is {v}, which does not fit in {s}", param.name),
                     Some(format!("declare the parameter as i64, or pass a value that fits in {s}")),
@@ -147,6 +169,9 @@ fn bind_one(
         (ElemType::Scalar(_), _) => Err(kind_error("a float")),
     }
 }
+
+const OVERFLOW_HELP: &str =
+    "the grid is computed from the arguments: pass smaller sizes, or give each program more work";
 
 /// Why a grid expression has no value.
 enum GridFault {
@@ -185,6 +210,7 @@ pub(crate) fn eval_grid(kernel: &Kernel, args: &[KernelArg]) -> Result<[u32; 3],
     if dims.len() > 3 {
         return Err(launch_error(
             kernel,
+            Some(LaunchSubject::Grid(3)),
             codes::GRID_RANK,
             format!("kernel `{}` has {} grid dimensions; at most 3 are supported", kernel.name, dims.len()),
             None,
@@ -200,12 +226,26 @@ pub(crate) fn eval_grid(kernel: &Kernel, args: &[KernelArg]) -> Result<[u32; 3],
     let mut grid = [1u32; 3];
     for (axis, expr) in dims.iter().enumerate() {
         let value = eval(expr, &lookup).map_err(|fault| {
-            let (code, what) = match fault {
-                GridFault::Param(p) => (codes::GRID_PARAM, format!("names `{p}`, which is not an integer parameter")),
-                GridFault::DivZero => (codes::GRID_DIV_ZERO, "divides by zero".to_string()),
-                GridFault::Overflow => (codes::GRID_OVERFLOW, "overflows i64".to_string()),
+            let (code, what, help) = match fault {
+                GridFault::Param(p) => {
+                    (codes::GRID_PARAM, format!("names `{p}`, which is not an integer parameter"), None)
+                }
+                GridFault::DivZero => (
+                    codes::GRID_DIV_ZERO,
+                    "divides by zero".to_string(),
+                    Some("the grid divides by an argument that is 0: pass a nonzero value".to_string()),
+                ),
+                GridFault::Overflow => {
+                    (codes::GRID_OVERFLOW, "overflows i64".to_string(), Some(OVERFLOW_HELP.to_string()))
+                }
             };
-            launch_error(kernel, code, format!("grid dimension {axis} `{expr}` {what}"), None)
+            launch_error(
+                kernel,
+                Some(LaunchSubject::Grid(axis)),
+                code,
+                format!("grid dimension {axis} `{expr}` {what}"),
+                help,
+            )
         })?;
         grid[axis] = grid_dim(kernel, axis, &expr.to_string(), value)?;
     }
@@ -214,12 +254,18 @@ pub(crate) fn eval_grid(kernel: &Kernel, args: &[KernelArg]) -> Result<[u32; 3],
 
 /// Check one evaluated grid dimension.
 pub(crate) fn grid_dim(kernel: &Kernel, axis: usize, expr: &str, value: i64) -> Result<u32, InterpError> {
-    let fail = |code, what: String| launch_error(kernel, code, format!("grid dimension {axis} `{expr}` {what}"), None);
+    let fail = |code, what: String, help: &str| {
+        let message = format!("grid dimension {axis} `{expr}` {what}");
+        launch_error(kernel, Some(LaunchSubject::Grid(axis)), code, message, Some(help.to_string()))
+    };
     if value < 0 {
-        return Err(fail(codes::GRID_NEGATIVE, format!("is negative ({value})")));
+        let help = "the grid is computed from the arguments: pass sizes that are not negative";
+        return Err(fail(codes::GRID_NEGATIVE, format!("is negative ({value})"), help));
     }
     if value == 0 {
-        return Err(fail(codes::GRID_EMPTY, "is 0: the launch would run no program".to_string()));
+        let help = "the launch needs every grid dimension > 0: pass a nonzero size, or skip the launch for empty input";
+        return Err(fail(codes::GRID_EMPTY, "is 0: the launch would run no program".to_string(), help));
     }
-    u32::try_from(value).map_err(|_| fail(codes::GRID_OVERFLOW, format!("is {value}, more than {}", u32::MAX)))
+    u32::try_from(value)
+        .map_err(|_| fail(codes::GRID_OVERFLOW, format!("is {value}, more than {}", u32::MAX), OVERFLOW_HELP))
 }

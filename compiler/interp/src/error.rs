@@ -1,5 +1,6 @@
 //! Run-time errors of a launch.
 
+use crate::locate::{self, LaunchSite};
 use std::fmt;
 use tessera_diagnostics::{Diagnostic, FileId, SourceMap, Span};
 use tessera_tir::Loc;
@@ -17,20 +18,38 @@ pub struct InterpError {
     pub program: Option<[u32; 3]>,
     /// The kernel's source file name (`Kernel::source`).
     pub source: String,
+    /// For launch errors: the kernel and the parameter or grid dimension at
+    /// fault (boxed: most errors have none, and errors travel in `Result`s).
+    pub site: Option<Box<LaunchSite>>,
     /// How to fix it, when that is knowable.
     pub help: Option<String>,
 }
 
 impl InterpError {
     /// A diagnostic pointing at `loc` in `file` (the file the kernel was
-    /// compiled from), for rendering with the source line.
+    /// compiled from), for rendering with the source line; a launch error
+    /// points at its parameter or grid dimension in the kernel's header.
     pub fn to_diagnostic(&self, map: &SourceMap, file: FileId) -> Diagnostic {
-        let offset = byte_offset(&map.get(file).text, self.loc);
+        let text = &map.get(file).text;
         let mut message = self.message.clone();
         if let Some([x, y, z]) = self.program {
             message.push_str(&format!(" (program ({x}, {y}, {z}))"));
         }
-        let mut d = Diagnostic::error(self.code, message, Span::new(file, offset, offset));
+        let located = match &self.site {
+            Some(site) if !self.loc.is_known() => {
+                locate::find(text, &site.kernel, &site.subject).map(|r| (r, site.subject.label()))
+            }
+            _ => None,
+        };
+        let mut d = match located {
+            Some((range, label)) => {
+                Diagnostic::error(self.code, message, Span::new(file, range.start, range.end)).with_label(label)
+            }
+            None => {
+                let offset = byte_offset(text, self.loc);
+                Diagnostic::error(self.code, message, Span::new(file, offset, offset))
+            }
+        };
         if let Some(help) = &self.help {
             d = d.with_help(help.clone());
         }
@@ -101,6 +120,7 @@ impl Fault {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::locate::LaunchSubject;
 
     #[test]
     fn display_names_file_line_code_and_program() {
@@ -110,6 +130,7 @@ mod tests {
             loc: Loc { line: 12, col: 5 },
             program: Some([1, 0, 0]),
             source: "k.tsr".into(),
+            site: None,
             help: None,
         };
         assert_eq!(e.to_string(), "k.tsr:12:5: error[E0620]: load out of bounds (program (1, 0, 0))");
@@ -129,10 +150,35 @@ mod tests {
             loc: Loc { line: 2, col: 3 },
             program: None,
             source: "k.tsr".into(),
+            site: None,
             help: Some("guard the divisor".into()),
         };
         let d = e.to_diagnostic(&map, file);
         assert_eq!(d.span.start, 11);
         assert_eq!(d.help.as_deref(), Some("guard the divisor"));
+    }
+
+    #[test]
+    fn launch_error_points_at_its_parameter() {
+        let mut map = SourceMap::new();
+        let text = "kernel k(x: *f32, n: i32) grid(n) {\n}\n";
+        let file = map.add("k.tsr", text);
+        let e = InterpError {
+            code: "E0602",
+            message: "wrong kind".into(),
+            loc: Loc::UNKNOWN,
+            program: None,
+            source: "k.tsr".into(),
+            site: Some(Box::new(LaunchSite { kernel: "k".into(), subject: LaunchSubject::Param("n".into()) })),
+            help: None,
+        };
+        let d = e.to_diagnostic(&map, file);
+        assert_eq!(&text[d.span.range()], "n: i32");
+        assert_eq!(d.label.as_deref(), Some("parameter `n`"));
+        let site = |kernel: &str, subject| Some(Box::new(LaunchSite { kernel: kernel.into(), subject }));
+        let grid = InterpError { site: site("k", LaunchSubject::Grid(0)), ..e.clone() };
+        assert_eq!(&text[grid.to_diagnostic(&map, file).span.range()], "n");
+        let elsewhere = InterpError { site: site("other", LaunchSubject::Params), ..e };
+        assert_eq!(elsewhere.to_diagnostic(&map, file).span.range(), 0..0);
     }
 }

@@ -112,6 +112,7 @@ impl<'a> Machine<'a> {
             loc,
             program: Some(self.pid),
             source: self.kernel.source.clone(),
+            site: None,
             help: fault.help,
         }
     }
@@ -121,7 +122,7 @@ impl<'a> Machine<'a> {
             codes::OP_LIMIT,
             format!("the launch executed more than {} ops; a loop probably never ends", self.max_ops),
         )
-        .with_help("check the loop's condition, or raise `LaunchOptions::max_ops` if the work is real");
+        .with_help("check the loop's condition and that its variable advances towards the end");
         self.error(loc, fault)
     }
 

@@ -25,6 +25,7 @@ mod dot;
 mod elem;
 mod error;
 mod exec;
+mod locate;
 mod memory;
 mod reduce;
 mod shape;
@@ -33,6 +34,7 @@ mod value;
 pub use args::KernelArg;
 pub use buffer::{HostBuffer, HostData};
 pub use error::InterpError;
+pub use locate::{LaunchSite, LaunchSubject};
 
 use std::rc::Rc;
 use tessera_tir::Kernel;

@@ -107,7 +107,7 @@ impl Memory<'_> {
                     self.param_name(ptr.param),
                 ),
             )
-            .with_help("mask the lanes that fall outside the buffer, e.g. `load(ptrs, mask = offs < n)`")),
+            .with_help(out_of_bounds_help(what))),
         }
     }
 
@@ -306,6 +306,20 @@ impl Memory<'_> {
 }
 
 /// The values of `t` as `T`, checking its shape.
+/// How to fix an out-of-bounds access by the op named `what`, written with
+/// that op's own call form.
+fn out_of_bounds_help(what: &str) -> String {
+    let call = match what {
+        "load" => "load(ptrs, mask = offs < n)",
+        "store" => "store(ptrs, value, mask = offs < n)",
+        "atomic_add" => "atomic_add(ptrs, value, mask = offs < n)",
+        // Block ops: the element is inside the view, so the view itself
+        // reaches past the buffer.
+        _ => return "the block pointer's view reaches past the buffer: check the shape and strides given to `make_block_ptr`".to_string(),
+    };
+    format!("mask the lanes that fall outside the buffer, e.g. `{call}`")
+}
+
 fn same_shape_values<'t, T: Elem>(t: &'t Tensor, shape: &[u32], what: &str) -> Result<&'t [T], Fault> {
     match T::data(&t.data) {
         Some(v) if t.shape == shape => Ok(v),

@@ -492,6 +492,7 @@ pub fn lex(file: FileId, text: &str) -> Lexed<'_> {
                         format!("malformed number literal `{literal}`: a float needs a digit before its `.`"),
                         Span::new(file, dot, span.end),
                     )
+                    .with_label("no digit before the `.`")
                     .with_help(format!("write `0{literal}`")),
                 );
                 let value = match n {

@@ -28,7 +28,10 @@ pub(crate) type Input<'t, 's> = MappedInput<'t, Token<'s>, SimpleSpan, &'t [(Tok
 pub fn parse(file: FileId, text: &str) -> (ast::Module, Vec<Diagnostic>) {
     let lexed = lexer::lex(file, text);
     let mut diagnostics = lexed.diagnostics;
-    let balanced = delimiters::balance(file, lexed.tokens);
+    // A block comment left open swallows every closer after it; the groups
+    // it leaves open are its consequence, not separate mistakes.
+    let truncated = diagnostics.iter().any(|d| d.code == codes::UNTERMINATED_COMMENT);
+    let balanced = delimiters::balance(file, lexed.tokens, truncated);
     diagnostics.extend(balanced.diagnostics);
 
     let ctx = error::Context {

@@ -43,6 +43,16 @@ fn unterminated_comment() {
 }
 
 #[test]
+fn unterminated_comment_inside_a_body_is_the_only_error() {
+    // The comment swallows the closing braces: they are not missing twice.
+    check(
+        "E0003_unterminated_comment_in_body",
+        "kernel k(n: i32) {\n    if n > 0 {\n        let a = 1; /* never closed\n    }\n}\n",
+        codes::UNTERMINATED_COMMENT,
+    );
+}
+
+#[test]
 fn invalid_escape() {
     check("E0004_invalid_escape", "const S = \"a\\qb\";\n", codes::INVALID_ESCAPE);
 }
@@ -99,6 +109,11 @@ fn expected_expression() {
 #[test]
 fn expected_type() {
     check("E0012_expected_type", "kernel k(x: 3) { }\n", codes::EXPECTED_TYPE);
+}
+
+#[test]
+fn expected_pointee_type() {
+    check("E0012_expected_pointee_type", "kernel k(x: *f32, y: *, n: i32) { }\n", codes::EXPECTED_TYPE);
 }
 
 #[test]
@@ -177,6 +192,14 @@ fn nesting_too_deep() {
 #[test]
 fn missing_method_call() {
     check("E0022_missing_method_call", "fn f(x) {\n    return x.shape;\n}\n", codes::MISSING_METHOD_CALL);
+}
+
+#[test]
+fn missing_method_call_help_names_the_fix() {
+    let help = |src: &str| diagnose(src).1.first().and_then(|d| d.help.clone()).unwrap_or_default();
+    assert!(help("fn f(x) { return x.T; }").contains("`trans(x)`"));
+    assert!(help("fn f(x) { return x.dtype; }").contains("no `.dtype`"));
+    assert!(help("fn f(x) { return x.sum; }").contains("`.sum()`"));
 }
 
 #[test]

@@ -23,7 +23,9 @@ use tessera_diagnostics::{Diagnostic, FileId, Span};
 /// A syntax or naming error in IR text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IrParseError {
-    /// One of the E0501–E0519 codes in [`crate::codes`].
+    /// One of the E0501–E0519 codes in [`crate::codes`], or E0525 for an op
+    /// written after its region's terminator (the verifier's code for the
+    /// same problem, reported here where the text position is known).
     pub code: &'static str,
     /// What went wrong, without the location.
     pub message: String,
@@ -222,6 +224,9 @@ impl<'a> Parser<'a> {
                     end = digits_end;
                 }
             }
+            // `1e3x`, `12ab`: letters glued to a number make one malformed
+            // literal, not a number followed by a name.
+            end = take_while(end, &is_name_char);
             return Ok((Tok::Num(&rest[..end]), start, start + end));
         }
         if c == '"' {
@@ -394,6 +399,9 @@ impl<'a> Parser<'a> {
             },
             Tok::Num(text) => match text.parse::<i64>() {
                 Ok(v) => ConstValue::Int(v),
+                Err(_) if !text.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) => {
+                    return Err(self.error(codes::BAD_LITERAL, start, format!("malformed number `{text}`")));
+                }
                 Err(_) => {
                     return Err(self.error(
                         codes::BAD_LITERAL,
@@ -539,7 +547,7 @@ impl<'a> Parser<'a> {
 
     fn use_list(&mut self) -> PResult<Vec<ValueId>> {
         let mut vs = Vec::new();
-        if !matches!(self.peek()?.0, Tok::Value(_)) {
+        if !matches!(self.peek()?.0, Tok::Value(_)) || self.at_definition()? {
             return Ok(vs);
         }
         loop {
@@ -548,6 +556,26 @@ impl<'a> Parser<'a> {
                 return Ok(vs);
             }
         }
+    }
+
+    /// Whether the text ahead is `%a, %b =`: the results of the next op,
+    /// not operands of the current one (`return` followed by an op on the
+    /// next line). Operand lists are never followed by `=`.
+    fn at_definition(&mut self) -> PResult<bool> {
+        let saved = self.pos;
+        let mut result = false;
+        while let (Tok::Value(_), _, end) = self.peek()? {
+            self.pos = end;
+            if self.at_punct('=')? {
+                result = true;
+                break;
+            }
+            if !self.eat_punct(',')? {
+                break;
+            }
+        }
+        self.pos = saved;
+        Ok(result)
     }
 
     // ----- kernels -----
@@ -571,14 +599,7 @@ impl<'a> Parser<'a> {
         self.expect_punct(')')?;
         self.clauses()?;
         self.expect_punct('{')?;
-        let mut ops = Vec::new();
-        while !self.eat_punct('}')? {
-            if self.peek()?.0 == Tok::Eof {
-                return Err(self.expected("`}`"));
-            }
-            ops.push(self.op()?);
-        }
-        self.kernel.body.ops = ops;
+        self.kernel.body.ops = self.ops_until_brace()?;
         Ok(std::mem::replace(&mut self.kernel, Kernel::new("", "")))
     }
 
@@ -868,14 +889,31 @@ impl<'a> Parser<'a> {
                 region.args.push(v);
             }
         }
-        while !self.eat_punct('}')? {
-            if self.peek()?.0 == Tok::Eof {
-                return Err(self.expected("`}`"));
-            }
-            region.ops.push(self.op()?);
-        }
+        region.ops = self.ops_until_brace()?;
         self.scopes.pop();
         Ok(region)
+    }
+
+    /// The ops of a region up to and including its closing `}`. An op after
+    /// the terminator is reported here, at its own position, rather than
+    /// left for the verifier, which only knows source locations.
+    fn ops_until_brace(&mut self) -> PResult<Vec<Op>> {
+        let mut ops: Vec<Op> = Vec::new();
+        while !self.eat_punct('}')? {
+            let (tok, at, _) = self.peek()?;
+            if tok == Tok::Eof {
+                return Err(self.expected("`}`"));
+            }
+            if let Some(last) = ops.last().filter(|op| op.kind.is_terminator()) {
+                return Err(self.error(
+                    codes::TERMINATOR_NOT_LAST,
+                    at,
+                    format!("expected `}}` after the terminator `{}`, found another op", last.kind.mnemonic()),
+                ));
+            }
+            ops.push(self.op()?);
+        }
+        Ok(ops)
     }
 
     /// The op kind named by `mnemonic`, with its positional attributes
@@ -1128,6 +1166,38 @@ mod tests {
         assert_eq!(e.code, codes::UNDEFINED_VALUE);
         assert_eq!(e.message, "use of value %x outside the region defining it");
         assert_eq!(e.line, 9);
+    }
+
+    #[test]
+    fn an_op_after_the_terminator_is_reported_there() {
+        let e = err(&format!("{HEAD}  return
+  %1 = neg %0 : i32
+}}"));
+        assert_eq!((e.code, e.line, e.col), (codes::TERMINATOR_NOT_LAST, 3, 3));
+        assert_eq!(e.message, "expected `}` after the terminator `return`, found another op");
+        // Operands still run on across lines when no `=` follows them.
+        let k = parse_kernel(&format!("{HEAD}  %c = constant true : i1
+  if %c {{
+    yield
+  }} else {{
+    yield
+  }}
+  return
+}}"));
+        assert!(k.is_ok(), "{k:?}");
+    }
+
+    #[test]
+    fn letters_glued_to_a_number_make_a_bad_literal() {
+        let e = err(&format!("{HEAD}  %1 = constant 1e3x : i32
+  return
+}}"));
+        assert_eq!((e.code, e.line, e.col), (codes::BAD_LITERAL, 2, 17));
+        assert_eq!(e.message, "malformed float `1e3x`");
+        let e = err(&format!("{HEAD}  %1 = constant 12ab : i32
+  return
+}}"));
+        assert_eq!((e.code, e.message.as_str()), (codes::BAD_LITERAL, "malformed number `12ab`"));
     }
 
     #[test]

@@ -60,7 +60,15 @@ fn ends_expression_group(token: &Token<'_>) -> bool {
     )
 }
 
-pub(crate) fn balance<'s>(file: FileId, input: Vec<(Token<'s>, std::ops::Range<usize>)>) -> Balanced<'s> {
+/// Balances `input`. `truncated` says the input was cut short by a problem
+/// already reported (a block comment never closed swallowed the rest of
+/// the file): groups still open at the end then lost their closers to it,
+/// so they are closed without a report of their own.
+pub(crate) fn balance<'s>(
+    file: FileId,
+    input: Vec<(Token<'s>, std::ops::Range<usize>)>,
+    truncated: bool,
+) -> Balanced<'s> {
     let mut out =
         Balanced { tokens: Vec::with_capacity(input.len()), repaired_at: Vec::new(), diagnostics: Vec::new() };
     // Open groups: the opener token and its span.
@@ -160,7 +168,13 @@ pub(crate) fn balance<'s>(file: FileId, input: Vec<(Token<'s>, std::ops::Range<u
         }
     }
     while let Some((open, open_span)) = stack.pop() {
-        out.unclosed(file, &open, open_span, None);
+        if truncated {
+            let end = out.tokens.last().map_or(open_span.end, |(_, s)| s.end);
+            out.repaired_at.push(end);
+            out.tokens.push((closer_of(&open), SimpleSpan::from(end..end)));
+        } else {
+            out.unclosed(file, &open, open_span, None);
+        }
     }
     out
 }

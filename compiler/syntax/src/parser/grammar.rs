@@ -68,7 +68,9 @@ fn type_expr<'t, 's: 't>(ctx: &'t Context<'t, 's>) -> P<'t, 's, TypeExpr> {
     just(Token::Star)
         .repeated()
         .count()
-        .then(ident(ctx))
+        // After `*` the missing piece is still a type (`*` alone is no
+        // pointer type), not some other name.
+        .then(ident(ctx).labelled("type"))
         .map_with(move |(depth, name), e| TypeExpr {
             pointer_depth: u8::try_from(depth).unwrap_or(u8::MAX),
             name,
@@ -252,7 +254,7 @@ fn apply_postfix(
                             name.span,
                         )
                         .with_label("a method call needs parentheses")
-                        .with_help(format!("values have no fields: call it as `.{}()`", name.name)),
+                        .with_help(field_help(&name.name)),
                     ));
                     error_expr(full)
                 }
@@ -597,6 +599,24 @@ fn params<'t, 's: 't>(ctx: &'t Context<'t, 's>, expr: P<'t, 's, Expr>) -> P<'t, 
         .delimited_by(just(Token::LParen), just(Token::RParen))
         .recover_with(via_parser(skip_group(Token::LParen, Token::RParen).to(Vec::new())))
         .boxed()
+}
+
+/// The help for `x.name` without parentheses. Triton's tensor attributes
+/// have no method of the same name, so `()` would only lead to an unknown
+/// function; they get their Tessera spelling instead.
+fn field_help(name: &str) -> String {
+    match name {
+        "dtype" | "element_ty" => {
+            "values have no fields and there is no `.dtype`: name the dtype itself, such as `f16`".to_string()
+        }
+        "shape" | "ndim" | "numel" => {
+            format!(
+                "values have no fields and there is no `.{name}`: shapes are compile-time, write them with constants"
+            )
+        }
+        "T" => "values have no fields: transpose with `trans(x)`".to_string(),
+        _ => format!("values have no fields: a method is a function, call it as `.{name}()`"),
+    }
 }
 
 fn clause_name(clause: &Clause) -> (&'static str, Span) {
