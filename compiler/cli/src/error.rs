@@ -12,6 +12,10 @@ pub const UNKNOWN_STAGE: &str = "E0706";
 pub const SOURCE_ERRORS: &str = "E0707";
 pub const RUN_FAILED: &str = "E0708";
 pub const UNKNOWN_CODE: &str = "E0709";
+/// `ptxas`, `nvdisasm` or `cuobjdump` is needed (for `--stage sass`) and not installed.
+pub const CUDA_TOOL_MISSING: &str = "E0710";
+/// `nvdisasm`/`cuobjdump` could not disassemble the cubin ptxas produced.
+pub const DISASSEMBLY_FAILED: &str = "E0711";
 
 pub const ALL: &[(&str, &str)] = &[
     (CANNOT_READ, "a file or folder named on the command line cannot be read"),
@@ -23,6 +27,8 @@ pub const ALL: &[(&str, &str)] = &[
     (SOURCE_ERRORS, "the kernel source has errors (shown above)"),
     (RUN_FAILED, "the interpreter stopped with a run-time error"),
     (UNKNOWN_CODE, "`tessera explain` was given an unknown code"),
+    (CUDA_TOOL_MISSING, "a CUDA tool (ptxas, nvdisasm, cuobjdump) is needed and not installed"),
+    (DISASSEMBLY_FAILED, "nvdisasm or cuobjdump failed on the cubin"),
 ];
 
 #[derive(Debug)]

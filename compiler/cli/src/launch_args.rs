@@ -41,7 +41,12 @@ pub fn build(kernel: &Kernel, specs: &[String], seed: u64) -> CliResult<Launch> 
     if let Some(missing) = kernel.params.iter().find(|p| !given.contains_key(&p.name)) {
         return Err(CliError::new(
             ARG_MISMATCH,
-            format!("missing argument `{}` of type {} for kernel `{}`", missing.name, kernel.ty(missing.value), kernel.name),
+            format!(
+                "missing argument `{}` of type {} for kernel `{}`",
+                missing.name,
+                kernel.ty(missing.value),
+                kernel.name
+            ),
         )
         .with_help(format!("add --arg {}=...", missing.name)));
     }
@@ -88,7 +93,12 @@ fn bad_value(name: &str, text: &str, why: &str) -> CliError {
         .with_help("scalars take numbers or expressions of earlier scalars; pointers take rand(LEN), zeros(LEN), fill(LEN, V) or arange(LEN)")
 }
 
-fn make_buffer(elem: ScalarType, text: &str, scalars: &HashMap<String, f64>, rng: &mut SplitMix64) -> Result<HostBuffer, String> {
+fn make_buffer(
+    elem: ScalarType,
+    text: &str,
+    scalars: &HashMap<String, f64>,
+    rng: &mut SplitMix64,
+) -> Result<HostBuffer, String> {
     let open = text.find('(').ok_or("expected rand(LEN), zeros(LEN), fill(LEN, V) or arange(LEN)")?;
     let inner = text[open..].strip_prefix('(').and_then(|s| s.strip_suffix(')')).ok_or("unbalanced parentheses")?;
     let ctor = text[..open].trim();
@@ -137,7 +147,9 @@ fn tokenize(text: &str) -> Result<Vec<String>, String> {
         } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
             let mut word = String::new();
             while let Some(&c) = chars.peek() {
-                let exponent_sign = (c == '-' || c == '+') && word.ends_with(['e', 'E']) && word.starts_with(|d: char| d.is_ascii_digit());
+                let exponent_sign = (c == '-' || c == '+')
+                    && word.ends_with(['e', 'E'])
+                    && word.starts_with(|d: char| d.is_ascii_digit());
                 if !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || exponent_sign) {
                     break;
                 }

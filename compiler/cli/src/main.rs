@@ -1,11 +1,14 @@
 //! `tessera`: the compiler driver.
 //!
 //! Subcommands follow the pipeline: `check` (front end only), `emit` (print
-//! one stage), `run --interp` (execute on the CPU interpreter), `demo` (all of
-//! that over a folder of kernels), `explain` (what a diagnostic code means).
+//! one stage, from the syntax tree down to PTX and SASS), `run --interp`
+//! (execute on the CPU interpreter), `demo` (all of that over a folder of
+//! kernels), `explain` (what a diagnostic code means).
 
 mod commands;
+mod cuda_tools;
 mod error;
+mod gpu;
 mod launch_args;
 mod rng;
 mod source;
@@ -13,6 +16,7 @@ mod source;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tessera_backend::GpuArch;
 
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Block-level GPU kernel compiler")]
@@ -25,9 +29,7 @@ struct Cli {
 enum Command {
     /// Check kernel files: parse, then specialize and lower every kernel at its
     /// defaults and at every point of its tuning space.
-    Check {
-        files: Vec<PathBuf>,
-    },
+    Check { files: Vec<PathBuf> },
     /// Print one stage of the pipeline for one kernel specialization.
     Emit {
         file: PathBuf,
@@ -37,13 +39,19 @@ enum Command {
         /// Compile-time parameter, `NAME=VALUE` (also `warps=8`, `stages=3`).
         #[arg(long = "const", value_name = "NAME=VALUE")]
         consts: Vec<String>,
-        /// ast: the syntax tree; tir: the tile IR after the default passes;
-        /// tir-raw: the tile IR as lowered, before any pass.
+        /// ast: the syntax tree; tir-raw: the tile IR as lowered, before any
+        /// pass; tir: the tile IR after the default passes; layout: the tile IR
+        /// with the layout of every tensor; mlir: the generated MLIR module;
+        /// llvm: LLVM IR after optimisation; ptx: PTX; sass: SASS (ptxas, then
+        /// nvdisasm or cuobjdump).
         #[arg(long, default_value = "tir")]
         stage: String,
         /// Print the IR after every pass (with --stage tir).
         #[arg(long)]
         print_after_all: bool,
+        /// GPU architecture of the backend stages (layout ... sass).
+        #[arg(long, default_value = "sm_90a", value_parser = gpu::parse_arch)]
+        arch: GpuArch,
     },
     /// Run a kernel over its launch grid.
     Run {
@@ -74,23 +82,43 @@ enum Command {
         #[arg(default_value = "kernels-dsl")]
         dir: PathBuf,
     },
-    /// Explain a diagnostic code, or list all codes.
-    Explain {
-        code: Option<String>,
+    /// Compile every kernel of the files at every point of its tuning space,
+    /// for each architecture, into a `.tsb` bundle for the runtime.
+    Build {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The bundle to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Architectures, comma-separated (sm_80, sm_86, sm_89, sm_90, sm_90a).
+        #[arg(long, default_value = "sm_90a")]
+        arch: String,
+        /// `NAME=VALUE` for every kernel that declares NAME without tuning it;
+        /// `KERNEL.NAME=VALUE` for one kernel (pins a tuned NAME).
+        #[arg(long = "const", value_name = "[KERNEL.]NAME=VALUE")]
+        consts: Vec<String>,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
+    /// Explain a diagnostic code, or list all codes.
+    Explain { code: Option<String> },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { files } => commands::check::run(&files),
-        Command::Emit { file, kernel, consts, stage, print_after_all } => {
-            commands::emit::run(&file, kernel.as_deref(), &consts, &stage, print_after_all)
+        Command::Emit { file, kernel, consts, stage, print_after_all, arch } => {
+            commands::emit::run(&file, kernel.as_deref(), &consts, &stage, print_after_all, arch)
         }
         Command::Run { file, interp: _, kernel, consts, args, show, seed } => {
             commands::run::run(&file, kernel.as_deref(), &consts, &args, &show, seed)
         }
         Command::Demo { dir } => commands::demo::run(&dir),
+        Command::Build { files, output, arch, consts, jobs } => {
+            commands::build::run(&files, &output, &arch, &consts, jobs)
+        }
         Command::Explain { code } => commands::explain::run(code.as_deref()),
     };
     match result {

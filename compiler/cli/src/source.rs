@@ -41,7 +41,10 @@ pub fn fail_on_errors(map: &SourceMap, diagnostics: &[Diagnostic]) -> CliResult<
     if errors == 0 {
         return Ok(());
     }
-    Err(CliError::new(SOURCE_ERRORS, format!("{errors} error(s) in `{}`", map.get(map.files().next().map_or(FileId(0), |f| f.0)).name)))
+    Err(CliError::new(
+        SOURCE_ERRORS,
+        format!("{errors} error(s) in `{}`", map.get(map.files().next().map_or(FileId(0), |f| f.0)).name),
+    ))
 }
 
 impl LoadedSource {
@@ -56,7 +59,11 @@ impl LoadedSource {
             None if self.signatures.len() == 1 => Ok(&self.signatures[0]),
             None => Err(CliError::new(
                 UNKNOWN_KERNEL,
-                format!("`{}` has {} kernels; say which with --kernel", self.map.get(self.file).name, self.signatures.len()),
+                format!(
+                    "`{}` has {} kernels; say which with --kernel",
+                    self.map.get(self.file).name,
+                    self.signatures.len()
+                ),
             )
             .with_help(format!("kernels in this file: {}", names()))),
         }

@@ -9,7 +9,9 @@ use tessera_diagnostics::{SourceMap, render_all};
 
 pub fn run(files: &[PathBuf]) -> CliResult<ExitCode> {
     if files.is_empty() {
-        return Err(CliError::new(crate::error::CANNOT_READ, "no files to check").with_help("tessera check kernels-dsl/*.tsr"));
+        return Err(
+            CliError::new(crate::error::CANNOT_READ, "no files to check").with_help("tessera check kernels-dsl/*.tsr")
+        );
     }
     let mut errors = 0;
     for path in files {
@@ -19,7 +21,11 @@ pub fn run(files: &[PathBuf]) -> CliResult<ExitCode> {
         eprint!("{}", render_all(&map, &diagnostics));
         let file_errors = diagnostics.iter().filter(|d| d.is_error()).count();
         errors += file_errors;
-        println!("{}: {}", path.display(), if file_errors == 0 { "ok".to_string() } else { format!("{file_errors} error(s)") });
+        println!(
+            "{}: {}",
+            path.display(),
+            if file_errors == 0 { "ok".to_string() } else { format!("{file_errors} error(s)") }
+        );
     }
     if errors > 0 {
         return Err(CliError::new(SOURCE_ERRORS, format!("{errors} error(s) in total")));

@@ -7,15 +7,23 @@
 //! where `NAME=VALUE` is a compile-time constant when NAME is one (or
 //! `warps`/`stages`) and a launch argument otherwise (see `launch_args`).
 //! `#` starts a comment.
+//!
+//! Last, every variant goes through the GPU backend to PTX for sm_90a (and
+//! through ptxas when it is installed): a table of registers, spills, shared
+//! memory and PTX size, then the kernels the backend does not support yet and why.
 
 use crate::commands::run::{execute, summarize};
 use crate::error::{BAD_ARG, CANNOT_READ, CliError, CliResult, SOURCE_ERRORS};
-use crate::launch_args;
-use crate::source::{load, parse_const_value, read};
+use crate::source::{LoadedSource, load, parse_const_value, read};
+use crate::{cuda_tools, gpu, launch_args};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
-use tessera_frontend::ConstValue;
+use tessera_backend::{GpuArch, Target, compile_kernel, normalize::normalize_ptx, ptxas::Ptxas};
+use tessera_frontend::{ConstValue, KernelSignature};
+
+/// The architecture of the demo's PTX table.
+const DEMO_ARCH: GpuArch = GpuArch::Sm90a;
 
 pub fn run(dir: &Path) -> CliResult<ExitCode> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -36,7 +44,14 @@ pub fn run(dir: &Path) -> CliResult<ExitCode> {
             // caller's choice (e.g. softmax's BLOCK >= cols): demo.args gives it.
             let tuned = |name: &str| sig.tune.axes.iter().any(|(axis, _)| axis == name);
             if let Some(open) = sig.const_params.iter().find(|c| c.default.is_none() && !tuned(&c.name)) {
-                println!("{:<28} {:<26} {:>8} {:>8} {:>10}", file, sig.name, "-", "-", format!("({} from caller)", open.name));
+                println!(
+                    "{:<28} {:<26} {:>8} {:>8} {:>10}",
+                    file,
+                    sig.name,
+                    "-",
+                    "-",
+                    format!("({} from caller)", open.name)
+                );
                 continue;
             }
             let points = sig.tune.points();
@@ -75,14 +90,16 @@ pub fn run(dir: &Path) -> CliResult<ExitCode> {
             let is_const = sig.const_params.iter().any(|c| c.name == name) || name == "warps" || name == "stages";
             if is_const {
                 let value = word.split_once('=').and_then(|(_, v)| parse_const_value(v));
-                let value: ConstValue = value.ok_or_else(|| CliError::new(BAD_ARG, format!("{at}: bad constant `{word}`")))?;
+                let value: ConstValue =
+                    value.ok_or_else(|| CliError::new(BAD_ARG, format!("{at}: bad constant `{word}`")))?;
                 consts.push((name.to_string(), value));
             } else {
                 args.push(word.to_string());
             }
         }
         let k = source.lower(kernel, &consts)?;
-        let mut launch = launch_args::build(&k, &args, 0).map_err(|e| CliError { message: format!("{at}: {}", e.message), ..e })?;
+        let mut launch =
+            launch_args::build(&k, &args, 0).map_err(|e| CliError { message: format!("{at}: {}", e.message), ..e })?;
         let (stats, seconds) = execute(&k, &mut launch)?;
         println!("{kernel} ({file}): {} programs, {} ops in {:.3} s", stats.programs, stats.ops_executed, seconds);
         let mut outputs: Vec<_> = launch.buffer_of.iter().collect();
@@ -91,11 +108,137 @@ pub fn run(dir: &Path) -> CliResult<ExitCode> {
             println!("    {name:<8} {}", summarize(&launch.buffers[*index]));
         }
     }
+    failures += ptx_table(dir, &files, &listing)?;
     if failures > 0 {
         return Err(CliError::new(SOURCE_ERRORS, format!("{failures} variant(s) failed to compile")));
     }
     println!("\nall kernels compiled; see `./dev.sh test` for the checks against float64 references");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Compiles every variant of every kernel to PTX for [`DEMO_ARCH`] and prints
+/// one row per variant; kernels the backend declines are listed after the
+/// table with the reason. Returns how many variants failed with a real error
+/// (printed on stderr).
+fn ptx_table(dir: &Path, files: &[std::path::PathBuf], listing: &str) -> CliResult<usize> {
+    let ptxas = cuda_tools::locate("ptxas").map(Ptxas::at);
+    println!("\ncompiling every variant to PTX for {DEMO_ARCH}");
+    match &ptxas {
+        Some(p) => println!("registers and spills from {}", p.path().display()),
+        None => println!("ptxas not found: no registers or spills ({})", cuda_tools::install_help()),
+    }
+    println!(
+        "{:<26} {:<40} {:>9} {:>13} {:>9} {:>9}",
+        "kernel", "variant", "registers", "spills (st/ld)", "shared B", "PTX lines"
+    );
+    let mut failures = 0;
+    // (kernel, reason, variants): one line per reason, however many variants share it.
+    let mut unsupported: Vec<(String, String, usize)> = Vec::new();
+    for path in files {
+        let source = load(path)?;
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        for sig in &source.signatures {
+            let caller = match caller_consts(listing, &file, sig) {
+                Ok(consts) => consts,
+                Err(missing) => {
+                    let reason = format!("`{missing}` has no default: give it in {}", dir.join("demo.args").display());
+                    unsupported.push((sig.name.clone(), reason, 1));
+                    continue;
+                }
+            };
+            for point in sig.tune.points() {
+                let consts: Vec<(String, ConstValue)> = caller.iter().cloned().chain(point).collect();
+                let mut variant = consts.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(" ");
+                if variant.is_empty() {
+                    variant = "defaults".to_string();
+                }
+                let Ok(kernel) = source.lower(&sig.name, &consts) else {
+                    failures += 1;
+                    continue;
+                };
+                match compile_variant(&kernel, ptxas.as_ref(), &source, path, &sig.name) {
+                    Ok(row) => println!("{:<26} {:<40} {row}", sig.name, variant),
+                    Err(Declined(reason)) => match unsupported.iter_mut().find(|u| u.0 == sig.name && u.1 == reason) {
+                        Some(entry) => entry.2 += 1,
+                        None => unsupported.push((sig.name.clone(), reason, 1)),
+                    },
+                    Err(Failed(error)) => {
+                        eprintln!("{error}");
+                        failures += 1;
+                    }
+                }
+            }
+        }
+    }
+    if !unsupported.is_empty() {
+        println!("\nnot compiled by the backend yet:");
+        for (kernel, reason, variants) in &unsupported {
+            let plural = if *variants == 1 { "" } else { "s" };
+            println!("  {kernel} ({variants} variant{plural}): {reason}");
+        }
+    }
+    Ok(failures)
+}
+
+/// Why a variant has no row.
+enum NoRow {
+    /// The backend does not support the kernel (yet or on this target): the reason.
+    Declined(String),
+    /// A real error.
+    Failed(CliError),
+}
+use NoRow::{Declined, Failed};
+
+/// The table columns after kernel and variant.
+fn compile_variant(
+    kernel: &tessera_tir::Kernel,
+    ptxas: Option<&Ptxas>,
+    source: &LoadedSource,
+    path: &Path,
+    name: &str,
+) -> Result<String, NoRow> {
+    let at = gpu::Context { kernel: name, file: path, arch: DEMO_ARCH, stage: "ptx" };
+    let mut compiled = match compile_kernel(kernel, &Target::new(DEMO_ARCH)) {
+        Ok(compiled) => compiled,
+        Err(error) if gpu::is_unsupported(&error) => {
+            let loc = error.loc.map(|l| format!(" ({}:{}:{})", source.map.get(source.file).name, l.line, l.col));
+            return Err(Declined(format!("[{}] {}{}", error.code(), error.message, loc.unwrap_or_default())));
+        }
+        Err(error) => return Err(Failed(gpu::report(&error, &at))),
+    };
+    let (registers, spills) = match ptxas {
+        Some(ptxas) => {
+            let stats = compiled.assemble(ptxas).map_err(|e| Failed(gpu::report(&e, &at)))?;
+            (stats.registers.to_string(), format!("{}/{} B", stats.spill_store_bytes, stats.spill_load_bytes))
+        }
+        None => ("-".to_string(), "-".to_string()),
+    };
+    let lines = normalize_ptx(&compiled.ptx).lines().count();
+    Ok(format!("{registers:>9} {spills:>13} {:>9} {lines:>9}", compiled.shared_bytes))
+}
+
+/// The values `demo.args` gives for the kernel's compile-time parameters that
+/// have neither a default nor a tuning list (its first line for the kernel);
+/// `Err(name)` names one it does not give.
+fn caller_consts(listing: &str, file: &str, sig: &KernelSignature) -> Result<Vec<(String, ConstValue)>, String> {
+    let tuned = |name: &str| sig.tune.axes.iter().any(|(axis, _)| axis == name);
+    let open: Vec<&str> =
+        sig.const_params.iter().filter(|c| c.default.is_none() && !tuned(&c.name)).map(|c| c.name.as_str()).collect();
+    let line = listing
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").split_whitespace().collect::<Vec<_>>())
+        .find(|words| matches!(words.as_slice(), [f, k, ..] if *f == file && *k == sig.name))
+        .unwrap_or_default();
+    open.into_iter()
+        .map(|name| {
+            line.iter()
+                .filter_map(|word| word.split_once('='))
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, value)| parse_const_value(value))
+                .map(|value| (name.to_string(), value))
+                .ok_or_else(|| name.to_string())
+        })
+        .collect()
 }
 
 fn count_ops(region: &tessera_tir::Region) -> usize {

@@ -1,14 +1,24 @@
 //! `tessera emit`: print one stage of the pipeline for one specialization.
 
 use crate::error::{CliError, CliResult, UNKNOWN_STAGE};
+use crate::gpu;
 use crate::source::{load, parse_consts};
 use std::path::Path;
 use std::process::ExitCode;
+use tessera_backend::GpuArch;
 
-/// Stages this build can print, in pipeline order.
-pub const STAGES: &[&str] = &["ast", "tir-raw", "tir"];
+/// Stages this build can print, in pipeline order: the front end's, then the
+/// GPU backend's ([`gpu::STAGES`]).
+pub const STAGES: &[&str] = &["ast", "tir-raw", "tir", "layout", "mlir", "llvm", "ptx", "sass"];
 
-pub fn run(file: &Path, kernel: Option<&str>, consts: &[String], stage: &str, print_after_all: bool) -> CliResult<ExitCode> {
+pub fn run(
+    file: &Path,
+    kernel: Option<&str>,
+    consts: &[String],
+    stage: &str,
+    print_after_all: bool,
+    arch: GpuArch,
+) -> CliResult<ExitCode> {
     if !STAGES.contains(&stage) {
         return Err(CliError::new(UNKNOWN_STAGE, format!("unknown stage `{stage}`"))
             .with_help(format!("stages: {}", STAGES.join(", "))));
@@ -18,26 +28,45 @@ pub fn run(file: &Path, kernel: Option<&str>, consts: &[String], stage: &str, pr
     let signature = source.kernel(kernel)?;
     match stage {
         "ast" => {
-            let item = source.module.items.iter().find(|item| {
-                matches!(item, tessera_syntax::ast::Item::Kernel(k) if k.name.name == signature.name)
-            });
+            let item = source
+                .module
+                .items
+                .iter()
+                .find(|item| matches!(item, tessera_syntax::ast::Item::Kernel(k) if k.name.name == signature.name));
             println!("{item:#?}");
         }
         "tir-raw" => {
-            let k = tessera_frontend::lower_kernel_unoptimized(&source.map, source.file, &source.module, &signature.name, &consts)
+            let k = tessera_frontend::lower_kernel_unoptimized(
+                &source.map,
+                source.file,
+                &source.module,
+                &signature.name,
+                &consts,
+            )
+            .map_err(|d| {
+                eprint!("{}", tessera_diagnostics::render_all(&source.map, &d));
+                CliError::new(crate::error::SOURCE_ERRORS, format!("kernel `{}` does not compile", signature.name))
+            })?;
+            print!("{}", tessera_tir::printer::print_kernel(&k));
+        }
+        backend if gpu::STAGES.contains(&backend) => {
+            let k = source.lower(&signature.name, &consts)?;
+            let at = gpu::Context { kernel: &signature.name, file, arch, stage: backend };
+            print!("{}", gpu::stage_text(&k, backend, &at)?);
+        }
+        _ => {
+            if print_after_all {
+                let mut k = tessera_frontend::lower_kernel_unoptimized(
+                    &source.map,
+                    source.file,
+                    &source.module,
+                    &signature.name,
+                    &consts,
+                )
                 .map_err(|d| {
                     eprint!("{}", tessera_diagnostics::render_all(&source.map, &d));
                     CliError::new(crate::error::SOURCE_ERRORS, format!("kernel `{}` does not compile", signature.name))
                 })?;
-            print!("{}", tessera_tir::printer::print_kernel(&k));
-        }
-        _ => {
-            if print_after_all {
-                let mut k = tessera_frontend::lower_kernel_unoptimized(&source.map, source.file, &source.module, &signature.name, &consts)
-                    .map_err(|d| {
-                        eprint!("{}", tessera_diagnostics::render_all(&source.map, &d));
-                        CliError::new(crate::error::SOURCE_ERRORS, format!("kernel `{}` does not compile", signature.name))
-                    })?;
                 println!("// ----- lowered -----\n{}", tessera_tir::printer::print_kernel(&k));
                 let report = tessera_tir::passes::PassManager::default_pipeline()
                     .print_after(true)

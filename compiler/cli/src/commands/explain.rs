@@ -11,6 +11,8 @@ pub fn all_codes() -> Vec<(&'static str, &'static str)> {
         tessera_tir::codes::ALL,
         tessera_interp::codes::ALL,
         crate::error::ALL,
+        tessera_backend::codes::ALL,
+        tessera_build::codes::ALL,
     ]
     .concat();
     all.sort();
@@ -27,10 +29,10 @@ pub fn run(code: Option<&str>) -> CliResult<ExitCode> {
         }
         Some(code) => {
             let code = code.to_ascii_uppercase();
-            let (code, summary) = all
-                .iter()
-                .find(|(c, _)| *c == code)
-                .ok_or_else(|| CliError::new(UNKNOWN_CODE, format!("no diagnostic code `{code}`")).with_help("`tessera explain` lists all codes"))?;
+            let (code, summary) = all.iter().find(|(c, _)| *c == code).ok_or_else(|| {
+                CliError::new(UNKNOWN_CODE, format!("no diagnostic code `{code}`"))
+                    .with_help("`tessera explain` lists all codes")
+            })?;
             println!("{code}: {summary}");
         }
     }

@@ -9,7 +9,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 use tessera_interp::{HostBuffer, LaunchStats};
 
-pub fn run(file: &Path, kernel: Option<&str>, consts: &[String], args: &[String], show: &[String], seed: u64) -> CliResult<ExitCode> {
+pub fn run(
+    file: &Path,
+    kernel: Option<&str>,
+    consts: &[String],
+    args: &[String],
+    show: &[String],
+    seed: u64,
+) -> CliResult<ExitCode> {
     let source = load(file)?;
     let consts = parse_consts(consts)?;
     let name = source.kernel(kernel)?.name.clone();
@@ -22,7 +29,10 @@ pub fn run(file: &Path, kernel: Option<&str>, consts: &[String], args: &[String]
     );
     for name in show {
         let index = launch.buffer_of.get(name).ok_or_else(|| {
-            CliError::new(crate::error::ARG_MISMATCH, format!("--show `{name}`: not a pointer parameter of `{}`", k.name))
+            CliError::new(
+                crate::error::ARG_MISMATCH,
+                format!("--show `{name}`: not a pointer parameter of `{}`", k.name),
+            )
         })?;
         println!("{name}: {}", summarize(&launch.buffers[*index]));
     }

@@ -1,0 +1,65 @@
+//! Compiling one variant: backend, resource limits, ptxas.
+
+use crate::assemble;
+use crate::limits;
+use crate::report::Reason;
+use std::collections::BTreeMap;
+use tessera_backend::ptxas::Ptxas;
+use tessera_backend::{BackendError, GpuArch, Target, compile_kernel};
+use tessera_runtime::CodeObjects;
+use tessera_runtime::bundle::VariantInfo;
+use tessera_tir::Kernel;
+
+/// A variant ready for the bundle.
+pub struct Built {
+    pub info: VariantInfo,
+    pub code: CodeObjects,
+}
+
+/// Compiles `kernel` (one lowered tuning point) for `arch`; with `ptxas`, also
+/// to a cubin with register and spill counts. Anything that keeps the variant
+/// from running on `arch` is a rejection.
+pub fn compile(kernel: &Kernel, arch: GpuArch, ptxas: Option<&Ptxas>) -> Result<Built, Reason> {
+    let compiled = compile_kernel(kernel, &Target::new(arch)).map_err(backend_reason)?;
+    let threads = compiled.num_warps.saturating_mul(32);
+    limits::check_launch(arch, threads, compiled.shared_bytes)?;
+    let mut info = VariantInfo {
+        consts: kernel
+            .consts
+            .iter()
+            .map(|(name, v)| (name.clone(), crate::decl::const_value(v)))
+            .collect::<BTreeMap<_, _>>(),
+        warps: compiled.num_warps,
+        stages: kernel.meta.num_stages,
+        arch: arch.name().to_string(),
+        shared_bytes: compiled.shared_bytes,
+        registers: 0,
+        spills: 0,
+        entry: compiled.entry.clone(),
+    };
+    let mut code = CodeObjects { ptx: None, cubin: None };
+    if let Some(ptxas) = ptxas {
+        let assembled = assemble::assemble(ptxas, &compiled.ptx, arch, &compiled.entry)?;
+        limits::check_registers(arch, threads, assembled.stats.registers)?;
+        info.registers = assembled.stats.registers;
+        info.spills = assembled.stats.spill_store_bytes;
+        code.cubin = Some(assembled.cubin);
+    }
+    code.ptx = Some(compiled.ptx);
+    Ok(Built { info, code })
+}
+
+/// A backend failure as a rejection: its E08xx code, the stage and message on
+/// one line, the op and MLIR diagnostics below.
+fn backend_reason(error: BackendError) -> Reason {
+    let mut message = format!("{}: {}", error.stage.name(), error.message);
+    match (&error.op, error.loc) {
+        (Some(op), Some(loc)) => message.push_str(&format!(" (op `{op}` at {}:{})", loc.line, loc.col)),
+        (Some(op), None) => message.push_str(&format!(" (op `{op}`)")),
+        _ => {}
+    }
+    let mut detail: Vec<String> = error.diagnostics.iter().map(ToString::to_string).collect();
+    detail.extend(error.detail.clone());
+    let reason = Reason::new(error.code(), message);
+    if detail.is_empty() { reason } else { reason.with_detail(detail.join("\n")) }
+}
