@@ -41,6 +41,7 @@
 //! names the seed of its trial; see [`inputs::trials`] for how to replay one.
 
 pub mod compare;
+pub mod gpu;
 pub mod harness;
 pub mod inputs;
 pub mod layout;

@@ -10,11 +10,22 @@ use crate::{
     lower::lower_kernel,
     pipeline,
     ptxas::{FunctionStats, Ptxas},
-    target::Target,
+    target::{GpuArch, Target},
 };
 
 /// Static shared memory a kernel may use without opting in to more at launch.
 pub const MAX_STATIC_SHARED_BYTES: u32 = 48 * 1024;
+
+/// The most shared memory one CTA may use on `arch` (dynamic shared memory,
+/// after `cudaFuncAttributeMaxDynamicSharedMemorySize`): 163 KiB on sm_80,
+/// 99 KiB on sm_86 and sm_89, 227 KiB on sm_90 and sm_90a.
+pub fn max_shared_bytes(arch: GpuArch) -> u32 {
+    match arch {
+        GpuArch::Sm80 => 163 * 1024,
+        GpuArch::Sm86 | GpuArch::Sm89 => 99 * 1024,
+        GpuArch::Sm90 | GpuArch::Sm90a => 227 * 1024,
+    }
+}
 
 /// Every intermediate form of a compiled kernel, for `tessera emit --stage`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +49,9 @@ pub struct CompiledKernel {
     pub entry: String,
     pub target: Target,
     pub ptx: String,
-    /// Bytes of static shared memory the kernel uses.
+    /// Bytes of dynamic shared memory the kernel uses (`.extern .shared`):
+    /// launch with this many, raising `cudaFuncAttributeMaxDynamicSharedMemorySize`
+    /// above [`MAX_STATIC_SHARED_BYTES`].
     pub shared_bytes: u32,
     /// Warps per CTA: launch with `32 * num_warps` threads in x.
     pub num_warps: u32,
@@ -60,21 +73,29 @@ impl CompiledKernel {
     }
 }
 
-/// Compiles one tile-IR kernel for `target` (dot, block pointers and
-/// non-power-of-two tensor shapes are rejected with E0812/E0813).
+/// Compiles one tile-IR kernel for `target` (non-power-of-two tensor shapes
+/// are rejected with E0813; a variant needing more shared memory than the
+/// target allows with E0812).
 pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel> {
     let laid_out = assign_layouts(kernel)?;
     let layout = print_layouts(&laid_out);
     let lowered = lower_kernel(&laid_out)?;
-    if lowered.shared_bytes > MAX_STATIC_SHARED_BYTES {
+    let limit = max_shared_bytes(target.arch);
+    if lowered.shared_bytes > limit {
+        let mut params: Vec<String> = kernel.consts.iter().map(|(name, value)| format!("{name} = {value}")).collect();
+        params.push(format!("warps = {}", kernel.meta.num_warps));
+        params.push(format!("stages = {}", kernel.meta.num_stages));
         return Err(BackendError::new(
             Stage::UnsupportedOp,
             format!(
-                "`{}` needs {} bytes of shared memory, more than the {MAX_STATIC_SHARED_BYTES} bytes of static shared memory",
-                kernel.name, lowered.shared_bytes
+                "`{}` ({}) needs {} bytes of shared memory, more than the {limit} bytes a CTA may use on {}",
+                kernel.name,
+                params.join(", "),
+                lowered.shared_bytes,
+                target.arch
             ),
         )
-        .with_detail("help: use smaller blocks for reductions, scans and layout conversions"));
+        .with_detail("help: use smaller blocks or fewer pipeline stages for this target"));
     }
     let mlir = MlirContext::new();
     let mut module = Module::parse(mlir.mlir(), &lowered.mlir).ok_or_else(|| {

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use tessera_tir::{Kernel, Op, OpKind, Region, Type, ValueId};
 
-use super::{AxisInfo, Layout, WARP_SIZE, analyze_axis_info};
+use super::{AxisInfo, Layout, WARP_SIZE, analyze_axis_info, mma::choose_warps};
 use crate::error::{BackendError, Result, Stage};
 
 /// How a consumer gets a value in the layout it needs.
@@ -70,6 +70,8 @@ pub struct LaidOutKernel<'k> {
     /// Vector widths of loads, stores and atomics, by op.
     pub accesses: HashMap<usize, MemoryAccess>,
     pub axis_info: HashMap<ValueId, AxisInfo>,
+    /// The `order` of the `make_block_ptr` every block-pointer value comes from.
+    pub block_orders: HashMap<ValueId, Vec<u32>>,
     op_index: HashMap<usize, usize>,
 }
 
@@ -111,9 +113,16 @@ pub fn assign_layouts(kernel: &Kernel) -> Result<LaidOutKernel<'_>> {
         conversions: Vec::new(),
         accesses: HashMap::new(),
         axis_info,
+        block_orders: HashMap::new(),
         op_index,
     };
-    let mut assigner = Assigner { state: State::default(), wanted: HashMap::new(), vec_by_shape: HashMap::new() };
+    lk.block_orders = block_orders(kernel, &lk.ops)?;
+    let mut assigner = Assigner {
+        state: State::default(),
+        wanted: HashMap::new(),
+        vec_by_shape: HashMap::new(),
+        block_accesses: HashMap::new(),
+    };
     assigner.plan_accesses(&lk)?;
     assigner.region(&lk, &kernel.body)?;
     let State { status, layouts, operand_layouts, conversions } = assigner.state;
@@ -145,7 +154,76 @@ pub fn assign_layouts(kernel: &Kernel) -> Result<LaidOutKernel<'_>> {
         };
         lk.accesses.insert(op, MemoryAccess { dim, width: width.max(1) });
     }
+    lk.accesses.extend(assigner.block_accesses);
     Ok(lk)
+}
+
+/// The `order` of every block-pointer value, traced from its
+/// `make_block_ptr` through `advance`, loop-carried values and `if` results
+/// (ops in pre-order visit a loop before its body). Orders are checked to be
+/// permutations of the block's axes.
+fn block_orders(kernel: &Kernel, ops: &[&Op]) -> Result<HashMap<ValueId, Vec<u32>>> {
+    let mut orders: HashMap<ValueId, Vec<u32>> = HashMap::new();
+    let is_block = |v: ValueId| matches!(kernel.values.get(v.0 as usize), Some(Type::BlockPtr { .. }));
+    // Twice: an `if` is visited before the ops of its branches.
+    for op in ops.iter().chain(ops.iter()) {
+        match &op.kind {
+            OpKind::MakeBlockPtr { order } => {
+                let rank = op.results.first().map_or(0, |&r| match kernel.values.get(r.0 as usize) {
+                    Some(Type::BlockPtr { block, .. }) => block.len(),
+                    _ => 0,
+                });
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                if sorted != (0..rank as u32).collect::<Vec<_>>() {
+                    return Err(BackendError::at_op(
+                        Stage::MalformedIr,
+                        "make_block_ptr",
+                        op.loc,
+                        format!("order {order:?} is not a permutation of the {rank} block axes"),
+                    ));
+                }
+                for &r in &op.results {
+                    orders.insert(r, order.clone());
+                }
+            }
+            OpKind::Advance => {
+                if let (Some(&src), Some(&r)) = (op.operands.first(), op.results.first())
+                    && let Some(order) = orders.get(&src).cloned()
+                {
+                    orders.insert(r, order);
+                }
+            }
+            OpKind::For | OpKind::While => {
+                let skip = if matches!(op.kind, OpKind::For) { 3 } else { 0 };
+                let arg_skip = if matches!(op.kind, OpKind::For) { 1 } else { 0 };
+                for (i, &init) in op.operands.iter().skip(skip).enumerate() {
+                    if !is_block(init) {
+                        continue;
+                    }
+                    let Some(order) = orders.get(&init).cloned() else { continue };
+                    for region in &op.regions {
+                        if let Some(&arg) = region.args.get(arg_skip + i) {
+                            orders.insert(arg, order.clone());
+                        }
+                    }
+                    if let Some(&r) = op.results.get(i) {
+                        orders.insert(r, order);
+                    }
+                }
+            }
+            OpKind::If => {
+                for (i, &r) in op.results.iter().enumerate() {
+                    let yielded = op.regions.iter().filter_map(|reg| reg.ops.last()?.operands.get(i).copied());
+                    if let Some(order) = yielded.filter_map(|v| orders.get(&v).cloned()).next() {
+                        orders.insert(r, order);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(orders)
 }
 
 fn collect_ops<'k>(region: &'k Region, out: &mut Vec<&'k Op>) {
@@ -157,8 +235,13 @@ fn collect_ops<'k>(region: &'k Region, out: &mut Vec<&'k Op>) {
     }
 }
 
+/// The shape of a tensor value; block pointers are scalars here (one value
+/// per thread, no layout).
 fn shape_of(kernel: &Kernel, v: ValueId) -> &[u32] {
-    kernel.values.get(v.0 as usize).map(Type::shape).unwrap_or(&[])
+    match kernel.values.get(v.0 as usize) {
+        Some(Type::Tensor { shape, .. }) => shape,
+        _ => &[],
+    }
 }
 
 /// Rejects what the backend does not compile yet, naming the op.
@@ -171,20 +254,21 @@ fn check_supported(kernel: &Kernel, op: &Op) -> Result<()> {
             format!("{what} are not supported by this backend version yet"),
         ))
     };
-    match &op.kind {
-        OpKind::Dot { .. } => return unsupported("`dot` (tensor cores)"),
-        OpKind::MakeBlockPtr { .. } | OpKind::Advance | OpKind::LoadBlock { .. } | OpKind::StoreBlock { .. } => {
-            return unsupported("block pointers");
+    if let OpKind::Dot { .. } = op.kind {
+        let rank2 = |i: usize| op.operands.get(i).map(|&v| shape_of(kernel, v).len()) == Some(2);
+        if !(rank2(0) && rank2(1) && rank2(2)) {
+            return unsupported("`dot` of operands that are not rank 2");
         }
-        _ => {}
     }
     for &v in op.results.iter().chain(op.regions.iter().flat_map(|r| r.args.iter())) {
         let Some(ty) = kernel.values.get(v.0 as usize) else {
-            return Err(BackendError::at_op(Stage::MalformedIr, op.kind.mnemonic(), op.loc, format!("{v} has no type")));
+            return Err(BackendError::at_op(
+                Stage::MalformedIr,
+                op.kind.mnemonic(),
+                op.loc,
+                format!("{v} has no type"),
+            ));
         };
-        if let Type::BlockPtr { .. } = ty {
-            return unsupported("block pointers");
-        }
         if let Some(&d) = ty.shape().iter().find(|d| !d.is_power_of_two()) {
             return Err(BackendError::at_op(
                 Stage::ShapeCheck,
@@ -229,6 +313,8 @@ struct Assigner {
     wanted: HashMap<usize, (u32, u32)>,
     /// Per tensor shape: the widest vector any memory op on that shape wants.
     vec_by_shape: HashMap<Vec<u32>, u32>,
+    /// Vector widths of block-pointer loads and stores, by op.
+    block_accesses: HashMap<usize, MemoryAccess>,
 }
 
 fn assigner_default(vec_by_shape: &HashMap<Vec<u32>, u32>, num_warps: u32, shape: &[u32]) -> Layout {
@@ -344,7 +430,8 @@ impl Assigner {
 
     fn op(&mut self, lk: &LaidOutKernel, op: &Op) -> Result<()> {
         let id = Self::op_id(lk, op)?;
-        let malformed = || BackendError::at_op(Stage::MalformedIr, op.kind.mnemonic(), op.loc, "missing operand or result");
+        let malformed =
+            || BackendError::at_op(Stage::MalformedIr, op.kind.mnemonic(), op.loc, "missing operand or result");
         let first = op.operands.first().copied();
         match &op.kind {
             OpKind::Constant(_) | OpKind::Splat | OpKind::Arange { .. } => {
@@ -443,7 +530,8 @@ impl Assigner {
                 self.carried(lk, op, id, 3, inits, &[(body, args)])?;
             }
             OpKind::While => {
-                let (before, body) = (op.regions.first().ok_or_else(malformed)?, op.regions.get(1).ok_or_else(malformed)?);
+                let (before, body) =
+                    (op.regions.first().ok_or_else(malformed)?, op.regions.get(1).ok_or_else(malformed)?);
                 self.carried(lk, op, id, 0, &op.operands, &[(before, &before.args), (body, &body.args)])?;
             }
             OpKind::If => {
@@ -451,8 +539,12 @@ impl Assigner {
                     self.region(lk, region)?;
                 }
                 for (i, &result) in op.results.iter().enumerate() {
-                    let yielded: Vec<ValueId> =
-                        op.regions.iter().filter_map(|r| r.ops.last()).filter_map(|y| y.operands.get(i).copied()).collect();
+                    let yielded: Vec<ValueId> = op
+                        .regions
+                        .iter()
+                        .filter_map(|r| r.ops.last())
+                        .filter_map(|y| y.operands.get(i).copied())
+                        .collect();
                     let layout = yielded
                         .iter()
                         .find_map(|&v| self.fixed(lk, v))
@@ -461,19 +553,61 @@ impl Assigner {
                     self.set(lk, result, Status::Fixed(layout));
                 }
             }
+            OpKind::Dot { .. } => {
+                let result = *op.results.first().ok_or_else(malformed)?;
+                let shape = shape_of(lk.kernel, result);
+                let (m, n) = (shape.first().copied().unwrap_or(1), shape.get(1).copied().unwrap_or(1));
+                let acc = Layout::Mma { warps_per_cta: choose_warps([m, n], lk.num_warps).to_vec() };
+                for i in 0..2 {
+                    let v = *op.operands.get(i).ok_or_else(malformed)?;
+                    let layout = self.fixed(lk, v).unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, v)));
+                    self.request(lk, id, i, v, &layout);
+                }
+                let v = *op.operands.get(2).ok_or_else(malformed)?;
+                self.request(lk, id, 2, v, &acc);
+                self.set(lk, result, Status::Fixed(acc));
+            }
+            OpKind::MakeBlockPtr { .. } | OpKind::Advance => {}
+            OpKind::LoadBlock { .. } | OpKind::StoreBlock { .. } => {
+                let order = lk.block_orders.get(&first.ok_or_else(malformed)?).cloned().ok_or_else(|| {
+                    BackendError::at_op(
+                        Stage::Layout,
+                        op.kind.mnemonic(),
+                        op.loc,
+                        "the block pointer's origin is unknown",
+                    )
+                })?;
+                let (shape, elem) = match lk.kernel.values.get(first.ok_or_else(malformed)?.0 as usize) {
+                    Some(Type::BlockPtr { elem, block }) => (block.clone(), *elem),
+                    _ => return Err(malformed()),
+                };
+                let numel: u32 = shape.iter().product();
+                let fast = order.first().copied().unwrap_or(0);
+                let per_thread = (numel / (WARP_SIZE * lk.num_warps)).max(1);
+                let vec =
+                    (16 / elem.bytes().max(1)).min(shape.get(fast as usize).copied().unwrap_or(1)).min(per_thread);
+                let layout = Layout::blocked_in_order(&shape, lk.num_warps, vec.max(1), &order);
+                self.block_accesses.insert(id, MemoryAccess { dim: fast, width: vec.max(1) });
+                for &r in &op.results {
+                    self.set(lk, r, Status::Fixed(layout.clone()));
+                }
+                if let Some(&value) = op.operands.get(1) {
+                    self.request(lk, id, 1, value, &layout);
+                }
+            }
             OpKind::Yield | OpKind::Condition | OpKind::Return | OpKind::ProgramId(_) | OpKind::NumPrograms(_) => {}
-            OpKind::Dot { .. }
-            | OpKind::MakeBlockPtr { .. }
-            | OpKind::Advance
-            | OpKind::LoadBlock { .. }
-            | OpKind::StoreBlock { .. }
-            | OpKind::Unary(_)
+            OpKind::Unary(_)
             | OpKind::Binary(_)
             | OpKind::Compare(_)
             | OpKind::Select
             | OpKind::Cast
             | OpKind::AddPtr => {
-                return Err(BackendError::at_op(Stage::Layout, op.kind.mnemonic(), op.loc, "op reached layout assignment"));
+                return Err(BackendError::at_op(
+                    Stage::Layout,
+                    op.kind.mnemonic(),
+                    op.loc,
+                    "op reached layout assignment",
+                ));
             }
         }
         Ok(())
@@ -525,11 +659,18 @@ impl Assigner {
             }
             self.state = saved;
         }
-        let layouts: Vec<Option<Layout>> = inits
-            .iter()
-            .zip(layouts)
-            .map(|(&v, l)| if tensor(v) { Some(l.unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, v)))) } else { None })
-            .collect();
+        let layouts: Vec<Option<Layout>> =
+            inits
+                .iter()
+                .zip(layouts)
+                .map(|(&v, l)| {
+                    if tensor(v) {
+                        Some(l.unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, v))))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
         for (i, (&v, layout)) in inits.iter().zip(&layouts).enumerate() {
             if let Some(layout) = layout {
                 self.request(lk, id, first_init + i, v, layout);

@@ -10,11 +10,18 @@
 //! Load and store vector widths follow from the pointers' contiguity and
 //! divisibility and the mask's constancy. Facts come from `arange`, constants,
 //! `splat`/`broadcast`, `program_id * BLOCK`-style arithmetic and the
-//! `@div(n)` hints of kernel parameters.
+//! `@div(n)` hints of kernel parameters. An integer parameter with the
+//! `@contig` hint is the constant 1 (the caller promises it, the runtime
+//! checks it at launch, and the lowering uses the constant): `offs * stride`
+//! keeps the contiguity of `offs`, so strided loads of contiguous rows still
+//! vectorize.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use tessera_tir::{BinaryOp, CmpPred, Constant, ElemType, Kernel, Op, OpKind, Region, ValueId};
+use tessera_tir::{BinaryOp, CmpPred, Constant, ElemType, Kernel, Op, OpKind, Param, Region, ValueId};
+
+/// Rounds of a loop's fixpoint before its carried values are given up on.
+const MAX_LOOP_ROUNDS: usize = 8;
 
 /// The largest divisibility tracked (the divisibility of 0).
 pub const MAX_DIVISIBILITY: u64 = 1 << 30;
@@ -68,14 +75,24 @@ pub fn analyze_axis_info(kernel: &Kernel) -> HashMap<ValueId, AxisInfo> {
         };
         infos.insert(param.value, AxisInfo::uniform(&[], div));
     }
-    let mut analysis = Analysis { kernel, infos };
+    let ones = kernel.params.iter().filter(|p| is_unit_stride(kernel, p)).map(|p| p.value).collect();
+    let mut analysis = Analysis { kernel, infos, ones };
     analysis.region(&kernel.body);
     analysis.infos
+}
+
+/// Whether `param` is an integer the caller promises to be 1 (`@contig`).
+pub fn is_unit_stride(kernel: &Kernel, param: &Param) -> bool {
+    let elem = kernel.values.get(param.value.0 as usize).and_then(|t| t.scalar_elem());
+    param.hints.contiguous && elem.is_some_and(|e| e.is_int() && !e.is_bool())
 }
 
 struct Analysis<'k> {
     kernel: &'k Kernel,
     infos: HashMap<ValueId, AxisInfo>,
+    /// Integer values equal to 1 everywhere: `@contig` parameters, the
+    /// constant 1, and their splats, broadcasts and integer casts.
+    ones: BTreeSet<ValueId>,
 }
 
 impl Analysis<'_> {
@@ -97,15 +114,96 @@ impl Analysis<'_> {
         }
         for op in &region.ops {
             self.op(op);
-            for inner in &op.regions {
-                self.region(inner);
+            match (&op.kind, op.regions.first()) {
+                (OpKind::For, Some(body)) => self.for_loop(op, body),
+                _ => {
+                    for inner in &op.regions {
+                        self.region(inner);
+                    }
+                }
             }
+        }
+    }
+
+    /// A `for` loop: the induction variable is `lower + k * step`; each
+    /// loop-carried value holds what is true of its init and of every value
+    /// the body yields for it (Triton's fixpoint: start from the init's
+    /// facts, weaken them by what the body yields until nothing changes).
+    /// Pointers advanced by a multiple of the block stay contiguous.
+    fn for_loop(&mut self, op: &Op, body: &Region) {
+        let (Some(&iv), [lower, _, step, inits @ ..]) = (body.args.first(), op.operands.as_slice()) else {
+            self.region(body);
+            return;
+        };
+        // iv = lower + k * step: divisible by what divides both.
+        let div = self.info(*lower).divisibility[0].min(self.info(*step).divisibility[0]);
+        self.infos.insert(iv, AxisInfo::uniform(&[], div));
+        let args = body.args.get(1..).unwrap_or_default();
+        let yielded: Vec<ValueId> = match body.ops.last() {
+            Some(y) if matches!(y.kind, OpKind::Yield) => y.operands.clone(),
+            _ => Vec::new(),
+        };
+        let mut carried: Vec<AxisInfo> = inits.iter().map(|&v| self.info(v)).collect();
+        let mut stable = false;
+        for _ in 0..MAX_LOOP_ROUNDS {
+            for (&arg, info) in args.iter().zip(&carried) {
+                self.infos.insert(arg, info.clone());
+            }
+            self.region(body);
+            let next: Vec<AxisInfo> = carried
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match yielded.get(i) {
+                    Some(&y) => meet(c, &self.info(y)),
+                    None => AxisInfo {
+                        contiguity: vec![1; c.dims()],
+                        divisibility: vec![1; c.dims()],
+                        constancy: vec![1; c.dims()],
+                    },
+                })
+                .collect();
+            if next == carried {
+                stable = true;
+                break;
+            }
+            carried = next;
+        }
+        if !stable {
+            // Still weakening: assume nothing of the carried values.
+            carried = args.iter().map(|&a| AxisInfo::unknown(&self.shape(a))).collect();
+            for (&arg, info) in args.iter().zip(&carried) {
+                self.infos.insert(arg, info.clone());
+            }
+            self.region(body);
+        }
+        for (&result, info) in op.results.iter().zip(carried) {
+            self.infos.insert(result, info);
         }
     }
 
     fn op(&mut self, op: &Op) {
         let Some(&result) = op.results.first() else { return };
         let shape = self.shape(result);
+        let one = |i: usize| op.operands.get(i).is_some_and(|v| self.ones.contains(v));
+        let is_one = match &op.kind {
+            OpKind::Constant(Constant::Int(1)) => true,
+            OpKind::Splat | OpKind::Broadcast | OpKind::ExpandDims(_) => one(0),
+            OpKind::Cast => one(0) && self.is_int_to_int(op),
+            OpKind::Binary(BinaryOp::Mul) => one(0) && one(1),
+            _ => false,
+        };
+        if is_one {
+            self.ones.insert(result);
+        }
+        // `x * 1` and `1 * x` are `x`.
+        if let (OpKind::Binary(BinaryOp::Mul), Some(&a), Some(&b)) = (&op.kind, op.operands.first(), op.operands.get(1))
+            && (self.ones.contains(&a) || self.ones.contains(&b))
+        {
+            let other = if self.ones.contains(&b) { a } else { b };
+            let info = self.info(other);
+            self.infos.insert(result, info);
+            return;
+        }
         let operand = |i: usize| op.operands.get(i).map(|&v| self.info(v));
         let info = match (&op.kind, operand(0), operand(1)) {
             (OpKind::Constant(Constant::Int(c)), _, _) => AxisInfo::uniform(&shape, pow2_divisor(*c)),
@@ -149,11 +247,17 @@ impl Analysis<'_> {
             (OpKind::Binary(BinaryOp::Sub), Some(a), Some(b)) => add(&a, &b, 1, false),
             (OpKind::Binary(BinaryOp::Mul), Some(a), Some(b)) => AxisInfo {
                 contiguity: vec![1; a.dims()],
-                divisibility: a.divisibility.iter().zip(&b.divisibility).map(|(x, y)| (x * y).min(MAX_DIVISIBILITY)).collect(),
+                divisibility: a
+                    .divisibility
+                    .iter()
+                    .zip(&b.divisibility)
+                    .map(|(x, y)| (x * y).min(MAX_DIVISIBILITY))
+                    .collect(),
                 constancy: gcd(&a.constancy, &b.constancy),
             },
             (OpKind::AddPtr, Some(a), Some(b)) => {
-                let bytes = self.kernel.values.get(result.0 as usize).and_then(|t| t.elem()).and_then(ElemType::pointee);
+                let bytes =
+                    self.kernel.values.get(result.0 as usize).and_then(|t| t.elem()).and_then(ElemType::pointee);
                 add(&a, &b, u64::from(bytes.map_or(1, |s| s.bytes())), true)
             }
             (OpKind::Compare(pred), Some(a), Some(b)) => {
@@ -172,12 +276,13 @@ impl Analysis<'_> {
             }
             (OpKind::Cast, Some(a), _) if self.is_int_to_int(op) => a,
             (kind, _, _) if kind.is_elementwise() => {
+                // Constant over a group where every operand is.
                 let mut info = AxisInfo::unknown(&shape);
-                for &v in &op.operands {
-                    info.constancy = gcd(&info.constancy, &self.info(v).constancy);
-                }
-                if op.operands.iter().all(|&v| self.info(v).constancy.iter().zip(&shape).all(|(c, d)| c == d)) {
+                if !shape.is_empty() {
                     info.constancy = shape.clone();
+                    for &v in &op.operands {
+                        info.constancy = gcd(&info.constancy, &self.info(v).constancy);
+                    }
                 }
                 info
             }
@@ -192,6 +297,15 @@ impl Analysis<'_> {
             (Some(from), Some(to)) => from.is_int() && to.is_int() && !to.is_bool() && to.bits() >= from.bits(),
             _ => false,
         }
+    }
+}
+
+/// What is true of both `a` and `b` (facts are powers of two: the minimum).
+fn meet(a: &AxisInfo, b: &AxisInfo) -> AxisInfo {
+    AxisInfo {
+        contiguity: gcd(&a.contiguity, &b.contiguity),
+        divisibility: a.divisibility.iter().zip(&b.divisibility).map(|(x, y)| *x.min(y)).collect(),
+        constancy: gcd(&a.constancy, &b.constancy),
     }
 }
 
@@ -269,8 +383,44 @@ mod tests {
 }",
         );
         assert_eq!(infos[&value(&kernel, 4)].contiguity, vec![1]);
-        assert_eq!(infos[&value(&kernel, 6)], AxisInfo { contiguity: vec![1], divisibility: vec![2], constancy: vec![1] });
+        assert_eq!(
+            infos[&value(&kernel, 6)],
+            AxisInfo { contiguity: vec![1], divisibility: vec![2], constancy: vec![1] }
+        );
         assert_eq!(pow2_divisor(-48), 16);
         assert_eq!(pow2_divisor(0), MAX_DIVISIBILITY);
+    }
+
+    #[test]
+    fn a_contig_stride_is_one_and_keeps_rows_contiguous() {
+        // a + rows * stride_m + cols * stride_k with stride_m divisible by 8
+        // elements and stride_k promised to be 1.
+        let text = "kernel @k(%0: ptr<bf16> \"a\" {div = 16}, %1: i32 \"sm\" {div = 8}, %2: i32 \"sk\" {HINT}) source(\"k\") grid(1) warps(4) stages(1) {
+  %3 = arange 0, 16 : tensor<16xi32>
+  %4 = arange 0, 64 : tensor<64xi32>
+  %5 = expand_dims %3 {axis = 1} : tensor<16x1xi32>
+  %6 = splat %1 : tensor<16x1xi32>
+  %7 = mul %5, %6 : tensor<16x1xi32>
+  %8 = expand_dims %4 {axis = 0} : tensor<1x64xi32>
+  %9 = splat %2 : tensor<1x64xi32>
+  %10 = mul %8, %9 : tensor<1x64xi32>
+  %11 = broadcast %7 : tensor<16x64xi32>
+  %12 = broadcast %10 : tensor<16x64xi32>
+  %13 = add %11, %12 : tensor<16x64xi32>
+  %14 = splat %0 : tensor<16x64xptr<bf16>>
+  %15 = addptr %14, %13 : tensor<16x64xptr<bf16>>
+  %16 = constant 64 : i32
+  %17 = mul %16, %2 : i32
+  return
+}";
+        let (kernel, hinted) = infos(&text.replace("HINT", "contig"));
+        let at = |n: u32| hinted[&value(&kernel, n)].clone();
+        assert_eq!(at(10).contiguity, vec![1, 64], "offs * 1 keeps the contiguity of offs");
+        assert_eq!(at(15).contiguity, vec![1, 64]);
+        assert_eq!(at(15).divisibility[1], 16, "rows start 16-byte aligned: 8-element vectors");
+        assert_eq!(at(17).divisibility, vec![64], "64 * 1 is 64");
+        // Without the promise the stride is unknown: nothing is contiguous.
+        let (kernel, unhinted) = infos(&text.replace("HINT", "div = 1"));
+        assert_eq!(unhinted[&value(&kernel, 15)].contiguity, vec![1, 1]);
     }
 }

@@ -18,7 +18,9 @@
 
 pub mod assign;
 pub mod axis_info;
+pub mod mma;
 pub mod print;
+pub mod shared;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -39,6 +41,10 @@ pub enum Layout {
     Blocked { size_per_thread: Vec<u32>, threads_per_warp: Vec<u32>, warps_per_cta: Vec<u32>, order: Vec<u32> },
     /// `parent` with dimension `dim` removed: the layout of a reduction along `dim`.
     Slice { dim: u32, parent: Box<Layout> },
+    /// The accumulator of `mma.sync.m16n8k*` (Triton's NvidiaMma v2) on a
+    /// rank-2 tensor: `warps_per_cta` = [warps along M, warps along N]; see
+    /// [`mma`].
+    Mma { warps_per_cta: Vec<u32> },
 }
 
 /// A layout made concrete for one shape. See the module documentation.
@@ -63,6 +69,7 @@ impl Layout {
         match self {
             Layout::Blocked { order, .. } => order.len(),
             Layout::Slice { parent, .. } => parent.rank().saturating_sub(1),
+            Layout::Mma { .. } => 2,
         }
     }
 
@@ -71,15 +78,24 @@ impl Layout {
     /// along the fastest (last) dimension: lanes then warps cover the fastest
     /// dimension first, leftovers replicate along the slowest one.
     pub fn default_blocked(shape: &[u32], num_warps: u32, vec: u32) -> Layout {
+        let order: Vec<u32> = (0..shape.len() as u32).rev().collect();
+        Layout::blocked_in_order(shape, num_warps, vec, &order)
+    }
+
+    /// [`Layout::default_blocked`] with dimensions covered in `order`
+    /// (fastest first), `vec` contiguous elements per thread along `order[0]`:
+    /// the layout of a block-pointer access whose contiguous axis is `order[0]`.
+    pub fn blocked_in_order(shape: &[u32], num_warps: u32, vec: u32, order: &[u32]) -> Layout {
         let rank = shape.len();
-        let order: Vec<u32> = (0..rank as u32).rev().collect();
+        let order: Vec<u32> = order.to_vec();
         let mut size_per_thread = vec![1u32; rank];
         if let Some(&fast) = order.first() {
             size_per_thread[fast as usize] = vec.clamp(1, shape[fast as usize].max(1));
         }
         let mut threads_per_warp = vec![1u32; rank];
         let mut warps_per_cta = vec![1u32; rank];
-        let (mut remaining_threads, mut remaining_lanes, mut remaining_warps) = (WARP_SIZE * num_warps, WARP_SIZE, num_warps);
+        let (mut remaining_threads, mut remaining_lanes, mut remaining_warps) =
+            (WARP_SIZE * num_warps, WARP_SIZE, num_warps);
         let (mut prev_lanes, mut prev_warps) = (1u32, 1u32);
         for &d in order.iter().take(rank.saturating_sub(1)) {
             let d = d as usize;
@@ -105,6 +121,9 @@ impl Layout {
         let Layout::Blocked { size_per_thread, threads_per_warp, warps_per_cta, order } = self else {
             return None;
         };
+        if perm.len() != order.len() {
+            return None;
+        }
         let pick = |v: &[u32]| perm.iter().map(|&p| v.get(p as usize).copied()).collect::<Option<Vec<u32>>>();
         let inverse = |d: u32| perm.iter().position(|&p| p == d).map(|i| i as u32);
         Some(Layout::Blocked {
@@ -128,6 +147,7 @@ impl Layout {
                     std::cmp::Ordering::Greater => Some(fast - 1),
                 }
             }
+            Layout::Mma { .. } => Some(1),
         }
     }
 
@@ -138,8 +158,13 @@ impl Layout {
                 order.first().and_then(|&d| size_per_thread.get(d as usize)).copied().unwrap_or(1)
             }
             Layout::Slice { dim, parent } => {
-                if parent.fastest_dim() == Some(*dim) { 1 } else { parent.contiguous_per_thread() }
+                if parent.fastest_dim() == Some(*dim) {
+                    1
+                } else {
+                    parent.contiguous_per_thread()
+                }
             }
+            Layout::Mma { .. } => 2,
         }
     }
 
@@ -171,6 +196,7 @@ impl Layout {
                     warp: map.warp.iter().map(drop).collect(),
                 }
             }
+            Layout::Mma { warps_per_cta } => mma::accumulator_map(shape, warps_per_cta),
         }
     }
 }
@@ -313,6 +339,7 @@ impl fmt::Display for Layout {
                 list(order)
             ),
             Layout::Slice { dim, parent } => write!(f, "#slice<dim = {dim}, {parent}>"),
+            Layout::Mma { warps_per_cta } => write!(f, "#mma<v2, wpc = {}>", list(warps_per_cta)),
         }
     }
 }

@@ -18,6 +18,10 @@ impl Lowerer<'_, '_> {
     fn register_types(&self, values: &[ValueId]) -> Result<Vec<String>> {
         let mut types = Vec::new();
         for &v in values {
+            if let Some(rank) = self.block_rank(v) {
+                types.extend(super::block::BlockPtr::register_types(rank));
+                continue;
+            }
             let ty = elem_type(self.elem_of(v)?).to_string();
             let shape = self.shape_of(v)?;
             let n = if shape.is_empty() { 1 } else { self.layout_of(v)?.thread_map(shape).regs.len() };
@@ -32,7 +36,11 @@ impl Lowerer<'_, '_> {
         let mut at = 0;
         for &v in values {
             let shape = self.shape_of(v)?;
-            let n = if shape.is_empty() { 1 } else { self.layout_of(v)?.thread_map(shape).regs.len() };
+            let n = match self.block_rank(v) {
+                Some(rank) => 1 + 3 * rank,
+                None if shape.is_empty() => 1,
+                None => self.layout_of(v)?.thread_map(shape).regs.len(),
+            };
             let regs = names
                 .get(at..at + n)
                 .ok_or_else(|| crate::error::BackendError::new(Stage::Layout, format!("{v}: too few registers")))?
@@ -67,17 +75,47 @@ impl Lowerer<'_, '_> {
         let upper = self.operand(op, 1)?.concat();
         let step = self.operand(op, 2)?.concat();
         let inits = self.operands_from(op, 3)?;
-        let iters = body.args.get(1..).ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` body without an induction variable"))?;
+        let iters = body
+            .args
+            .get(1..)
+            .ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` body without an induction variable"))?;
         let mut types = vec![iv_ty.clone()];
         types.extend(self.register_types(iters)?);
-        let mut carried_in = vec![lower];
+        let mut carried_in = vec![lower.clone()];
         carried_in.extend(inits);
+        let saved_pin = self.shared_pinned;
+        let pipeline = self.pipeline_plan(op, body)?;
+        if let Some(pipe) = &pipeline {
+            // Prologue: the tiles of iterations 0..stages - 1, one group each.
+            let mut init_ptrs = Vec::with_capacity(pipe.loads.len());
+            for load in &pipe.loads {
+                init_ptrs.push(self.operand(op, 3 + load.iter)?);
+            }
+            for s in 0..pipe.stages - 1 {
+                let k = self.w.int(i64::from(s), &iv_ty);
+                let ahead = self.w.bin("muli", &step, &k, &iv_ty);
+                let iv = self.w.bin("addi", &lower, &ahead, &iv_ty);
+                let valid = self.loop_runs(&iv, &upper, &step, &iv_ty);
+                let mut ptrs = Vec::with_capacity(pipe.loads.len());
+                for (load, regs) in pipe.loads.iter().zip(&init_ptrs) {
+                    ptrs.push(self.advanced(load, regs, s)?);
+                }
+                let slot = self.w.i32(i64::from(s));
+                self.pipeline_issue(pipe, &ptrs, &slot, &valid)?;
+            }
+            types.push("i32".to_string());
+            carried_in.push(self.w.i32(0));
+        }
         let before = self.names(types.len());
         let after = self.names(types.len());
         let result = self.w.fresh();
         let type_list = types.join(", ");
         let pairs: Vec<String> = before.iter().zip(&carried_in).map(|(a, b)| format!("{a} = {b}")).collect();
-        self.w.open(format!("{result}:{} = scf.while ({}) : ({type_list}) -> ({type_list}) {{", types.len(), pairs.join(", ")));
+        self.w.open(format!(
+            "{result}:{} = scf.while ({}) : ({type_list}) -> ({type_list}) {{",
+            types.len(),
+            pairs.join(", ")
+        ));
         let zero = self.w.int(0, &iv_ty);
         let positive = self.w.cmpi("sgt", &step, &zero, &iv_ty);
         let below = self.w.cmpi("slt", &before[0], &upper, &iv_ty);
@@ -89,15 +127,58 @@ impl Lowerer<'_, '_> {
         self.w.line(format!("^bb0({}):", args.join(", ")));
         self.w.depth_in();
         self.bind(&body.args, &after)?;
+        let mut next_it = None;
+        if let Some(pipe) = &pipeline {
+            let it = after.last().cloned().unwrap_or_default();
+            let pending = pipe.stages.saturating_sub(2);
+            self.asm_void(&format!("cp.async.wait_group {pending};"));
+            self.w.barrier();
+            let stages = self.w.i32(i64::from(pipe.stages));
+            let slot = self.w.bin("remui", &it, &stages, "i32");
+            // Refill the buffer the previous iteration read.
+            let ahead = self.w.i32(i64::from(pipe.stages - 1));
+            let refill = self.w.bin("addi", &it, &ahead, "i32");
+            let refill = self.w.bin("remui", &refill, &stages, "i32");
+            let k = self.w.int(i64::from(pipe.stages - 1), &iv_ty);
+            let delta = self.w.bin("muli", &step, &k, &iv_ty);
+            let iv_ahead = self.w.bin("addi", &after[0], &delta, &iv_ty);
+            let valid = self.loop_runs(&iv_ahead, &upper, &step, &iv_ty);
+            let mut ptrs = Vec::with_capacity(pipe.loads.len());
+            for load in &pipe.loads {
+                let arg = body
+                    .args
+                    .get(1 + load.iter)
+                    .copied()
+                    .ok_or_else(|| Self::err(op, Stage::MalformedIr, "missing iter"))?;
+                let regs = self.scalar(arg)?;
+                ptrs.push(self.advanced(load, &regs, pipe.stages - 1)?);
+            }
+            self.pipeline_issue(pipe, &ptrs, &refill, &valid)?;
+            for load in &pipe.loads {
+                let staged = self.pipeline_buffer(load, &slot);
+                self.pipelined.insert(load.result, staged);
+            }
+            let one = self.w.i32(1);
+            next_it = Some(self.w.bin("addi", &it, &one, "i32"));
+        }
         let yielded = self.region(body)?;
         let next = self.w.bin("addi", &after[0], &step, &iv_ty);
         let mut carried_out = vec![next];
         carried_out.extend(yielded);
+        carried_out.extend(next_it);
         self.check_count(op, &carried_out, &types)?;
         self.w.line(format!("scf.yield {} : {type_list}", carried_out.join(", ")));
         self.w.close("}");
         let results = Self::results(&result, types.len());
         self.bind(&op.results, results.get(1..).unwrap_or(&[]))?;
+        if let Some(pipe) = &pipeline {
+            self.asm_void("cp.async.wait_group 0;");
+            self.w.barrier();
+            for load in &pipe.loads {
+                self.pipelined.remove(&load.result);
+            }
+        }
+        self.shared_pinned = saved_pin;
         Ok(())
     }
 
@@ -118,10 +199,17 @@ impl Lowerer<'_, '_> {
         let result = self.w.fresh();
         let type_list = types.join(", ");
         let pairs: Vec<String> = before.iter().zip(&carried_in).map(|(a, b)| format!("{a} = {b}")).collect();
-        self.w.open(format!("{result}:{} = scf.while ({}) : ({type_list}) -> ({type_list}) {{", types.len(), pairs.join(", ")));
+        self.w.open(format!(
+            "{result}:{} = scf.while ({}) : ({type_list}) -> ({type_list}) {{",
+            types.len(),
+            pairs.join(", ")
+        ));
         self.bind(&before_region.args, &before)?;
         let condition = self.region(before_region)?;
-        let condition = condition.first().cloned().ok_or_else(|| Self::err(op, Stage::MalformedIr, "`while` without a condition"))?;
+        let condition = condition
+            .first()
+            .cloned()
+            .ok_or_else(|| Self::err(op, Stage::MalformedIr, "`while` without a condition"))?;
         self.w.line(format!("scf.condition({condition}) {} : {type_list}", before.join(", ")));
         self.w.close("} do {");
         let args: Vec<String> = after.iter().zip(&types).map(|(a, t)| format!("{a}: {t}")).collect();
@@ -150,7 +238,9 @@ impl Lowerer<'_, '_> {
             self.w.open(format!("{result}:{} = scf.if {condition} -> ({type_list}) {{", types.len()));
         }
         let empty = Region::default();
-        for (i, region) in [op.regions.first().unwrap_or(&empty), op.regions.get(1).unwrap_or(&empty)].into_iter().enumerate() {
+        for (i, region) in
+            [op.regions.first().unwrap_or(&empty), op.regions.get(1).unwrap_or(&empty)].into_iter().enumerate()
+        {
             if i == 1 {
                 self.w.close("} else {");
                 self.w.depth_in();
@@ -174,7 +264,11 @@ impl Lowerer<'_, '_> {
         if values.len() == types.len() {
             Ok(())
         } else {
-            Err(Self::err(op, Stage::Layout, format!("{} registers yielded where {} are carried", values.len(), types.len())))
+            Err(Self::err(
+                op,
+                Stage::Layout,
+                format!("{} registers yielded where {} are carried", values.len(), types.len()),
+            ))
         }
     }
 }

@@ -33,8 +33,7 @@ impl Lowerer<'_, '_> {
     pub(super) fn apply_elementwise(&mut self, op: &Op, operands: &[Vec<String>]) -> Result<Vec<String>> {
         let result = Self::result_value(op, 0)?;
         let result_elem = self.elem_of(result)?;
-        let operand_elems: Vec<ElemType> =
-            op.operands.iter().map(|&v| self.elem_of(v)).collect::<Result<Vec<_>>>()?;
+        let operand_elems: Vec<ElemType> = op.operands.iter().map(|&v| self.elem_of(v)).collect::<Result<Vec<_>>>()?;
         let n = operands.first().map_or(0, Vec::len);
         if operands.iter().any(|regs| regs.len() != n) {
             return Err(Self::err(op, Stage::Layout, "operands have different register counts"));
@@ -52,11 +51,13 @@ impl Lowerer<'_, '_> {
         let scalar = |e: Option<&ElemType>| e.and_then(|e| e.scalar());
         match &op.kind {
             OpKind::Unary(u) => {
-                let s = scalar(elems.first()).ok_or_else(|| Self::err(op, Stage::MalformedIr, "unary op on a pointer"))?;
+                let s =
+                    scalar(elems.first()).ok_or_else(|| Self::err(op, Stage::MalformedIr, "unary op on a pointer"))?;
                 self.unary(op, *u, arg(0)?, s)
             }
             OpKind::Binary(b) => {
-                let s = scalar(elems.first()).ok_or_else(|| Self::err(op, Stage::MalformedIr, "binary op on a pointer"))?;
+                let s =
+                    scalar(elems.first()).ok_or_else(|| Self::err(op, Stage::MalformedIr, "binary op on a pointer"))?;
                 self.binary(*b, arg(0)?, arg(1)?, s)
             }
             OpKind::Compare(pred) => match elems.first() {
@@ -76,13 +77,17 @@ impl Lowerer<'_, '_> {
             },
             OpKind::Select => Ok(self.w.select(arg(0)?, arg(1)?, arg(2)?, elem_type(result))),
             OpKind::Cast => {
-                let from = scalar(elems.first()).ok_or_else(|| Self::err(op, Stage::UnsupportedOp, "cast of a pointer"))?;
+                let from =
+                    scalar(elems.first()).ok_or_else(|| Self::err(op, Stage::UnsupportedOp, "cast of a pointer"))?;
                 let to = result.scalar().ok_or_else(|| Self::err(op, Stage::UnsupportedOp, "cast to a pointer"))?;
                 Ok(self.cast(arg(0)?, from, to))
             }
             OpKind::AddPtr => {
-                let pointee = result.pointee().ok_or_else(|| Self::err(op, Stage::MalformedIr, "addptr result is not a pointer"))?;
-                let offset_ty = scalar(elems.get(1)).ok_or_else(|| Self::err(op, Stage::MalformedIr, "addptr offset"))?;
+                let pointee = result
+                    .pointee()
+                    .ok_or_else(|| Self::err(op, Stage::MalformedIr, "addptr result is not a pointer"))?;
+                let offset_ty =
+                    scalar(elems.get(1)).ok_or_else(|| Self::err(op, Stage::MalformedIr, "addptr offset"))?;
                 let mut offset = arg(1)?.to_string();
                 let mut ty = scalar_type(offset_ty);
                 if offset_ty == ScalarType::I1 {
@@ -246,10 +251,7 @@ impl Lowerer<'_, '_> {
             BinaryOp::Min => self.w.bin("minimumf", &x, &y, fty),
             BinaryOp::Max => self.w.bin("maximumf", &x, &y, fty),
             BinaryOp::And | BinaryOp::Or | BinaryOp::Xor | BinaryOp::Shl | BinaryOp::Shr => {
-                return Err(crate::error::BackendError::new(
-                    Stage::MalformedIr,
-                    format!("`{}` on floats", b.name()),
-                ));
+                return Err(crate::error::BackendError::new(Stage::MalformedIr, format!("`{}` on floats", b.name())));
             }
         };
         Ok(if wide { self.w.conv("truncf", &r, "f32", ty) } else { r })
@@ -313,7 +315,11 @@ impl Lowerer<'_, '_> {
             (true, true) => {
                 if from.bits() < to.bits() || (half(from) && half(to)) {
                     let wide = self.w.conv("extf", x, fty, "f32");
-                    return if to == ScalarType::F32 { wide } else { self.w.conv(if half(to) { "truncf" } else { "extf" }, &wide, "f32", tty) };
+                    return if to == ScalarType::F32 {
+                        wide
+                    } else {
+                        self.w.conv(if half(to) { "truncf" } else { "extf" }, &wide, "f32", tty)
+                    };
                 }
                 if from == ScalarType::F64 && half(to) {
                     let odd = self.f64_to_f32_odd(x);
@@ -322,8 +328,9 @@ impl Lowerer<'_, '_> {
                 self.w.conv("truncf", x, fty, tty)
             }
             (true, false) => {
-                let (wide, wty) = if half(from) { (self.w.conv("extf", x, fty, "f32"), "f32") } else { (x.to_string(), fty) };
-                self.w.def(format!("\"llvm.intr.fptosi.sat\"({wide}) : ({wty}) -> {tty}"))
+                let (wide, wty) =
+                    if half(from) { (self.w.conv("extf", x, fty, "f32"), "f32") } else { (x.to_string(), fty) };
+                self.fptosi_saturating(&wide, wty, to)
             }
             (false, true) => {
                 let op = if from.is_bool() { "uitofp" } else { "sitofp" };
@@ -345,6 +352,31 @@ impl Lowerer<'_, '_> {
                 }
             }
         }
+    }
+
+    /// Float -> integer truncating toward zero, saturating at the type's
+    /// range, NaN -> 0 (the operand of the conversion itself is always in range).
+    fn fptosi_saturating(&mut self, x: &str, fty: &str, to: ScalarType) -> String {
+        let tty = scalar_type(to);
+        let bits = to.bits();
+        let w = &mut self.w;
+        let lo = w.float(-(2f64.powi(bits as i32 - 1)), fty);
+        let hi = w.float(2f64.powi(bits as i32 - 1), fty);
+        let nan = w.cmpf("uno", x, x, fty);
+        let too_low = w.cmpf("olt", x, &lo, fty);
+        let too_high = w.cmpf("oge", x, &hi, fty);
+        let out = w.bin("ori", &nan, &too_low, "i1");
+        let out = w.bin("ori", &out, &too_high, "i1");
+        let zero = w.float(0.0, fty);
+        let safe = w.select(&out, &zero, x, fty);
+        let r = w.conv("fptosi", &safe, fty, tty);
+        let (min, max) = (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1);
+        let min = w.int(min as i64, tty);
+        let max = w.int(max as i64, tty);
+        let r = w.select(&too_high, &max, &r, tty);
+        let r = w.select(&too_low, &min, &r, tty);
+        let zero = w.int(0, tty);
+        w.select(&nan, &zero, &r, tty)
     }
 
     /// f64 -> f32 rounding to odd (see [`super::text::f64_to_f32_odd`]).

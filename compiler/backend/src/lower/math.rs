@@ -12,11 +12,11 @@
 use super::text::Writer;
 
 /// fdlibm's split of ln 2: `ln2_hi * n` is exact for |n| < 2^11.
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-01;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
 /// fdlibm's split of pi/2.
-const PIO2_HI: f64 = 1.570_796_326_734_125_614_17e+00;
-const PIO2_LO: f64 = 6.077_100_506_506_192_249_32e-11;
+const PIO2_HI: f64 = f64::from_bits(0x3FF9_21FB_5440_0000);
+const PIO2_LO: f64 = f64::from_bits(0x3DD0_B461_1A62_6331);
 
 impl Writer {
     fn f64c(&mut self, v: f64) -> String {
@@ -35,7 +35,7 @@ impl Writer {
 
     /// `2^n` for an integral f64 `n` in [-1022, 1023].
     fn pow2(&mut self, n: &str) -> String {
-        let k = self.def(format!("\"llvm.intr.fptosi.sat\"({n}) : (f64) -> i64"));
+        let k = self.conv("fptosi", n, "f64", "i64");
         let bias = self.int(1023, "i64");
         let e = self.bin("addi", &k, &bias, "i64");
         let shift = self.int(52, "i64");
@@ -205,7 +205,7 @@ impl Writer {
 }
 
 fn sign(i: u32) -> f64 {
-    if i % 2 == 0 { 1.0 } else { -1.0 }
+    if i.is_multiple_of(2) { 1.0 } else { -1.0 }
 }
 
 fn factorial(n: u32) -> f64 {
@@ -219,7 +219,9 @@ mod tests {
     #[test]
     fn constants_split_ln2_and_pi_over_2() {
         assert_eq!(LN2_HI + LN2_LO, std::f64::consts::LN_2);
-        assert_eq!(LN2_HI.to_bits() & 0xFFFF_FFFF, 0, "ln2_hi has 32 trailing zero bits");
+        assert_eq!(LN2_LO, 1.908_214_929_270_587_7e-10);
+        // 32 significant bits: n * ln2_hi is exact for |n| < 2^21.
+        assert_eq!(LN2_HI.to_bits() & 0x1F_FFFF, 0, "ln2_hi has 21 trailing zero bits");
         assert!((PIO2_HI + PIO2_LO - std::f64::consts::FRAC_PI_2).abs() < 1e-16);
         assert_eq!(factorial(5), 120.0);
     }

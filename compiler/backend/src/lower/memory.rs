@@ -33,13 +33,15 @@ impl Lowerer<'_, '_> {
     }
 
     /// Registers `start..start + width` hold consecutive elements along `dim`.
-    fn is_vector(map: &ThreadMap, start: usize, width: u32, dim: u32) -> bool {
+    pub(super) fn is_vector(map: &ThreadMap, start: usize, width: u32, dim: u32) -> bool {
         let Some(first) = map.regs.get(start) else { return false };
         (0..width as usize).all(|j| {
             map.regs.get(start + j).is_some_and(|c| {
-                c.iter().enumerate().all(|(d, &x)| {
-                    if d == dim as usize { x == first[d] + j as u32 } else { x == first[d] }
-                })
+                c.iter().enumerate().all(
+                    |(d, &x)| {
+                        if d == dim as usize { x == first[d] + j as u32 } else { x == first[d] }
+                    },
+                )
             })
         })
     }
@@ -90,7 +92,8 @@ impl Lowerer<'_, '_> {
                     value = self.w.cmpi("ne", &value, &zero, mty);
                 }
                 if let (Some(mask), Some(others)) = (&mask, &others) {
-                    let other = others.get(i + j).ok_or_else(|| Self::err(op, Stage::Layout, "missing `other` register"))?;
+                    let other =
+                        others.get(i + j).ok_or_else(|| Self::err(op, Stage::Layout, "missing `other` register"))?;
                     value = self.w.select(mask, &value, other, rty);
                 }
                 out.push(value);
@@ -217,7 +220,12 @@ impl Lowerer<'_, '_> {
         // The old values live in the owner threads only: share them when used.
         let replicated = map.as_ref().is_none_or(ThreadMap::is_replicated);
         if replicated && self.used.contains(&result) {
-            let map = map.unwrap_or(ThreadMap { shape: Vec::new(), regs: vec![Vec::new()], lane: Vec::new(), warp: Vec::new() });
+            let map = map.unwrap_or(ThreadMap {
+                shape: Vec::new(),
+                regs: vec![Vec::new()],
+                lane: Vec::new(),
+                warp: Vec::new(),
+            });
             let writer = match shape.is_empty() {
                 true => Some(self.thread_zero()),
                 false => None,

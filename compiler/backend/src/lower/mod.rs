@@ -13,10 +13,13 @@
 //!
 //! The function is printed as MLIR text and parsed by MLIR (see [`text`]).
 
+mod block;
 mod control;
+mod dot;
 mod elementwise;
 mod math;
 mod memory;
+mod pipeline;
 mod reduce;
 pub mod text;
 
@@ -25,7 +28,7 @@ use std::collections::{HashMap, HashSet};
 use tessera_tir::{ElemType, Kernel, Op, OpKind, Region, Type, ValueId, walk_ops};
 
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{LaidOutKernel, Layout, ThreadMap};
+use crate::layout::{LaidOutKernel, Layout, ThreadMap, axis_info::is_unit_stride};
 use text::{Writer, elem_type};
 
 /// The name of the kernel's shared-memory buffer.
@@ -68,6 +71,8 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
         defs,
         used,
         shared_bytes: 0,
+        shared_pinned: 0,
+        pipelined: HashMap::new(),
         tid: String::new(),
         lane: String::new(),
         warp: String::new(),
@@ -76,13 +81,20 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
     for (i, param) in kernel.params.iter().enumerate() {
         let ty = lowerer.type_of(param.value)?;
         let Type::Tensor { elem, shape } = ty else {
-            return Err(BackendError::new(Stage::UnsupportedOp, format!("parameter `{}` is a block pointer", param.name)));
+            return Err(BackendError::new(
+                Stage::UnsupportedOp,
+                format!("parameter `{}` is a block pointer", param.name),
+            ));
         };
         if !shape.is_empty() {
             return Err(BackendError::new(Stage::MalformedIr, format!("parameter `{}` is a tensor", param.name)));
         }
         params.push(format!("%arg{i}: {}", elem_type(*elem)));
-        lowerer.values.insert(param.value, Lowered { regs: vec![format!("%arg{i}")], layout: None });
+        // A `@contig` stride is the constant 1 the caller promised (and the
+        // runtime checked): the address arithmetic folds, as the axis info
+        // assumed when it chose vector widths.
+        let reg = if is_unit_stride(kernel, param) { lowerer.w.int(1, elem_type(*elem)) } else { format!("%arg{i}") };
+        lowerer.values.insert(param.value, Lowered { regs: vec![reg], layout: None });
     }
     lowerer.tid = lowerer.w.def("nvvm.read.ptx.sreg.tid.x : i32");
     let c31 = lowerer.w.i32(31);
@@ -94,14 +106,19 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
     }
     lowerer.w.line("llvm.return");
     let shared_bytes = u32::try_from(lowerer.shared_bytes).map_err(|_| {
-        BackendError::new(Stage::UnsupportedOp, format!("the kernel needs {} bytes of shared memory", lowerer.shared_bytes))
+        BackendError::new(
+            Stage::UnsupportedOp,
+            format!("the kernel needs {} bytes of shared memory", lowerer.shared_bytes),
+        )
     })?;
     let body = std::mem::take(&mut lowerer.w).finish();
     let threads = 32 * lk.num_warps;
     let mut mlir = String::from("module {\n");
     if shared_bytes > 0 {
+        // Dynamic shared memory (`.extern .shared`): the launch passes
+        // `shared_bytes`, which may exceed the 48 KiB static limit.
         mlir.push_str(&format!(
-            "  llvm.mlir.global internal @{SHARED_SYMBOL}() {{addr_space = 3 : i32, alignment = 16 : i64}} : !llvm.array<{shared_bytes} x i8>\n"
+            "  llvm.mlir.global external @{SHARED_SYMBOL}() {{addr_space = 3 : i32, alignment = 16 : i64}} : !llvm.array<0 x i8>\n"
         ));
     }
     mlir.push_str(&format!(
@@ -130,7 +147,13 @@ struct Lowerer<'a, 'k> {
     scopes: Vec<HashMap<(ValueId, Layout), Vec<String>>>,
     defs: HashMap<ValueId, &'k Op>,
     used: HashSet<ValueId>,
+    /// High-water mark of shared memory in bytes.
     shared_bytes: u64,
+    /// Bytes at the start of shared memory held by live pipeline buffers;
+    /// transient uses (exchanges, dot staging) start after them.
+    shared_pinned: u64,
+    /// Loads of the pipelined loop being lowered: their current buffers.
+    pipelined: HashMap<ValueId, dot::Staged>,
     tid: String,
     lane: String,
     warp: String,
@@ -149,11 +172,17 @@ impl<'k> Lowerer<'_, 'k> {
     }
 
     fn elem_of(&self, v: ValueId) -> Result<ElemType> {
-        self.type_of(v)?.elem().ok_or_else(|| BackendError::new(Stage::UnsupportedOp, "block pointers are not supported"))
+        self.type_of(v)?
+            .elem()
+            .ok_or_else(|| BackendError::new(Stage::UnsupportedOp, "block pointers are not supported"))
     }
 
+    /// A tensor's shape; block pointers are scalars (no layout) here.
     fn shape_of(&self, v: ValueId) -> Result<&'k [u32]> {
-        Ok(self.type_of(v)?.shape())
+        match self.type_of(v)? {
+            Type::Tensor { shape, .. } => Ok(shape),
+            Type::BlockPtr { .. } => Ok(&[]),
+        }
     }
 
     fn op_id(&self, op: &Op) -> Result<usize> {
@@ -161,11 +190,17 @@ impl<'k> Lowerer<'_, 'k> {
     }
 
     fn operand_value(op: &Op, index: usize) -> Result<ValueId> {
-        op.operands.get(index).copied().ok_or_else(|| Self::err(op, Stage::MalformedIr, format!("missing operand {index}")))
+        op.operands
+            .get(index)
+            .copied()
+            .ok_or_else(|| Self::err(op, Stage::MalformedIr, format!("missing operand {index}")))
     }
 
     fn result_value(op: &Op, index: usize) -> Result<ValueId> {
-        op.results.get(index).copied().ok_or_else(|| Self::err(op, Stage::MalformedIr, format!("missing result {index}")))
+        op.results
+            .get(index)
+            .copied()
+            .ok_or_else(|| Self::err(op, Stage::MalformedIr, format!("missing result {index}")))
     }
 
     /// The layout a tensor value was produced in.
@@ -220,7 +255,8 @@ impl<'k> Lowerer<'_, 'k> {
             let Some(lowered) = self.values.get(&v).cloned() else {
                 return Err(BackendError::new(Stage::MalformedIr, format!("{v} is used before it is defined")));
             };
-            let from_layout = lowered.layout.clone().ok_or_else(|| BackendError::new(Stage::Layout, format!("{v} has no layout")))?;
+            let from_layout =
+                lowered.layout.clone().ok_or_else(|| BackendError::new(Stage::Layout, format!("{v} has no layout")))?;
             if from_layout == *layout {
                 return Ok(lowered.regs);
             }
@@ -240,7 +276,10 @@ impl<'k> Lowerer<'_, 'k> {
 
     /// Rebuilds flexible value `v` (from splats, aranges and constants) in `layout`.
     fn rematerialize(&mut self, v: ValueId, layout: &Layout) -> Result<Vec<String>> {
-        let op = *self.defs.get(&v).ok_or_else(|| BackendError::new(Stage::Layout, format!("{v} is flexible but has no definition")))?;
+        let op = *self
+            .defs
+            .get(&v)
+            .ok_or_else(|| BackendError::new(Stage::Layout, format!("{v} is flexible but has no definition")))?;
         let shape = self.shape_of(v)?;
         let map = layout.thread_map(shape);
         let n = map.regs.len();
@@ -310,11 +349,22 @@ impl<'k> Lowerer<'_, 'k> {
 
     /// Per dimension, this thread's base coordinate under `map` (i32).
     fn base(&mut self, map: &ThreadMap) -> Result<Vec<String>> {
+        self.base_from(map, true)
+    }
+
+    /// Per dimension, the coordinate the warp id alone contributes under `map`.
+    fn warp_base(&mut self, map: &ThreadMap) -> Result<Vec<String>> {
+        self.base_from(map, false)
+    }
+
+    fn base_from(&mut self, map: &ThreadMap, with_lanes: bool) -> Result<Vec<String>> {
         let (lane, warp) = (self.lane.clone(), self.warp.clone());
+        let no_lanes: Vec<Vec<u32>> = Vec::new();
+        let lane_bits = if with_lanes { &map.lane } else { &no_lanes };
         let mut out = Vec::with_capacity(map.shape.len());
         for d in 0..map.shape.len() {
             let mut acc: Option<String> = None;
-            for (source, bits) in [(&lane, &map.lane), (&warp, &map.warp)] {
+            for (source, bits) in [(&lane, lane_bits), (&warp, &map.warp)] {
                 for (i, contribution) in bits.iter().enumerate() {
                     let amount = contribution.get(d).copied().unwrap_or(0);
                     if amount == 0 {
@@ -399,13 +449,20 @@ impl<'k> Lowerer<'_, 'k> {
         self.w.cmpi("eq", &tid, &zero, "i32")
     }
 
-    /// Reserves `bytes` of shared memory for one exchange.
+    /// Reserves `bytes` of transient shared memory (after the pinned region)
+    /// for one exchange or dot staging.
     fn reserve_shared(&mut self, bytes: u64) {
-        self.shared_bytes = self.shared_bytes.max(bytes.next_multiple_of(16));
+        self.shared_bytes = self.shared_bytes.max(self.shared_pinned + bytes.next_multiple_of(16));
     }
 
-    /// The shared-memory buffer as a typed pointer at byte `offset`.
+    /// The transient shared-memory region as a typed pointer at byte `offset`.
     fn shared_base(&mut self, offset: u64) -> String {
+        let offset = offset + self.shared_pinned;
+        self.shared_at(offset)
+    }
+
+    /// The dynamic shared-memory buffer at absolute byte `offset`.
+    fn shared_at(&mut self, offset: u64) -> String {
         let base = self.w.def(format!("llvm.mlir.addressof @{SHARED_SYMBOL} : !llvm.ptr<3>"));
         if offset == 0 {
             return base;
@@ -541,13 +598,21 @@ impl<'k> Lowerer<'_, 'k> {
             OpKind::Load { .. } => self.load(op),
             OpKind::Store { .. } => self.store(op),
             OpKind::AtomicAdd { .. } => self.atomic_add(op),
+            OpKind::Dot { precision } => self.dot(op, *precision),
+            OpKind::MakeBlockPtr { .. } => self.make_block_ptr(op),
+            OpKind::Advance => self.advance(op),
+            OpKind::LoadBlock { .. } if op.results.first().is_some_and(|r| self.pipelined.contains_key(r)) => Ok(()),
+            OpKind::LoadBlock { boundary_check, padding } => self.load_block(op, boundary_check, *padding),
+            OpKind::StoreBlock { boundary_check } => self.store_block(op, boundary_check),
             OpKind::Reduce { kind, axis } => self.reduce(op, *kind, *axis),
             OpKind::Scan { kind, axis, reverse } => self.scan(op, *kind, *axis, *reverse),
             OpKind::For => self.for_loop(op),
             OpKind::If => self.if_op(op),
             OpKind::While => self.while_loop(op),
             OpKind::Return => Ok(()),
-            OpKind::Yield | OpKind::Condition => Err(Self::err(op, Stage::MalformedIr, "terminator outside its region's end")),
+            OpKind::Yield | OpKind::Condition => {
+                Err(Self::err(op, Stage::MalformedIr, "terminator outside its region's end"))
+            }
             _ => Err(Self::err(op, Stage::UnsupportedOp, "not supported by this backend version yet")),
         }
     }
@@ -602,7 +667,8 @@ impl<'k> Lowerer<'_, 'k> {
         let (src_shape, result_shape) = (self.shape_of(src)?, self.shape_of(result)?);
         if src_shape.is_empty() || result_shape.is_empty() {
             let s = first(&regs, op)?;
-            let n = if result_shape.is_empty() { 1 } else { self.layout_of(result)?.thread_map(result_shape).regs.len() };
+            let n =
+                if result_shape.is_empty() { 1 } else { self.layout_of(result)?.thread_map(result_shape).regs.len() };
             return self.define(result, vec![s; n]);
         }
         let id = self.op_id(op)?;
@@ -624,7 +690,9 @@ fn first(regs: &[String], op: &Op) -> Result<String> {
 fn pick(regs: &[String], index: &[usize]) -> Result<Vec<String>> {
     index
         .iter()
-        .map(|&i| regs.get(i).cloned().ok_or_else(|| BackendError::new(Stage::Layout, format!("register {i} is missing"))))
+        .map(|&i| {
+            regs.get(i).cloned().ok_or_else(|| BackendError::new(Stage::Layout, format!("register {i} is missing")))
+        })
         .collect()
 }
 

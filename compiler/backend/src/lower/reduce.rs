@@ -34,7 +34,9 @@ impl Lowerer<'_, '_> {
         let ty = scalar_type(acc);
         let value = |this: &mut Self, op: &str| this.w.bin(op, &a.value, &b.value, ty);
         Ok(match kind {
-            ReduceKind::Sum => Partial { value: self.binary(tessera_tir::BinaryOp::Add, &a.value, &b.value, acc)?, index: None },
+            ReduceKind::Sum => {
+                Partial { value: self.binary(tessera_tir::BinaryOp::Add, &a.value, &b.value, acc)?, index: None }
+            }
             ReduceKind::Max | ReduceKind::Min => {
                 let max = kind == ReduceKind::Max;
                 let v = match (acc.is_float(), acc.is_bool()) {
@@ -108,7 +110,8 @@ impl Lowerer<'_, '_> {
                 w.conv("bitcast", &r, "i16", ty)
             }
             ScalarType::I64 | ScalarType::F64 => {
-                let bits = if s == ScalarType::F64 { w.conv("bitcast", value, "f64", "i64") } else { value.to_string() };
+                let bits =
+                    if s == ScalarType::F64 { w.conv("bitcast", value, "f64", "i64") } else { value.to_string() };
                 let lo = w.conv("trunci", &bits, "i64", "i32");
                 let c32 = w.int(32, "i64");
                 let hi = w.bin("shrui", &bits, &c32, "i64");
@@ -133,7 +136,8 @@ impl Lowerer<'_, '_> {
         let acc = accumulator(elem);
         let regs = self.operand(op, 0)?;
         let id = self.op_id(op)?;
-        let layout = self.lk.operand_layout(id, 0).cloned().ok_or_else(|| Self::err(op, Stage::Layout, "no operand layout"))?;
+        let layout =
+            self.lk.operand_layout(id, 0).cloned().ok_or_else(|| Self::err(op, Stage::Layout, "no operand layout"))?;
         let shape = self.shape_of(src)?;
         let a = axis as usize;
         if a >= shape.len() {
@@ -314,7 +318,9 @@ impl Lowerer<'_, '_> {
             };
             let (j, running, r) = (self.w.fresh(), self.w.fresh(), self.w.fresh());
             // Reverse scans accumulate from the end: walk j downwards.
-            self.w.open(format!("{r} = scf.for {j} = {lo} to {hi} step {one} iter_args({running} = {identity}) -> ({aty}) : i32 {{"));
+            self.w.open(format!(
+                "{r} = scf.for {j} = {lo} to {hi} step {one} iter_args({running} = {identity}) -> ({aty}) : i32 {{"
+            ));
             let k = if reverse {
                 let sum = self.w.bin("addi", &lo, &hi, "i32");
                 let last = self.w.bin("subi", &sum, &one, "i32");

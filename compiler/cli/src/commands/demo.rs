@@ -128,7 +128,7 @@ fn ptx_table(dir: &Path, files: &[std::path::PathBuf], listing: &str) -> CliResu
         None => println!("ptxas not found: no registers or spills ({})", cuda_tools::install_help()),
     }
     println!(
-        "{:<26} {:<40} {:>9} {:>13} {:>9} {:>9}",
+        "{:<26} {:<56} {:>9} {:>15} {:>9} {:>9}",
         "kernel", "variant", "registers", "spills (st/ld)", "shared B", "PTX lines"
     );
     let mut failures = 0;
@@ -157,7 +157,7 @@ fn ptx_table(dir: &Path, files: &[std::path::PathBuf], listing: &str) -> CliResu
                     continue;
                 };
                 match compile_variant(&kernel, ptxas.as_ref(), &source, path, &sig.name) {
-                    Ok(row) => println!("{:<26} {:<40} {row}", sig.name, variant),
+                    Ok(row) => println!("{:<26} {:<56} {row}", sig.name, variant),
                     Err(Declined(reason)) => match unsupported.iter_mut().find(|u| u.0 == sig.name && u.1 == reason) {
                         Some(entry) => entry.2 += 1,
                         None => unsupported.push((sig.name.clone(), reason, 1)),
@@ -214,7 +214,7 @@ fn compile_variant(
         None => ("-".to_string(), "-".to_string()),
     };
     let lines = normalize_ptx(&compiled.ptx).lines().count();
-    Ok(format!("{registers:>9} {spills:>13} {:>9} {lines:>9}", compiled.shared_bytes))
+    Ok(format!("{registers:>9} {spills:>15} {:>9} {lines:>9}", compiled.shared_bytes))
 }
 
 /// The values `demo.args` gives for the kernel's compile-time parameters that

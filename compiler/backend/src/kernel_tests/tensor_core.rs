@@ -1,0 +1,209 @@
+//! Matmul and linear attention from `kernels-dsl/`, compiled from source at
+//! several tuning points for sm_80 and sm_90a: tensor cores (`mma.sync`,
+//! `ldmatrix`), block pointers, software pipelining (`cp.async`) and dynamic
+//! shared memory. ptxas must accept every PTX (skipped visibly when absent);
+//! each kernel's fingerprints are snapshotted.
+
+use std::fmt::Write as _;
+
+use tessera_tir::ConstValue;
+
+use crate::fingerprint::PtxFingerprint;
+use crate::{CompiledKernel, GpuArch, Target, compile_kernel, ptxas::Ptxas};
+
+const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
+const ATTENTION: &str = include_str!("../../../../kernels-dsl/linear_attention.tsr");
+
+/// Compiles `kernel` of `source` with `consts` (also `warps`, `stages`) for
+/// `arch`, checks it with ptxas when present, and returns it.
+fn compile(source: &str, kernel: &str, consts: &[(&str, i64)], arch: GpuArch) -> CompiledKernel {
+    let consts: Vec<(String, ConstValue)> = consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
+    let tir = tessera_frontend::compile_str(&format!("{kernel}.tsr"), source, kernel, &consts)
+        .unwrap_or_else(|e| panic!("{kernel} {consts:?} does not compile in the front end:\n{e}"));
+    let mut k = compile_kernel(&tir, &Target::new(arch))
+        .unwrap_or_else(|e| panic!("compiling {kernel} {consts:?} for {arch}:\n{e}"));
+    if let Some(dir) = std::env::var_os("TESSERA_BACKEND_DUMP") {
+        let label: Vec<String> = consts.iter().map(|(n, v)| format!("{n}{v}")).collect();
+        let base = std::path::Path::new(&dir).join(format!("{kernel}.{}.{arch}", label.join("_")));
+        for (ext, body) in [("ptx", &k.ptx), ("mlir", &k.stages.mlir), ("layout", &k.stages.layout)] {
+            std::fs::write(base.with_extension(format!("{arch}.{ext}")), body).expect("dump");
+        }
+    }
+    match Ptxas::locate() {
+        Some(ptxas) => {
+            k.assemble(&ptxas).unwrap_or_else(|e| panic!("ptxas rejected {kernel} {consts:?} for {arch}:\n{e}"));
+        }
+        None => eprintln!("SKIPPED ptxas check of {kernel} {consts:?} for {arch}: ptxas not found (set TESSERA_PTXAS)"),
+    }
+    k
+}
+
+/// One line per compiled variant: parameters, then the counts that show the
+/// lowering did its job.
+fn summary(label: &str, k: &CompiledKernel) -> String {
+    let fp = PtxFingerprint::of_ptx(&k.ptx);
+    let mut line = format!(
+        "{label} {}: mma.sync {}, wgmma {}, ldmatrix {}, cp.async {}, ld.global v4/v2/scalar {}/{}/{}, bar {}, shared {} B",
+        k.target.arch,
+        fp.mma_sync,
+        fp.wgmma,
+        fp.ldmatrix,
+        fp.cp_async,
+        fp.ld_global.v4,
+        fp.ld_global.v2,
+        fp.ld_global.scalar,
+        fp.bar,
+        k.shared_bytes
+    );
+    if let Some(stats) = &k.ptxas {
+        let _ = write!(
+            line,
+            ", registers {}, spills {}/{} B",
+            stats.registers, stats.spill_store_bytes, stats.spill_load_bytes
+        );
+    }
+    line
+}
+
+fn points(source: &str, kernel: &str, points: &[&[(&str, i64)]]) -> (String, Vec<CompiledKernel>) {
+    let mut text = String::new();
+    let mut all = Vec::new();
+    for consts in points {
+        let label: Vec<String> = consts.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        for arch in [GpuArch::Sm80, GpuArch::Sm90a] {
+            let k = compile(source, kernel, consts, arch);
+            let _ = writeln!(text, "{}", summary(&label.join(" "), &k));
+            all.push(k);
+        }
+    }
+    (text, all)
+}
+
+fn with_ptxas(text: String) -> Option<String> {
+    Ptxas::locate().map(|_| text)
+}
+
+const MATMUL_POINTS: &[&[(&str, i64)]] = &[
+    &[("BLOCK_M", 128), ("BLOCK_N", 128), ("BLOCK_K", 64), ("warps", 8), ("stages", 3)],
+    &[("BLOCK_M", 64), ("BLOCK_N", 64), ("BLOCK_K", 32), ("warps", 4), ("stages", 3)],
+    &[("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", 8), ("stages", 3)],
+];
+
+/// The default tuning point: 128x128x64 on 8 warps (in the tune list), 3 stages.
+fn assert_default_point_does_not_spill(kernels: &[CompiledKernel]) {
+    for k in kernels.iter().take(2) {
+        if let Some(stats) = &k.ptxas {
+            assert_eq!((stats.spill_store_bytes, stats.spill_load_bytes), (0, 0), "{} spills", k.target.arch);
+        }
+    }
+}
+
+#[test]
+fn matmul_runs_on_tensor_cores() {
+    let (text, kernels) = points(MATMUL, "matmul", MATMUL_POINTS);
+    for k in &kernels {
+        assert!(k.ptx.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "{}", k.ptx);
+        // A is K-contiguous (plain ldmatrix), B is N-contiguous (ldmatrix.trans).
+        assert!(k.ptx.contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), "no ldmatrix for A");
+        assert!(k.ptx.contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), "no ldmatrix.trans for B");
+        assert!(k.ptx.contains(".extern .shared .align 16 .b8 __tessera_smem[]"), "not dynamic shared memory");
+    }
+    // No zero-spill check here: the loop carries 64 pointers per thread (see
+    // the snapshot); `matmul_block_ptr` is the version that must not spill.
+    if let Some(text) = with_ptxas(text) {
+        insta::assert_snapshot!("matmul_tensor_cores", text);
+    }
+}
+
+/// `matmul` with the hints a caller of row-major A, B and C can promise:
+/// unit inner strides (`@contig`), 16-byte aligned rows and sizes that are
+/// multiples of 8 (`@div(8)`: without them the row starts and the `< K`,
+/// `< N` masks change every element, and no vector is legal).
+fn hinted_matmul() -> String {
+    let mut source = MATMUL.to_string();
+    for (plain, hinted) in [
+        ("M: i32, N: i32, K: i32,", "M: i32 @div(8), N: i32 @div(8), K: i32 @div(8),"),
+        (
+            "stride_am: i32, stride_ak: i32, stride_bk: i32, stride_bn: i32, stride_cm: i32, stride_cn: i32,",
+            "stride_am: i32 @div(8), stride_ak: i32 @contig, stride_bk: i32 @div(8), stride_bn: i32 @contig, \
+             stride_cm: i32 @div(8), stride_cn: i32 @contig,",
+        ),
+    ] {
+        assert!(source.contains(plain), "the `matmul` header changed: update this test");
+        source = source.replacen(plain, hinted, 1);
+    }
+    source
+}
+
+#[test]
+fn matmul_with_contig_strides_uses_vector_loads() {
+    let source = hinted_matmul();
+    let (text, kernels) = points(&source, "matmul", MATMUL_POINTS);
+    for k in &kernels {
+        let fp = PtxFingerprint::of_ptx(&k.ptx);
+        // 16-byte loads of A and B rows and 16-byte stores of C rows: the
+        // `@contig` strides are the constant 1.
+        assert!(fp.ld_global.v4 > 0 && fp.ld_global.scalar == 0, "{}: {fp:?}", k.target.arch);
+        assert!(k.ptx.contains("st.global.v4"), "{}", k.target.arch);
+    }
+    assert_default_point_does_not_spill(&kernels);
+    if let Some(text) = with_ptxas(text) {
+        insta::assert_snapshot!("matmul_contig_strides", text);
+    }
+}
+
+#[test]
+fn matmul_block_ptr_is_pipelined_with_cp_async() {
+    let (text, kernels) = points(MATMUL, "matmul_block_ptr", MATMUL_POINTS);
+    for k in &kernels {
+        assert!(k.ptx.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "no mma");
+        assert!(k.ptx.contains("cp.async.cg.shared.global"), "no cp.async");
+        assert!(k.ptx.contains("cp.async.wait_group"), "no wait_group");
+        // The epilogue stores 16-byte vectors on its fast path.
+        assert!(k.ptx.contains("st.global.v4"), "the store_block fast path lost its vectors");
+    }
+    // 3 stages of a 128x64 and a 64x128 bf16 tile.
+    assert!(kernels[0].shared_bytes >= 3 * (128 * 64 + 64 * 128) * 2, "{}", kernels[0].shared_bytes);
+    assert_default_point_does_not_spill(&kernels);
+    if let Some(text) = with_ptxas(text) {
+        insta::assert_snapshot!("matmul_block_ptr_pipelined", text);
+    }
+}
+
+#[test]
+fn a_variant_over_the_shared_memory_limit_is_rejected() {
+    let consts: Vec<(String, ConstValue)> = [("BLOCK_M", 256), ("BLOCK_N", 256), ("BLOCK_K", 64), ("stages", 4)]
+        .iter()
+        .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+        .collect();
+    let tir = tessera_frontend::compile_str("matmul.tsr", MATMUL, "matmul_block_ptr", &consts).expect("front end");
+    let error = compile_kernel(&tir, &Target::new(GpuArch::Sm86)).expect_err("4 x 64 KiB of tiles exceed 99 KiB");
+    assert_eq!(error.code(), "E0812");
+    assert!(error.message.contains("`matmul_block_ptr` (BLOCK_M = 256, BLOCK_N = 256, BLOCK_K = 64"), "{error}");
+    assert!(error.message.contains("stages = 4) needs"), "{error}");
+    assert!(error.message.ends_with("more than the 101376 bytes a CTA may use on sm_86"), "{error}");
+}
+
+#[test]
+fn linear_attention_runs_on_tensor_cores() {
+    for kernel in ["linear_attention_fwd", "linear_attention_fwd_bf16"] {
+        let (text, kernels) = points(
+            ATTENTION,
+            kernel,
+            &[
+                &[("D", 64), ("BLOCK", 64), ("BLOCK_E", 32), ("warps", 4)],
+                &[("D", 64), ("BLOCK", 16), ("BLOCK_E", 16), ("warps", 4)],
+                &[("D", 32), ("BLOCK", 32), ("BLOCK_E", 64), ("warps", 8)],
+            ],
+        );
+        for k in &kernels {
+            assert!(k.ptx.contains("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"), "{kernel}");
+        }
+        // Registers and spills stay out of this snapshot: at BLOCK=64 on 4
+        // warps they vary between runs (under investigation), see the report.
+        let text: String = text.lines().map(|l| format!("{}\n", l.split(", registers").next().unwrap_or(l))).collect();
+        if let Some(text) = with_ptxas(text) {
+            insta::assert_snapshot!(kernel, text);
+        }
+    }
+}

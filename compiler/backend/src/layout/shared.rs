@@ -1,0 +1,104 @@
+//! Swizzled shared-memory tiles: where the elements of a 2-D operand live in
+//! shared memory, so that `ldmatrix` reads them without bank conflicts.
+//!
+//! A tile stores `rows` rows of `cols` contiguous elements (the contiguous
+//! axis is the one the data arrives contiguous in: the register layout's
+//! fastest dimension, or the global-memory `order[0]` for `cp.async`). A row
+//! is cut into 16-byte chunks of `vec` elements; chunk `c` of row `r` is
+//! stored at chunk position `c ^ phase(r)` with
+//! `phase(r) = (r / per_phase) % max_phase` (Triton's swizzled shared
+//! encoding for mma v2 operands):
+//!
+//! * `vec = 16 / element bytes`: one chunk is what one `ldmatrix` lane
+//!   address reads (one 8x8 b16 matrix row) and what one `cp.async` moves;
+//! * `per_phase = max(1, 128 / row bytes)`: rows sharing a phase fill one
+//!   128-byte line (all 32 banks) together;
+//! * `max_phase = min(8 / per_phase, chunks per row)`: 8 consecutive rows
+//!   read by one 8x8 matrix then land on 8 distinct 16-byte bank groups.
+//!
+//! Chunks never straddle the swizzle, so a thread's `vec`-aligned run of
+//! contiguous elements stays one vector access.
+
+/// The placement of a `rows x cols` tile in shared memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedTile {
+    pub rows: u32,
+    pub cols: u32,
+    /// Bytes per element.
+    pub bytes: u32,
+    /// Elements per 16-byte chunk (capped by `cols`).
+    pub vec: u32,
+    pub per_phase: u32,
+    pub max_phase: u32,
+}
+
+impl SharedTile {
+    /// The swizzled placement for `rows x cols` elements of `bytes` bytes
+    /// (powers of two).
+    pub fn swizzled(rows: u32, cols: u32, bytes: u32) -> SharedTile {
+        let bytes = bytes.max(1);
+        let vec = (16 / bytes).clamp(1, cols.max(1));
+        let row_bytes = cols.max(1) * bytes;
+        let per_phase = (128 / row_bytes).max(1);
+        let chunks = (cols / vec).max(1);
+        let max_phase = (8 / per_phase).clamp(1, chunks);
+        SharedTile { rows, cols, bytes, vec, per_phase, max_phase }
+    }
+
+    /// Bytes the tile occupies.
+    pub fn size_bytes(&self) -> u64 {
+        u64::from(self.rows) * u64::from(self.cols) * u64::from(self.bytes)
+    }
+
+    /// The element offset of (row, col) from the tile's start.
+    pub fn offset(&self, row: u32, col: u32) -> u32 {
+        let phase = (row / self.per_phase) % self.max_phase;
+        row * self.cols + (((col / self.vec) ^ phase) * self.vec) + col % self.vec
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// The 16-byte bank groups (of 8 per 128-byte line) that the rows of one
+    /// 8x8 `ldmatrix` matrix at chunk `chunk` read.
+    fn bank_groups(tile: &SharedTile, first_row: u32, chunk: u32) -> HashSet<u32> {
+        (first_row..first_row + 8).map(|r| (tile.offset(r, chunk * tile.vec) * tile.bytes / 16) % 8).collect()
+    }
+
+    #[test]
+    fn parameters_follow_the_row_width() {
+        let t = SharedTile::swizzled(128, 64, 2);
+        assert_eq!((t.vec, t.per_phase, t.max_phase), (8, 1, 8));
+        let t = SharedTile::swizzled(128, 32, 2);
+        assert_eq!((t.vec, t.per_phase, t.max_phase), (8, 2, 4));
+        let t = SharedTile::swizzled(64, 16, 4);
+        assert_eq!((t.vec, t.per_phase, t.max_phase), (4, 2, 4));
+        assert_eq!(t.size_bytes(), 64 * 16 * 4);
+    }
+
+    #[test]
+    fn every_element_gets_its_own_slot() {
+        for (rows, cols, bytes) in [(64, 64, 2), (32, 32, 2), (16, 8, 4), (64, 16, 2)] {
+            let t = SharedTile::swizzled(rows, cols, bytes);
+            let slots: HashSet<u32> = (0..rows).flat_map(|r| (0..cols).map(move |c| t.offset(r, c))).collect();
+            assert_eq!(slots.len() as u32, rows * cols);
+            assert!(slots.iter().all(|&s| s < rows * cols));
+        }
+    }
+
+    #[test]
+    fn ldmatrix_rows_hit_distinct_banks() {
+        for (cols, bytes) in [(64, 2), (32, 2), (128, 2), (32, 4)] {
+            let t = SharedTile::swizzled(64, cols, bytes);
+            for chunk in 0..cols / t.vec {
+                assert_eq!(bank_groups(&t, 8, chunk).len(), 8, "cols {cols}, bytes {bytes}, chunk {chunk}");
+            }
+        }
+        // Without the swizzle all eight rows of a 128-byte-wide tile hit one group.
+        let plain = SharedTile { max_phase: 1, ..SharedTile::swizzled(64, 64, 2) };
+        assert_eq!(bank_groups(&plain, 0, 3).len(), 1);
+    }
+}

@@ -1,0 +1,538 @@
+//! `dot` on tensor cores: operands staged in swizzled shared memory, read
+//! into `mma.sync` fragments with `ldmatrix`, multiplied with
+//! `mma.sync.aligned.m16n8k16` (bf16, f16) or `m16n8k8` (tf32), f32
+//! accumulation in the [`Layout::Mma`] accumulator layout.
+//!
+//! Operands arrive in any register layout (or, when the loop is software
+//! pipelined, already in shared memory, see [`super::pipeline`]). Each is
+//! written into a [`SharedTile`] whose contiguous axis is the one its data is
+//! contiguous along, so the writes are 16-byte vectors; `ldmatrix` then
+//! reads 8x8 b16 matrices, with `.trans` when a 16-bit operand is stored
+//! along the other axis than its fragment wants (A stored M-contiguous, B
+//! stored N-contiguous: `dot(trans(a), b)`, `dot(a, b)` with a row-major B).
+//! 32-bit (tf32) operands cannot be transposed by `ldmatrix`; register
+//! operands are therefore staged in the fragment's orientation, and
+//! pipelined ones stored the other way are read with scalar loads.
+//!
+//! tf32 inputs are rounded to nearest even at 10 mantissa bits exactly as
+//! the interpreter rounds them (the hardware would truncate). `Ieee`
+//! precision, and shapes too small for one `mma` tile (M < 16, N < 8, K
+//! below the instruction's K), use one f32 fused multiply-add per product
+//! in `k` order instead, the interpreter's own order.
+//!
+//! Fragments (PTX ISA, "Matrix fragments for mma.m16n8k16"): with
+//! `g = lane / 4`, `t = lane % 4`, A holds (g, 2t..2t+1), (g+8, 2t..),
+//! (g, 2t+8..), (g+8, 2t+8..) as four b16 pairs; B holds (k = 2t.., n = g)
+//! and (k = 2t+8.., n = g); the accumulator is [`crate::layout::mma`]'s.
+//! For m16n8k8 tf32, A holds (g, t), (g+8, t), (g, t+4), (g+8, t+4) and B
+//! holds (t, g), (t+4, g): the same 8x8 b16 matrices, each b16 pair being
+//! one f32.
+
+use tessera_tir::{DotPrecision, ElemType, Op, ScalarType};
+
+use super::Lowerer;
+use super::text::{elem_type, memory_bytes, memory_type};
+use crate::error::{Result, Stage};
+use crate::layout::mma::{TILE_M, TILE_N};
+use crate::layout::{Layout, ThreadMap, shared::SharedTile};
+
+/// How one `dot` multiplies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DotKind {
+    /// `mma.sync.m16n8k16` with 16-bit inputs (`bf16` or `f16`).
+    Mma16(ScalarType),
+    /// `mma.sync.m16n8k8.tf32`.
+    Tf32,
+    /// One `fma.rn.f32` per product; `tf32` rounds the inputs first.
+    Fma { tf32: bool },
+}
+
+impl DotKind {
+    /// The instruction's K.
+    fn k_step(self) -> u32 {
+        match self {
+            DotKind::Mma16(_) => 16,
+            DotKind::Tf32 => 8,
+            DotKind::Fma { .. } => 1,
+        }
+    }
+
+    fn mma_text(self) -> Option<&'static str> {
+        match self {
+            DotKind::Mma16(ScalarType::BF16) => Some("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"),
+            DotKind::Mma16(_) => Some("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"),
+            DotKind::Tf32 => Some("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"),
+            DotKind::Fma { .. } => None,
+        }
+    }
+
+    /// What a dot of `elem` inputs with `precision` into an `[m, n]`
+    /// accumulator over `k` runs as; `None` when the backend cannot.
+    pub(super) fn choose(elem: ScalarType, precision: DotPrecision, m: u32, n: u32, k: u32) -> Option<DotKind> {
+        let kind = match (elem, precision) {
+            (ScalarType::BF16 | ScalarType::F16, _) => DotKind::Mma16(elem),
+            (ScalarType::F32, DotPrecision::Tf32) => DotKind::Tf32,
+            (ScalarType::F32, DotPrecision::Ieee) => return Some(DotKind::Fma { tf32: false }),
+            _ => return None,
+        };
+        let fits = m >= TILE_M && n >= TILE_N && k >= kind.k_step();
+        Some(if fits { kind } else { DotKind::Fma { tf32: matches!(kind, DotKind::Tf32) } })
+    }
+}
+
+/// A `dot` operand in shared memory.
+#[derive(Clone, Debug)]
+pub(super) struct Staged {
+    /// `!llvm.ptr<3>` of the tile's first element.
+    pub base: String,
+    pub tile: SharedTile,
+    /// The operand dimension (0 or 1) stored contiguously (the tile's columns).
+    pub contiguous: usize,
+    pub elem: ElemType,
+}
+
+impl Lowerer<'_, '_> {
+    pub(super) fn dot(&mut self, op: &Op, precision: DotPrecision) -> Result<()> {
+        let (a, b) = (Self::operand_value(op, 0)?, Self::operand_value(op, 1)?);
+        let result = Self::result_value(op, 0)?;
+        let (a_shape, b_shape) = (self.shape_of(a)?, self.shape_of(b)?);
+        let (&[m, k], &[_, n]) = (a_shape, b_shape) else {
+            return Err(Self::err(op, Stage::MalformedIr, "dot operands must be rank 2"));
+        };
+        let kind = self.dot_kind(op, precision, m, n, k)?;
+        let acc = self.operand(op, 2)?;
+        // Operands of a pipelined loop already sit in their shared buffers.
+        let mut staged = Vec::with_capacity(2);
+        let mut from_registers = false;
+        for (index, v) in [(0, a), (1, b)] {
+            match self.pipelined.get(&v) {
+                Some(st) => staged.push(st.clone()),
+                None => {
+                    staged.push(self.stage_operand(op, index, kind)?);
+                    from_registers = true;
+                }
+            }
+        }
+        if from_registers {
+            self.w.barrier();
+        }
+        let out = self.dot_from_shared(op, kind, &staged[0], &staged[1], [m, n, k], acc)?;
+        if from_registers {
+            self.w.barrier();
+        }
+        self.define(result, out)
+    }
+
+    pub(super) fn dot_kind(&self, op: &Op, precision: DotPrecision, m: u32, n: u32, k: u32) -> Result<DotKind> {
+        let a = Self::operand_value(op, 0)?;
+        let acc = Self::operand_value(op, 2)?;
+        let elem = self.elem_of(a)?.scalar();
+        let acc_elem = self.elem_of(acc)?.scalar();
+        match (elem, acc_elem) {
+            (Some(elem), Some(ScalarType::F32)) => DotKind::choose(elem, precision, m, n, k),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            Self::err(
+                op,
+                Stage::UnsupportedOp,
+                format!(
+                    "dot of {} into {} is not supported on tensor cores (supported: bf16, f16 and f32 into f32)",
+                    self.elem_of(a).map(|e| e.to_string()).unwrap_or_default(),
+                    self.elem_of(acc).map(|e| e.to_string()).unwrap_or_default()
+                ),
+            )
+        })
+    }
+
+    /// Writes operand `index` (0: A, 1: B) of `op` from registers into a
+    /// transient shared tile (A at offset 0, B after it).
+    fn stage_operand(&mut self, op: &Op, index: usize, kind: DotKind) -> Result<Staged> {
+        let v = Self::operand_value(op, index)?;
+        let shape = self.shape_of(v)?;
+        let elem = self.elem_of(v)?;
+        let regs = self.operand(op, index)?;
+        let id = self.op_id(op)?;
+        let layout = match self.lk.operand_layout(id, index) {
+            Some(layout) => layout.clone(),
+            None => self.layout_of(v)?,
+        };
+        let map = layout.thread_map(shape);
+        // The axis the fragment wants contiguous: K (A's dim 1, B's dim 0).
+        let k_axis = if index == 0 { 1 } else { 0 };
+        let contiguous = match (kind, layout.fastest_dim()) {
+            (DotKind::Mma16(_) | DotKind::Fma { .. }, Some(f)) if f < 2 => f as usize,
+            _ => k_axis,
+        };
+        let (rows, cols) = (shape[1 - contiguous], shape[contiguous]);
+        let tile = SharedTile::swizzled(rows, cols, memory_bytes(elem));
+        let offset = if index == 0 {
+            0
+        } else {
+            let a = Self::operand_value(op, 0)?;
+            let a_elem = self.elem_of(a)?;
+            let a_numel: u64 = self.shape_of(a)?.iter().map(|&d| u64::from(d)).product();
+            (a_numel * u64::from(memory_bytes(a_elem))).next_multiple_of(128)
+        };
+        self.reserve_shared(offset + tile.size_bytes());
+        let base = self.shared_base(offset);
+        let staged = Staged { base, tile, contiguous, elem };
+        let width = if layout.fastest_dim() == Some(contiguous as u32) {
+            layout.contiguous_per_thread().min(tile.vec)
+        } else {
+            1
+        };
+        self.store_tile(&staged, &regs, &map, width)?;
+        Ok(staged)
+    }
+
+    /// Stores registers laid out by `map` into `staged`'s tile, `width`
+    /// contiguous registers per vector store where they are contiguous.
+    pub(super) fn store_tile(&mut self, staged: &Staged, regs: &[String], map: &ThreadMap, width: u32) -> Result<()> {
+        let base = self.base(map)?;
+        let f = staged.contiguous;
+        let mty = memory_type(staged.elem);
+        let bytes = memory_bytes(staged.elem);
+        let mut i = 0;
+        while i < regs.len() {
+            let w = if width > 1 && i % width as usize == 0 && Self::is_vector(map, i, width, f as u32) {
+                width
+            } else {
+                1
+            };
+            let c = map.regs.get(i).cloned().unwrap_or_default();
+            let mut coord = Vec::with_capacity(2);
+            for d in 0..2 {
+                let off = self.w.i32(i64::from(c.get(d).copied().unwrap_or(0)));
+                let b = base.get(d).cloned().unwrap_or_else(|| off.clone());
+                coord.push(self.w.bin("addi", &b, &off, "i32"));
+            }
+            let ptr = self.tile_ptr(staged, &coord[0], &coord[1]);
+            if w > 1 {
+                let vty = format!("vector<{w}x{mty}>");
+                let mut vector = self.w.def(format!("llvm.mlir.poison : {vty}"));
+                for j in 0..w as usize {
+                    let k = self.w.i32(j as i64);
+                    vector = self.w.def(format!("llvm.insertelement {}, {vector}[{k} : i32] : {vty}", regs[i + j]));
+                }
+                self.w.store(&vector, &ptr, &vty, "!llvm.ptr<3>", w * bytes);
+            } else {
+                self.w.store(&regs[i], &ptr, mty, "!llvm.ptr<3>", bytes);
+            }
+            i += w as usize;
+        }
+        Ok(())
+    }
+
+    /// The swizzled element offset (i32) of operand coordinate (`d0`, `d1`).
+    pub(super) fn tile_offset(&mut self, staged: &Staged, d0: &str, d1: &str) -> String {
+        let (row, col) = if staged.contiguous == 1 { (d0, d1) } else { (d1, d0) };
+        let t = staged.tile;
+        let log = |v: u32| i64::from(v.trailing_zeros());
+        let vec_shift = self.w.i32(log(t.vec));
+        let chunk = self.w.bin("shrui", col, &vec_shift, "i32");
+        let inner_mask = self.w.i32(i64::from(t.vec - 1));
+        let inner = self.w.bin("andi", col, &inner_mask, "i32");
+        let phase_shift = self.w.i32(log(t.per_phase));
+        let phase = self.w.bin("shrui", row, &phase_shift, "i32");
+        let phase_mask = self.w.i32(i64::from(t.max_phase - 1));
+        let phase = self.w.bin("andi", &phase, &phase_mask, "i32");
+        let swizzled = self.w.bin("xori", &chunk, &phase, "i32");
+        let swizzled = self.w.bin("shli", &swizzled, &vec_shift, "i32");
+        let cols = self.w.i32(i64::from(t.cols));
+        let row_start = self.w.bin("muli", row, &cols, "i32");
+        let at = self.w.bin("addi", &row_start, &swizzled, "i32");
+        self.w.bin("addi", &at, &inner, "i32")
+    }
+
+    /// A `!llvm.ptr<3>` to operand element (`d0`, `d1`) of `staged`.
+    pub(super) fn tile_ptr(&mut self, staged: &Staged, d0: &str, d1: &str) -> String {
+        let offset = self.tile_offset(staged, d0, d1);
+        self.w.gep(&staged.base, &offset, "i32", "!llvm.ptr<3>", memory_type(staged.elem))
+    }
+
+    /// `acc + a @ b` for operands in shared memory; returns the accumulator
+    /// registers in the result's [`Layout::Mma`] order.
+    pub(super) fn dot_from_shared(
+        &mut self,
+        op: &Op,
+        kind: DotKind,
+        a: &Staged,
+        b: &Staged,
+        [m, n, k]: [u32; 3],
+        acc: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let result = Self::result_value(op, 0)?;
+        let layout = self.layout_of(result)?;
+        let Layout::Mma { warps_per_cta } = &layout else {
+            return Err(Self::err(op, Stage::Layout, format!("the dot result has layout {layout}, not #mma")));
+        };
+        let map = layout.thread_map(&[m, n]);
+        if map.regs.len() != acc.len() {
+            return Err(Self::err(op, Stage::Layout, "the accumulator has the wrong number of registers"));
+        }
+        match kind {
+            DotKind::Fma { tf32 } => self.dot_fma(a, b, &map, k, acc, tf32),
+            _ => {
+                let wm = warps_per_cta.first().copied().unwrap_or(1);
+                let wn = warps_per_cta.get(1).copied().unwrap_or(1);
+                self.dot_mma(op, kind, a, b, &map, [m, n, k], [wm, wn], acc)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dot_mma(
+        &mut self,
+        op: &Op,
+        kind: DotKind,
+        a: &Staged,
+        b: &Staged,
+        map: &ThreadMap,
+        [m, n, k]: [u32; 3],
+        [wm, wn]: [u32; 2],
+        mut acc: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let (reps_m, reps_n) = ((m / (TILE_M * wm)).max(1), (n / (TILE_N * wn)).max(1));
+        if acc.len() != (reps_m * reps_n * 4) as usize {
+            return Err(Self::err(op, Stage::Layout, "the accumulator does not tile into 16x8 mma tiles"));
+        }
+        let text = kind.mma_text().ok_or_else(|| Self::err(op, Stage::Layout, "not an mma dot"))?;
+        let warp = self.warp_base(map)?;
+        let lane = self.lane.clone();
+        let c7 = self.w.i32(7);
+        let c3 = self.w.i32(3);
+        let c1 = self.w.i32(1);
+        let c2 = self.w.i32(2);
+        let i = self.w.bin("andi", &lane, &c7, "i32");
+        let j = self.w.bin("shrui", &lane, &c3, "i32");
+        let jlo = self.w.bin("andi", &j, &c1, "i32");
+        let jhi = self.w.bin("shrui", &j, &c1, "i32");
+        let g = self.w.bin("shrui", &lane, &c2, "i32");
+        let t = self.w.bin("andi", &lane, &c3, "i32");
+        let lanes = Lanes { i, jlo, jhi, g, t };
+        let ks = kind.k_step();
+        for step in 0..k / ks {
+            let k0 = step * ks;
+            let mut a_frags = Vec::with_capacity(reps_m as usize);
+            for rm in 0..reps_m {
+                let m0 = self.add_const(&warp[0], rm * TILE_M * wm);
+                a_frags.push(self.load_a(kind, a, &lanes, &m0, k0)?);
+            }
+            let mut b_frags: Vec<[String; 2]> = Vec::with_capacity(reps_n as usize);
+            let mut rn = 0;
+            while rn < reps_n {
+                let n0 = self.add_const(&warp[1], rn * TILE_N * wn);
+                let pair = rn + 1 < reps_n;
+                let frags = self.load_b(kind, b, &lanes, &n0, if pair { TILE_N * wn } else { 0 }, k0, pair)?;
+                b_frags.extend(frags);
+                rn += if pair { 2 } else { 1 };
+            }
+            for rm in 0..reps_m as usize {
+                for rn in 0..reps_n as usize {
+                    let at = (rm * reps_n as usize + rn) * 4;
+                    let mut args: Vec<String> = a_frags[rm].to_vec();
+                    args.extend(b_frags[rn].iter().cloned());
+                    args.extend(acc[at..at + 4].iter().cloned());
+                    let types = [vec!["i32"; 6], vec!["f32"; 4]].concat().join(", ");
+                    let r = self.w.def(format!(
+                        "llvm.inline_asm asm_dialect = att \"{text} {{$0,$1,$2,$3}}, {{$4,$5,$6,$7}}, {{$8,$9}}, {{$10,$11,$12,$13}};\", \"=f,=f,=f,=f,r,r,r,r,r,r,0,1,2,3\" {} : ({types}) -> !llvm.struct<(f32, f32, f32, f32)>",
+                        args.join(", ")
+                    ));
+                    for q in 0..4 {
+                        acc[at + q] =
+                            self.w.def(format!("llvm.extractvalue {r}[{q}] : !llvm.struct<(f32, f32, f32, f32)>"));
+                    }
+                }
+            }
+        }
+        Ok(acc)
+    }
+
+    fn add_const(&mut self, v: &str, c: u32) -> String {
+        if c == 0 {
+            return v.to_string();
+        }
+        let c = self.w.i32(i64::from(c));
+        self.w.bin("addi", v, &c, "i32")
+    }
+
+    /// The A fragment (four b32 registers) of rows `m0..m0 + 16`, K `k0..`.
+    fn load_a(&mut self, kind: DotKind, a: &Staged, l: &Lanes, m0: &str, k0: u32) -> Result<[String; 4]> {
+        let e = a.tile.vec;
+        let regs = if a.contiguous == 1 {
+            // Matrix j: rows m0 + (j % 2) * 8 + i, chunk k0 + (j / 2) * e.
+            let r = self.scaled(&l.jlo, 8);
+            let r = self.w.bin("addi", &r, &l.i, "i32");
+            let row = self.w.bin("addi", m0, &r, "i32");
+            let c = self.scaled(&l.jhi, e);
+            let col = self.add_const(&c, k0);
+            self.ldmatrix(a, &row, &col, 4, false)
+        } else if matches!(kind, DotKind::Mma16(_)) {
+            // Stored K-major: matrix j covers m0 + (j % 2) * 8, k0 + (j / 2) * 8, lane i its row k.
+            let r = self.scaled(&l.jlo, 8);
+            let row = self.w.bin("addi", m0, &r, "i32");
+            let c = self.scaled(&l.jhi, 8);
+            let c = self.w.bin("addi", &c, &l.i, "i32");
+            let col = self.add_const(&c, k0);
+            self.ldmatrix(a, &row, &col, 4, true)
+        } else {
+            let mut regs = Vec::with_capacity(4);
+            for (dm, dk) in [(0, 0), (8, 0), (0, 4), (8, 4)] {
+                let row = self.w.bin("addi", m0, &l.g, "i32");
+                let row = self.add_const(&row, dm);
+                let col = self.add_const(&l.t, k0 + dk);
+                regs.push(self.scalar_b32(a, &row, &col));
+            }
+            regs
+        };
+        let regs = if matches!(kind, DotKind::Tf32) { regs.iter().map(|r| self.tf32_bits(r)).collect() } else { regs };
+        regs.try_into().map_err(|_| crate::error::BackendError::new(Stage::Layout, "an A fragment is four registers"))
+    }
+
+    /// B fragments (two b32 registers each) of N tiles `n0..n0 + 8` and,
+    /// with `pair`, `n0 + dn..`, K `k0..`.
+    #[allow(clippy::too_many_arguments)]
+    fn load_b(
+        &mut self,
+        kind: DotKind,
+        b: &Staged,
+        l: &Lanes,
+        n0: &str,
+        dn: u32,
+        k0: u32,
+        pair: bool,
+    ) -> Result<Vec<[String; 2]>> {
+        let e = b.tile.vec;
+        let count = if pair { 4 } else { 2 };
+        let tile_of = |s: &mut Self| {
+            let d = s.scaled(&l.jhi, dn);
+            s.w.bin("addi", n0, &d, "i32")
+        };
+        let regs = if b.contiguous == 0 {
+            // Stored N-major rows of K: matrix j is N tile j / 2, chunk j % 2.
+            let n = tile_of(self);
+            let n = self.w.bin("addi", &n, &l.i, "i32");
+            let c = self.scaled(&l.jlo, e);
+            let kk = self.add_const(&c, k0);
+            self.ldmatrix(b, &kk, &n, count, false)
+        } else if matches!(kind, DotKind::Mma16(_)) {
+            // Stored K-major rows of N: lane i is row k0 + (j % 2) * 8 + i.
+            let n = tile_of(self);
+            let r = self.scaled(&l.jlo, 8);
+            let r = self.w.bin("addi", &r, &l.i, "i32");
+            let kk = self.add_const(&r, k0);
+            self.ldmatrix(b, &kk, &n, count, true)
+        } else {
+            let mut regs = Vec::new();
+            for tile in 0..count / 2 {
+                for dk in [0, 4] {
+                    let n = self.add_const(n0, tile * dn);
+                    let n = self.w.bin("addi", &n, &l.g, "i32");
+                    let kk = self.add_const(&l.t, k0 + dk);
+                    regs.push(self.scalar_b32(b, &kk, &n));
+                }
+            }
+            regs
+        };
+        let regs: Vec<String> =
+            if matches!(kind, DotKind::Tf32) { regs.iter().map(|r| self.tf32_bits(r)).collect() } else { regs };
+        Ok(regs.chunks(2).map(|c| [c[0].clone(), c.get(1).cloned().unwrap_or_else(|| c[0].clone())]).collect())
+    }
+
+    fn scaled(&mut self, v: &str, by: u32) -> String {
+        let c = self.w.i32(i64::from(by));
+        self.w.bin("muli", v, &c, "i32")
+    }
+
+    /// `ldmatrix.x{count}` of the matrices whose row this lane addresses at
+    /// operand coordinate (`d0`, `d1`); returns `count` b32 registers.
+    fn ldmatrix(&mut self, staged: &Staged, d0: &str, d1: &str, count: u32, trans: bool) -> Vec<String> {
+        let ptr = self.tile_ptr(staged, d0, d1);
+        let addr = self.w.def(format!("llvm.ptrtoint {ptr} : !llvm.ptr<3> to i32"));
+        let outs: Vec<String> = (0..count).map(|i| format!("${i}")).collect();
+        let trans = if trans { ".trans" } else { "" };
+        let constraints = [vec!["=r"; count as usize], vec!["r"]].concat().join(",");
+        let ty = format!("!llvm.struct<({})>", vec!["i32"; count as usize].join(", "));
+        let r = self.w.def(format!(
+            "llvm.inline_asm has_side_effects asm_dialect = att \"ldmatrix.sync.aligned.m8n8.x{count}{trans}.shared.b16 {{{}}}, [${count}];\", \"{constraints}\" {addr} : (i32) -> {ty}",
+            outs.join(",")
+        ));
+        (0..count).map(|q| self.w.def(format!("llvm.extractvalue {r}[{q}] : {ty}"))).collect()
+    }
+
+    /// One 32-bit element of `staged` at (`d0`, `d1`), as i32 bits.
+    fn scalar_b32(&mut self, staged: &Staged, d0: &str, d1: &str) -> String {
+        let ptr = self.tile_ptr(staged, d0, d1);
+        self.w.load(&ptr, "!llvm.ptr<3>", "i32", 4)
+    }
+
+    /// f32 bits rounded to tf32 (10 mantissa bits), to nearest even; NaN and
+    /// infinities unchanged (the interpreter's `round_to_tf32`).
+    fn tf32_bits(&mut self, x: &str) -> String {
+        let exp_mask = self.w.i32(0x7F80_0000);
+        let exp = self.w.bin("andi", x, &exp_mask, "i32");
+        let special = self.w.cmpi("eq", &exp, &exp_mask, "i32");
+        let c13 = self.w.i32(13);
+        let c1 = self.w.i32(1);
+        let lsb = self.w.bin("shrui", x, &c13, "i32");
+        let lsb = self.w.bin("andi", &lsb, &c1, "i32");
+        let half = self.w.i32(0x0FFF);
+        let bias = self.w.bin("addi", &half, &lsb, "i32");
+        let sum = self.w.bin("addi", x, &bias, "i32");
+        let keep = self.w.i32(!0x1FFFi64 as i32 as i64);
+        let rounded = self.w.bin("andi", &sum, &keep, "i32");
+        self.w.select(&special, x, &rounded, "i32")
+    }
+
+    /// One fused multiply-add per product, `k` in order, per accumulator register.
+    fn dot_fma(
+        &mut self,
+        a: &Staged,
+        b: &Staged,
+        map: &ThreadMap,
+        k: u32,
+        mut acc: Vec<String>,
+        tf32: bool,
+    ) -> Result<Vec<String>> {
+        let base = self.base(map)?;
+        let load = |s: &mut Self, st: &Staged, d0: &str, d1: &str| -> String {
+            let ptr = s.tile_ptr(st, d0, d1);
+            let bits = s.w.load(&ptr, "!llvm.ptr<3>", "i32", 4);
+            let bits = if tf32 { s.tf32_bits(&bits) } else { bits };
+            s.w.def(format!("llvm.bitcast {bits} : i32 to f32"))
+        };
+        let widen = |s: &mut Self, st: &Staged, d0: &str, d1: &str| -> String {
+            let ptr = s.tile_ptr(st, d0, d1);
+            let ty = elem_type(st.elem);
+            let v = s.w.load(&ptr, "!llvm.ptr<3>", ty, memory_bytes(st.elem));
+            s.w.conv("extf", &v, ty, "f32")
+        };
+        for (r, c) in map.regs.iter().enumerate() {
+            let row = self.add_const(&base[0], c[0]);
+            let col = self.add_const(&base[1], c[1]);
+            for kk in 0..k {
+                let kv = self.w.i32(i64::from(kk));
+                let (x, y) = if memory_bytes(a.elem) == 4 {
+                    (load(self, a, &row, &kv), load(self, b, &kv, &col))
+                } else {
+                    (widen(self, a, &row, &kv), widen(self, b, &kv, &col))
+                };
+                acc[r] = self.w.intr("fma", &[&x, &y, &acc[r]], "f32");
+            }
+        }
+        Ok(acc)
+    }
+}
+
+/// Per-lane quantities the fragment addressing uses.
+struct Lanes {
+    /// `lane % 8`: the matrix row this lane addresses.
+    i: String,
+    /// `(lane / 8) % 2` and `lane / 16`: which of the four matrices.
+    jlo: String,
+    jhi: String,
+    /// `lane / 4` and `lane % 4`: the fragment's row group and thread in group.
+    g: String,
+    t: String,
+}

@@ -1,0 +1,307 @@
+//! Software pipelining of `for` loops that feed `dot` from block pointers,
+//! over `num_stages` shared-memory buffers filled with `cp.async` (sm_80+).
+//!
+//! A `load_block` in a loop body qualifies when its block pointer is a
+//! loop-carried value that the body advances by loop-invariant amounts, its
+//! padding is zero, and its result feeds only `dot` operands in the same
+//! body. Each qualifying load gets `num_stages` buffers (swizzled
+//! [`SharedTile`]s with the contiguous axis `order[0]`), pinned at the start
+//! of shared memory for the loop's lifetime. Then:
+//!
+//! * prologue: copies for iterations `0..stages - 1` are issued, one commit
+//!   group per iteration;
+//! * each iteration waits until at most `stages - 2` groups are pending (its
+//!   own tile has landed), meets a barrier (every thread's copies are
+//!   visible, and every thread is done reading the buffer about to be
+//!   refilled), issues the copies of iteration `it + stages - 1` into that
+//!   buffer, commits, and runs its `dot`s straight from its buffer;
+//! * after the loop all groups are drained.
+//!
+//! Copies are `cp.async.cg.shared.global` of 16 bytes (`.ca` with 4 or 8
+//! for narrower vectors) per thread-vector along `order[0]` with a source
+//! size: 0 for rows outside the view or iterations past the end (the
+//! hardware zero-fills, no memory is read), fewer bytes at the view's edge
+//! along `order[0]`. A uniform check (stride 1 along `order[0]`, aligned
+//! addresses) guards this; otherwise the copy is done element by element
+//! through registers, with the same masks. Iterations past the end still
+//! commit (empty) groups, so the wait count stays uniform.
+
+use std::collections::HashSet;
+
+use tessera_tir::{Op, OpKind, Padding, Region, Type, ValueId, walk_ops};
+
+use super::Lowerer;
+use super::block::BlockPtr;
+use super::dot::Staged;
+use super::text::{elem_type, memory_bytes, memory_type};
+use crate::error::{BackendError, Result, Stage};
+use crate::layout::{ThreadMap, shared::SharedTile};
+
+/// One pipelined `load_block`.
+#[derive(Clone, Debug)]
+pub(super) struct Pipelined {
+    /// The load's result (held in shared memory, never in registers).
+    pub result: ValueId,
+    /// The block pointer's position among the loop's iters.
+    pub iter: usize,
+    /// The `advance` amounts per axis (loop-invariant scalars).
+    pub deltas: Vec<ValueId>,
+    pub checked: Vec<u32>,
+    /// Byte offset of buffer 0 in shared memory; buffers follow each other.
+    pub offset: u64,
+    pub tile: SharedTile,
+    /// `order[0]`: the axis stored contiguously.
+    pub contiguous: usize,
+    pub elem: tessera_tir::ElemType,
+    /// Elements per copy along `order[0]`.
+    pub width: u32,
+}
+
+/// A loop being pipelined: its loads, stages, and the live iteration counter.
+#[derive(Clone, Debug)]
+pub(super) struct Pipeline {
+    pub loads: Vec<Pipelined>,
+    pub stages: u32,
+}
+
+impl Lowerer<'_, '_> {
+    /// The loads of `for` op `op` to pipeline (none when `num_stages < 2`).
+    pub(super) fn pipeline_plan(&mut self, op: &Op, body: &Region) -> Result<Option<Pipeline>> {
+        let stages = self.kernel.meta.num_stages;
+        if stages < 2 {
+            return Ok(None);
+        }
+        let Some(terminator) = body.ops.last().filter(|t| matches!(t.kind, OpKind::Yield)) else {
+            return Ok(None);
+        };
+        let mut defined_in_body = HashSet::new();
+        walk_ops(body, &mut |o: &Op| defined_in_body.extend(o.results.iter().copied()));
+        let mut uses: Vec<(&Op, usize, ValueId)> = Vec::new();
+        walk_ops(body, &mut |o: &Op| {
+            for (i, &v) in o.operands.iter().enumerate() {
+                uses.push((o, i, v));
+            }
+        });
+        let mut loads = Vec::new();
+        let mut offset = self.shared_pinned;
+        for load in &body.ops {
+            let OpKind::LoadBlock { boundary_check, padding: Padding::Zero } = &load.kind else { continue };
+            let (Some(&ptr), Some(&result)) = (load.operands.first(), load.results.first()) else { continue };
+            let Some(iter) = body.args.iter().skip(1).position(|&a| a == ptr) else { continue };
+            // The yielded pointer must be `advance(ptr, invariant deltas)`.
+            let Some(&next) = terminator.operands.get(iter) else { continue };
+            let Some(advance) = body.ops.iter().find(|o| o.results.first() == Some(&next)) else { continue };
+            if !matches!(advance.kind, OpKind::Advance) || advance.operands.first() != Some(&ptr) {
+                continue;
+            }
+            let deltas: Vec<ValueId> = advance.operands[1..].to_vec();
+            if deltas.iter().any(|d| defined_in_body.contains(d)) {
+                continue;
+            }
+            let only_dots = uses.iter().filter(|(_, _, v)| *v == result).all(|(o, i, _)| {
+                matches!(o.kind, OpKind::Dot { .. }) && *i < 2 && body.ops.iter().any(|t| std::ptr::eq(t, *o))
+            });
+            if !only_dots {
+                continue;
+            }
+            let Some(Type::Tensor { elem, shape }) = self.kernel.values.get(result.0 as usize) else { continue };
+            let Some(order) = self.lk.block_orders.get(&ptr) else { continue };
+            let (Some(&fast), 2) = (order.first(), shape.len()) else { continue };
+            let id = self.op_id(load)?;
+            let width = self.lk.accesses.get(&id).map_or(1, |a| a.width);
+            let contiguous = fast as usize;
+            let tile = SharedTile::swizzled(shape[1 - contiguous], shape[contiguous], memory_bytes(*elem));
+            loads.push(Pipelined {
+                result,
+                iter,
+                deltas,
+                checked: boundary_check.clone(),
+                offset,
+                tile,
+                contiguous,
+                elem: *elem,
+                width,
+            });
+            offset += (tile.size_bytes() * u64::from(stages)).next_multiple_of(128);
+        }
+        let _ = op;
+        if loads.is_empty() {
+            return Ok(None);
+        }
+        self.shared_pinned = offset;
+        self.shared_bytes = self.shared_bytes.max(offset);
+        Ok(Some(Pipeline { loads, stages }))
+    }
+
+    /// Whether `iv` is an iteration the loop runs (its own condition).
+    pub(super) fn loop_runs(&mut self, iv: &str, upper: &str, step: &str, ty: &str) -> String {
+        let zero = self.w.int(0, ty);
+        let positive = self.w.cmpi("sgt", step, &zero, ty);
+        let below = self.w.cmpi("slt", iv, upper, ty);
+        let above = self.w.cmpi("sgt", iv, upper, ty);
+        self.w.select(&positive, &below, &above, "i1")
+    }
+
+    /// Issues the copies of iteration `iv + ahead * step` (block pointers
+    /// `ptrs`, already advanced by `ahead`) into buffer `slot` (i32), then commits.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pipeline_issue(&mut self, pipe: &Pipeline, ptrs: &[BlockPtr], slot: &str, valid: &str) -> Result<()> {
+        for (load, bp) in pipe.loads.iter().zip(ptrs) {
+            self.issue_copy(load, bp, slot, valid)?;
+        }
+        self.asm_void("cp.async.commit_group;");
+        Ok(())
+    }
+
+    /// `ptr` advanced by `times` times the load's deltas.
+    pub(super) fn advanced(&mut self, load: &Pipelined, ptr: &[String], times: u32) -> Result<BlockPtr> {
+        let mut bp = BlockPtr::from_regs(ptr, load.deltas.len())?;
+        if times == 0 {
+            return Ok(bp);
+        }
+        for (d, &delta) in load.deltas.iter().enumerate() {
+            let delta = self.scalar(delta)?.concat();
+            let k = self.w.i32(i64::from(times));
+            let scaled = self.w.bin("muli", &delta, &k, "i32");
+            bp.offsets[d] = self.w.bin("addi", &bp.offsets[d], &scaled, "i32");
+        }
+        Ok(bp)
+    }
+
+    /// The staged operand in buffer `slot` of `load`.
+    pub(super) fn pipeline_buffer(&mut self, load: &Pipelined, slot: &str) -> Staged {
+        let base = self.shared_at(load.offset);
+        let bytes = self.w.i32(load.tile.size_bytes() as i64);
+        let at = self.w.bin("muli", slot, &bytes, "i32");
+        let base = self.w.gep(&base, &at, "i32", "!llvm.ptr<3>", "i8");
+        Staged { base, tile: load.tile, contiguous: load.contiguous, elem: load.elem }
+    }
+
+    fn issue_copy(&mut self, load: &Pipelined, bp: &BlockPtr, slot: &str, valid: &str) -> Result<()> {
+        let staged = self.pipeline_buffer(load, slot);
+        let layout = self.layout_of(load.result)?;
+        let shape = [load.tile.rows, load.tile.cols];
+        let shape = if load.contiguous == 1 { shape } else { [shape[1], shape[0]] };
+        let map = layout.thread_map(&shape);
+        let bytes = memory_bytes(load.elem);
+        let copy_bytes = load.width * bytes;
+        let coords = self.block_coords(bp, &map)?;
+        let fast_dim = load.contiguous;
+        if matches!(copy_bytes, 4 | 8 | 16) {
+            let fast = self.block_fast_path(bp, &shape, &[], fast_dim, load.width, bytes);
+            self.w.open(format!("scf.if {fast} {{"));
+            let mut i = 0;
+            while i < map.regs.len() {
+                if i % load.width as usize != 0 || !Self::is_vector(&map, i, load.width, fast_dim as u32) {
+                    return Err(BackendError::new(Stage::Layout, "a pipelined load's registers are not vectors"));
+                }
+                self.copy_vector(load, bp, &staged, &coords.0[i], valid, copy_bytes)?;
+                i += load.width as usize;
+            }
+            self.w.line("scf.yield");
+            self.w.close("} else {");
+            self.w.depth_in();
+            self.copy_elements(load, bp, &staged, &map, &coords.0, valid)?;
+            self.w.line("scf.yield");
+            self.w.close("}");
+        } else {
+            self.copy_elements(load, bp, &staged, &map, &coords.0, valid)?;
+        }
+        Ok(())
+    }
+
+    /// One `cp.async` of `copy_bytes` at `coord`, zero-filling what lies
+    /// outside the view or the loop.
+    fn copy_vector(
+        &mut self,
+        load: &Pipelined,
+        bp: &BlockPtr,
+        staged: &Staged,
+        coord: &[String],
+        valid: &str,
+        copy_bytes: u32,
+    ) -> Result<()> {
+        let fast = load.contiguous;
+        let others: Vec<u32> = load.checked.iter().copied().filter(|&d| d as usize != fast).collect();
+        let mut ok = valid.to_string();
+        if let Some(rows) = self.in_bounds(bp, coord, &others) {
+            ok = self.w.and(&ok, &rows);
+        }
+        let full = self.w.int(i64::from(copy_bytes), "i64");
+        let size = if load.checked.contains(&(fast as u32)) {
+            let bytes = self.w.int(i64::from(memory_bytes(load.elem)), "i64");
+            let left = self.w.bin("subi", &bp.shape[fast], &coord[fast], "i64");
+            let left = self.w.bin("muli", &left, &bytes, "i64");
+            let zero = self.w.int(0, "i64");
+            let left = self.w.bin("maxsi", &left, &zero, "i64");
+            let left = self.w.bin("minsi", &left, &full, "i64");
+            let start_ok = self.w.cmpi("sge", &coord[fast], &zero, "i64");
+            let left = self.w.select(&start_ok, &left, &zero, "i64");
+            self.w.select(&ok, &left, &zero, "i64")
+        } else {
+            let zero = self.w.int(0, "i64");
+            self.w.select(&ok, &full, &zero, "i64")
+        };
+        let size = self.w.conv("trunci", &size, "i64", "i32");
+        let src = self.block_address(bp, coord, memory_type(load.elem));
+        let zero = self.w.i32(0);
+        let any = self.w.cmpi("ne", &size, &zero, "i32");
+        let src = self.w.select(&any, &src, &bp.base, "!llvm.ptr<1>");
+        let coord32: Vec<String> = coord.iter().map(|c| self.w.conv("trunci", c, "i64", "i32")).collect();
+        // Tile coordinates are block-relative.
+        let mut rel = Vec::with_capacity(2);
+        for (d, c) in coord32.iter().enumerate() {
+            rel.push(self.w.bin("subi", c, &bp.offsets[d], "i32"));
+        }
+        let dst = self.tile_ptr(staged, &rel[0], &rel[1]);
+        let dst = self.w.def(format!("llvm.ptrtoint {dst} : !llvm.ptr<3> to i32"));
+        let cache = if copy_bytes == 16 { "cg" } else { "ca" };
+        self.w.line(format!(
+            "llvm.inline_asm has_side_effects asm_dialect = att \"cp.async.{cache}.shared.global [$0], [$1], {copy_bytes}, $2;\", \"r,l,r\" {dst}, {src}, {size} : (i32, !llvm.ptr<1>, i32) -> ()"
+        ));
+        Ok(())
+    }
+
+    /// The synchronous copy: every element loaded (masked) and stored to the tile.
+    fn copy_elements(
+        &mut self,
+        load: &Pipelined,
+        bp: &BlockPtr,
+        staged: &Staged,
+        map: &ThreadMap,
+        coords: &[Vec<String>],
+        valid: &str,
+    ) -> Result<()> {
+        let (rty, mty, bytes) = (elem_type(load.elem), memory_type(load.elem), memory_bytes(load.elem));
+        let _ = (rty, map);
+        for coord in coords {
+            let mut ok = valid.to_string();
+            if let Some(inside) = self.in_bounds(bp, coord, &load.checked) {
+                ok = self.w.and(&ok, &inside);
+            }
+            let ptr = self.block_address(bp, coord, mty);
+            let r = self.w.fresh();
+            self.w.open(format!("{r} = scf.if {ok} -> ({mty}) {{"));
+            let l = self.w.load(&ptr, "!llvm.ptr<1>", mty, bytes);
+            self.w.line(format!("scf.yield {l} : {mty}"));
+            self.w.close("} else {");
+            self.w.depth_in();
+            let z = self.w.def(format!("llvm.mlir.zero : {mty}"));
+            self.w.line(format!("scf.yield {z} : {mty}"));
+            self.w.close("}");
+            let mut rel = Vec::with_capacity(2);
+            for (d, c) in coord.iter().enumerate() {
+                let c = self.w.conv("trunci", c, "i64", "i32");
+                rel.push(self.w.bin("subi", &c, &bp.offsets[d], "i32"));
+            }
+            let dst = self.tile_ptr(staged, &rel[0], &rel[1]);
+            self.w.store(&r, &dst, mty, "!llvm.ptr<3>", bytes);
+        }
+        Ok(())
+    }
+
+    /// `inline asm` with no operands or results.
+    pub(super) fn asm_void(&mut self, text: &str) {
+        self.w.line(format!("llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"\" : () -> ()"));
+    }
+}

@@ -1,0 +1,152 @@
+//! PTX snapshots of every kernel in `kernels-dsl/`, for sm_80 and sm_90a.
+//!
+//! Each kernel is compiled from source at its defaults (parameters without a
+//! default get the values a caller would pass, as in `demo.args`) and two
+//! snapshots are kept per target: the normalized PTX ([`normalize_ptx`]) and
+//! its [`PtxFingerprint`] with ptxas's registers and spills. A kernel the
+//! backend declines (E0811-E0813: an op or shape it does not compile yet) has
+//! the error as both snapshots, so they change, and ask to be reviewed, the
+//! day support lands: `INSTA_UPDATE=always cargo test -p tessera-backend --test
+//! ptx_snapshots`, then read the new `.snap` files.
+//!
+//! Every PTX goes through ptxas when it is installed; with `CI=true` a missing
+//! ptxas fails the tests instead of skipping the fingerprints.
+
+use std::path::{Path, PathBuf};
+
+use tessera_backend::{
+    BackendError, GpuArch, Target, codes, compile_kernel, fingerprint::PtxFingerprint, normalize::normalize_ptx,
+    ptxas::Ptxas,
+};
+use tessera_frontend::ConstValue;
+
+/// One kernel of `kernels-dsl/` and the compile-time values a caller must give.
+struct Case {
+    file: &'static str,
+    kernel: &'static str,
+    consts: &'static [(&'static str, i64)],
+}
+
+/// A test per kernel (so a failure names it) and the list of all of them.
+macro_rules! snapshot_tests {
+    ($($test:ident: $file:literal $kernel:literal [$($name:literal = $value:literal),*];)*) => {
+        const CASES: &[Case] = &[$(Case { file: $file, kernel: $kernel, consts: &[$(($name, $value)),*] }),*];
+        $(
+            #[test]
+            fn $test() {
+                snapshot(&Case { file: $file, kernel: $kernel, consts: &[$(($name, $value)),*] });
+            }
+        )*
+    };
+}
+
+snapshot_tests! {
+    vector_add: "vector_add.tsr" "vector_add" [];
+    vector_add_bf16: "vector_add.tsr" "vector_add_bf16" [];
+    softmax: "softmax.tsr" "softmax" ["BLOCK" = 1024];
+    softmax_bf16: "softmax.tsr" "softmax_bf16" ["BLOCK" = 1024];
+    layer_norm_fwd: "layer_norm.tsr" "layer_norm_fwd" [];
+    layer_norm_fwd_bf16: "layer_norm.tsr" "layer_norm_fwd_bf16" [];
+    matmul: "matmul.tsr" "matmul" [];
+    matmul_block_ptr: "matmul.tsr" "matmul_block_ptr" [];
+    linear_attention_fwd: "linear_attention.tsr" "linear_attention_fwd" ["D" = 64];
+    linear_attention_fwd_bf16: "linear_attention.tsr" "linear_attention_fwd_bf16" ["D" = 64];
+}
+
+const ARCHS: [GpuArch; 2] = [GpuArch::Sm80, GpuArch::Sm90a];
+
+fn kernels_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kernels-dsl")
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// ptxas, if installed; in CI its absence is a failure.
+fn ptxas() -> Option<Ptxas> {
+    let found = Ptxas::locate();
+    assert!(
+        found.is_some() || !in_ci(),
+        "CI=true but ptxas was not found: `./dev.sh test` installs it and exports TESSERA_PTXAS"
+    );
+    found
+}
+
+/// The errors that mean "not supported (yet, or on this target)" rather than a bug.
+fn is_unsupported(error: &BackendError) -> bool {
+    [codes::UNSUPPORTED_OP, codes::NON_POWER_OF_TWO, codes::TARGET_UNSUPPORTED_OP].contains(&error.code())
+}
+
+fn snapshot(case: &Case) {
+    let path = kernels_dir().join(case.file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let consts: Vec<(String, ConstValue)> =
+        case.consts.iter().map(|(name, value)| (name.to_string(), ConstValue::Int(*value))).collect();
+    let kernel = tessera_frontend::compile_str(case.file, &text, case.kernel, &consts)
+        .unwrap_or_else(|rendered| panic!("{} does not compile:\n{rendered}", case.kernel));
+    let ptxas = ptxas();
+    for arch in ARCHS {
+        let name = format!("{}__{arch}", case.kernel);
+        let mut compiled = match compile_kernel(&kernel, &Target::new(arch)) {
+            Ok(compiled) => compiled,
+            Err(error) if is_unsupported(&error) => {
+                let declined = format!("not compiled: {error}");
+                insta::assert_snapshot!(format!("{name}__ptx"), declined);
+                insta::assert_snapshot!(format!("{name}__fingerprint"), declined);
+                continue;
+            }
+            Err(error) => panic!("compiling {} for {arch}:\n{error}", case.kernel),
+        };
+        let fingerprint = PtxFingerprint::of_ptx(&compiled.ptx);
+        // The PTX agrees with what the backend says it generated.
+        assert_eq!(fingerprint.entries, [kernel.name.as_str()], "{name}");
+        assert_eq!(fingerprint.target, arch.name(), "{name}");
+        assert_eq!(fingerprint.threads, Some(32 * compiled.num_warps), "{name}: .maxntid/.reqntid");
+        let declared = fingerprint.static_shared_bytes > 0 || fingerprint.dynamic_shared;
+        assert_eq!(declared, compiled.shared_bytes > 0, "{name}: needs {} B of shared memory", compiled.shared_bytes);
+        insta::assert_snapshot!(format!("{name}__ptx"), normalize_ptx(&compiled.ptx));
+        match &ptxas {
+            Some(ptxas) => {
+                compiled.assemble(ptxas).unwrap_or_else(|e| panic!("ptxas rejected {name}:\n{e}"));
+                insta::assert_snapshot!(
+                    format!("{name}__fingerprint"),
+                    PtxFingerprint::of_kernel(&compiled).to_string()
+                );
+            }
+            None => eprintln!("SKIPPED fingerprint of {name}: ptxas not found (set TESSERA_PTXAS)"),
+        }
+    }
+}
+
+/// A new kernel file or kernel fails here until it has a case above.
+#[test]
+fn every_kernel_in_kernels_dsl_has_a_case() {
+    let mut found = Vec::new();
+    let entries = std::fs::read_dir(kernels_dir()).expect("kernels-dsl/ exists");
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.extension().is_none_or(|ext| ext != "tsr") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a readable kernel file");
+        let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
+        for line in text.lines() {
+            if let Some(rest) = line.trim_start().strip_prefix("kernel ") {
+                let name = rest.split(|c: char| c == '(' || c.is_whitespace()).next().unwrap_or_default();
+                found.push((file.clone(), name.to_string()));
+            }
+        }
+    }
+    found.sort();
+    let mut cases: Vec<(String, String)> = CASES.iter().map(|c| (c.file.to_string(), c.kernel.to_string())).collect();
+    cases.sort();
+    assert_eq!(cases, found, "add a snapshot_tests! line for each kernel of kernels-dsl/ (and drop removed ones)");
+}
+
+/// With `CI=true`, ptxas must be there: the fingerprints need it.
+#[test]
+fn ptxas_is_installed_in_ci() {
+    if let Some(ptxas) = ptxas() {
+        assert!(ptxas.path().is_file(), "ptxas at {} does not exist", ptxas.path().display());
+    }
+}
