@@ -69,6 +69,15 @@ pub struct LaidOutKernel<'k> {
     pub conversions: Vec<Conversion>,
     /// Vector widths of loads, stores and atomics, by op.
     pub accesses: HashMap<usize, MemoryAccess>,
+    /// Rank-1 loads and stores whose pointers are contiguous but whose
+    /// alignment or mask the axis info cannot prove uniform over a vector
+    /// (a row start `row * stride` with an unhinted stride, a tail mask
+    /// `offs < n` with an unhinted `n`): the lowering vectorizes them to this
+    /// wider width behind a run-time check (first address aligned and every
+    /// mask bit set), with scalar accesses as the fallback. Their layout gives
+    /// each thread that many contiguous elements; [`LaidOutKernel::accesses`]
+    /// keeps the width that needs no check.
+    pub checked_accesses: HashMap<usize, MemoryAccess>,
     pub axis_info: HashMap<ValueId, AxisInfo>,
     /// The `order` of the `make_block_ptr` every block-pointer value comes from.
     pub block_orders: HashMap<ValueId, Vec<u32>>,
@@ -112,6 +121,7 @@ pub fn assign_layouts(kernel: &Kernel) -> Result<LaidOutKernel<'_>> {
         operand_layouts: HashMap::new(),
         conversions: Vec::new(),
         accesses: HashMap::new(),
+        checked_accesses: HashMap::new(),
         axis_info,
         block_orders: HashMap::new(),
         op_index,
@@ -122,6 +132,7 @@ pub fn assign_layouts(kernel: &Kernel) -> Result<LaidOutKernel<'_>> {
         wanted: HashMap::new(),
         vec_by_shape: HashMap::new(),
         block_accesses: HashMap::new(),
+        checked: HashMap::new(),
     };
     assigner.plan_accesses(&lk)?;
     assigner.region(&lk, &kernel.body)?;
@@ -155,6 +166,16 @@ pub fn assign_layouts(kernel: &Kernel) -> Result<LaidOutKernel<'_>> {
         lk.accesses.insert(op, MemoryAccess { dim, width: width.max(1) });
     }
     lk.accesses.extend(assigner.block_accesses);
+    for (&op, &(dim, wanted)) in &assigner.checked {
+        let static_width = lk.accesses.get(&op).map_or(1, |a| a.width);
+        let width = match lk.operand_layout(op, 0) {
+            Some(layout) if layout.fastest_dim() == Some(dim) => wanted.min(layout.contiguous_per_thread()),
+            _ => 1,
+        };
+        if width > static_width {
+            lk.checked_accesses.insert(op, MemoryAccess { dim, width });
+        }
+    }
     Ok(lk)
 }
 
@@ -315,6 +336,14 @@ struct Assigner {
     vec_by_shape: HashMap<Vec<u32>, u32>,
     /// Vector widths of block-pointer loads and stores, by op.
     block_accesses: HashMap<usize, MemoryAccess>,
+    /// Per rank-1 load or store: the dimension and the wider width its
+    /// contiguity allows behind a run-time alignment and mask check.
+    checked: HashMap<usize, (u32, u32)>,
+}
+
+/// The largest power of two at most `v` (1 for 0), as a `u32`.
+fn floor_pow2(v: u64) -> u32 {
+    if v == 0 { 1 } else { 1u32 << (63 - v.min(u64::from(u32::MAX)).leading_zeros()) }
 }
 
 fn assigner_default(vec_by_shape: &HashMap<Vec<u32>, u32>, num_warps: u32, shape: &[u32]) -> Layout {
@@ -354,10 +383,17 @@ impl Assigner {
             if is_atomic {
                 width = 1;
             }
-            let width = if width == 0 { 1 } else { 1u32 << (63 - width.leading_zeros()) };
+            let width = floor_pow2(width);
             self.wanted.insert(id, (dim as u32, width));
+            // Contiguity alone bounds the checked width: alignment and the
+            // mask are tested at run time.
+            let contiguous = floor_pow2(u64::from(info.contiguity[dim]).min(16 / bytes));
+            let checked = shape.len() == 1 && !is_atomic && contiguous > width;
+            if checked {
+                self.checked.insert(id, (dim as u32, contiguous));
+            }
             let entry = self.vec_by_shape.entry(shape).or_insert(1);
-            *entry = (*entry).max(width);
+            *entry = (*entry).max(if checked { contiguous } else { width });
         }
         Ok(())
     }

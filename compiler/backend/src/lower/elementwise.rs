@@ -147,12 +147,20 @@ impl Lowerer<'_, '_> {
                 UnaryOp::Neg => this.w.def(format!("arith.negf {x} : {fty}")),
                 UnaryOp::Abs => this.w.intr("fabs", &[x], fty),
                 UnaryOp::Sqrt => this.w.intr("sqrt", &[x], fty),
+                UnaryOp::Rsqrt if fty == "f32" => this.w.rsqrt_f32(x),
                 UnaryOp::Rsqrt => {
                     // 1 / sqrt(x), both correctly rounded, as the interpreter computes it.
                     let root = this.w.intr("sqrt", &[x], fty);
                     let one = this.w.float(1.0, fty);
                     this.w.bin("divf", &one, &root, fty)
                 }
+                // f32 (and f16/bf16 widened to it): the SFU fast paths of `math.rs`.
+                UnaryOp::Exp if fty == "f32" => this.w.exp_f32(x),
+                UnaryOp::Exp2 if fty == "f32" => this.w.exp2_f32(x),
+                UnaryOp::Log if fty == "f32" => this.w.log_f32(x),
+                UnaryOp::Log2 if fty == "f32" => this.w.log2_f32(x),
+                UnaryOp::Tanh if fty == "f32" => this.w.tanh_f32(x),
+                UnaryOp::Sigmoid if fty == "f32" => this.w.sigmoid_f32(x),
                 UnaryOp::Floor => this.w.intr("floor", &[x], fty),
                 UnaryOp::Ceil => this.w.intr("ceil", &[x], fty),
                 UnaryOp::Not => return Err(Self::err(op, Stage::MalformedIr, "`not` on a float")),

@@ -1,12 +1,21 @@
-//! Transcendental functions as plain arithmetic, accurate to about one f32 ulp.
+//! Transcendental functions.
 //!
-//! LLVM's NVPTX backend has no accurate `exp`/`log`/`sin` (only the
-//! `ex2.approx`/`lg2.approx` family, or calls into libdevice, which we do not
-//! link). So f32 (and f16/bf16, via f32) arguments are widened to f64 and
-//! evaluated with range reduction plus a short polynomial in f64, then
-//! rounded once: the f32 result is the correctly rounded value except in
-//! rare near-halfway cases. f64 arguments use the same code, accurate to a
-//! few f64 ulps. Trigonometric range reduction uses a two-part pi/2 (Cody and
+//! f32 arguments (and f16/bf16 ones, computed in f32) take the fast paths
+//! Triton uses, built on the SFU instructions `ex2.approx.f32` and
+//! `lg2.approx.f32` (relative error about 2^-22): `exp x = 2^(x log2 e)`,
+//! `ln x = log2(x) ln 2`, `rsqrt` is `rsqrt.approx.f32`, and `tanh`/`sigmoid`
+//! are rational in `e^x`. `exp` is thereby within a few ulp for the |x| < 10
+//! that matter after softmax's max subtraction (the rounding of `x log2 e`
+//! grows the error with |x|: about 2^-24 |x log2 e| relative), far inside the
+//! f32 tolerance. The non-`ftz` forms keep subnormal inputs and results, as
+//! the interpreter does. `sin`/`cos` stay on the accurate f64 path: their
+//! range reduction is what makes large arguments right, and no hot loop uses
+//! them.
+//!
+//! f64 arguments (and f32 `sin`/`cos`) are evaluated in f64 with range
+//! reduction plus a short polynomial, accurate to a few f64 ulps, because
+//! LLVM's NVPTX backend has no accurate `exp`/`log`/`sin` and we do not link
+//! libdevice. Trigonometric range reduction uses a two-part pi/2 (Cody and
 //! Waite), accurate for |x| below about 2^20 * pi.
 
 use super::text::Writer;
@@ -23,12 +32,17 @@ impl Writer {
         self.float(v, "f64")
     }
 
-    /// Horner evaluation of `sum coeffs[i] * x^i` with fused multiply-adds.
+    /// Horner evaluation of `sum coeffs[i] * x^i` in f64 with fused multiply-adds.
     fn poly(&mut self, x: &str, coeffs: &[f64]) -> String {
-        let mut acc = self.f64c(coeffs.last().copied().unwrap_or(0.0));
+        self.poly_in(x, coeffs, "f64")
+    }
+
+    /// Horner evaluation of `sum coeffs[i] * x^i` in float type `ty`.
+    fn poly_in(&mut self, x: &str, coeffs: &[f64], ty: &str) -> String {
+        let mut acc = self.float(coeffs.last().copied().unwrap_or(0.0), ty);
         for &c in coeffs.iter().rev().skip(1) {
-            let c = self.f64c(c);
-            acc = self.intr("fma", &[&acc, x, &c], "f64");
+            let c = self.float(c, ty);
+            acc = self.intr("fma", &[&acc, x, &c], ty);
         }
         acc
     }
@@ -41,6 +55,73 @@ impl Writer {
         let shift = self.int(52, "i64");
         let bits = self.bin("shli", &e, &shift, "i64");
         self.conv("bitcast", &bits, "i64", "f64")
+    }
+
+    /// One f32 PTX instruction `{instr} $0, $1;` as pure inline assembly
+    /// (no side effects: LLVM may hoist, merge or drop it).
+    fn ptx_unary_f32(&mut self, instr: &str, x: &str) -> String {
+        self.def(format!("llvm.inline_asm asm_dialect = att \"{instr} $0, $1;\", \"=f,f\" {x} : (f32) -> f32"))
+    }
+
+    /// `2^x` in f32 (`ex2.approx.f32`: 2^-22 relative, subnormals kept).
+    pub fn exp2_f32(&mut self, x: &str) -> String {
+        self.ptx_unary_f32("ex2.approx.f32", x)
+    }
+
+    /// `e^x` in f32 as `2^(x log2 e)`; infinities and NaN pass through.
+    pub fn exp_f32(&mut self, x: &str) -> String {
+        let log2e = self.float(std::f64::consts::LOG2_E, "f32");
+        let scaled = self.bin("mulf", x, &log2e, "f32");
+        self.exp2_f32(&scaled)
+    }
+
+    /// `log2 x` in f32 (`lg2.approx.f32`: 2^-22 absolute; log2 0 = -inf,
+    /// negative x gives NaN).
+    pub fn log2_f32(&mut self, x: &str) -> String {
+        self.ptx_unary_f32("lg2.approx.f32", x)
+    }
+
+    /// `ln x` in f32 as `log2(x) ln 2`.
+    pub fn log_f32(&mut self, x: &str) -> String {
+        let l2 = self.log2_f32(x);
+        let ln2 = self.float(std::f64::consts::LN_2, "f32");
+        self.bin("mulf", &l2, &ln2, "f32")
+    }
+
+    /// `1 / sqrt x` in f32 (`rsqrt.approx.f32`: 2^-22.9 relative).
+    pub fn rsqrt_f32(&mut self, x: &str) -> String {
+        self.ptx_unary_f32("rsqrt.approx.f32", x)
+    }
+
+    /// `tanh x` in f32: the odd Taylor series below |x| = 1/8 (where
+    /// `1 - 2 / (e^2|x| + 1)` would cancel), that formula with the sign of x
+    /// above. `e^2|x|` overflows to inf for large |x|, giving exactly 1.
+    pub fn tanh_f32(&mut self, x: &str) -> String {
+        let a = self.intr("fabs", &[x], "f32");
+        let x2 = self.bin("mulf", x, x, "f32");
+        let coeffs = [1.0, -1.0 / 3.0, 2.0 / 15.0, -17.0 / 315.0, 62.0 / 2835.0, -1382.0 / 155925.0];
+        let p = self.poly_in(&x2, &coeffs, "f32");
+        let small_y = self.bin("mulf", x, &p, "f32");
+        let two = self.float(2.0, "f32");
+        let one = self.float(1.0, "f32");
+        let a2 = self.bin("mulf", &a, &two, "f32");
+        let e = self.exp_f32(&a2);
+        let e1 = self.bin("addf", &e, &one, "f32");
+        let q = self.bin("divf", &two, &e1, "f32");
+        let t = self.bin("subf", &one, &q, "f32");
+        let big_y = self.intr("copysign", &[&t, x], "f32");
+        let threshold = self.float(0.125, "f32");
+        let small = self.cmpf("olt", &a, &threshold, "f32");
+        self.select(&small, &small_y, &big_y, "f32")
+    }
+
+    /// `1 / (1 + e^-x)` in f32 (0 at -inf, 1 at +inf).
+    pub fn sigmoid_f32(&mut self, x: &str) -> String {
+        let neg = self.def(format!("arith.negf {x} : f32"));
+        let e = self.exp_f32(&neg);
+        let one = self.float(1.0, "f32");
+        let d = self.bin("addf", &one, &e, "f32");
+        self.bin("divf", &one, &d, "f32")
     }
 
     /// `e^x` in f64.

@@ -7,6 +7,14 @@
 //! on its mask, and loads yield `other` (or 0) instead. Where a layout
 //! replicates elements over threads, only one owner thread stores or updates
 //! each element.
+//!
+//! A *checked* access (see [`crate::layout::LaidOutKernel::checked_accesses`])
+//! is vectorized although the axis info could not prove its alignment or its
+//! mask: each vector tests at run time that its first address is aligned to
+//! the vector and that every mask bit is set, and takes one vector access if
+//! so, one masked scalar access per element otherwise (the tail of a row, or
+//! rows whose stride breaks the alignment). The test is per thread and
+//! uniform over nearly all of a row, so the branch costs a few integer ops.
 
 use tessera_tir::{ElemType, Op, OpKind, ScalarType};
 
@@ -16,10 +24,11 @@ use crate::error::{Result, Stage};
 use crate::layout::ThreadMap;
 
 impl Lowerer<'_, '_> {
-    /// The registers' map and per-op access width of a memory op on `ptr`.
-    fn access_plan(&self, op: &Op, ptr_shape: &[u32]) -> Result<(Option<ThreadMap>, u32, u32)> {
+    /// The registers' map and per-op access width of a memory op on `ptr`,
+    /// and whether that width needs the run-time check of a checked access.
+    fn access_plan(&self, op: &Op, ptr_shape: &[u32]) -> Result<(Option<ThreadMap>, u32, u32, bool)> {
         if ptr_shape.is_empty() {
-            return Ok((None, 0, 1));
+            return Ok((None, 0, 1, false));
         }
         let id = self.op_id(op)?;
         let layout = self
@@ -27,9 +36,70 @@ impl Lowerer<'_, '_> {
             .operand_layout(id, 0)
             .cloned()
             .ok_or_else(|| Self::err(op, Stage::Layout, "the pointer operand has no layout"))?;
+        let map = layout.thread_map(ptr_shape);
+        if let Some(a) = self.lk.checked_accesses.get(&id) {
+            return Ok((Some(map), a.dim, a.width, true));
+        }
         let access = self.lk.accesses.get(&id).copied();
         let (dim, width) = access.map_or((0, 1), |a| (a.dim, a.width));
-        Ok((Some(layout.thread_map(ptr_shape)), dim, width))
+        Ok((Some(map), dim, width, false))
+    }
+
+    /// The run-time condition of a checked vector of `width` elements of
+    /// `bytes` bytes at `ptr`: the address is a multiple of the vector's size
+    /// and every mask bit (if any) is set.
+    fn vector_check(&mut self, ptr: &str, width: u32, bytes: u32, masks: Option<&[String]>) -> String {
+        let addr = self.w.def(format!("llvm.ptrtoint {ptr} : !llvm.ptr<1> to i64"));
+        let low = self.w.int(i64::from(width * bytes) - 1, "i64");
+        let offset = self.w.bin("andi", &addr, &low, "i64");
+        let zero = self.w.int(0, "i64");
+        let mut ok = self.w.cmpi("eq", &offset, &zero, "i64");
+        for m in masks.unwrap_or_default() {
+            ok = self.w.and(&ok, m);
+        }
+        ok
+    }
+
+    /// One load of `ty` (a scalar or a vector) at `ptr`, guarded by `mask` (0 where it is off).
+    fn guarded_load(&mut self, ptr: &str, mask: Option<&String>, ty: &str, align: u32) -> String {
+        match mask {
+            Some(mask) => {
+                let r = self.w.fresh();
+                self.w.open(format!("{r} = scf.if {mask} -> ({ty}) {{"));
+                let l = self.w.load(ptr, "!llvm.ptr<1>", ty, align);
+                self.w.line(format!("scf.yield {l} : {ty}"));
+                self.w.close("} else {");
+                self.w.depth_in();
+                let z = self.w.def(format!("llvm.mlir.zero : {ty}"));
+                self.w.line(format!("scf.yield {z} : {ty}"));
+                self.w.close("}");
+                r
+            }
+            None => self.w.load(ptr, "!llvm.ptr<1>", ty, align),
+        }
+    }
+
+    /// A checked vector load of the `w` elements at `ptrs`: one vector load
+    /// when [`Lowerer::vector_check`] holds, else masked scalar loads.
+    fn checked_vector_load(&mut self, ptrs: &[String], masks: Option<&[String]>, mty: &str, bytes: u32) -> String {
+        let w = ptrs.len() as u32;
+        let vty = format!("vector<{w}x{mty}>");
+        let ok = self.vector_check(&ptrs[0], w, bytes, masks);
+        let r = self.w.fresh();
+        self.w.open(format!("{r} = scf.if {ok} -> ({vty}) {{"));
+        let l = self.w.load(&ptrs[0], "!llvm.ptr<1>", &vty, w * bytes);
+        self.w.line(format!("scf.yield {l} : {vty}"));
+        self.w.close("} else {");
+        self.w.depth_in();
+        let mut vector = self.w.def(format!("llvm.mlir.poison : {vty}"));
+        for (j, ptr) in ptrs.iter().enumerate() {
+            let e = self.guarded_load(ptr, masks.and_then(|m| m.get(j)), mty, bytes);
+            let k = self.w.i32(j as i64);
+            vector = self.w.def(format!("llvm.insertelement {e}, {vector}[{k} : i32] : {vty}"));
+        }
+        self.w.line(format!("scf.yield {vector} : {vty}"));
+        self.w.close("}");
+        r
     }
 
     /// Registers `start..start + width` hold consecutive elements along `dim`.
@@ -54,7 +124,7 @@ impl Lowerer<'_, '_> {
         let ptrs = self.operand(op, 0)?;
         let masks = if masked { Some(self.operand(op, 1)?) } else { None };
         let others = if has_other { Some(self.operand(op, 2)?) } else { None };
-        let (map, dim, width) = self.access_plan(op, self.shape_of(ptr_value)?)?;
+        let (map, dim, width, checked) = self.access_plan(op, self.shape_of(ptr_value)?)?;
         let (rty, mty, bytes) = (elem_type(elem), memory_type(elem), memory_bytes(elem));
         let mut out = Vec::with_capacity(ptrs.len());
         let mut i = 0;
@@ -64,21 +134,14 @@ impl Lowerer<'_, '_> {
                 _ => 1,
             };
             let (vty, align) = if w > 1 { (format!("vector<{w}x{mty}>"), w * bytes) } else { (mty.to_string(), bytes) };
-            let mask = masks.as_ref().and_then(|m| m.get(i)).cloned();
-            let loaded = match &mask {
-                Some(mask) => {
-                    let r = self.w.fresh();
-                    self.w.open(format!("{r} = scf.if {mask} -> ({vty}) {{"));
-                    let l = self.w.load(&ptrs[i], "!llvm.ptr<1>", &vty, align);
-                    self.w.line(format!("scf.yield {l} : {vty}"));
-                    self.w.close("} else {");
-                    self.w.depth_in();
-                    let z = self.w.def(format!("llvm.mlir.zero : {vty}"));
-                    self.w.line(format!("scf.yield {z} : {vty}"));
-                    self.w.close("}");
-                    r
-                }
-                None => self.w.load(&ptrs[i], "!llvm.ptr<1>", &vty, align),
+            let group = i..i + w as usize;
+            let loaded = if checked && w > 1 {
+                let group_masks = masks.as_ref().and_then(|m| m.get(group.clone()));
+                let group_ptrs = ptrs.get(group).ok_or_else(|| Self::err(op, Stage::Layout, "missing pointer"))?;
+                self.checked_vector_load(group_ptrs, group_masks, mty, bytes)
+            } else {
+                let mask = masks.as_ref().and_then(|m| m.get(i)).cloned();
+                self.guarded_load(&ptrs[i], mask.as_ref(), &vty, align)
             };
             for j in 0..w as usize {
                 let mut value = if w > 1 {
@@ -91,7 +154,10 @@ impl Lowerer<'_, '_> {
                     let zero = self.w.int(0, mty);
                     value = self.w.cmpi("ne", &value, &zero, mty);
                 }
-                if let (Some(mask), Some(others)) = (&mask, &others) {
+                // A checked vector's mask bits differ per element; otherwise the
+                // first one holds for the whole vector.
+                let mask = masks.as_ref().and_then(|m| m.get(if checked { i + j } else { i }));
+                if let (Some(mask), Some(others)) = (mask, &others) {
                     let other =
                         others.get(i + j).ok_or_else(|| Self::err(op, Stage::Layout, "missing `other` register"))?;
                     value = self.w.select(mask, &value, other, rty);
@@ -125,7 +191,7 @@ impl Lowerer<'_, '_> {
         let ptrs = self.operand(op, 0)?;
         let values = self.operand(op, 1)?;
         let masks = if masked { Some(self.operand(op, 2)?) } else { None };
-        let (map, dim, width) = self.access_plan(op, self.shape_of(ptr_value)?)?;
+        let (map, dim, width, checked) = self.access_plan(op, self.shape_of(ptr_value)?)?;
         let (rty, mty, bytes) = (elem_type(elem), memory_type(elem), memory_bytes(elem));
         let owner = match &map {
             Some(map) => self.owner(map),
@@ -153,6 +219,40 @@ impl Lowerer<'_, '_> {
             } else {
                 (mty.to_string(), bytes, stored[0].clone())
             };
+            if checked && w > 1 {
+                // Vector store when aligned and unmasked, else masked scalar stores.
+                let group_masks = masks.as_ref().and_then(|m| m.get(i..i + w as usize));
+                let mut ok = self.vector_check(&ptrs[i], w, bytes, group_masks);
+                if let Some(o) = &owner {
+                    ok = self.w.and(&ok, o);
+                }
+                self.w.open(format!("scf.if {ok} {{"));
+                self.w.store(&data, &ptrs[i], &vty, "!llvm.ptr<1>", align);
+                self.w.line("scf.yield");
+                self.w.close("} else {");
+                self.w.depth_in();
+                for (j, s) in stored.iter().enumerate() {
+                    let ptr = ptrs.get(i + j).ok_or_else(|| Self::err(op, Stage::Layout, "missing pointer"))?;
+                    let pred = match (&owner, group_masks.and_then(|m| m.get(j))) {
+                        (Some(o), Some(m)) => Some(self.w.and(o, m)),
+                        (Some(o), None) => Some(o.clone()),
+                        (None, Some(m)) => Some(m.clone()),
+                        (None, None) => None,
+                    };
+                    if let Some(pred) = &pred {
+                        self.w.open(format!("scf.if {pred} {{"));
+                    }
+                    self.w.store(s, ptr, mty, "!llvm.ptr<1>", bytes);
+                    if pred.is_some() {
+                        self.w.line("scf.yield");
+                        self.w.close("}");
+                    }
+                }
+                self.w.line("scf.yield");
+                self.w.close("}");
+                i += w as usize;
+                continue;
+            }
             let mask = masks.as_ref().and_then(|m| m.get(i));
             let pred = match (&owner, mask) {
                 (Some(o), Some(m)) => Some(self.w.and(o, m)),
@@ -194,7 +294,7 @@ impl Lowerer<'_, '_> {
         let values = self.operand(op, 1)?;
         let masks = if masked { Some(self.operand(op, 2)?) } else { None };
         let shape = self.shape_of(ptr_value)?;
-        let (map, _, _) = self.access_plan(op, shape)?;
+        let (map, _, _, _) = self.access_plan(op, shape)?;
         let mut old = Vec::with_capacity(ptrs.len());
         for (i, ptr) in ptrs.iter().enumerate() {
             let value = values.get(i).ok_or_else(|| Self::err(op, Stage::Layout, "missing value register"))?;

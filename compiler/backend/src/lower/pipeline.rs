@@ -305,3 +305,50 @@ impl Lowerer<'_, '_> {
         self.w.line(format!("llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"\" : () -> ()"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tessera_tir::ConstValue;
+
+    use crate::{GpuArch, Target, compile_kernel};
+
+    const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
+
+    /// The MLIR of `matmul_block_ptr` at 128x256x64 on `warps` warps with `stages` stages.
+    fn block_ptr_mlir(warps: i64, stages: i64) -> String {
+        let consts: Vec<(String, ConstValue)> =
+            [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", warps), ("stages", stages)]
+                .iter()
+                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+                .collect();
+        let tir = tessera_frontend::compile_str("matmul.tsr", MATMUL, "matmul_block_ptr", &consts).expect("front end");
+        compile_kernel(&tir, &Target::new(GpuArch::Sm90a)).expect("backend").stages.mlir
+    }
+
+    /// Each iteration of the pipelined loop must wait for its own tile
+    /// (`stages - 2` groups left pending), then meet a barrier before any
+    /// `cp.async` refills the buffer that the previous iteration's
+    /// `ldmatrix`es read, and commit that refill before its own `ldmatrix`es.
+    /// The 4-warp 128x256 tile (a 128x64 block per warp) is the one where a
+    /// slow warp would expose a missing barrier first.
+    #[test]
+    fn the_loop_waits_then_barriers_before_refilling() {
+        for (warps, stages) in [(4, 3), (4, 4), (8, 3)] {
+            let mlir = block_ptr_mlir(warps, stages);
+            let body = mlir.split_once("} do {").map(|(_, body)| body).expect("the loop is an scf.while");
+            let at = |needle: &str| body.find(needle).unwrap_or_else(|| panic!("{needle} not in the loop body"));
+            let wait = at(&format!("cp.async.wait_group {};", stages - 2));
+            let barrier = at("nvvm.barrier0");
+            let refill = at("cp.async.cg.shared.global");
+            let commit = at("cp.async.commit_group;");
+            let read = at("ldmatrix.sync.aligned");
+            assert!(
+                wait < barrier && barrier < refill && refill < commit && commit < read,
+                "warps {warps}, stages {stages}"
+            );
+            // No other barrier and no other wait between the refill and the reads.
+            assert!(!body[barrier + 1..read].contains("nvvm.barrier0"), "warps {warps}, stages {stages}");
+            assert!(!body[wait + 1..read].contains("cp.async.wait_group"), "warps {warps}, stages {stages}");
+        }
+    }
+}
