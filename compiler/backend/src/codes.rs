@@ -44,6 +44,10 @@ pub const MALFORMED_IR: &str = "E0814";
 /// Layout assignment produced layouts the lowering cannot reconcile (a backend bug).
 pub const LAYOUT_INTERNAL: &str = "E0815";
 
+/// The variant does not fit the target: it needs more shared memory than a
+/// block may use, or a `dot` accumulator too large for a thread's registers.
+pub const RESOURCE_LIMIT: &str = "E0816";
+
 /// Every backend code with a one-line summary (for `tessera explain` and the docs).
 pub const ALL: &[(&str, &str)] = &[
     (MLIR_BUILD, "an MLIR operation, type or attribute could not be built"),
@@ -62,6 +66,7 @@ pub const ALL: &[(&str, &str)] = &[
     (NON_POWER_OF_TWO, "a tensor dimension is not a power of two"),
     (MALFORMED_IR, "the kernel breaks a tile-IR invariant the backend relies on"),
     (LAYOUT_INTERNAL, "layout assignment and lowering disagree (a backend bug)"),
+    (RESOURCE_LIMIT, "the variant needs more shared memory or registers than the target has"),
 ];
 
 #[cfg(test)]

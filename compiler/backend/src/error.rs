@@ -40,6 +40,8 @@ pub enum Stage {
     PtxasRejected,
     /// Checking the tile IR against what the backend compiles.
     UnsupportedOp,
+    /// Checking the variant fits the target (shared memory, registers).
+    ResourceLimit,
     /// Checking tensor shapes (every dimension a power of two).
     ShapeCheck,
     /// Reading the tile IR (values, operand counts).
@@ -65,6 +67,7 @@ impl Stage {
             Stage::PtxasLaunch => codes::PTXAS_LAUNCH,
             Stage::PtxasRejected => codes::PTXAS_REJECTED,
             Stage::UnsupportedOp => codes::UNSUPPORTED_OP,
+            Stage::ResourceLimit => codes::RESOURCE_LIMIT,
             Stage::ShapeCheck => codes::NON_POWER_OF_TWO,
             Stage::MalformedIr => codes::MALFORMED_IR,
             Stage::Layout => codes::LAYOUT_INTERNAL,
@@ -87,6 +90,7 @@ impl Stage {
             Stage::PtxasLaunch => "running ptxas",
             Stage::PtxasRejected => "assembling PTX with ptxas",
             Stage::UnsupportedOp => "checking the kernel is supported",
+            Stage::ResourceLimit => "checking the variant fits the target",
             Stage::ShapeCheck => "checking tensor shapes",
             Stage::MalformedIr => "reading the tile IR",
             Stage::Layout => "assigning layouts",

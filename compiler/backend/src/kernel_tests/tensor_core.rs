@@ -172,14 +172,15 @@ fn matmul_block_ptr_is_pipelined_with_cp_async() {
 
 #[test]
 fn a_variant_over_the_shared_memory_limit_is_rejected() {
-    let consts: Vec<(String, ConstValue)> = [("BLOCK_M", 256), ("BLOCK_N", 256), ("BLOCK_K", 64), ("stages", 4)]
-        .iter()
-        .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
-        .collect();
+    let consts: Vec<(String, ConstValue)> =
+        [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", 8), ("stages", 4)]
+            .iter()
+            .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+            .collect();
     let tir = tessera_frontend::compile_str("matmul.tsr", MATMUL, "matmul_block_ptr", &consts).expect("front end");
-    let error = compile_kernel(&tir, &Target::new(GpuArch::Sm86)).expect_err("4 x 64 KiB of tiles exceed 99 KiB");
-    assert_eq!(error.code(), "E0812");
-    assert!(error.message.contains("`matmul_block_ptr` (BLOCK_M = 256, BLOCK_N = 256, BLOCK_K = 64"), "{error}");
+    let error = compile_kernel(&tir, &Target::new(GpuArch::Sm86)).expect_err("4 x 48 KiB of tiles exceed 99 KiB");
+    assert_eq!(error.code(), "E0816");
+    assert!(error.message.contains("`matmul_block_ptr` (BLOCK_M = 128, BLOCK_N = 256, BLOCK_K = 64"), "{error}");
     assert!(error.message.contains("stages = 4) needs"), "{error}");
     assert!(error.message.ends_with("more than the 101376 bytes a CTA may use on sm_86"), "{error}");
 }
@@ -206,4 +207,20 @@ fn linear_attention_runs_on_tensor_cores() {
             insta::assert_snapshot!(kernel, text);
         }
     }
+}
+
+#[test]
+fn an_accumulator_too_large_for_the_registers_is_rejected() {
+    // 128x256 f32 on 4 warps is 256 accumulators per thread: ptxas spills
+    // nearly everything (seen on the H100: 32 registers, 17 KB of spills).
+    let consts: Vec<(String, ConstValue)> =
+        [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", 4), ("stages", 3)]
+            .iter()
+            .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+            .collect();
+    let tir = tessera_frontend::compile_str("matmul.tsr", MATMUL, "matmul_block_ptr", &consts).expect("front end");
+    let error = compile_kernel(&tir, &Target::new(GpuArch::Sm90a)).expect_err("256 accumulators per thread");
+    assert_eq!(error.code(), "E0816");
+    assert!(error.message.contains("a 128x256 accumulator on 4 warps needs 256 registers per thread"), "{error}");
+    assert_eq!(error.op.as_deref(), Some("dot"));
 }
