@@ -257,6 +257,7 @@ mod tests {
             Stage::PtxasLaunch,
             Stage::PtxasRejected,
             Stage::UnsupportedOp,
+            Stage::ResourceLimit,
             Stage::ShapeCheck,
             Stage::MalformedIr,
             Stage::Layout,

@@ -112,8 +112,11 @@ fn softmax_row_reduces_with_shuffles_and_shared_memory() {
         assert!(!k.ptx.contains(".f64"), "{}", k.ptx);
         // Four warps along the row: the cross-warp step needs 4 partials of 4 bytes.
         assert_eq!(k.shared_bytes, 16);
-        // The mask on an unhinted `n` is not uniform over vectors: scalar predicated loads.
-        assert!(!k.ptx.contains("ld.global.v4"), "{}", k.ptx);
+        // The mask on an unhinted `n` is not provably uniform over vectors: a
+        // vector load behind a run-time check, scalar predicated loads as the fallback.
+        let vector = k.ptx.matches("ld.global.v4").count();
+        assert!(vector > 0, "{}", k.ptx);
+        assert!(k.ptx.matches("ld.global.").count() > vector, "no scalar fallback:\n{}", k.ptx);
     }
 }
 
@@ -133,7 +136,8 @@ fn softmax_2d_uses_slices_and_vector_accesses() {
 
 #[test]
 fn layer_norm_two_reductions_and_rsqrt() {
-    let compiled = check("layer_norm", include_str!("layer_norm.tir"), &["ld.global.v4", "rsqrt.approx.f32", "div.rn.f32"]);
+    let compiled =
+        check("layer_norm", include_str!("layer_norm.tir"), &["ld.global.v4", "rsqrt.approx.f32", "div.rn.f32"]);
     for k in &compiled {
         assert_eq!(k.num_warps, 8);
         assert!(k.ptx.contains(".maxntid 256, 1, 1"), "{}", k.ptx);

@@ -735,3 +735,51 @@ impl Assigner {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bf16 row `x + row * stride + arange(0, 1024)` loaded under `offs < n`.
+    fn row_load(stride_hint: &str, n_hint: &str) -> Kernel {
+        let text = format!(
+            "kernel @k(%0: ptr<bf16> \"x\" {{div = 16}}, %1: i32 \"stride\" {stride_hint}, %2: i32 \"n\" {n_hint}) source(\"k\") grid(1) warps(4) stages(1) {{
+  %3 = program_id 0 : i32
+  %4 = mul %3, %1 : i32
+  %5 = addptr %0, %4 : ptr<bf16>
+  %6 = arange 0, 1024 : tensor<1024xi32>
+  %7 = splat %2 : tensor<1024xi32>
+  %8 = cmp lt %6, %7 : tensor<1024xi1>
+  %9 = splat %5 : tensor<1024xptr<bf16>>
+  %10 = addptr %9, %6 : tensor<1024xptr<bf16>>
+  %11 = load %10, %8 : tensor<1024xbf16>
+  return
+}}"
+        );
+        tessera_tir::parse_kernel(&text).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn load_access(lk: &LaidOutKernel) -> (Option<MemoryAccess>, Option<MemoryAccess>) {
+        let id = lk.ops.iter().position(|op| matches!(op.kind, OpKind::Load { .. })).expect("a load");
+        (lk.accesses.get(&id).copied(), lk.checked_accesses.get(&id).copied())
+    }
+
+    #[test]
+    fn an_unproven_row_access_is_vectorized_behind_a_check() {
+        let kernel = row_load("{div = 1}", "{div = 1}");
+        let lk = assign_layouts(&kernel).expect("layouts");
+        let (plain, checked) = load_access(&lk);
+        assert_eq!(plain.map(|a| a.width), Some(1), "alignment and mask are unknown");
+        assert_eq!(checked, Some(MemoryAccess { dim: 0, width: 8 }), "8 bf16 = 16 bytes behind the check");
+        assert!(lk.layouts.values().all(|l| l.contiguous_per_thread() == 8), "{:?}", lk.layouts);
+    }
+
+    #[test]
+    fn a_proven_row_access_needs_no_check() {
+        let kernel = row_load("{div = 16}", "{div = 16}");
+        let lk = assign_layouts(&kernel).expect("layouts");
+        let (plain, checked) = load_access(&lk);
+        assert_eq!(plain.map(|a| a.width), Some(8));
+        assert_eq!(checked, None);
+    }
+}

@@ -333,7 +333,8 @@ mod tests {
     /// slow warp would expose a missing barrier first.
     #[test]
     fn the_loop_waits_then_barriers_before_refilling() {
-        for (warps, stages) in [(4, 3), (4, 4), (8, 3)] {
+        // 128x256 on 4 warps is rejected (E0816: 256 accumulators per thread).
+        for (warps, stages) in [(8, 3), (8, 4)] {
             let mlir = block_ptr_mlir(warps, stages);
             let body = mlir.split_once("} do {").map(|(_, body)| body).expect("the loop is an scf.while");
             let at = |needle: &str| body.find(needle).unwrap_or_else(|| panic!("{needle} not in the loop body"));
