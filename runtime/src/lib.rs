@@ -30,14 +30,16 @@
 //! ```
 //!
 //! Modules: [`bundle`] (file format, reader, writer), [`select`] (which code
-//! runs on which device), [`tune`] (autotuning and its cache); the launch API
-//! is re-exported at the root.
+//! runs on which device), [`tune`] (autotuning and its cache), [`host_values`]
+//! (the `--arg` grammar and seeded data every front door shares); the launch
+//! API is re-exported at the root.
 
 mod args;
 pub mod bundle;
 mod device;
 mod error;
 mod fsutil;
+pub mod host_values;
 mod launch;
 mod module;
 pub mod select;

@@ -1,15 +1,17 @@
 //! Launch arguments written on the command line (`--arg n=1000`,
 //! `--arg x='rand(n * 4)'`) turned into interpreter arguments and buffers.
 //!
-//! Grammar: `NAME=VALUE`; a scalar VALUE is a number or `true`/`false`; a
-//! pointer VALUE is `rand(LEN)` (uniform in [-1, 1)), `zeros(LEN)`,
-//! `fill(LEN, V)` or `arange(LEN)`. LEN is an integer expression with `+ - *
-//! /`, parentheses and the names of scalar arguments given before it.
+//! Grammar: `NAME=VALUE`; a scalar VALUE is a number, `true`/`false` or an
+//! expression of earlier scalars; a pointer VALUE is a buffer constructor
+//! (`rand(LEN)`, `rand(LEN, LO, HI)`, `randn(LEN[, MEAN, STD])`, `zeros(LEN)`,
+//! `fill(LEN, V)`, `arange(LEN)`, `empty(LEN)`). The grammar and the seeded
+//! generator live in `tessera_runtime::host_values`, shared with `tessera-run`
+//! and the GPU harness so one `--seed` gives the same data in all three.
 
 use crate::error::{ARG_MISMATCH, BAD_ARG, CliError, CliResult};
-use crate::rng::SplitMix64;
 use std::collections::HashMap;
 use tessera_interp::{HostBuffer, KernelArg};
+use tessera_runtime::host_values::{BufferSpec, CONSTRUCTORS, SplitMix64, eval_expr};
 use tessera_tir::{ElemType, Kernel, ScalarType, Type};
 
 /// The interpreter's arguments and buffers for one launch, plus the buffer
@@ -90,8 +92,11 @@ pub fn build(kernel: &Kernel, specs: &[String], seed: u64) -> CliResult<Launch> 
 
 fn bad_value(name: &str, text: &str, why: &str) -> CliError {
     CliError::new(BAD_ARG, format!("bad value `{text}` for argument `{name}`: {why}"))
-        .with_help("scalars take numbers or expressions of earlier scalars; pointers take rand(LEN), zeros(LEN), fill(LEN, V) or arange(LEN)")
+        .with_help(format!("scalars take numbers or expressions of earlier scalars; pointers take {CONSTRUCTORS}"))
 }
+
+/// The interpreter holds buffers in memory: at most 2^32 elements.
+const MAX_LEN: usize = 1 << 32;
 
 fn make_buffer(
     elem: ScalarType,
@@ -99,115 +104,9 @@ fn make_buffer(
     scalars: &HashMap<String, f64>,
     rng: &mut SplitMix64,
 ) -> Result<HostBuffer, String> {
-    let open = text.find('(').ok_or("expected rand(LEN), zeros(LEN), fill(LEN, V) or arange(LEN)")?;
-    let inner = text[open..].strip_prefix('(').and_then(|s| s.strip_suffix(')')).ok_or("unbalanced parentheses")?;
-    let ctor = text[..open].trim();
-    let (len_text, fill) = match ctor {
-        "fill" => {
-            let comma = inner.rfind(',').ok_or("fill takes (LEN, VALUE)")?;
-            (&inner[..comma], Some(eval_expr(&inner[comma + 1..], scalars)?))
-        }
-        _ => (inner, None),
-    };
-    let len = eval_expr(len_text, scalars)?;
-    if len < 0.0 || len.fract() != 0.0 || len > (1u64 << 32) as f64 {
-        return Err(format!("buffer length {len} is not an integer in 0..=2^32"));
-    }
-    let len = len as usize;
-    let values: Vec<f64> = match ctor {
-        "rand" => (0..len).map(|_| rng.symmetric()).collect(),
-        "zeros" => vec![0.0; len],
-        "fill" => vec![fill.unwrap_or(0.0); len],
-        "arange" => (0..len).map(|i| i as f64).collect(),
-        other => return Err(format!("unknown buffer constructor `{other}`")),
-    };
-    Ok(HostBuffer::from_f64(elem, &values))
-}
-
-/// Evaluate `+ - * /` over numbers and known scalar names.
-pub fn eval_expr(text: &str, scalars: &HashMap<String, f64>) -> Result<f64, String> {
-    let tokens = tokenize(text)?;
-    let mut pos = 0;
-    let value = sum(&tokens, &mut pos, scalars)?;
-    if pos != tokens.len() {
-        return Err(format!("unexpected `{}`", tokens[pos]));
-    }
-    Ok(value)
-}
-
-fn tokenize(text: &str) -> Result<Vec<String>, String> {
-    let mut tokens = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-        } else if "+-*/()".contains(c) {
-            tokens.push(c.to_string());
-            chars.next();
-        } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
-            let mut word = String::new();
-            while let Some(&c) = chars.peek() {
-                let exponent_sign = (c == '-' || c == '+')
-                    && word.ends_with(['e', 'E'])
-                    && word.starts_with(|d: char| d.is_ascii_digit());
-                if !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || exponent_sign) {
-                    break;
-                }
-                word.push(c);
-                chars.next();
-            }
-            tokens.push(word);
-        } else {
-            return Err(format!("unexpected character `{c}`"));
-        }
-    }
-    if tokens.is_empty() {
-        return Err("empty value".into());
-    }
-    Ok(tokens)
-}
-
-fn sum(t: &[String], pos: &mut usize, s: &HashMap<String, f64>) -> Result<f64, String> {
-    let mut value = product(t, pos, s)?;
-    while let Some(op) = t.get(*pos).filter(|op| *op == "+" || *op == "-") {
-        *pos += 1;
-        let rhs = product(t, pos, s)?;
-        value = if op == "+" { value + rhs } else { value - rhs };
-    }
-    Ok(value)
-}
-
-fn product(t: &[String], pos: &mut usize, s: &HashMap<String, f64>) -> Result<f64, String> {
-    let mut value = atom(t, pos, s)?;
-    while let Some(op) = t.get(*pos).filter(|op| *op == "*" || *op == "/") {
-        *pos += 1;
-        let rhs = atom(t, pos, s)?;
-        value = if op == "*" { value * rhs } else { value / rhs };
-    }
-    Ok(value)
-}
-
-fn atom(t: &[String], pos: &mut usize, s: &HashMap<String, f64>) -> Result<f64, String> {
-    let token = t.get(*pos).ok_or("expression ends too early")?;
-    *pos += 1;
-    match token.as_str() {
-        "(" => {
-            let v = sum(t, pos, s)?;
-            if t.get(*pos).map(String::as_str) != Some(")") {
-                return Err("missing `)`".into());
-            }
-            *pos += 1;
-            Ok(v)
-        }
-        "-" => Ok(-atom(t, pos, s)?),
-        "true" => Ok(1.0),
-        "false" => Ok(0.0),
-        word => word
-            .parse::<f64>()
-            .ok()
-            .or_else(|| s.get(word).copied())
-            .ok_or_else(|| format!("`{word}` is neither a number nor an earlier scalar argument")),
-    }
+    let spec = BufferSpec::parse(text, scalars)?;
+    let len = spec.length(scalars, MAX_LEN)?;
+    Ok(HostBuffer::from_f64(elem, &spec.fill.generate(len, rng)))
 }
 
 #[cfg(test)]
@@ -215,13 +114,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expressions_use_earlier_scalars() {
-        let s = HashMap::from([("n".to_string(), 10.0), ("d".to_string(), 4.0)]);
-        assert_eq!(eval_expr("n * d + 2", &s), Ok(42.0));
-        assert_eq!(eval_expr("(n - 2) / 4", &s), Ok(2.0));
-        assert_eq!(eval_expr("1e-3", &s), Ok(1e-3));
-        assert!(eval_expr("m", &s).unwrap_err().contains("`m`"));
-        assert!(eval_expr("(n", &s).is_err());
-        assert!(eval_expr("", &s).is_err());
+    fn buffers_take_the_element_type_and_the_seeded_sequence() {
+        let s = HashMap::from([("n".to_string(), 4.0)]);
+        let mut rng = SplitMix64::new(5);
+        let x = make_buffer(ScalarType::F64, "rand(n)", &s, &mut rng).unwrap();
+        let mut again = SplitMix64::new(5);
+        assert_eq!(x.to_f64(), (0..4).map(|_| again.symmetric()).collect::<Vec<_>>());
+        let idx = make_buffer(ScalarType::I32, "arange(n * 2 - 1)", &s, &mut rng).unwrap();
+        assert_eq!(idx.to_f64(), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let err = make_buffer(ScalarType::F32, "ones(n)", &s, &mut rng).unwrap_err();
+        assert!(err.contains("unknown constructor `ones`"), "{err}");
+        assert!(make_buffer(ScalarType::F32, "zeros(n * 2 ^ 40)", &s, &mut rng).is_err());
+        let err = make_buffer(ScalarType::F32, "zeros(n * 1e10)", &s, &mut rng).unwrap_err();
+        assert!(err.contains("not an integer in 0..=4294967296"), "{err}");
     }
 }

@@ -10,7 +10,6 @@ mod cuda_tools;
 mod error;
 mod gpu;
 mod launch_args;
-mod rng;
 mod source;
 
 use clap::{Parser, Subcommand};
@@ -63,9 +62,12 @@ enum Command {
         kernel: Option<String>,
         #[arg(long = "const", value_name = "NAME=VALUE")]
         consts: Vec<String>,
-        /// Launch argument `NAME=VALUE`: a number for scalars; for pointers one
-        /// of `rand(LEN)`, `zeros(LEN)`, `fill(LEN, V)`, `arange(LEN)`, where LEN
-        /// is an integer expression over earlier scalar arguments.
+        /// Launch argument `NAME=VALUE`: a number or an expression (`+ - * /`,
+        /// parentheses) of earlier scalars for scalars; for pointers one of
+        /// `rand(LEN)` (uniform in [-1, 1)), `rand(LEN, LO, HI)`, `randn(LEN)`,
+        /// `randn(LEN, MEAN, STD)`, `zeros(LEN)`, `fill(LEN, V)`, `arange(LEN)`
+        /// or `empty(LEN)` (NaN), where LEN is an integer expression over
+        /// earlier scalar arguments.
         #[arg(long = "arg", value_name = "NAME=VALUE")]
         args: Vec<String>,
         /// Print a summary of these buffers after the run.

@@ -61,8 +61,10 @@ struct Launch {
     #[arg(long)]
     kernel: Option<String>,
     /// Launch argument `NAME=VALUE`: a number or an expression of earlier
-    /// scalars; for pointers `rand(LEN)`, `zeros(LEN)`, `fill(LEN, V)`,
-    /// `arange(LEN)` (element type from the signature).
+    /// scalars; for pointers `rand(LEN)` (floats in [-1, 1), integers in
+    /// [-8, 8)), `rand(LEN, LO, HI)`, `randn(LEN[, MEAN, STD])`, `zeros(LEN)`,
+    /// `fill(LEN, V)`, `arange(LEN)` or `empty(LEN)` (element type from the
+    /// signature).
     #[arg(long = "arg", value_name = "NAME=VALUE")]
     args: Vec<String>,
     /// Seed of `rand(...)` inputs.

@@ -6,14 +6,14 @@
 //! the inputs *as stored* that the float64 references are given.
 
 use crate::gpu::access::pointer_access;
-use crate::gpu::cases::{BufferSpec, Fill, eval_expr};
-use crate::inputs::{normal, uniform};
 use half::{bf16, f16};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use std::collections::HashMap;
 use tessera_interp::{HostBuffer, HostData, KernelArg};
+use tessera_runtime::host_values::{BufferSpec, Fill, SplitMix64, eval_expr};
 use tessera_tir::{ElemType, Kernel, ScalarType, Type};
+
+/// The longest buffer a case may ask for: 2^34 elements.
+const MAX_LEN: usize = 1 << 34;
 
 /// One argument of a launch.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,7 +81,8 @@ impl HostArgs {
 }
 
 /// Evaluates a case's launch arguments against `kernel`'s parameters and
-/// fills its buffers from `seed`.
+/// fills its buffers from `seed` (the generator of `tessera run --interp`
+/// and `tessera-run`, so a case's data can be replayed there).
 pub fn materialize(kernel: &Kernel, given: &[(String, String)], seed: u64) -> Result<HostArgs, String> {
     for (name, _) in given {
         if !kernel.params.iter().any(|p| &p.name == name) {
@@ -104,7 +105,7 @@ pub fn materialize(kernel: &Kernel, given: &[(String, String)], seed: u64) -> Re
         scalars.insert(name.clone(), value);
     }
     let access = pointer_access(kernel);
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut args = Vec::new();
     for param in &kernel.params {
         let text = text_of(&param.name).ok_or_else(|| {
@@ -115,13 +116,13 @@ pub fn materialize(kernel: &Kernel, given: &[(String, String)], seed: u64) -> Re
                 HostValue::Scalar { ty: *ty, value: scalars.get(&param.name).copied().unwrap_or_default() }
             }
             Some(Type::Tensor { elem: ElemType::Ptr(elem), .. }) => {
-                let spec = BufferSpec::parse(text).map_err(|e| format!("argument `{}`: {e}", param.name))?;
-                let len = spec.length(&scalars).map_err(|e| format!("argument `{}`: {e}", param.name))?;
+                let spec = BufferSpec::parse(text, &scalars).map_err(|e| format!("argument `{}`: {e}", param.name))?;
+                let len = spec.length(&scalars, MAX_LEN).map_err(|e| format!("argument `{}`: {e}", param.name))?;
                 let use_ = access.iter().find(|a| a.param == param.name);
                 let poisoned = use_.is_some_and(|a| a.write_only());
                 let output = use_.is_none_or(|a| a.written);
                 let fill = if poisoned { Fill::Empty } else { spec.fill };
-                let values = fill_values(&fill, len, &mut rng);
+                let values = fill.generate(len, &mut rng);
                 HostValue::Buffer { buffer: HostBuffer::from_f64(*elem, &values), output, poisoned }
             }
             other => return Err(format!("parameter `{}` has a type the checker cannot pass: {other:?}", param.name)),
@@ -129,17 +130,6 @@ pub fn materialize(kernel: &Kernel, given: &[(String, String)], seed: u64) -> Re
         args.push((param.name.clone(), value));
     }
     Ok(HostArgs { args })
-}
-
-/// `len` values as `fill` says.
-pub fn fill_values(fill: &Fill, len: usize, rng: &mut StdRng) -> Vec<f64> {
-    match *fill {
-        Fill::Uniform { lo, hi } => uniform(rng, len, lo, hi),
-        Fill::Normal { mean, std_dev } => normal(rng, len, mean, std_dev),
-        Fill::Constant(v) => vec![v; len],
-        Fill::Arange => (0..len).map(|i| i as f64).collect(),
-        Fill::Empty => vec![f64::NAN; len],
-    }
 }
 
 /// The little-endian bytes of a buffer, as device memory holds it.

@@ -21,6 +21,7 @@ pub mod axis_info;
 pub mod mma;
 pub mod print;
 pub mod shared;
+pub mod wgmma;
 
 use std::collections::HashSet;
 use std::fmt;

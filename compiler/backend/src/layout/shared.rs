@@ -18,6 +18,13 @@
 //!
 //! Chunks never straddle the swizzle, so a thread's `vec`-aligned run of
 //! contiguous elements stays one vector access.
+//!
+//! Hopper's `wgmma` reads its operands through matrix descriptors instead,
+//! which only describe rows of at most 128 bytes (the 128-byte swizzle
+//! atom). [`SharedTile::wgmma_sw128`] therefore cuts wider rows into
+//! *panels* of 128 bytes, stored one after the other (each `rows` rows of
+//! 128 bytes, 16-byte chunk `c` of row `r` at `c ^ (r % 8)`); see
+//! [`super::wgmma`] for why this is the canonical layout the descriptors name.
 
 /// The placement of a `rows x cols` tile in shared memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +37,9 @@ pub struct SharedTile {
     pub vec: u32,
     pub per_phase: u32,
     pub max_phase: u32,
+    /// Columns per panel: the tile is `cols / panel` panels of `rows x panel`
+    /// elements stored one after another (`panel == cols` for one panel).
+    pub panel: u32,
 }
 
 impl SharedTile {
@@ -42,7 +52,22 @@ impl SharedTile {
         let per_phase = (128 / row_bytes).max(1);
         let chunks = (cols / vec).max(1);
         let max_phase = (8 / per_phase).clamp(1, chunks);
-        SharedTile { rows, cols, bytes, vec, per_phase, max_phase }
+        SharedTile { rows, cols, bytes, vec, per_phase, max_phase, panel: cols.max(1) }
+    }
+
+    /// The placement `wgmma` reads with 128-byte-swizzle descriptors: panels
+    /// of 128-byte rows, chunk `c` of row `r` at `c ^ (r % 8)`. `None` when
+    /// `cols` is not a whole number of 128-byte panels or `rows` not a whole
+    /// number of 8-row swizzle atoms.
+    pub fn wgmma_sw128(rows: u32, cols: u32, bytes: u32) -> Option<SharedTile> {
+        if !matches!(bytes, 1 | 2 | 4) || rows == 0 || !rows.is_multiple_of(8) {
+            return None;
+        }
+        let panel = 128 / bytes;
+        if cols == 0 || !cols.is_multiple_of(panel) {
+            return None;
+        }
+        Some(SharedTile { rows, cols, bytes, vec: 16 / bytes, per_phase: 1, max_phase: 8, panel })
     }
 
     /// Bytes the tile occupies.
@@ -52,8 +77,9 @@ impl SharedTile {
 
     /// The element offset of (row, col) from the tile's start.
     pub fn offset(&self, row: u32, col: u32) -> u32 {
+        let (panel, col) = (col / self.panel, col % self.panel);
         let phase = (row / self.per_phase) % self.max_phase;
-        row * self.cols + (((col / self.vec) ^ phase) * self.vec) + col % self.vec
+        panel * self.rows * self.panel + row * self.panel + (((col / self.vec) ^ phase) * self.vec) + col % self.vec
     }
 }
 
@@ -87,6 +113,33 @@ mod tests {
             assert_eq!(slots.len() as u32, rows * cols);
             assert!(slots.iter().all(|&s| s < rows * cols));
         }
+    }
+
+    #[test]
+    fn one_panel_tiles_keep_the_row_major_swizzle() {
+        let t = SharedTile::swizzled(64, 256, 2);
+        assert_eq!(t.panel, 256);
+        // Row 3, column 70: chunk 8 ^ 3 = 11 of row 3.
+        assert_eq!(t.offset(3, 70), 3 * 256 + 11 * 8 + 6);
+    }
+
+    #[test]
+    fn wgmma_tiles_are_panels_of_128_byte_rows() {
+        let t = SharedTile::wgmma_sw128(64, 256, 2).expect("a whole number of panels");
+        assert_eq!((t.vec, t.per_phase, t.max_phase, t.panel), (8, 1, 8, 64));
+        // Column 70 is panel 1, column 6 (chunk 0 ^ 3 = 3) of row 3.
+        assert_eq!(t.offset(3, 70), 64 * 64 + 3 * 64 + 3 * 8 + 6);
+        // One 64-column panel is exactly the classic 128-byte-row tile.
+        let one = SharedTile::wgmma_sw128(128, 64, 2).expect("one panel");
+        let classic = SharedTile::swizzled(128, 64, 2);
+        for (r, c) in [(0, 0), (5, 17), (127, 63), (9, 40)] {
+            assert_eq!(one.offset(r, c), classic.offset(r, c));
+        }
+        let slots: HashSet<u32> = (0..64).flat_map(|r| (0..256).map(move |c| t.offset(r, c))).collect();
+        assert_eq!(slots.len(), 64 * 256);
+        assert!(slots.iter().all(|&s| s < 64 * 256));
+        assert_eq!(SharedTile::wgmma_sw128(64, 48, 2), None);
+        assert_eq!(SharedTile::wgmma_sw128(12, 64, 2), None);
     }
 
     #[test]

@@ -1,13 +1,14 @@
-//! Launch arguments written on the command line, with the grammar of the
-//! compiler's `tessera run --interp`: `NAME=VALUE`, where a scalar VALUE is a
-//! number, `true`/`false`, or an expression (`+ - * /`, parentheses) of
-//! scalars given before it, and a pointer VALUE is `rand(LEN)` (floats
-//! uniform in [-1, 1), integers in [-8, 8)), `zeros(LEN)`, `fill(LEN, V)` or
-//! `arange(LEN)`, the element type coming from the kernel's signature.
+//! Launch arguments written on the command line, with the grammar of
+//! [`tessera_runtime::host_values`] (shared with the compiler's `tessera run
+//! --interp`, so one `--seed` gives the same data): `NAME=VALUE`, where a
+//! scalar VALUE is an expression of numbers and earlier scalars and a pointer
+//! VALUE a buffer constructor, the element type coming from the kernel's
+//! signature. Integer `rand(LEN)` buffers hold whole numbers in [-8, 8).
 
 use std::collections::HashMap;
 use tessera_runtime::Scalar;
 use tessera_runtime::bundle::{DType, KernelDecl, ParamKind};
+use tessera_runtime::host_values::{BufferSpec, Fill, SplitMix64, eval_expr};
 
 /// One argument, ready to upload or pass.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,7 +57,7 @@ pub fn parse(decl: &KernelDecl, specs: &[String], seed: u64) -> Result<Vec<HostA
         numbers.insert(name.to_string(), number);
         values.insert(name, HostArg::Scalar(scalar));
     }
-    let mut rng = SplitMix64(seed);
+    let mut rng = SplitMix64::new(seed);
     for param in &decl.params {
         let ParamKind::Pointer { elem } = param.kind else { continue };
         let text = given.get(param.name.as_str()).copied().unwrap_or_default();
@@ -70,147 +71,32 @@ fn bad_value(name: &str, text: &str, why: &str) -> String {
     format!("bad value `{text}` for argument `{name}`: {why}")
 }
 
+/// Buffers are built in host memory before the upload: at most 2^32 elements.
+const MAX_LEN: usize = 1 << 32;
+
 fn make_buffer(
     elem: DType,
     text: &str,
     scalars: &HashMap<String, f64>,
     rng: &mut SplitMix64,
 ) -> Result<Vec<u8>, String> {
-    const EXPECTED: &str = "expected rand(LEN), zeros(LEN), fill(LEN, V) or arange(LEN)";
-    let open = text.find('(').ok_or(EXPECTED)?;
-    let (ctor, rest) = text.split_at(open);
-    let inner = rest.strip_prefix('(').and_then(|s| s.strip_suffix(')')).ok_or("unbalanced parentheses")?;
-    let ctor = ctor.trim();
-    let (len_text, fill) = match ctor {
-        "fill" => {
-            let (len, value) = inner.rsplit_once(',').ok_or("fill takes (LEN, VALUE)")?;
-            (len, Some(eval_expr(value, scalars)?))
-        }
-        "rand" | "zeros" | "arange" => (inner, None),
-        other => return Err(format!("unknown buffer constructor `{other}`: {EXPECTED}")),
+    let spec = BufferSpec::parse(text, scalars)?;
+    let len = spec.length(scalars, MAX_LEN)?;
+    let fill = match spec.fill {
+        // Integer `rand(LEN)` means small whole numbers, [-8, 8), so index
+        // and count kernels see varied data rather than all zeros.
+        Fill::Uniform { lo, hi } if !elem.is_float() && lo == -1.0 && hi == 1.0 => Fill::Uniform { lo: -8.0, hi: 8.0 },
+        fill => fill,
     };
-    let len = eval_expr(len_text, scalars)?;
-    if !(0.0..=(1u64 << 32) as f64).contains(&len) || len.fract() != 0.0 {
-        return Err(format!("buffer length {len} is not an integer in 0..=2^32"));
-    }
-    let len = len as usize;
+    let whole = !elem.is_float() && matches!(fill, Fill::Uniform { .. } | Fill::Normal { .. });
     let mut out = Vec::with_capacity(len * elem.size());
-    for i in 0..len {
-        let value = match ctor {
-            "rand" if elem.is_float() => rng.symmetric(),
-            "rand" => (rng.symmetric() * 8.0).floor(),
-            "zeros" => 0.0,
-            "arange" => i as f64,
-            _ => fill.unwrap_or_default(),
-        };
+    for (i, value) in fill.generate(len, rng).into_iter().enumerate() {
+        let value = if whole { value.floor() } else { value };
         let scalar = Scalar::from_f64(elem, value)
             .ok_or_else(|| format!("element {i} = {value} is not representable as {elem}"))?;
         out.extend_from_slice(&scalar.to_le_bytes());
     }
     Ok(out)
-}
-
-/// Evaluate `+ - * /` over numbers and known scalar names.
-pub fn eval_expr(text: &str, scalars: &HashMap<String, f64>) -> Result<f64, String> {
-    let tokens = tokenize(text)?;
-    let mut pos = 0;
-    let value = sum(&tokens, &mut pos, scalars)?;
-    match tokens.get(pos) {
-        None => Ok(value),
-        Some(t) => Err(format!("unexpected `{t}`")),
-    }
-}
-
-fn tokenize(text: &str) -> Result<Vec<String>, String> {
-    let mut tokens = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-        } else if "+-*/()".contains(c) {
-            tokens.push(c.to_string());
-            chars.next();
-        } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
-            let mut word = String::new();
-            while let Some(&c) = chars.peek() {
-                let exponent_sign = (c == '-' || c == '+')
-                    && word.ends_with(['e', 'E'])
-                    && word.starts_with(|d: char| d.is_ascii_digit());
-                if !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || exponent_sign) {
-                    break;
-                }
-                word.push(c);
-                chars.next();
-            }
-            tokens.push(word);
-        } else {
-            return Err(format!("unexpected character `{c}`"));
-        }
-    }
-    if tokens.is_empty() {
-        return Err("empty value".into());
-    }
-    Ok(tokens)
-}
-
-fn sum(t: &[String], pos: &mut usize, s: &HashMap<String, f64>) -> Result<f64, String> {
-    let mut value = product(t, pos, s)?;
-    while let Some(op) = t.get(*pos).filter(|op| *op == "+" || *op == "-") {
-        *pos += 1;
-        let rhs = product(t, pos, s)?;
-        value = if op == "+" { value + rhs } else { value - rhs };
-    }
-    Ok(value)
-}
-
-fn product(t: &[String], pos: &mut usize, s: &HashMap<String, f64>) -> Result<f64, String> {
-    let mut value = atom(t, pos, s)?;
-    while let Some(op) = t.get(*pos).filter(|op| *op == "*" || *op == "/") {
-        *pos += 1;
-        let rhs = atom(t, pos, s)?;
-        value = if op == "*" { value * rhs } else { value / rhs };
-    }
-    Ok(value)
-}
-
-fn atom(t: &[String], pos: &mut usize, s: &HashMap<String, f64>) -> Result<f64, String> {
-    let token = t.get(*pos).ok_or("expression ends too early")?;
-    *pos += 1;
-    match token.as_str() {
-        "(" => {
-            let v = sum(t, pos, s)?;
-            if t.get(*pos).map(String::as_str) != Some(")") {
-                return Err("missing `)`".into());
-            }
-            *pos += 1;
-            Ok(v)
-        }
-        "-" => Ok(-atom(t, pos, s)?),
-        "true" => Ok(1.0),
-        "false" => Ok(0.0),
-        word => word
-            .parse::<f64>()
-            .ok()
-            .or_else(|| s.get(word).copied())
-            .ok_or_else(|| format!("`{word}` is neither a number nor an earlier scalar argument")),
-    }
-}
-
-/// The compiler CLI's generator, so `--seed` gives the same data in both.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    fn symmetric(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
 }
 
 #[cfg(test)]
@@ -260,6 +146,24 @@ mod tests {
         let HostArg::Buffer(_, idx) = &a[1] else { panic!() };
         let ints: Vec<i32> = idx.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
         assert!(ints.iter().all(|v| (-8..8).contains(v)) && ints.iter().any(|v| *v != ints[0]), "{ints:?}");
+        // The historical sequence, drawn in parameter order: floats are
+        // `symmetric()`, integers `floor(8 * symmetric())`.
+        let mut rng = SplitMix64::new(3);
+        let x: Vec<u8> = (0..64).flat_map(|_| (rng.symmetric() as f32).to_le_bytes()).collect();
+        assert_eq!(a[0], HostArg::Buffer(DType::F32, x));
+        let want: Vec<i32> = (0..64).map(|_| (rng.symmetric() * 8.0).floor() as i32).collect();
+        assert_eq!(ints, want);
+    }
+
+    #[test]
+    fn the_harness_constructors_work_here_too() {
+        let a = parse(&decl(), &specs(&["n=8", "m=0", "eps=0", "x=empty(n)", "idx=rand(n, 100, 104)"]), 1).unwrap();
+        let HostArg::Buffer(_, x) = &a[0] else { panic!() };
+        assert!(x.chunks_exact(4).all(|c| f32::from_le_bytes(c.try_into().unwrap()).is_nan()));
+        let HostArg::Buffer(_, idx) = &a[1] else { panic!() };
+        assert!(idx.chunks_exact(4).all(|c| (100..104).contains(&i32::from_le_bytes(c.try_into().unwrap()))));
+        let err = parse(&decl(), &specs(&["n=2", "m=0", "eps=0", "x=randn(n)", "idx=empty(n)"]), 1).unwrap_err();
+        assert_eq!(err, "bad value `empty(n)` for argument `idx`: element 0 = NaN is not representable as i32");
     }
 
     #[test]
@@ -280,19 +184,12 @@ mod tests {
         );
         assert_eq!(
             all("x=ones(3)", "n=1").unwrap_err(),
-            "bad value `ones(3)` for argument `x`: unknown buffer constructor `ones`: expected rand(LEN), zeros(LEN), fill(LEN, V) or arange(LEN)"
+            format!(
+                "bad value `ones(3)` for argument `x`: unknown constructor `ones`: expected {}",
+                tessera_runtime::host_values::CONSTRUCTORS
+            )
         );
-        assert!(all("x=zeros(-1)", "n=1").unwrap_err().contains("not an integer in 0..=2^32"));
+        assert!(all("x=zeros(-1)", "n=1").unwrap_err().contains("not an integer in 0..=4294967296"));
         assert!(all("x=zeros(3", "n=1").unwrap_err().contains("unbalanced parentheses"));
-    }
-
-    #[test]
-    fn expressions() {
-        let s = HashMap::from([("n".to_string(), 10.0)]);
-        assert_eq!(eval_expr("(n - 2) / 4", &s), Ok(2.0));
-        assert_eq!(eval_expr("-n + 1e1", &s), Ok(0.0));
-        assert!(eval_expr("n n", &s).is_err());
-        assert!(eval_expr("", &s).is_err());
-        assert!(eval_expr("n % 2", &s).unwrap_err().contains("unexpected character `%`"));
     }
 }

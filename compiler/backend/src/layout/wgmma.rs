@@ -1,0 +1,482 @@
+//! Hopper `wgmma.mma_async` (sm_90a): the shared-memory matrix descriptors
+//! of its operands and the warp tiling under which its accumulator is our
+//! [`super::Layout::Mma`] layout.
+//!
+//! # Operands: 128-byte-swizzle canonical layouts
+//!
+//! `wgmma` reads A and B from shared memory through 64-bit matrix
+//! descriptors (PTX ISA, "Matrix Descriptor Format"): bits 0-13 the start
+//! address, 16-29 the leading dimension byte offset (LBO), 32-45 the stride
+//! dimension byte offset (SBO), each as `(bytes & 0x3FFFF) >> 4`; bits
+//! 49-51 the base offset; bits 62-63 the swizzle mode (1 = 128 bytes).
+//!
+//! With the 128-byte swizzle, memory is made of 8-row atoms of 128-byte
+//! rows (1024 bytes), and the hardware swizzles *absolute* addresses: byte
+//! address bits 4-6 (the 16-byte chunk) are XORed with bits 7-9 (the row
+//! within the atom). A tile whose base is 1024-byte aligned, stored as
+//! [`SharedTile::wgmma_sw128`] panels (chunk `c` of row `r` at `c ^ (r %
+//! 8)`), is therefore exactly what the descriptor names, for both majors
+//! (canonical layouts in units of `T` = 16 bytes, as CUTLASS's
+//! `make_gmma_desc` spells them):
+//!
+//! * **K-major** (`imm-trans` 0; A of `dot(a, b)` stored K-contiguous):
+//!   `((8, m), (T, 2)) : ((8T, SBO), (1, T))`. Tile rows are M (or N),
+//!   columns K. The 8 rows of an atom are 128 bytes apart, atoms along M
+//!   `SBO` = 1024 bytes apart; the 16 K of one instruction are two chunks of
+//!   one row. LBO is unused for swizzled K-major layouts (we set 16 bytes, as
+//!   CUTLASS does). Stepping K by 16 within a 64-wide panel adds 32 bytes to
+//!   the start address, which the absolute-address swizzle handles.
+//! * **MN-major** (`imm-trans` 1; B of `dot(a, b)` with B `[K, N]`
+//!   row-major): `((T, 8, m), (8, k)) : ((1, T, LBO), (8T, SBO))`. Tile rows
+//!   are K, columns N cut into 64-element panels: 64 N contiguous per row,
+//!   the 8 K rows of an atom 128 bytes apart, the next 8 K `SBO` = 1024 bytes
+//!   on, the next 64 N (the next panel) `LBO` = `rows * 128` bytes on.
+//!   Stepping K by 16 adds `16 * 128` bytes to the start address.
+//!
+//! [`OperandTile::hardware_offset`] models the hardware's address
+//! computation from these definitions; the tests check it against
+//! [`SharedTile::offset`], the placement `cp.async` writes.
+//!
+//! # Ordering
+//!
+//! `wgmma` reads shared memory through the *async proxy*, while `cp.async`
+//! and `st.shared` write it through the generic proxy. Each thread that
+//! wrote a tile must therefore execute `fence.proxy.async.shared::cta`
+//! after its writes are complete (after `cp.async.wait_group`) and before
+//! the barrier that precedes the `wgmma`s; then `wgmma.fence.sync.aligned`,
+//! the `wgmma.mma_async`s, `wgmma.commit_group.sync.aligned`, and
+//! `wgmma.wait_group.sync.aligned N` before the accumulator registers are
+//! read or the buffer is refilled (N = 0 unless the next refill is far
+//! enough ahead).
+//!
+//! # Accumulator
+//!
+//! `wgmma.m64nNk16` leaves a 64xN f32 tile in a warpgroup (4 warps): thread
+//! `t` of the warpgroup holds rows `(t / 32) * 16 + (t % 32) / 4 + {0, 8}`,
+//! columns `8 * j + 2 * (t % 4) + {0, 1}`, as registers `d[4j..4j + 4]` in
+//! the order (row, col), (row, col + 1), (row + 8, col), (row + 8, col + 1).
+//! That is, warp `w` of the warpgroup holds the 16-row band `16 * w` as N / 8
+//! `mma.sync` 16x8 tiles in a row, register order (N tile, c0..c3): the
+//! [`super::Layout::Mma`] layout with all warps along M,
+//! `warps_per_cta = [num_warps, 1]` (warp `4 * g + w` is band `4 * g + w`,
+//! warpgroup `g` owning rows `64 * g..`). Repetitions along M (M larger
+//! than `16 * num_warps`) are further `wgmma`s of the same warpgroup at
+//! `M + 16 * num_warps * rep`, in register order (M rep, N tile, c0..c3), as
+//! the `Mma` layout orders them. [`accumulator_warps`] says when this
+//! applies.
+
+use super::shared::SharedTile;
+
+/// Rows of one `wgmma` accumulator per warpgroup.
+pub const WGMMA_M: u32 = 64;
+/// K of one `wgmma` with 16-bit inputs.
+pub const WGMMA_K: u32 = 16;
+/// The largest N of one `wgmma`.
+pub const WGMMA_MAX_N: u32 = 256;
+/// Bytes of one 128-byte-swizzle atom (8 rows of 128 bytes): tiles start on
+/// this alignment.
+pub const SW128_ATOM_BYTES: u32 = 1024;
+
+/// The descriptor's swizzle mode (bits 62-63).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Swizzle {
+    None = 0,
+    B128 = 1,
+    B64 = 2,
+    B32 = 3,
+}
+
+/// A `wgmma` shared-memory matrix descriptor without its start address
+/// (which is only known at run time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatrixDescriptor {
+    pub leading_byte_offset: u32,
+    pub stride_byte_offset: u32,
+    /// Bits 49-51: the pattern's phase when the start is not atom-aligned (0 here).
+    pub base_offset: u8,
+    pub swizzle: Swizzle,
+}
+
+/// `matrix-descriptor-encode(x) = (x & 0x3FFFF) >> 4`, 14 bits.
+pub fn encode_field(bytes: u32) -> u64 {
+    u64::from((bytes & 0x3FFFF) >> 4)
+}
+
+impl MatrixDescriptor {
+    /// The descriptor bits other than the start address: the lowering ORs
+    /// `encode_field(address)` into these at run time.
+    pub fn fixed_bits(&self) -> u64 {
+        (encode_field(self.leading_byte_offset) << 16)
+            | (encode_field(self.stride_byte_offset) << 32)
+            | (u64::from(self.base_offset & 7) << 49)
+            | ((self.swizzle as u64) << 62)
+    }
+
+    /// The whole descriptor for a start address of `start` bytes.
+    pub fn encode(&self, start: u32) -> u64 {
+        self.fixed_bits() | encode_field(start)
+    }
+}
+
+/// Which dimension of a `wgmma` operand is contiguous in shared memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Major {
+    /// K contiguous: `imm-trans` 0.
+    K,
+    /// M (for A) or N (for B) contiguous: `imm-trans` 1.
+    Mn,
+}
+
+impl Major {
+    /// The instruction's `imm-trans-a` / `imm-trans-b` operand.
+    pub fn trans_bit(self) -> u32 {
+        match self {
+            Major::K => 0,
+            Major::Mn => 1,
+        }
+    }
+}
+
+/// One operand tile in shared memory as `wgmma` sees it: `tile.rows` rows of
+/// the non-contiguous dimension, `tile.cols` of the contiguous one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OperandTile {
+    pub tile: SharedTile,
+    pub major: Major,
+}
+
+impl OperandTile {
+    /// The operand tile for `tile` (which must be a
+    /// [`SharedTile::wgmma_sw128`] placement); `None` otherwise.
+    pub fn new(tile: SharedTile, major: Major) -> Option<OperandTile> {
+        let sw128 = SharedTile::wgmma_sw128(tile.rows, tile.cols, tile.bytes)?;
+        (sw128 == tile).then_some(OperandTile { tile, major })
+    }
+
+    /// The descriptor fields (start address aside).
+    pub fn descriptor(&self) -> MatrixDescriptor {
+        let leading_byte_offset = match self.major {
+            Major::K => 16,
+            Major::Mn => self.tile.rows * 128,
+        };
+        MatrixDescriptor {
+            leading_byte_offset,
+            stride_byte_offset: SW128_ATOM_BYTES,
+            base_offset: 0,
+            swizzle: Swizzle::B128,
+        }
+    }
+
+    /// Bytes from the tile's start to the descriptor start of the
+    /// instruction reading M/N from `mn0` and K from `k0`; `None` when the
+    /// instruction would not start on a row of an atom (K-major: `mn0 % 8`)
+    /// or a panel (MN-major: `mn0 % panel`), or K is not a multiple of 16.
+    pub fn start_offset(&self, mn0: u32, k0: u32) -> Option<u32> {
+        let t = &self.tile;
+        if !k0.is_multiple_of(WGMMA_K) {
+            return None;
+        }
+        match self.major {
+            Major::K => {
+                mn0.is_multiple_of(8).then(|| (k0 / t.panel) * t.rows * 128 + mn0 * 128 + (k0 % t.panel) * t.bytes)
+            }
+            Major::Mn => mn0.is_multiple_of(t.panel).then(|| (mn0 / t.panel) * t.rows * 128 + k0 * 128),
+        }
+    }
+
+    /// The byte offset from the tile's start at which the hardware reads
+    /// operand element (`mn`, `k`) relative to the instruction start
+    /// (`start` from [`OperandTile::start_offset`]): the canonical layout of
+    /// the descriptor, then the 128-byte swizzle of the address bits (the
+    /// tile being 1024-byte aligned, tile offsets are addresses mod 1024).
+    pub fn hardware_offset(&self, start: u32, mn: u32, k: u32) -> u32 {
+        let d = self.descriptor();
+        let bytes = self.tile.bytes;
+        let elems_per_chunk = 16 / bytes;
+        let linear = match self.major {
+            // ((8, m), (T, 2)) : ((8T, SBO), (1, T)), K in elements.
+            Major::K => start + (mn / 8) * d.stride_byte_offset + (mn % 8) * 128 + k * bytes,
+            // ((T, 8, m), (8, k)) : ((1, T, LBO), (8T, SBO)), MN in elements.
+            Major::Mn => {
+                let per_atom_row = 8 * elems_per_chunk;
+                start
+                    + (mn / per_atom_row) * d.leading_byte_offset
+                    + (mn % per_atom_row) * bytes
+                    + (k / 8) * d.stride_byte_offset
+                    + (k % 8) * 128
+            }
+        };
+        linear ^ (((linear >> 7) & 7) << 4)
+    }
+}
+
+/// `warps_per_cta` for the `[m, n]` accumulator of a `dot` that `wgmma` can
+/// compute on `num_warps` warps: `[num_warps, 1]` (see the module
+/// documentation), when `num_warps` is whole warpgroups, M a whole number of
+/// 64-row blocks per warpgroup, and N a multiple of 8 that one instruction
+/// covers; `None` otherwise (the `mma.sync` tiling applies).
+pub fn accumulator_warps(shape: [u32; 2], num_warps: u32) -> Option<[u32; 2]> {
+    let [m, n] = shape;
+    let fits = num_warps > 0
+        && num_warps.is_multiple_of(4)
+        && m % (WGMMA_M * (num_warps / 4)) == 0
+        && n % 8 == 0
+        && (8..=WGMMA_MAX_N).contains(&n);
+    fits.then_some([num_warps, 1])
+}
+
+/// The PTX of one `wgmma.mma_async` for a 64xN f32 accumulator over
+/// `elem_ptx` (`bf16` or `f16`) inputs, both operands from descriptors, as
+/// inline-asm text: operands `$0..$(N/2 - 1)` the accumulator outputs, then
+/// the inputs in order A descriptor (b64), B descriptor (b64), scale-d (b32:
+/// nonzero accumulates, zero overwrites), and last the accumulator inputs
+/// tied to the outputs (constraints `=f`x(N/2), `l,l,r`, `0..N/2-1`: LLVM
+/// numbers inputs after all outputs, tied ones included).
+pub fn mma_async_asm(n: u32, elem_ptx: &str, a: Major, b: Major) -> String {
+    let regs = n / 2;
+    let acc: Vec<String> = (0..regs).map(|i| format!("${i}")).collect();
+    format!(
+        "{{ .reg .pred p; setp.ne.b32 p, ${}, 0; wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{elem_ptx}.{elem_ptx} {{{}}}, ${regs}, ${}, p, 1, 1, {}, {}; }}",
+        regs + 2,
+        acc.join(","),
+        regs + 1,
+        a.trans_bit(),
+        b.trans_bit()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Layout;
+
+    #[test]
+    fn descriptor_bits_match_hand_encoding() {
+        // K-major A: LBO 16 B -> 1, SBO 1024 B -> 64, 128-byte swizzle.
+        let k_major = MatrixDescriptor {
+            leading_byte_offset: 16,
+            stride_byte_offset: 1024,
+            base_offset: 0,
+            swizzle: Swizzle::B128,
+        };
+        // (1 << 62) | (64 << 32) | (1 << 16)
+        assert_eq!(k_major.fixed_bits(), 0x4000_0040_0001_0000);
+        // Start 0x2400 (9216 B) -> 0x240 in bits 0-13.
+        assert_eq!(k_major.encode(0x2400), 0x4000_0040_0001_0240);
+        // MN-major B of 64 K rows: LBO = 64 * 128 = 8192 B -> 512 = 0x200.
+        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 256, 2).expect("panels"), Major::Mn).expect("sw128");
+        assert_eq!(b.descriptor().fixed_bits(), 0x4000_0040_0200_0000);
+        // Addresses wrap at 256 KiB and drop their low 4 bits.
+        assert_eq!(encode_field(0x4_0010), 1);
+        assert_eq!(encode_field(0x3_FFFF), 0x3FFF);
+        let none = MatrixDescriptor { swizzle: Swizzle::None, base_offset: 5, ..k_major };
+        assert_eq!(none.fixed_bits(), (5 << 49) | (64 << 32) | (1 << 16));
+    }
+
+    /// Every element every instruction of a `dot` reads is where `cp.async`
+    /// put it.
+    fn check_reads(op: &OperandTile, mn_block: u32, mn_total: u32, k_total: u32) {
+        let t = op.tile;
+        for mn0 in (0..mn_total).step_by(mn_block as usize) {
+            for k0 in (0..k_total).step_by(WGMMA_K as usize) {
+                let start = op.start_offset(mn0, k0).expect("aligned instruction");
+                assert_eq!(start % 16, 0);
+                for mn in 0..mn_block {
+                    for k in 0..WGMMA_K {
+                        let (row, col) = match op.major {
+                            Major::K => (mn0 + mn, k0 + k),
+                            Major::Mn => (k0 + k, mn0 + mn),
+                        };
+                        let written = t.offset(row, col) * t.bytes;
+                        let read = op.hardware_offset(start, mn, k);
+                        assert_eq!(read, written, "{:?} mn0 {mn0} k0 {k0} mn {mn} k {k}", op.major);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn k_major_a_reads_what_was_written() {
+        // A: [128, 64] bf16, K-contiguous, read as two warpgroups of 64 rows.
+        let a = OperandTile::new(SharedTile::wgmma_sw128(128, 64, 2).expect("one panel"), Major::K).expect("sw128");
+        check_reads(&a, WGMMA_M, 128, 64);
+        // K = 128: two K panels.
+        let a = OperandTile::new(SharedTile::wgmma_sw128(64, 128, 2).expect("panels"), Major::K).expect("sw128");
+        check_reads(&a, WGMMA_M, 64, 128);
+    }
+
+    #[test]
+    fn mn_major_b_reads_what_was_written() {
+        // B: [64, 256] bf16 row-major (N contiguous): one m64n256k16 per K step.
+        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 256, 2).expect("panels"), Major::Mn).expect("sw128");
+        check_reads(&b, 256, 256, 64);
+        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 128, 2).expect("panels"), Major::Mn).expect("sw128");
+        check_reads(&b, 128, 128, 64);
+    }
+
+    #[test]
+    fn misaligned_instructions_and_non_sw128_tiles_are_refused() {
+        let a = OperandTile::new(SharedTile::wgmma_sw128(128, 64, 2).expect("one panel"), Major::K).expect("sw128");
+        assert_eq!(a.start_offset(4, 0), None);
+        assert_eq!(a.start_offset(0, 8), None);
+        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 256, 2).expect("panels"), Major::Mn).expect("sw128");
+        assert_eq!(b.start_offset(32, 0), None);
+        // The mma.sync placement of a 256-wide row is not a wgmma layout.
+        assert_eq!(OperandTile::new(SharedTile::swizzled(64, 256, 2), Major::Mn), None);
+    }
+
+    #[test]
+    fn accumulator_is_the_mma_layout_with_all_warps_along_m() {
+        for (m, n, warps) in [(128, 256, 8), (128, 128, 8), (64, 64, 4), (128, 64, 4), (256, 8, 8)] {
+            let wpc = accumulator_warps([m, n], warps).expect("wgmma tile");
+            assert_eq!(wpc, [warps, 1]);
+            let map = Layout::Mma { warps_per_cta: wpc.to_vec() }.thread_map(&[m, n]);
+            let n_regs = n / 2;
+            let reps_m = m / (16 * warps);
+            assert_eq!(map.regs.len() as u32, reps_m * n_regs);
+            for thread in 0..32 * warps {
+                let (lane, warp) = (thread % 32, thread / 32);
+                let mut base = [0u32; 2];
+                for (bit, offset) in map.lane.iter().enumerate() {
+                    if lane >> bit & 1 == 1 {
+                        base = [base[0] ^ offset[0], base[1] ^ offset[1]];
+                    }
+                }
+                for (bit, offset) in map.warp.iter().enumerate() {
+                    if warp >> bit & 1 == 1 {
+                        base = [base[0] ^ offset[0], base[1] ^ offset[1]];
+                    }
+                }
+                let (group, t) = (thread / 128, thread % 128);
+                for (r, c) in map.regs.iter().enumerate() {
+                    let (rep, d) = (r as u32 / n_regs, r as u32 % n_regs);
+                    let j = d / 4;
+                    let row = rep * 16 * warps + group * 64 + (t / 32) * 16 + (t % 32) / 4 + 8 * ((d % 4) / 2);
+                    let col = 8 * j + 2 * (t % 4) + d % 2;
+                    assert_eq!([base[0] + c[0], base[1] + c[1]], [row, col], "{m}x{n} thread {thread} reg {r}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unsuitable_accumulators_keep_mma_sync() {
+        assert_eq!(accumulator_warps([128, 256], 6), None);
+        assert_eq!(accumulator_warps([64, 128], 8), None);
+        assert_eq!(accumulator_warps([128, 512], 8), None);
+        assert_eq!(accumulator_warps([128, 12], 4), None);
+    }
+
+    /// MLIR of one warpgroup running `dot(a, b)` for A `[64, 64]` (K-major,
+    /// at shared offset 0) and B `[64, n]` row-major (N-major, after A), four
+    /// `m64nNk16` steps with descriptors built from the shared address as the
+    /// lowering builds them, then storing the accumulator.
+    fn warpgroup_kernel(n: u32) -> String {
+        let a = OperandTile::new(SharedTile::wgmma_sw128(64, 64, 2).expect("one panel"), Major::K).expect("sw128");
+        let b = OperandTile::new(SharedTile::wgmma_sw128(64, n, 2).expect("panels"), Major::Mn).expect("sw128");
+        let b_base = a.tile.size_bytes() as u32;
+        let regs = n / 2;
+        let mut body = vec![
+            "%tid = nvvm.read.ptx.sreg.tid.x : i32".to_string(),
+            "%smem = llvm.mlir.addressof @smem : !llvm.ptr<3>".to_string(),
+            "%addr = llvm.ptrtoint %smem : !llvm.ptr<3> to i32".to_string(),
+            "%mask = arith.constant 262143 : i32".to_string(),
+            "%four = arith.constant 4 : i32".to_string(),
+            "%one = arith.constant 1 : i32".to_string(),
+            format!("%fixed_a = arith.constant {} : i64", a.descriptor().fixed_bits() as i64),
+            format!("%fixed_b = arith.constant {} : i64", b.descriptor().fixed_bits() as i64),
+            "%zero = arith.constant 0.0 : f32".to_string(),
+        ];
+        let mut acc: Vec<String> = vec!["%zero".to_string(); regs as usize];
+        let f32s = vec!["f32"; regs as usize].join(", ");
+        let ty = format!("!llvm.struct<({f32s})>");
+        let outs = vec!["=f"; regs as usize].join(",");
+        let tied: Vec<String> = (0..regs).map(|i| i.to_string()).collect();
+        let constraints = format!("{outs},l,l,r,{}", tied.join(","));
+        let text = mma_async_asm(n, "bf16", Major::K, Major::Mn);
+        body.push(
+            "llvm.inline_asm has_side_effects asm_dialect = att \"wgmma.fence.sync.aligned;\", \"\" : () -> ()".into(),
+        );
+        for step in 0..64 / WGMMA_K {
+            let k0 = step * WGMMA_K;
+            for (name, op, base) in [("a", &a, 0), ("b", &b, b_base)] {
+                let start = base + op.start_offset(0, k0).expect("aligned");
+                body.push(format!("%{name}_off{step} = arith.constant {start} : i32"));
+                body.push(format!("%{name}_at{step} = arith.addi %addr, %{name}_off{step} : i32"));
+                body.push(format!("%{name}_m{step} = arith.andi %{name}_at{step}, %mask : i32"));
+                body.push(format!("%{name}_s{step} = arith.shrui %{name}_m{step}, %four : i32"));
+                body.push(format!("%{name}_w{step} = arith.extui %{name}_s{step} : i32 to i64"));
+                body.push(format!("%{name}_d{step} = arith.ori %fixed_{name}, %{name}_w{step} : i64"));
+            }
+            body.push(format!(
+                "%r{step} = llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{constraints}\" %a_d{step}, %b_d{step}, %one, {} : (i64, i64, i32, {f32s}) -> {ty}",
+                acc.join(", ")
+            ));
+            for (i, slot) in acc.iter_mut().enumerate() {
+                body.push(format!("%acc{step}_{i} = llvm.extractvalue %r{step}[{i}] : {ty}"));
+                *slot = format!("%acc{step}_{i}");
+            }
+        }
+        body.push(
+            "llvm.inline_asm has_side_effects asm_dialect = att \"wgmma.commit_group.sync.aligned;\", \"\" : () -> ()"
+                .into(),
+        );
+        body.push(
+            "llvm.inline_asm has_side_effects asm_dialect = att \"wgmma.wait_group.sync.aligned 0;\", \"\" : () -> ()"
+                .into(),
+        );
+        body.push(format!("%regs = arith.constant {regs} : i32"));
+        body.push("%first = arith.muli %tid, %regs : i32".into());
+        for (i, v) in acc.iter().enumerate() {
+            body.push(format!("%c{i} = arith.constant {i} : i32"));
+            body.push(format!("%i{i} = arith.addi %first, %c{i} : i32"));
+            body.push(format!("%p{i} = llvm.getelementptr %out[%i{i}] : (!llvm.ptr<1>, i32) -> !llvm.ptr<1>, f32"));
+            body.push(format!("llvm.store {v}, %p{i} : f32, !llvm.ptr<1>"));
+        }
+        body.push("llvm.return".into());
+        format!(
+            "module {{\n  llvm.mlir.global external @smem() {{addr_space = 3 : i32, alignment = 1024 : i64}} : !llvm.array<0 x i8>\n  llvm.func @wgmma_m64n{n}(%out: !llvm.ptr<1>) attributes {{nvvm.kernel, nvvm.maxntid = array<i32: 128, 1, 1>}} {{\n    {}\n  }}\n}}\n",
+            body.join("\n    ")
+        )
+    }
+
+    #[test]
+    fn warpgroup_dot_assembles_for_sm90a_without_spills() {
+        use crate::{GpuArch, MlirContext, Target, compile, ptxas::Ptxas};
+        for n in [128, 256] {
+            let name = format!("wgmma_m64n{n}");
+            let text = warpgroup_kernel(n);
+            let mlir = MlirContext::new();
+            let mut module = melior::ir::Module::parse(mlir.mlir(), &text).unwrap_or_else(|| panic!("parse {name}"));
+            let target = Target::new(GpuArch::Sm90a);
+            let artifacts = compile(&mlir, &mut module, &name, &target).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let ptx = &artifacts.ptx;
+            let instruction = format!("wgmma.mma_async.sync.aligned.m64n{n}k16.f32.bf16.bf16");
+            assert_eq!(ptx.matches(&instruction).count(), 4, "{ptx}");
+            assert!(ptx.contains(", p, 1, 1, 0, 1;"), "{ptx}");
+            assert!(ptx.contains("wgmma.fence.sync.aligned;"), "{ptx}");
+            assert!(ptx.contains("wgmma.commit_group.sync.aligned;"), "{ptx}");
+            if let Some(dir) = std::env::var_os("TESSERA_BACKEND_DUMP") {
+                let path = std::path::Path::new(&dir).join(format!("{name}.sm_90a.ptx"));
+                std::fs::write(&path, ptx).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            }
+            let Some(ptxas) = Ptxas::locate() else {
+                eprintln!("SKIPPED ptxas check of {name}: ptxas not found (set TESSERA_PTXAS)");
+                continue;
+            };
+            let report = ptxas.assemble(ptx, GpuArch::Sm90a).unwrap_or_else(|e| panic!("ptxas rejected {name}: {e}"));
+            let f = report.functions.iter().find(|f| f.name == name).expect("ptxas reports the entry");
+            eprintln!("ptxas sm_90a {name}: {} registers, {} B spill stores", f.registers, f.spill_store_bytes);
+            assert_eq!((f.spill_store_bytes, f.spill_load_bytes), (0, 0), "{name} spills");
+        }
+    }
+
+    #[test]
+    fn mma_async_text_names_the_shape_and_transposes() {
+        let text = mma_async_asm(256, "bf16", Major::K, Major::Mn);
+        assert!(text.contains("wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {$0,"));
+        assert!(text.contains("$127}, $128, $129, p, 1, 1, 0, 1;"));
+        assert!(text.contains("setp.ne.b32 p, $130, 0;"));
+    }
+}
