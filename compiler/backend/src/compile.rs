@@ -6,7 +6,7 @@ use tessera_tir::Kernel;
 use crate::{
     context::MlirContext,
     error::{BackendError, Result, Stage},
-    layout::{assign_layouts, print_layouts},
+    layout::{assign_layouts_for, print_layouts},
     lower::lower_kernel,
     pipeline,
     ptxas::{FunctionStats, Ptxas},
@@ -78,7 +78,7 @@ impl CompiledKernel {
 /// target allows with E0812).
 pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel> {
     check_accumulator_registers(kernel)?;
-    let laid_out = assign_layouts(kernel)?;
+    let laid_out = assign_layouts_for(kernel, target.arch == GpuArch::Sm90a)?;
     let layout = print_layouts(&laid_out);
     let lowered = lower_kernel(&laid_out)?;
     let limit = max_shared_bytes(target.arch);

@@ -117,6 +117,17 @@ impl PtxFingerprint {
             let line = line.trim();
             if line.starts_with('.') {
                 fp.directive(line);
+            } else if let Some(block) = line.strip_prefix('{').filter(|b| b.contains(';')) {
+                // A one-line block (inline asm with its own `.reg`s, such as
+                // the predicate of `wgmma`'s scale-d, or LLVM's b16
+                // conversions): its statements are classified, but only
+                // lines count as `instructions`, as they always have.
+                for statement in block.trim_end().trim_end_matches('}').split(';') {
+                    let statement = statement.trim();
+                    if let Some(opcode) = opcode(statement).filter(|_| !statement.starts_with('.')) {
+                        fp.classify(opcode);
+                    }
+                }
             } else if let Some(opcode) = opcode(line) {
                 fp.instruction(opcode);
             }
@@ -170,6 +181,11 @@ impl PtxFingerprint {
 
     fn instruction(&mut self, opcode: &str) {
         self.instructions += 1;
+        self.classify(opcode);
+    }
+
+    /// Counts `opcode` in the kind it belongs to, if any.
+    fn classify(&mut self, opcode: &str) {
         let parts: Vec<&str> = opcode.split('.').collect();
         let has = |part: &str| parts.contains(&part);
         let space = |name: &str| parts.iter().any(|p| *p == name || p.starts_with(&format!("{name}::")));
@@ -276,6 +292,7 @@ mod tests {
         \t\t{%r3, %r4, %r5, %r6},\n\t\t{%r8, %r9},\n\t\t{%r10, %r11, %r12, %r13};\n\
         wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 {%r1, %r2, %r3, %r4}, %rd1, %rd2, p, 1,  1, 0,  0;\n\
         \twgmma.fence.sync.aligned;\n\
+        \t{ .reg .pred p; setp.ne.b32 p, %r1, 0; wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 {%r1, %r2, %r3, %r4}, %rd1, %rd2, p, 1, 1, 0, 1; }\n\
         \tldmatrix.sync.aligned.m8n8.x4.shared.b16 \t{%r1, %r2, %r3, %r4}, [%r8];\n\
         \tcp.async.cg.shared.global [%r8], [%rd1], 16;\n\
         \tcp.async.commit_group;\n\
@@ -300,14 +317,16 @@ mod tests {
         assert_eq!(fp.st_shared, VectorWidths { scalar: 1, ..VectorWidths::default() });
         assert_eq!(fp.ld_shared, VectorWidths { v2: 1, ..VectorWidths::default() });
         assert_eq!(fp.atomics, 2);
-        assert_eq!((fp.mma_sync, fp.wgmma, fp.ldmatrix), (1, 1, 1));
+        // The second wgmma is inside a one-line inline-asm block.
+        assert_eq!((fp.mma_sync, fp.wgmma, fp.ldmatrix), (1, 2, 1));
         assert_eq!((fp.cp_async, fp.cp_async_bulk), (1, 1));
         assert_eq!((fp.shfl, fp.bar, fp.ex2), (1, 1, 1));
         // 1024 bytes plus 4 x 8 f32; the dynamic extern array has no size in PTX.
         assert_eq!(fp.static_shared_bytes, 1024 + 4 * 8 * 4);
         assert!(fp.dynamic_shared);
         assert_eq!(fp.dynamic_shared_bytes, None);
-        // Operand continuation lines of the multi-line mma are not instructions.
+        // Operand continuation lines of the multi-line mma are not
+        // instructions, nor is the one-line block.
         assert_eq!(fp.instructions, 21);
         assert_eq!(fp.ptxas, None);
     }
@@ -333,7 +352,7 @@ mod tests {
              ld.shared: scalar 0, v2 1, v4 0, v8 0\n\
              st.shared: scalar 1, v2 0, v4 0, v8 0\n\
              atomics: 2\n\
-             mma.sync: 1, wgmma: 1, ldmatrix: 1\n\
+             mma.sync: 1, wgmma: 2, ldmatrix: 1\n\
              cp.async: 1, cp.async.bulk: 1\n\
              shfl: 1, bar: 1, ex2: 1\n\
              shared: static 1152 B, dynamic (size set at launch)\n\

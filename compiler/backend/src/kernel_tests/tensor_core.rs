@@ -156,7 +156,10 @@ fn matmul_with_contig_strides_uses_vector_loads() {
 fn matmul_block_ptr_is_pipelined_with_cp_async() {
     let (text, kernels) = points(MATMUL, "matmul_block_ptr", MATMUL_POINTS);
     for k in &kernels {
-        assert!(k.ptx.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "no mma");
+        // sm_90a multiplies on wgmma (see `matmul_block_ptr_runs_on_wgmma_on_sm90a`).
+        if k.target.arch == GpuArch::Sm80 {
+            assert!(k.ptx.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "no mma");
+        }
         assert!(k.ptx.contains("cp.async.cg.shared.global"), "no cp.async");
         assert!(k.ptx.contains("cp.async.wait_group"), "no wait_group");
         // The epilogue stores 16-byte vectors on its fast path.
@@ -168,6 +171,50 @@ fn matmul_block_ptr_is_pipelined_with_cp_async() {
     if let Some(text) = with_ptxas(text) {
         insta::assert_snapshot!("matmul_block_ptr_pipelined", text);
     }
+}
+
+/// On sm_90a the pipelined `dot` of `matmul_block_ptr` runs on `wgmma`: one
+/// `m64nNk16` per warpgroup, M repetition and K step of 16, reading the
+/// 1024-byte-aligned 128-byte-swizzle buffers through descriptors, after a
+/// `fence.proxy.async` that follows each `cp.async` wait; no `mma.sync` and
+/// no `ldmatrix` remain. sm_80 keeps `mma.sync`.
+#[test]
+fn matmul_block_ptr_runs_on_wgmma_on_sm90a() {
+    for (consts, n, per_loop) in [(MATMUL_POINTS[0], 128, 4), (MATMUL_POINTS[2], 256, 4)] {
+        let k = compile(MATMUL, "matmul_block_ptr", consts, GpuArch::Sm90a);
+        let fp = PtxFingerprint::of_ptx(&k.ptx);
+        let instruction = format!("wgmma.mma_async.sync.aligned.m64n{n}k16.f32.bf16.bf16");
+        assert_eq!(k.ptx.matches(&instruction).count(), per_loop, "{consts:?}");
+        assert_eq!(fp.wgmma, per_loop, "{consts:?}: {fp:?}");
+        // A is K-major (imm-trans-a 0), B is N-major (imm-trans-b 1).
+        assert!(k.ptx.contains(", p, 1, 1, 0, 1;"), "{consts:?}");
+        assert_eq!((fp.mma_sync, fp.ldmatrix), (0, 0), "{consts:?}");
+        for needle in [
+            "wgmma.fence.sync.aligned;",
+            "wgmma.commit_group.sync.aligned;",
+            "wgmma.wait_group.sync.aligned 0;",
+            "fence.proxy.async.shared::cta;",
+            ".extern .shared .align 1024 .b8 __tessera_smem[]",
+        ] {
+            assert!(k.ptx.contains(needle), "{consts:?}: no {needle}");
+        }
+        // The default point must not spill; 128x256 (128 accumulators per
+        // thread) spills on mma.sync too, see the `matmul_block_ptr_pipelined`
+        // snapshot.
+        if let (Some(stats), 128) = (&k.ptxas, n) {
+            assert_eq!((stats.spill_store_bytes, stats.spill_load_bytes), (0, 0), "{consts:?} spills");
+        }
+        let sm80 = compile(MATMUL, "matmul_block_ptr", consts, GpuArch::Sm80);
+        let fp = PtxFingerprint::of_ptx(&sm80.ptx);
+        assert!(fp.wgmma == 0 && fp.mma_sync > 0, "{consts:?}: {fp:?}");
+        assert!(!sm80.ptx.contains("fence.proxy.async") && sm80.ptx.contains(".align 16 .b8 __tessera_smem[]"));
+    }
+    // BLOCK_K = 32: the 64-byte rows of A are not 128-byte swizzle panels,
+    // so the dot stays on mma.sync, with nothing of wgmma's around it.
+    let k = compile(MATMUL, "matmul_block_ptr", MATMUL_POINTS[1], GpuArch::Sm90a);
+    let fp = PtxFingerprint::of_ptx(&k.ptx);
+    assert!(fp.wgmma == 0 && fp.mma_sync > 0, "{fp:?}");
+    assert!(!k.ptx.contains("fence.proxy.async") && k.ptx.contains(".align 16 .b8 __tessera_smem[]"));
 }
 
 #[test]

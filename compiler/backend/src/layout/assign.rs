@@ -16,9 +16,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tessera_tir::{Kernel, Op, OpKind, Region, Type, ValueId};
+use tessera_tir::{Kernel, Op, OpKind, Padding, Region, ScalarType, Type, ValueId};
 
-use super::{AxisInfo, Layout, WARP_SIZE, analyze_axis_info, mma::choose_warps};
+use super::{AxisInfo, Layout, WARP_SIZE, analyze_axis_info, mma::choose_warps, shared::SharedTile, wgmma};
 use crate::error::{BackendError, Result, Stage};
 
 /// How a consumer gets a value in the layout it needs.
@@ -57,6 +57,11 @@ pub struct MemoryAccess {
 pub struct LaidOutKernel<'k> {
     pub kernel: &'k Kernel,
     pub num_warps: u32,
+    /// Whether `dot`s may run on Hopper `wgmma` (sm_90a only): qualifying
+    /// dots get the warpgroup accumulator tiling of
+    /// [`wgmma::accumulator_warps`], and the lowering multiplies them with
+    /// `wgmma.mma_async` when their operands are pipelined.
+    pub wgmma: bool,
     /// Every op in pre-order (an op before the ops of its regions).
     pub ops: Vec<&'k Op>,
     /// The layout each tensor value is produced in (for flexible values: the
@@ -96,8 +101,15 @@ impl<'k> LaidOutKernel<'k> {
     }
 }
 
-/// Checks the kernel is in the supported subset and assigns layouts.
+/// Checks the kernel is in the supported subset and assigns layouts, for a
+/// target without `wgmma`.
 pub fn assign_layouts(kernel: &Kernel) -> Result<LaidOutKernel<'_>> {
+    assign_layouts_for(kernel, false)
+}
+
+/// [`assign_layouts`], with `wgmma` saying whether the target has Hopper's
+/// `wgmma.mma_async` (sm_90a).
+pub fn assign_layouts_for(kernel: &Kernel, wgmma: bool) -> Result<LaidOutKernel<'_>> {
     let mut ops = Vec::new();
     collect_ops(&kernel.body, &mut ops);
     let op_index = ops.iter().enumerate().map(|(i, op)| (*op as *const Op as usize, i)).collect();
@@ -115,6 +127,7 @@ pub fn assign_layouts(kernel: &Kernel) -> Result<LaidOutKernel<'_>> {
     let mut lk = LaidOutKernel {
         kernel,
         num_warps,
+        wgmma,
         ops,
         layouts: HashMap::new(),
         flexible: HashSet::new(),
@@ -258,6 +271,52 @@ fn collect_ops<'k>(region: &'k Region, out: &mut Vec<&'k Op>) {
 
 /// The shape of a tensor value; block pointers are scalars here (one value
 /// per thread, no layout).
+/// The `wgmma` accumulator tiling for `dot` op `op` with an `[m, n]` result,
+/// when the target has `wgmma` and the dot is one the lowering can run on it:
+/// 16-bit inputs into f32, K a multiple of 16, both operands zero-padded
+/// `load_block`s of a kernel with at least two pipeline stages (the loads
+/// the software pipeliner puts in shared memory, where `wgmma` reads them)
+/// whose tiles are whole 128-byte swizzle panels.
+/// The tiling is a valid `mma.sync` tiling too, so a dot the lowering then
+/// finds unsuitable still runs, on `mma.sync`.
+fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<[u32; 2]> {
+    if !lk.wgmma || lk.kernel.meta.num_stages < 2 {
+        return None;
+    }
+    let tensor = |v: Option<&ValueId>| match v.and_then(|v| lk.kernel.values.get(v.0 as usize)) {
+        Some(Type::Tensor { elem, shape }) => Some((elem.scalar()?, shape.clone())),
+        _ => None,
+    };
+    let (a_elem, a_shape) = tensor(op.operands.first())?;
+    let (b_elem, _) = tensor(op.operands.get(1))?;
+    let (acc_elem, _) = tensor(op.operands.get(2))?;
+    let sixteen_bit = matches!(a_elem, ScalarType::BF16 | ScalarType::F16) && a_elem == b_elem;
+    let k = a_shape.get(1).copied()?;
+    if !sixteen_bit || acc_elem != ScalarType::F32 || k == 0 || !k.is_multiple_of(wgmma::WGMMA_K) {
+        return None;
+    }
+    // The load's tile, stored with `order[0]` contiguous, must be whole
+    // 128-byte swizzle panels (see `SharedTile::wgmma_sw128`).
+    let from_block_load = |v: ValueId| {
+        let Some(load) = lk.ops.iter().find(|o| o.results.first() == Some(&v)) else { return false };
+        let zero_padded = matches!(load.kind, OpKind::LoadBlock { padding: Padding::Zero, .. });
+        let order = load.operands.first().and_then(|ptr| lk.block_orders.get(ptr));
+        let shape = shape_of(lk.kernel, v);
+        let panels = match (order.and_then(|o| o.first()), shape) {
+            (Some(&fast @ 0..=1), &[d0, d1]) => {
+                let (rows, cols) = if fast == 1 { (d0, d1) } else { (d1, d0) };
+                SharedTile::wgmma_sw128(rows, cols, 2).is_some()
+            }
+            _ => false,
+        };
+        zero_padded && panels
+    };
+    if !op.operands.iter().take(2).all(|&v| from_block_load(v)) {
+        return None;
+    }
+    wgmma::accumulator_warps(shape, lk.num_warps)
+}
+
 fn shape_of(kernel: &Kernel, v: ValueId) -> &[u32] {
     match kernel.values.get(v.0 as usize) {
         Some(Type::Tensor { shape, .. }) => shape,
@@ -593,7 +652,8 @@ impl Assigner {
                 let result = *op.results.first().ok_or_else(malformed)?;
                 let shape = shape_of(lk.kernel, result);
                 let (m, n) = (shape.first().copied().unwrap_or(1), shape.get(1).copied().unwrap_or(1));
-                let acc = Layout::Mma { warps_per_cta: choose_warps([m, n], lk.num_warps).to_vec() };
+                let warps = wgmma_accumulator(lk, op, [m, n]).unwrap_or_else(|| choose_warps([m, n], lk.num_warps));
+                let acc = Layout::Mma { warps_per_cta: warps.to_vec() };
                 for i in 0..2 {
                     let v = *op.operands.get(i).ok_or_else(malformed)?;
                     let layout = self.fixed(lk, v).unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, v)));

@@ -132,6 +132,11 @@ impl Lowerer<'_, '_> {
             let it = after.last().cloned().unwrap_or_default();
             let pending = pipe.stages.saturating_sub(2);
             self.asm_void(&format!("cp.async.wait_group {pending};"));
+            if pipe.wgmma {
+                // `wgmma` reads through the async proxy what `cp.async` wrote
+                // through the generic one.
+                self.asm_void("fence.proxy.async.shared::cta;");
+            }
             self.w.barrier();
             let stages = self.w.i32(i64::from(pipe.stages));
             let slot = self.w.bin("remui", &it, &stages, "i32");

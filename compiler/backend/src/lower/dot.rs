@@ -34,6 +34,7 @@ use super::Lowerer;
 use super::text::{elem_type, memory_bytes, memory_type};
 use crate::error::{Result, Stage};
 use crate::layout::mma::{TILE_M, TILE_N};
+use crate::layout::wgmma::{self, Major, OperandTile, WGMMA_K, WGMMA_M};
 use crate::layout::{Layout, ThreadMap, shared::SharedTile};
 
 /// How one `dot` multiplies.
@@ -80,6 +81,19 @@ impl DotKind {
     }
 }
 
+/// How one `dot` runs on `wgmma`: its operand tiles as the descriptors
+/// see them, the M repetitions per warpgroup, and the bytes between the A
+/// starts of consecutive warpgroups.
+#[derive(Clone, Copy, Debug)]
+struct WgmmaPlan {
+    a: OperandTile,
+    b: OperandTile,
+    elem: ScalarType,
+    reps: u32,
+    group_stride: u32,
+    k: u32,
+}
+
 /// A `dot` operand in shared memory.
 #[derive(Clone, Debug)]
 pub(super) struct Staged {
@@ -116,7 +130,11 @@ impl Lowerer<'_, '_> {
         if from_registers {
             self.w.barrier();
         }
-        let out = self.dot_from_shared(op, kind, &staged[0], &staged[1], [m, n, k], acc)?;
+        let plan = if from_registers { None } else { self.wgmma_plan(op, kind, &staged[0], &staged[1], [m, n, k]) };
+        let out = match plan {
+            Some(plan) => self.dot_wgmma(op, &plan, &staged[0], &staged[1], [m, n], acc)?,
+            None => self.dot_from_shared(op, kind, &staged[0], &staged[1], [m, n, k], acc)?,
+        };
         if from_registers {
             self.w.barrier();
         }
@@ -143,6 +161,148 @@ impl Lowerer<'_, '_> {
                 ),
             )
         })
+    }
+
+    /// Whether `dot` op `op` has the accumulator tiling `wgmma` computes
+    /// ([`wgmma::accumulator_warps`], chosen by the layout assignment on
+    /// targets with `wgmma`) and 16-bit inputs into f32 with K a multiple of
+    /// 16. Its operands must also be `wgmma` tiles: see [`Self::wgmma_plan`].
+    pub(super) fn wgmma_accumulator(&self, op: &Op) -> bool {
+        let Ok(&[m, k]) = Self::operand_value(op, 0).and_then(|a| self.shape_of(a)) else { return false };
+        let Ok(&[_, n]) = Self::operand_value(op, 1).and_then(|b| self.shape_of(b)) else { return false };
+        let Ok(result) = Self::result_value(op, 0) else { return false };
+        let precision = match op.kind {
+            tessera_tir::OpKind::Dot { precision } => precision,
+            _ => return false,
+        };
+        let sixteen_bit = matches!(self.dot_kind(op, precision, m, n, k), Ok(DotKind::Mma16(_)));
+        let Some(warps) = wgmma::accumulator_warps([m, n], self.lk.num_warps) else { return false };
+        let tiled = matches!(self.layout_of(result), Ok(Layout::Mma { warps_per_cta }) if warps_per_cta == warps);
+        self.lk.wgmma && sixteen_bit && tiled && k.is_multiple_of(WGMMA_K)
+    }
+
+    /// How `op` runs on `wgmma` with operands `a` and `b` in shared memory,
+    /// when it can: [`Self::wgmma_accumulator`] holds, both operands are
+    /// 128-byte-swizzle panel tiles of the dot's shapes, and every
+    /// instruction (M repetition, warpgroup, K step) starts on an atom row,
+    /// the warpgroups' A starts a constant stride apart.
+    fn wgmma_plan(&self, op: &Op, kind: DotKind, a: &Staged, b: &Staged, [m, n, k]: [u32; 3]) -> Option<WgmmaPlan> {
+        let DotKind::Mma16(elem) = kind else { return None };
+        if !self.wgmma_accumulator(op) {
+            return None;
+        }
+        // A is [m, k] (K-major when stored K-contiguous), B is [k, n].
+        let a_major = if a.contiguous == 1 { Major::K } else { Major::Mn };
+        let b_major = if b.contiguous == 0 { Major::K } else { Major::Mn };
+        let a_tile = OperandTile::new(a.tile, a_major)?;
+        let b_tile = OperandTile::new(b.tile, b_major)?;
+        let a_dims = if a.contiguous == 1 { [m, k] } else { [k, m] };
+        let b_dims = if b.contiguous == 1 { [k, n] } else { [n, k] };
+        if [a.tile.rows, a.tile.cols] != a_dims || [b.tile.rows, b.tile.cols] != b_dims {
+            return None;
+        }
+        let groups = self.lk.num_warps / 4;
+        let reps = m / (WGMMA_M * groups);
+        let mut group_stride = None;
+        for k0 in (0..k).step_by(WGMMA_K as usize) {
+            b_tile.start_offset(0, k0)?;
+            for rep in 0..reps {
+                let first = rep * WGMMA_M * groups;
+                let start = a_tile.start_offset(first, k0)?;
+                for g in 1..groups {
+                    let at = a_tile.start_offset(first + g * WGMMA_M, k0)?;
+                    let stride = (at.checked_sub(start)?) / g;
+                    if at != start + stride * g || *group_stride.get_or_insert(stride) != stride {
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(WgmmaPlan { a: a_tile, b: b_tile, elem, reps, group_stride: group_stride.unwrap_or(0), k })
+    }
+
+    /// `acc + a @ b` on `wgmma` (see [`crate::layout::wgmma`]): each
+    /// warpgroup runs, per M repetition, one `m64nNk16` per K step of 16 on
+    /// its 64 rows, its accumulator being the repetition's contiguous slice
+    /// of the [`Layout::Mma`] registers; then commits and waits for all of
+    /// them before the registers are used (or the buffers refilled).
+    fn dot_wgmma(
+        &mut self,
+        op: &Op,
+        plan: &WgmmaPlan,
+        a: &Staged,
+        b: &Staged,
+        [m, n]: [u32; 2],
+        mut acc: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let regs = n / 2;
+        if acc.len() != (plan.reps * regs) as usize || m != plan.reps * WGMMA_M * (self.lk.num_warps / 4) {
+            return Err(Self::err(op, Stage::Layout, "the accumulator does not tile into wgmma tiles"));
+        }
+        let elem = if plan.elem == ScalarType::BF16 { "bf16" } else { "f16" };
+        let text = wgmma::mma_async_asm(n, elem, plan.a.major, plan.b.major);
+        let f32s = vec!["f32"; regs as usize].join(", ");
+        let ty = format!("!llvm.struct<({f32s})>");
+        let tied: Vec<String> = (0..regs).map(|i| i.to_string()).collect();
+        let outs = vec!["=f"; regs as usize].join(",");
+        let constraints = format!("{outs},l,l,r,{}", tied.join(","));
+        let a_addr = self.w.def(format!("llvm.ptrtoint {} : !llvm.ptr<3> to i32", a.base));
+        let b_addr = self.w.def(format!("llvm.ptrtoint {} : !llvm.ptr<3> to i32", b.base));
+        // The warpgroup's rows of A start `group_stride` bytes per warpgroup on.
+        let two = self.w.i32(2);
+        let warp = self.warp.clone();
+        let group = self.w.bin("shrui", &warp, &two, "i32");
+        let stride = self.w.i32(i64::from(plan.group_stride));
+        let group_offset = self.w.bin("muli", &group, &stride, "i32");
+        let a_addr = self.w.bin("addi", &a_addr, &group_offset, "i32");
+        let one = self.w.i32(1);
+        let groups = self.lk.num_warps / 4;
+        self.asm_void("wgmma.fence.sync.aligned;");
+        for rep in 0..plan.reps {
+            let at = (rep * regs) as usize;
+            for k0 in (0..plan.k).step_by(WGMMA_K as usize) {
+                let fail = || Self::err(op, Stage::Layout, "a wgmma instruction is not on a swizzle atom row");
+                let a_start = plan.a.start_offset(rep * WGMMA_M * groups, k0).ok_or_else(fail)?;
+                let b_start = plan.b.start_offset(0, k0).ok_or_else(fail)?;
+                let a_desc = self.descriptor(&a_addr, a_start, &plan.a);
+                let b_desc = self.descriptor(&b_addr, b_start, &plan.b);
+                let r = self.w.def(format!(
+                    "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{constraints}\" {a_desc}, {b_desc}, {one}, {} : (i64, i64, i32, {f32s}) -> {ty}",
+                    acc[at..at + regs as usize].join(", ")
+                ));
+                for i in 0..regs as usize {
+                    acc[at + i] = self.w.def(format!("llvm.extractvalue {r}[{i}] : {ty}"));
+                }
+            }
+        }
+        self.asm_void("wgmma.commit_group.sync.aligned;");
+        // The wait takes the accumulators through it, so that nothing reads
+        // them before the instructions that write them are complete.
+        let wait_constraints = format!("{outs},{}", tied.join(","));
+        for rep in 0..plan.reps {
+            let at = (rep * regs) as usize;
+            let r = self.w.def(format!(
+                "llvm.inline_asm has_side_effects asm_dialect = att \"wgmma.wait_group.sync.aligned 0;\", \"{wait_constraints}\" {} : ({f32s}) -> {ty}",
+                acc[at..at + regs as usize].join(", ")
+            ));
+            for i in 0..regs as usize {
+                acc[at + i] = self.w.def(format!("llvm.extractvalue {r}[{i}] : {ty}"));
+            }
+        }
+        Ok(acc)
+    }
+
+    /// The 64-bit matrix descriptor of `tile` for an instruction starting
+    /// `start` bytes after shared address `addr` (i32).
+    fn descriptor(&mut self, addr: &str, start: u32, tile: &OperandTile) -> String {
+        let at = self.add_const(addr, start);
+        let mask = self.w.i32(0x3FFFF);
+        let masked = self.w.bin("andi", &at, &mask, "i32");
+        let four = self.w.i32(4);
+        let field = self.w.bin("shrui", &masked, &four, "i32");
+        let wide = self.w.conv("extui", &field, "i32", "i64");
+        let fixed = self.w.int(tile.descriptor().fixed_bits() as i64, "i64");
+        self.w.bin("ori", &fixed, &wide, "i64")
     }
 
     /// Writes operand `index` (0: A, 1: B) of `op` from registers into a
@@ -224,12 +384,26 @@ impl Lowerer<'_, '_> {
         Ok(())
     }
 
-    /// The swizzled element offset (i32) of operand coordinate (`d0`, `d1`).
+    /// The swizzled element offset (i32) of operand coordinate (`d0`, `d1`)
+    /// ([`SharedTile::offset`]).
     pub(super) fn tile_offset(&mut self, staged: &Staged, d0: &str, d1: &str) -> String {
         let (row, col) = if staged.contiguous == 1 { (d0, d1) } else { (d1, d0) };
         let t = staged.tile;
         let log = |v: u32| i64::from(v.trailing_zeros());
         let vec_shift = self.w.i32(log(t.vec));
+        // Panels of `panel` columns, `rows * panel` elements each, one after
+        // the other; one-panel tiles skip the arithmetic.
+        let (panel_start, col) = if t.panel != t.cols {
+            let panel_shift = self.w.i32(log(t.panel));
+            let index = self.w.bin("shrui", col, &panel_shift, "i32");
+            let panel_elems = self.w.i32(i64::from(t.rows * t.panel));
+            let start = self.w.bin("muli", &index, &panel_elems, "i32");
+            let within = self.w.i32(i64::from(t.panel - 1));
+            (Some(start), self.w.bin("andi", col, &within, "i32"))
+        } else {
+            (None, col.to_string())
+        };
+        let col = col.as_str();
         let chunk = self.w.bin("shrui", col, &vec_shift, "i32");
         let inner_mask = self.w.i32(i64::from(t.vec - 1));
         let inner = self.w.bin("andi", col, &inner_mask, "i32");
@@ -239,8 +413,12 @@ impl Lowerer<'_, '_> {
         let phase = self.w.bin("andi", &phase, &phase_mask, "i32");
         let swizzled = self.w.bin("xori", &chunk, &phase, "i32");
         let swizzled = self.w.bin("shli", &swizzled, &vec_shift, "i32");
-        let cols = self.w.i32(i64::from(t.cols));
+        let cols = self.w.i32(i64::from(t.panel));
         let row_start = self.w.bin("muli", row, &cols, "i32");
+        let row_start = match panel_start {
+            Some(start) => self.w.bin("addi", &start, &row_start, "i32"),
+            None => row_start,
+        };
         let at = self.w.bin("addi", &row_start, &swizzled, "i32");
         self.w.bin("addi", &at, &inner, "i32")
     }

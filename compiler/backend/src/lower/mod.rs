@@ -73,6 +73,7 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
         shared_bytes: 0,
         shared_pinned: 0,
         pipelined: HashMap::new(),
+        wgmma_buffers: false,
         tid: String::new(),
         lane: String::new(),
         warp: String::new(),
@@ -116,9 +117,12 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
     let mut mlir = String::from("module {\n");
     if shared_bytes > 0 {
         // Dynamic shared memory (`.extern .shared`): the launch passes
-        // `shared_bytes`, which may exceed the 48 KiB static limit.
+        // `shared_bytes`, which may exceed the 48 KiB static limit. `wgmma`
+        // swizzles absolute addresses, so its operand buffers need the
+        // 1024-byte alignment of a 128-byte-swizzle atom.
+        let align = if lowerer.wgmma_buffers { crate::layout::wgmma::SW128_ATOM_BYTES } else { 16 };
         mlir.push_str(&format!(
-            "  llvm.mlir.global external @{SHARED_SYMBOL}() {{addr_space = 3 : i32, alignment = 16 : i64}} : !llvm.array<0 x i8>\n"
+            "  llvm.mlir.global external @{SHARED_SYMBOL}() {{addr_space = 3 : i32, alignment = {align} : i64}} : !llvm.array<0 x i8>\n"
         ));
     }
     mlir.push_str(&format!(
@@ -154,6 +158,9 @@ struct Lowerer<'a, 'k> {
     shared_pinned: u64,
     /// Loads of the pipelined loop being lowered: their current buffers.
     pipelined: HashMap<ValueId, dot::Staged>,
+    /// Whether some pipeline buffer is read by `wgmma` (the shared memory
+    /// is then 1024-byte aligned).
+    wgmma_buffers: bool,
     tid: String,
     lane: String,
     warp: String,

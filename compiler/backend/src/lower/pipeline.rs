@@ -35,7 +35,7 @@ use super::block::BlockPtr;
 use super::dot::Staged;
 use super::text::{elem_type, memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{ThreadMap, shared::SharedTile};
+use crate::layout::{ThreadMap, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
 
 /// One pipelined `load_block`.
 #[derive(Clone, Debug)]
@@ -62,6 +62,9 @@ pub(super) struct Pipelined {
 pub(super) struct Pipeline {
     pub loads: Vec<Pipelined>,
     pub stages: u32,
+    /// Whether some buffer is a `wgmma` operand (read through the async
+    /// proxy, so each wait is followed by `fence.proxy.async`).
+    pub wgmma: bool,
 }
 
 impl Lowerer<'_, '_> {
@@ -116,21 +119,65 @@ impl Lowerer<'_, '_> {
                 iter,
                 deltas,
                 checked: boundary_check.clone(),
-                offset,
+                offset: 0,
                 tile,
                 contiguous,
                 elem: *elem,
                 width,
             });
-            offset += (tile.size_bytes() * u64::from(stages)).next_multiple_of(128);
         }
         let _ = op;
         if loads.is_empty() {
             return Ok(None);
         }
+        // Loads read only by `wgmma` dots get the 128-byte-swizzle panels its
+        // descriptors name, 1024-byte aligned.
+        let wgmma_dots = self.wgmma_dots(body, &loads);
+        let mut wgmma = false;
+        for load in &mut loads {
+            let readers: Vec<&Op> = uses.iter().filter(|(_, _, v)| *v == load.result).map(|(o, _, _)| *o).collect();
+            let all_wgmma =
+                !readers.is_empty() && readers.iter().all(|o| wgmma_dots.iter().any(|d| std::ptr::eq(*d, *o)));
+            let panels = SharedTile::wgmma_sw128(load.tile.rows, load.tile.cols, load.tile.bytes);
+            if let (true, Some(tile)) = (all_wgmma, panels) {
+                load.tile = tile;
+                wgmma = true;
+            }
+        }
+        for load in &mut loads {
+            if wgmma {
+                offset = offset.next_multiple_of(u64::from(SW128_ATOM_BYTES));
+            }
+            load.offset = offset;
+            offset += (load.tile.size_bytes() * u64::from(stages)).next_multiple_of(128);
+        }
+        self.wgmma_buffers |= wgmma;
         self.shared_pinned = offset;
         self.shared_bytes = self.shared_bytes.max(offset);
-        Ok(Some(Pipeline { loads, stages }))
+        Ok(Some(Pipeline { loads, stages, wgmma }))
+    }
+
+    /// The `dot`s of `body` that may run on `wgmma` once `loads` are
+    /// pipelined: both operands among them with rows of whole 128-byte
+    /// panels, and [`Self::wgmma_accumulator`] holds.
+    fn wgmma_dots<'b>(&self, body: &'b Region, loads: &[Pipelined]) -> Vec<&'b Op> {
+        if !self.lk.wgmma {
+            return Vec::new();
+        }
+        // Both operands pipelined, and both can be stored as `wgmma` panels.
+        let pipelined = |v: Option<&ValueId>| {
+            v.is_some_and(|v| {
+                loads.iter().any(|l| {
+                    l.result == *v && SharedTile::wgmma_sw128(l.tile.rows, l.tile.cols, l.tile.bytes).is_some()
+                })
+            })
+        };
+        body.ops
+            .iter()
+            .filter(|o| matches!(o.kind, OpKind::Dot { .. }))
+            .filter(|o| pipelined(o.operands.first()) && pipelined(o.operands.get(1)))
+            .filter(|o| self.wgmma_accumulator(o))
+            .collect()
     }
 
     /// Whether `iv` is an iteration the loop runs (its own condition).
@@ -315,41 +362,54 @@ mod tests {
     const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
 
     /// The MLIR of `matmul_block_ptr` at 128x256x64 on `warps` warps with `stages` stages.
-    fn block_ptr_mlir(warps: i64, stages: i64) -> String {
+    fn block_ptr_mlir(warps: i64, stages: i64, arch: GpuArch) -> String {
         let consts: Vec<(String, ConstValue)> =
             [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", warps), ("stages", stages)]
                 .iter()
                 .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
                 .collect();
         let tir = tessera_frontend::compile_str("matmul.tsr", MATMUL, "matmul_block_ptr", &consts).expect("front end");
-        compile_kernel(&tir, &Target::new(GpuArch::Sm90a)).expect("backend").stages.mlir
+        compile_kernel(&tir, &Target::new(arch)).expect("backend").stages.mlir
     }
 
     /// Each iteration of the pipelined loop must wait for its own tile
     /// (`stages - 2` groups left pending), then meet a barrier before any
     /// `cp.async` refills the buffer that the previous iteration's
-    /// `ldmatrix`es read, and commit that refill before its own `ldmatrix`es.
-    /// The 4-warp 128x256 tile (a 128x64 block per warp) is the one where a
-    /// slow warp would expose a missing barrier first.
+    /// `ldmatrix`es (sm_80) or `wgmma`s (sm_90a, after a proxy fence between
+    /// the wait and the barrier) read, and commit that refill before its own
+    /// reads. The 128x256 tile is the one where a slow warp would expose a
+    /// missing barrier first.
     #[test]
     fn the_loop_waits_then_barriers_before_refilling() {
         // 128x256 on 4 warps is rejected (E0816: 256 accumulators per thread).
-        for (warps, stages) in [(8, 3), (8, 4)] {
-            let mlir = block_ptr_mlir(warps, stages);
+        for (warps, stages, arch) in [(8, 3, GpuArch::Sm80), (8, 3, GpuArch::Sm90a), (8, 4, GpuArch::Sm90a)] {
+            let mlir = block_ptr_mlir(warps, stages, arch);
             let body = mlir.split_once("} do {").map(|(_, body)| body).expect("the loop is an scf.while");
             let at = |needle: &str| body.find(needle).unwrap_or_else(|| panic!("{needle} not in the loop body"));
             let wait = at(&format!("cp.async.wait_group {};", stages - 2));
             let barrier = at("nvvm.barrier0");
             let refill = at("cp.async.cg.shared.global");
             let commit = at("cp.async.commit_group;");
-            let read = at("ldmatrix.sync.aligned");
+            let read = if arch == GpuArch::Sm90a {
+                let fence = at("fence.proxy.async.shared::cta;");
+                assert!(wait < fence && fence < barrier, "{arch}");
+                at("wgmma.mma_async")
+            } else {
+                assert!(!body.contains("fence.proxy.async"), "{arch}");
+                at("ldmatrix.sync.aligned")
+            };
             assert!(
                 wait < barrier && barrier < refill && refill < commit && commit < read,
-                "warps {warps}, stages {stages}"
+                "warps {warps}, stages {stages}, {arch}"
             );
             // No other barrier and no other wait between the refill and the reads.
             assert!(!body[barrier + 1..read].contains("nvvm.barrier0"), "warps {warps}, stages {stages}");
             assert!(!body[wait + 1..read].contains("cp.async.wait_group"), "warps {warps}, stages {stages}");
+            if arch == GpuArch::Sm90a {
+                // The accumulators are read only after the wgmma wait.
+                let wait_wgmma = at("wgmma.wait_group.sync.aligned 0;");
+                assert!(at("wgmma.commit_group.sync.aligned;") < wait_wgmma, "{arch}");
+            }
         }
     }
 }
