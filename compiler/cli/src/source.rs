@@ -69,9 +69,24 @@ impl LoadedSource {
         }
     }
 
-    /// Lower one specialization; its diagnostics are rendered on failure.
+    /// Lower one specialization through the default passes; its diagnostics
+    /// are rendered on failure.
     pub fn lower(&self, kernel: &str, consts: &[(String, ConstValue)]) -> CliResult<tessera_tir::Kernel> {
-        tessera_frontend::lower_kernel(&self.map, self.file, &self.module, kernel, consts).map_err(|diagnostics| {
+        self.rendered(kernel, tessera_frontend::lower_kernel(&self.map, self.file, &self.module, kernel, consts))
+    }
+
+    /// Lower one specialization as the front end produced it, before any pass.
+    pub fn lower_unoptimized(&self, kernel: &str, consts: &[(String, ConstValue)]) -> CliResult<tessera_tir::Kernel> {
+        let lowered = tessera_frontend::lower_kernel_unoptimized(&self.map, self.file, &self.module, kernel, consts);
+        self.rendered(kernel, lowered)
+    }
+
+    fn rendered(
+        &self,
+        kernel: &str,
+        lowered: Result<tessera_tir::Kernel, Vec<Diagnostic>>,
+    ) -> CliResult<tessera_tir::Kernel> {
+        lowered.map_err(|diagnostics| {
             eprint!("{}", render_all(&self.map, &diagnostics));
             CliError::new(SOURCE_ERRORS, format!("kernel `{kernel}` does not compile with these parameters"))
         })

@@ -36,17 +36,7 @@ pub fn run(
             println!("{item:#?}");
         }
         "tir-raw" => {
-            let k = tessera_frontend::lower_kernel_unoptimized(
-                &source.map,
-                source.file,
-                &source.module,
-                &signature.name,
-                &consts,
-            )
-            .map_err(|d| {
-                eprint!("{}", tessera_diagnostics::render_all(&source.map, &d));
-                CliError::new(crate::error::SOURCE_ERRORS, format!("kernel `{}` does not compile", signature.name))
-            })?;
+            let k = source.lower_unoptimized(&signature.name, &consts)?;
             print!("{}", tessera_tir::printer::print_kernel(&k));
         }
         backend if gpu::STAGES.contains(&backend) => {
@@ -56,17 +46,7 @@ pub fn run(
         }
         _ => {
             if print_after_all {
-                let mut k = tessera_frontend::lower_kernel_unoptimized(
-                    &source.map,
-                    source.file,
-                    &source.module,
-                    &signature.name,
-                    &consts,
-                )
-                .map_err(|d| {
-                    eprint!("{}", tessera_diagnostics::render_all(&source.map, &d));
-                    CliError::new(crate::error::SOURCE_ERRORS, format!("kernel `{}` does not compile", signature.name))
-                })?;
+                let mut k = source.lower_unoptimized(&signature.name, &consts)?;
                 println!("// ----- lowered -----\n{}", tessera_tir::printer::print_kernel(&k));
                 let report = tessera_tir::passes::PassManager::default_pipeline()
                     .print_after(true)
