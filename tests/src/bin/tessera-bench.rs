@@ -92,17 +92,6 @@ fn main() -> ExitCode {
             }
             if wrong { ExitCode::from(gpu::EXIT_FAILED) } else { ExitCode::SUCCESS }
         }
-        Err(bench::BenchError::NoGpu(why)) => {
-            eprintln!("error: {why}");
-            ExitCode::from(gpu::EXIT_NO_GPU)
-        }
-        Err(bench::BenchError::Input(why)) => {
-            eprintln!("error: {why}");
-            ExitCode::from(gpu::EXIT_BAD_INPUT)
-        }
-        Err(bench::BenchError::Device(why)) => {
-            eprintln!("error: {why}");
-            ExitCode::from(gpu::EXIT_FAILED)
-        }
+        Err(error) => error.report(),
     }
 }

@@ -59,17 +59,6 @@ fn main() -> ExitCode {
     match check::run(&opts, &mut |line| println!("{line}")) {
         Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(gpu::EXIT_FAILED),
-        Err(check::CheckError::NoGpu(why)) => {
-            eprintln!("error: {why}");
-            ExitCode::from(gpu::EXIT_NO_GPU)
-        }
-        Err(check::CheckError::Input(why)) => {
-            eprintln!("error: {why}");
-            ExitCode::from(gpu::EXIT_BAD_INPUT)
-        }
-        Err(check::CheckError::Device(why)) => {
-            eprintln!("error: {why}");
-            ExitCode::from(gpu::EXIT_FAILED)
-        }
+        Err(error) => error.report(),
     }
 }

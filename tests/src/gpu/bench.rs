@@ -12,6 +12,7 @@
 //! and the tuner's pick.
 
 use crate::compare::tolerance;
+use crate::gpu::RunError;
 use crate::gpu::compare::compare_buffers;
 use crate::gpu::device::{Driver, median, open_runtime, subset_bundle};
 use crate::reference;
@@ -44,24 +45,16 @@ pub struct BenchOptions {
     pub seed: u64,
 }
 
-/// Why the benchmark could not run at all.
-#[derive(Debug)]
-pub enum BenchError {
-    Input(String),
-    NoGpu(String),
-    Device(String),
-}
-
 /// The matmul kernels, and the row-wise kernels with their bf16 names.
 pub const MATMUL_KERNELS: &[&str] = &["matmul", "matmul_block_ptr"];
 pub const SOFTMAX_KERNEL: &str = "softmax_bf16";
 pub const LAYER_NORM_KERNEL: &str = "layer_norm_fwd_bf16";
 
 /// Runs everything; returns the JSON document and whether any variant was wrong.
-pub fn run(opts: &BenchOptions, out: &mut dyn FnMut(&str)) -> Result<(Value, bool), BenchError> {
-    let bundle = Bundle::open(&opts.bundle).map_err(|e| BenchError::Input(e.to_string()))?;
-    let rt = open_runtime().map_err(BenchError::NoGpu)?;
-    let driver = Driver::new().map_err(BenchError::Device)?;
+pub fn run(opts: &BenchOptions, out: &mut dyn FnMut(&str)) -> Result<(Value, bool), RunError> {
+    let bundle = Bundle::open(&opts.bundle).map_err(|e| RunError::Input(e.to_string()))?;
+    let rt = open_runtime().map_err(RunError::NoGpu)?;
+    let driver = Driver::new().map_err(RunError::Device)?;
     let info = rt.info().clone();
     out(&format!(
         "tessera-bench: {} ({}, {} SMs, L2 {} MiB), bundle {}",
@@ -73,9 +66,9 @@ pub fn run(opts: &BenchOptions, out: &mut dyn FnMut(&str)) -> Result<(Value, boo
     ));
     let mut bench = Bench { rt: &rt, driver: &driver, data: bundle.data(), opts, wrong: false };
     let flush_bytes = (info.l2_bytes * 4).max(256 << 20);
-    let flush = rt.alloc_raw(DType::I8, flush_bytes).map_err(|e| BenchError::Device(e.to_string()))?;
+    let flush = rt.alloc_raw(DType::I8, flush_bytes).map_err(|e| RunError::Device(e.to_string()))?;
 
-    let copy = bench.copy_bandwidth(&flush).map_err(BenchError::Device)?;
+    let copy = bench.copy_bandwidth(&flush).map_err(RunError::Device)?;
     let copy_gbps = copy["gbps"].as_f64().unwrap_or(f64::NAN);
     out(&format!(
         "\ncopy: {:.0} MiB device-to-device, median {:.3} ms of {} runs: {:.0} GB/s (read + write)",

@@ -8,6 +8,7 @@
 //! share it).
 
 use crate::compare::Tolerance;
+use crate::gpu::RunError;
 use crate::gpu::access::has_tf32_dot;
 use crate::gpu::cases::{Case, parse_cases};
 use crate::gpu::compare::{compare_buffers, tolerance_for};
@@ -37,17 +38,6 @@ pub struct CheckOptions {
     pub threads: usize,
 }
 
-/// Why the check could not run at all.
-#[derive(Debug)]
-pub enum CheckError {
-    /// Unreadable bundle, sources or case file (exit 3).
-    Input(String),
-    /// No driver or no GPU (exit 2).
-    NoGpu(String),
-    /// A driver failure outside any one case (exit 1).
-    Device(String),
-}
-
 /// The verdicts of a run.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -75,11 +65,11 @@ struct Prepared {
 }
 
 /// Runs the check, printing one line per (case, variant) and a summary.
-pub fn run(opts: &CheckOptions, out: &mut dyn FnMut(&str)) -> Result<Summary, CheckError> {
-    let bundle = Bundle::open(&opts.bundle).map_err(|e| CheckError::Input(e.to_string()))?;
+pub fn run(opts: &CheckOptions, out: &mut dyn FnMut(&str)) -> Result<Summary, RunError> {
+    let bundle = Bundle::open(&opts.bundle).map_err(|e| RunError::Input(e.to_string()))?;
     let text = std::fs::read_to_string(&opts.cases)
-        .map_err(|e| CheckError::Input(format!("cannot read case file `{}`: {e}", opts.cases.display())))?;
-    let cases = parse_cases(&text).map_err(|e| CheckError::Input(format!("{}: {e}", opts.cases.display())))?;
+        .map_err(|e| RunError::Input(format!("cannot read case file `{}`: {e}", opts.cases.display())))?;
+    let cases = parse_cases(&text).map_err(|e| RunError::Input(format!("{}: {e}", opts.cases.display())))?;
     let seed = opts.seed.unwrap_or_else(clock_seed);
     let mut summary = Summary::default();
     out(&format!(
@@ -106,13 +96,13 @@ pub fn run(opts: &CheckOptions, out: &mut dyn FnMut(&str)) -> Result<Summary, Ch
         }
     }
 
-    let rt = open_runtime().map_err(CheckError::NoGpu)?;
+    let rt = open_runtime().map_err(RunError::NoGpu)?;
     out(&format!("device: {} ({})", rt.info().name, rt.info().arch));
 
     // The variants of each case, then the host work they need.
     let mut plans: Vec<(usize, KernelHandle, Vec<usize>)> = Vec::new();
     for (i, p) in prepared.iter().enumerate() {
-        let handle = bundle.kernel(&p.case.kernel).map_err(|e| CheckError::Input(e.to_string()))?;
+        let handle = bundle.kernel(&p.case.kernel).map_err(|e| RunError::Input(e.to_string()))?;
         let at = format!("{}:{}", opts.cases.display(), p.case.line);
         let candidates = match handle.candidates(&rt) {
             Ok(c) => c,

@@ -33,6 +33,30 @@ pub const EXIT_BAD_INPUT: u8 = 3;
 /// Exit code: the command line is malformed.
 pub const EXIT_USAGE: u8 = 64;
 
+/// Why a GPU check or benchmark could not run at all.
+#[derive(Debug)]
+pub enum RunError {
+    /// Unreadable bundle, sources or case file (exit 3).
+    Input(String),
+    /// No driver or no GPU (exit 2).
+    NoGpu(String),
+    /// A driver failure outside any one case (exit 1).
+    Device(String),
+}
+
+impl RunError {
+    /// Print the error and give the binary's exit code for it.
+    pub fn report(&self) -> std::process::ExitCode {
+        let (why, code) = match self {
+            RunError::Input(why) => (why, EXIT_BAD_INPUT),
+            RunError::NoGpu(why) => (why, EXIT_NO_GPU),
+            RunError::Device(why) => (why, EXIT_FAILED),
+        };
+        eprintln!("error: {why}");
+        std::process::ExitCode::from(code)
+    }
+}
+
 /// Which `.tsr` file of `sources` the bundle was compiled from (its
 /// manifest records the SHA-256 of the source), for the report's header: a
 /// bundle matching no file is stale or from elsewhere, and its results say
