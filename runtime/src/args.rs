@@ -151,6 +151,7 @@ impl IntoArg for ArgValue {
 #[derive(Clone, Debug, Default)]
 pub struct LaunchArgs<'a> {
     given: Vec<(Option<String>, ArgValue)>,
+    pins: Pins,
     _buffers: std::marker::PhantomData<&'a ()>,
 }
 
@@ -172,9 +173,64 @@ impl<'a> LaunchArgs<'a> {
         self
     }
 
+    /// Launch only variants whose compile-time parameter `name` is `value`:
+    /// for parameters that must match the data (a head width compiled in),
+    /// which a bundle holds one specialization of per value. Pins are part of
+    /// the tuning key.
+    pub fn pin(mut self, name: &str, value: i64) -> LaunchArgs<'a> {
+        self.pins.set(name, value);
+        self
+    }
+
+    pub fn pins(&self) -> &Pins {
+        &self.pins
+    }
+
     /// Validate against `decl`; on success the values are in signature order.
     pub fn bind(&self, decl: &KernelDecl) -> Result<Vec<ArgValue>, ArgError> {
         bind(decl, &self.given)
+    }
+}
+
+/// Compile-time values a launch fixes (see [`LaunchArgs::pin`]), sorted by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pins(Vec<(String, i64)>);
+
+impl Pins {
+    pub fn set(&mut self, name: &str, value: i64) {
+        self.0.retain(|(n, _)| n != name);
+        self.0.push((name.to_string(), value));
+        self.0.sort();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), *v))
+    }
+
+    /// Whether a variant with compile-time values `consts` (and these
+    /// warps and stages) is one the pins allow.
+    pub fn admit(
+        &self,
+        consts: &std::collections::BTreeMap<String, crate::bundle::ConstValue>,
+        warps: u32,
+        stages: u32,
+    ) -> bool {
+        self.iter().all(|(name, value)| match name {
+            "warps" => i64::from(warps) == value,
+            "stages" => i64::from(stages) == value,
+            _ => consts.get(name).and_then(|c| c.as_int()) == Some(value),
+        })
+    }
+}
+
+impl fmt::Display for Pins {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        f.write_str(&parts.join(","))
     }
 }
 

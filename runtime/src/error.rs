@@ -21,6 +21,8 @@ pub enum Error {
     NoKernel { name: String, available: String },
     #[error("kernel `{kernel}`: no variant runs on this device ({device}, {arch}); the bundle has code for {archs}")]
     NoCompatibleVariant { kernel: String, device: String, arch: String, archs: String },
+    #[error("kernel `{kernel}` pinned to {pins}: {message}")]
+    Pin { kernel: String, pins: String, message: String },
     #[error("kernel `{kernel}` variant {variant}: the driver could not load its {code}: {message}")]
     ModuleLoad { kernel: String, variant: String, code: String, message: String },
     #[error("kernel `{kernel}`: grid dimension {dim}: {message}")]
@@ -49,6 +51,7 @@ impl Error {
             Error::Driver { .. } => "driver",
             Error::NoKernel { .. } => "no-kernel",
             Error::NoCompatibleVariant { .. } => "no-variant",
+            Error::Pin { .. } => "pin",
             Error::ModuleLoad { .. } => "module-load",
             Error::Grid { .. } => "grid",
             Error::Launch { .. } => "launch",

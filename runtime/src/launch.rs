@@ -1,6 +1,6 @@
 //! Bundles opened for launching, and kernel handles.
 
-use crate::args::{ArgValue, LaunchArgs};
+use crate::args::{ArgValue, LaunchArgs, Pins};
 use crate::bundle::{BundleData, KernelDecl, KernelEntry, VariantEntry};
 use crate::device::{Runtime, Stream, describe};
 use crate::error::{Error, Result};
@@ -126,6 +126,55 @@ impl KernelHandle {
         Ok(choices)
     }
 
+    /// The candidates that `pins` admit: an error names a pin the kernel
+    /// does not declare, or one that no variant of the bundle matches.
+    pub fn candidates_pinned(&self, rt: &Runtime, pins: &Pins) -> Result<Vec<Choice>> {
+        let all = self.candidates(rt)?;
+        if pins.is_empty() {
+            return Ok(all);
+        }
+        let decl = self.decl();
+        for (name, _) in pins.iter() {
+            if !matches!(name, "warps" | "stages") && !decl.const_params.iter().any(|p| p.name == name) {
+                return Err(Error::Pin {
+                    kernel: decl.name.clone(),
+                    pins: pins.to_string(),
+                    message: format!("the kernel has no compile-time parameter `{name}`"),
+                });
+            }
+        }
+        let admitted: Vec<Choice> = all
+            .iter()
+            .copied()
+            .filter(|c| {
+                self.variants().get(c.variant).is_some_and(|v| pins.admit(&v.info.consts, v.info.warps, v.info.stages))
+            })
+            .collect();
+        if admitted.is_empty() {
+            let mut values: Vec<String> = Vec::new();
+            for (name, _) in pins.iter() {
+                let mut seen: Vec<String> = all
+                    .iter()
+                    .filter_map(|c| self.variants().get(c.variant))
+                    .map(|v| match name {
+                        "warps" => v.info.warps.to_string(),
+                        "stages" => v.info.stages.to_string(),
+                        _ => v.info.consts.get(name).map(|c| c.to_string()).unwrap_or_default(),
+                    })
+                    .collect();
+                seen.sort();
+                seen.dedup();
+                values.push(format!("{name} in {{{}}}", seen.join(", ")));
+            }
+            return Err(Error::Pin {
+                kernel: decl.name.clone(),
+                pins: pins.to_string(),
+                message: format!("no variant for this device has these values (the bundle has {})", values.join("; ")),
+            });
+        }
+        Ok(admitted)
+    }
+
     /// Validate `args` and launch on the runtime's stream. The first launch
     /// for a tuning key with several candidate variants autotunes (or reads
     /// the tuning cache) with default options.
@@ -135,8 +184,20 @@ impl KernelHandle {
 
     /// As [`KernelHandle::launch`], on `stream`.
     pub fn launch_on(&self, rt: &Runtime, stream: &Stream, args: &LaunchArgs<'_>) -> Result<()> {
+        self.launch_tuned(rt, stream, args, &TuneOptions::default())
+    }
+
+    /// As [`KernelHandle::launch_on`], tuning with `options` when this
+    /// launch's tuning key has no choice yet.
+    pub fn launch_tuned(
+        &self,
+        rt: &Runtime,
+        stream: &Stream,
+        args: &LaunchArgs<'_>,
+        options: &TuneOptions,
+    ) -> Result<()> {
         let bound = args.bind(self.decl())?;
-        let choice = self.choose(rt, &bound)?;
+        let choice = self.choose(rt, &bound, args.pins(), options)?;
         self.launch_choice(rt, stream, choice, &bound)
     }
 
@@ -144,7 +205,7 @@ impl KernelHandle {
     /// (see [`TuneOptions`]); returns the candidate table.
     pub fn tune(&self, rt: &Runtime, args: &LaunchArgs<'_>, options: &TuneOptions) -> Result<TuneReport> {
         let bound = args.bind(self.decl())?;
-        let report = tune::tune(self, rt, &bound, options)?;
+        let report = tune::tune(self, rt, &bound, args.pins(), options)?;
         if let Some(choice) = report.picked_choice() {
             lock(&self.0.tuned).insert(report.key.clone(), choice);
         }
@@ -152,16 +213,22 @@ impl KernelHandle {
     }
 
     /// The variant to launch for `bound`: the only candidate, or the tuned one.
-    pub(crate) fn choose(&self, rt: &Runtime, bound: &[ArgValue]) -> Result<Choice> {
-        let candidates = self.candidates(rt)?;
+    pub(crate) fn choose(
+        &self,
+        rt: &Runtime,
+        bound: &[ArgValue],
+        pins: &Pins,
+        options: &TuneOptions,
+    ) -> Result<Choice> {
+        let candidates = self.candidates_pinned(rt, pins)?;
         if let [only] = candidates.as_slice() {
             return Ok(*only);
         }
-        let key = tune::tuning_key(self.decl(), bound);
+        let key = tune::pinned_key(self.decl(), bound, pins);
         if let Some(choice) = lock(&self.0.tuned).get(&key) {
             return Ok(*choice);
         }
-        let report = tune::tune(self, rt, bound, &TuneOptions::default())?;
+        let report = tune::tune(self, rt, bound, pins, options)?;
         let choice = report.picked_choice().ok_or_else(|| Error::Tune {
             kernel: self.name().to_string(),
             key: key.clone(),

@@ -41,11 +41,12 @@ mod error;
 mod fsutil;
 pub mod host_values;
 mod launch;
+pub mod lightning_attention;
 mod module;
 pub mod select;
 pub mod tune;
 
-pub use args::{ArgError, ArgValue, IntoArg, LaunchArgs, Scalar, bind};
+pub use args::{ArgError, ArgValue, IntoArg, LaunchArgs, Pins, Scalar, bind};
 pub use bundle::{BundleError, BundleWriter, CodeObjects, DType};
 pub use device::{DeviceBuffer, DeviceInfo, Element, RawBuffer, Runtime, Stream};
 pub use error::{Error, Result};

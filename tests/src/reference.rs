@@ -106,10 +106,138 @@ pub fn linear_attention(q: &[f64], k: &[f64], v: &[f64], s: &[f64], shape: Atten
     o
 }
 
+/// Lightning attention (issue 5's definition), in f64, by the recurrence:
+/// `H(t) = lambda H(t-1) + c k(t)^T v(t)` from `H(-1) = S0`, `o(t) = q(t) H(t)`,
+/// and for the backward `R(j) = lambda R(j+1) + q(j)^T do(j)`:
+/// `dq(t) = do(t) H(t)^T`, `dk(j) = c v(j) R(j)^T`, `dv(j) = c k(j) R(j)`,
+/// `dS0 = lambda R(0)`. Tensors are dense `[batch, heads, n, width]`, states
+/// `[batch, heads, d, e]`; lambda = exp(-s[h]).
+#[derive(Clone, Debug, Default)]
+pub struct LightningAttention {
+    pub o: Vec<f64>,
+    pub final_state: Vec<f64>,
+    pub dq: Vec<f64>,
+    pub dk: Vec<f64>,
+    pub dv: Vec<f64>,
+    pub d_initial_state: Vec<f64>,
+}
+
+/// Forward and (when `d_o` is given) backward of lightning attention.
+#[allow(clippy::too_many_arguments)]
+pub fn lightning_attention(
+    q: &[f64],
+    k: &[f64],
+    v: &[f64],
+    s: &[f64],
+    scale: f64,
+    initial_state: Option<&[f64]>,
+    d_o: Option<&[f64]>,
+    shape: AttentionShape,
+) -> LightningAttention {
+    let AttentionShape { batch, heads, n, d, e } = shape;
+    let mut out = LightningAttention {
+        o: vec![0.0; batch * heads * n * e],
+        final_state: vec![0.0; batch * heads * d * e],
+        ..Default::default()
+    };
+    if d_o.is_some() {
+        out.dq = vec![0.0; batch * heads * n * d];
+        out.dk = vec![0.0; batch * heads * n * d];
+        out.dv = vec![0.0; batch * heads * n * e];
+        out.d_initial_state = vec![0.0; batch * heads * d * e];
+    }
+    for bh in 0..batch * heads {
+        let lambda = (-s[bh % heads]).exp();
+        let (q, k, v) = (&q[bh * n * d..][..n * d], &k[bh * n * d..][..n * d], &v[bh * n * e..][..n * e]);
+        let mut h = match initial_state {
+            Some(s0) => s0[bh * d * e..][..d * e].to_vec(),
+            None => vec![0.0; d * e],
+        };
+        for t in 0..n {
+            for x in 0..d {
+                for y in 0..e {
+                    h[x * e + y] = lambda * h[x * e + y] + scale * k[t * d + x] * v[t * e + y];
+                }
+            }
+            for y in 0..e {
+                out.o[(bh * n + t) * e + y] = (0..d).map(|x| q[t * d + x] * h[x * e + y]).sum();
+            }
+            if let Some(d_o) = d_o {
+                let d_o = &d_o[(bh * n + t) * e..][..e];
+                for x in 0..d {
+                    out.dq[(bh * n + t) * d + x] = (0..e).map(|y| d_o[y] * h[x * e + y]).sum();
+                }
+            }
+        }
+        out.final_state[bh * d * e..][..d * e].copy_from_slice(&h);
+        let Some(d_o) = d_o else { continue };
+        let d_o = &d_o[bh * n * e..][..n * e];
+        let mut r = vec![0.0; d * e];
+        for j in (0..n).rev() {
+            for x in 0..d {
+                for y in 0..e {
+                    r[x * e + y] = lambda * r[x * e + y] + q[j * d + x] * d_o[j * e + y];
+                }
+            }
+            for x in 0..d {
+                out.dk[(bh * n + j) * d + x] = scale * (0..e).map(|y| v[j * e + y] * r[x * e + y]).sum::<f64>();
+            }
+            for y in 0..e {
+                out.dv[(bh * n + j) * e + y] = scale * (0..d).map(|x| k[j * d + x] * r[x * e + y]).sum::<f64>();
+            }
+        }
+        for (g, r) in out.d_initial_state[bh * d * e..][..d * e].iter_mut().zip(&r) {
+            *g = lambda * r;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::inputs::{Trial, normal, uniform};
+
+    #[test]
+    fn lightning_attention_recurrence_matches_the_definition() {
+        let shape = AttentionShape { batch: 1, heads: 2, n: 9, d: 3, e: 2 };
+        let mut rng = Trial::new(0, 7).rng;
+        let q = normal(&mut rng, 54, 0.0, 1.0);
+        let k = normal(&mut rng, 54, 0.0, 1.0);
+        let v = normal(&mut rng, 36, 0.0, 1.0);
+        let s = [0.0, 0.3];
+        let got = lightning_attention(&q, &k, &v, &s, 1.0, None, None, shape).o;
+        let want = linear_attention(&q, &k, &v, &s, shape);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+        }
+        // The gradients are those of sum(o * do), by finite differences.
+        let d_o = normal(&mut rng, 36, 0.0, 1.0);
+        let s0 = normal(&mut rng, 12, 0.0, 1.0);
+        let loss = |q: &[f64], k: &[f64], v: &[f64], s0: &[f64]| -> f64 {
+            let o = lightning_attention(q, k, v, &s, 0.7, Some(s0), None, shape).o;
+            o.iter().zip(&d_o).map(|(a, b)| a * b).sum()
+        };
+        let g = lightning_attention(&q, &k, &v, &s, 0.7, Some(&s0), Some(&d_o), shape);
+        let h = 1e-6;
+        let fd = |which: usize, i: usize| {
+            let mut x = [q.clone(), k.clone(), v.clone(), s0.clone()];
+            x[which][i] += h;
+            let up = loss(&x[0], &x[1], &x[2], &x[3]);
+            x[which][i] -= 2.0 * h;
+            (up - loss(&x[0], &x[1], &x[2], &x[3])) / (2.0 * h)
+        };
+        for i in [0, 7, 30, 53] {
+            assert!((fd(0, i) - g.dq[i]).abs() < 1e-5, "dq[{i}]");
+            assert!((fd(1, i) - g.dk[i]).abs() < 1e-5, "dk[{i}]");
+        }
+        for i in [0, 11, 35] {
+            assert!((fd(2, i) - g.dv[i]).abs() < 1e-5, "dv[{i}]");
+        }
+        for i in [0, 5, 11] {
+            assert!((fd(3, i) - g.d_initial_state[i]).abs() < 1e-5, "dS0[{i}]");
+        }
+    }
 
     #[test]
     fn vector_add_adds() {

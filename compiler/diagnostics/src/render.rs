@@ -40,8 +40,7 @@ pub fn render(map: &SourceMap, diagnostic: &Diagnostic, color: bool) -> String {
     for note in &diagnostic.notes {
         report = report.with_note(note.clone());
     }
-    let sources: Vec<(String, String)> =
-        map.files().map(|(_, f)| (f.name.clone(), f.text.clone())).collect();
+    let sources: Vec<(String, String)> = map.files().map(|(_, f)| (f.name.clone(), f.text.clone())).collect();
     let mut out = Vec::new();
     // Writing to a Vec cannot fail; a failure here would be an ariadne bug.
     let _ = report.finish().write(ariadne::sources(sources), &mut out);

@@ -126,17 +126,36 @@ pub enum Pattern {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `let p = e;` or `let p: ty = e;` (`let mut` is accepted and means the same).
-    Let { pattern: Pattern, ty: Option<TypeExpr>, value: Expr },
+    Let {
+        pattern: Pattern,
+        ty: Option<TypeExpr>,
+        value: Expr,
+    },
     /// `x = e;` (`op` is None) or `x += e;` (`op` is Some(Add)) etc.
-    Assign { target: Ident, op: Option<BinOp>, value: Expr },
+    Assign {
+        target: Ident,
+        op: Option<BinOp>,
+        value: Expr,
+    },
     /// An expression evaluated for its effect: `store(p, v);`
     Expr(Expr),
     /// `for i in range(a, b, step) { }` / `for i in static_range(a, b) { }`;
     /// `iter` is the call expression after `in`.
-    For { var: Ident, iter: Expr, body: Block },
-    While { cond: Expr, body: Block },
+    For {
+        var: Ident,
+        iter: Expr,
+        body: Block,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
     /// `else if` chains are an `else` block holding one `If` statement.
-    If { cond: Expr, then_block: Block, else_block: Option<Block> },
+    If {
+        cond: Expr,
+        then_block: Block,
+        else_block: Option<Block>,
+    },
     Return(Option<Expr>),
     /// A statement that failed to parse.
     Error,
@@ -157,18 +176,38 @@ pub enum ExprKind {
     /// `None`, used in subscripts (`x[:, None]`) and as an absent argument.
     None,
     Name(Ident),
-    Unary { op: UnOp, operand: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Unary {
+        op: UnOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `f(a, b, axis = 1)`
-    Call { callee: Ident, args: Vec<Arg> },
+    Call {
+        callee: Ident,
+        args: Vec<Arg>,
+    },
     /// `x.to(bf16)`, `x.sum(1)`: sugar for `to(x, bf16)`, `sum(x, 1)`.
-    Method { receiver: Box<Expr>, method: Ident, args: Vec<Arg> },
+    Method {
+        receiver: Box<Expr>,
+        method: Ident,
+        args: Vec<Arg>,
+    },
     /// `x[:, None]`
-    Index { base: Box<Expr>, indices: Vec<IndexItem> },
+    Index {
+        base: Box<Expr>,
+        indices: Vec<IndexItem>,
+    },
     /// `(a, b)` or `[a, b]`: shapes, offsets, tune lists.
     Tuple(Vec<Expr>),
     /// `x as bf16`
-    Cast { expr: Box<Expr>, ty: TypeExpr },
+    Cast {
+        expr: Box<Expr>,
+        ty: TypeExpr,
+    },
     /// An expression that failed to parse.
     Error,
 }

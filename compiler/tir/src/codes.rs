@@ -85,10 +85,7 @@ pub const ALL: &[(&str, &str)] = &[
     (BAD_LITERAL, "malformed or out-of-range literal in IR text"),
     (BAD_HEADER, "unknown or repeated kernel header clause"),
     (MULTIPLE_DEFINITION, "IR value defined more than once"),
-    (
-        USE_NOT_DOMINATED,
-        "IR value used where its definition does not dominate",
-    ),
+    (USE_NOT_DOMINATED, "IR value used where its definition does not dominate"),
     (VALUE_OUT_OF_RANGE, "IR value id without a type"),
     (BODY_ARGS_MISMATCH, "kernel body arguments are not its parameters"),
     (MISSING_TERMINATOR, "region does not end in a terminator"),
@@ -102,10 +99,7 @@ pub const ALL: &[(&str, &str)] = &[
     (RESULT_TYPE, "result type differs from the op's contract"),
     (ATTRIBUTE_RANGE, "op attribute out of range"),
     (MEMORY_OPERAND, "memory op operand breaks its contract"),
-    (
-        REGION_SIGNATURE,
-        "region arguments or yields disagree with inits or results",
-    ),
+    (REGION_SIGNATURE, "region arguments or yields disagree with inits or results"),
     (CONTROL_OPERAND, "loop bound or branch condition of the wrong type"),
     (DOT_TYPES, "dot operand or accumulator types break the contract"),
     (INVALID_TYPE, "malformed IR type"),

@@ -127,13 +127,8 @@ impl MetaExpr {
             MetaExpr::Mul(a, b) => bin(a, b).and_then(|(a, b)| a.checked_mul(b)),
             MetaExpr::Div(a, b) => bin(a, b).and_then(|(a, b)| a.checked_div(b)),
             MetaExpr::Rem(a, b) => bin(a, b).and_then(|(a, b)| a.checked_rem(b)),
-            MetaExpr::Cdiv(a, b) => bin(a, b).and_then(|(a, b)| {
-                if b == 0 {
-                    None
-                } else {
-                    Some(a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0))
-                }
-            }),
+            MetaExpr::Cdiv(a, b) => bin(a, b)
+                .and_then(|(a, b)| if b == 0 { None } else { Some(a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)) }),
             MetaExpr::Min(a, b) => bin(a, b).map(|(a, b)| a.min(b)),
             MetaExpr::Max(a, b) => bin(a, b).map(|(a, b)| a.max(b)),
         }
@@ -207,7 +202,13 @@ pub struct KernelMeta {
 
 impl Default for KernelMeta {
     fn default() -> KernelMeta {
-        KernelMeta { grid: vec![MetaExpr::Int(1)], tune: TuneSpace::default(), key: Vec::new(), num_warps: 4, num_stages: 1 }
+        KernelMeta {
+            grid: vec![MetaExpr::Int(1)],
+            tune: TuneSpace::default(),
+            key: Vec::new(),
+            num_warps: 4,
+            num_stages: 1,
+        }
     }
 }
 

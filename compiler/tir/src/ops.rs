@@ -361,10 +361,8 @@ impl OpKind {
 
     /// Ops with effects beyond their results (never removed as dead code).
     pub fn has_side_effects(&self) -> bool {
-        matches!(
-            self,
-            OpKind::Store { .. } | OpKind::AtomicAdd { .. } | OpKind::StoreBlock { .. }
-        ) || self.is_terminator()
+        matches!(self, OpKind::Store { .. } | OpKind::AtomicAdd { .. } | OpKind::StoreBlock { .. })
+            || self.is_terminator()
     }
 
     /// Elementwise ops (same shape in and out; codegen maps them lane by lane).

@@ -39,21 +39,13 @@ pub struct IrParseError {
 impl IrParseError {
     /// A diagnostic pointing at the error in `file` (whose text was parsed).
     pub fn to_diagnostic(&self, file: FileId) -> Diagnostic {
-        Diagnostic::error(
-            self.code,
-            self.message.clone(),
-            Span::new(file, self.offset, self.offset),
-        )
+        Diagnostic::error(self.code, self.message.clone(), Span::new(file, self.offset, self.offset))
     }
 }
 
 impl fmt::Display for IrParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "error[{}]: {} at {}:{}",
-            self.code, self.message, self.line, self.col
-        )
+        write!(f, "error[{}]: {} at {}:{}", self.code, self.message, self.line, self.col)
     }
 }
 
@@ -65,11 +57,7 @@ pub fn parse_kernel(text: &str) -> Result<Kernel, IrParseError> {
     let k = p.kernel()?;
     let (tok, start, _) = p.peek()?;
     if tok != Tok::Eof {
-        return Err(p.error(
-            codes::EXPECTED_TOKEN,
-            start,
-            format!("expected end of input, found {}", tok.describe()),
-        ));
+        return Err(p.error(codes::EXPECTED_TOKEN, start, format!("expected end of input, found {}", tok.describe())));
     }
     Ok(k)
 }
@@ -138,13 +126,7 @@ fn is_name_char(c: char) -> bool {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Parser<'a> {
-        Parser {
-            src,
-            pos: 0,
-            kernel: Kernel::new("", ""),
-            scopes: Vec::new(),
-            defined: HashSet::new(),
-        }
+        Parser { src, pos: 0, kernel: Kernel::new("", ""), scopes: Vec::new(), defined: HashSet::new() }
     }
 
     fn error(&self, code: &'static str, offset: usize, message: impl Into<String>) -> IrParseError {
@@ -153,13 +135,7 @@ impl<'a> Parser<'a> {
         let line = before.matches('\n').count() as u32 + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let col = before.get(line_start..).map_or(0, |s| s.chars().count()) as u32 + 1;
-        IrParseError {
-            code,
-            message: message.into(),
-            line,
-            col,
-            offset,
-        }
+        IrParseError { code, message: message.into(), line, col, offset }
     }
 
     fn rest(&self) -> &'a str {
@@ -235,11 +211,7 @@ impl<'a> Parser<'a> {
         if "(){}[]<>,:=^@+-*/".contains(c) {
             return Ok((Tok::Punct(c), start, start + 1));
         }
-        Err(self.error(
-            codes::UNEXPECTED_CHAR,
-            start,
-            format!("unexpected character `{}`", c.escape_debug()),
-        ))
+        Err(self.error(codes::UNEXPECTED_CHAR, start, format!("unexpected character `{}`", c.escape_debug())))
     }
 
     fn string(&self, start: usize) -> PResult<(Tok<'a>, usize, usize)> {
@@ -307,21 +279,15 @@ impl<'a> Parser<'a> {
 
     fn expected(&mut self, what: &str) -> IrParseError {
         match self.peek() {
-            Ok((tok, start, _)) => self.error(
-                codes::EXPECTED_TOKEN,
-                start,
-                format!("expected {what}, found {}", tok.describe()),
-            ),
+            Ok((tok, start, _)) => {
+                self.error(codes::EXPECTED_TOKEN, start, format!("expected {what}, found {}", tok.describe()))
+            }
             Err(e) => e,
         }
     }
 
     fn expect_punct(&mut self, c: char) -> PResult<()> {
-        if self.eat_punct(c)? {
-            Ok(())
-        } else {
-            Err(self.expected(&format!("`{c}`")))
-        }
+        if self.eat_punct(c)? { Ok(()) } else { Err(self.expected(&format!("`{c}`"))) }
     }
 
     fn expect_keyword(&mut self, word: &str) -> PResult<()> {
@@ -403,11 +369,7 @@ impl<'a> Parser<'a> {
                     return Err(self.error(codes::BAD_LITERAL, start, format!("malformed number `{text}`")));
                 }
                 Err(_) => {
-                    return Err(self.error(
-                        codes::BAD_LITERAL,
-                        start,
-                        format!("integer `{text}` does not fit in i64"),
-                    ));
+                    return Err(self.error(codes::BAD_LITERAL, start, format!("integer `{text}` does not fit in i64")));
                 }
             },
             _ => return Err(self.expected("a literal")),
@@ -426,11 +388,7 @@ impl<'a> Parser<'a> {
             self.pos = end;
             return Ok(t);
         }
-        Err(self.error(
-            codes::EXPECTED_TOKEN,
-            start,
-            format!("expected scalar type, found {}", tok.describe()),
-        ))
+        Err(self.error(codes::EXPECTED_TOKEN, start, format!("expected scalar type, found {}", tok.describe())))
     }
 
     fn elem(&mut self) -> PResult<ElemType> {
@@ -473,10 +431,7 @@ impl<'a> Parser<'a> {
     fn ty(&mut self) -> PResult<Type> {
         let (tok, start, end) = self.peek()?;
         match tok {
-            Tok::Ident("ptr") => Ok(Type::Tensor {
-                elem: self.elem()?,
-                shape: Vec::new(),
-            }),
+            Tok::Ident("ptr") => Ok(Type::Tensor { elem: self.elem()?, shape: Vec::new() }),
             Tok::Ident("tensor") => {
                 self.pos = end;
                 self.expect_punct('<')?;
@@ -493,15 +448,10 @@ impl<'a> Parser<'a> {
                 self.expect_punct('>')?;
                 Ok(Type::BlockPtr { elem, block })
             }
-            Tok::Ident(s) if ScalarType::from_name(s).is_some() => Ok(Type::Tensor {
-                elem: self.elem()?,
-                shape: vec![],
-            }),
-            _ => Err(self.error(
-                codes::EXPECTED_TOKEN,
-                start,
-                format!("expected type, found {}", tok.describe()),
-            )),
+            Tok::Ident(s) if ScalarType::from_name(s).is_some() => {
+                Ok(Type::Tensor { elem: self.elem()?, shape: vec![] })
+            }
+            _ => Err(self.error(codes::EXPECTED_TOKEN, start, format!("expected type, found {}", tok.describe()))),
         }
     }
 
@@ -805,11 +755,7 @@ impl<'a> Parser<'a> {
             self.expect_punct(')')?;
         }
         let has_regions = matches!(kind, OpKind::For | OpKind::If | OpKind::While);
-        let attrs = if !has_regions && self.at_punct('{')? {
-            self.attr_dict()?
-        } else {
-            Vec::new()
-        };
+        let attrs = if !has_regions && self.at_punct('{')? { self.attr_dict()? } else { Vec::new() };
         self.apply_attrs(&mut kind, operands.len(), attrs)?;
         let mut types = Vec::new();
         let types_at = self.peek()?.1;
@@ -825,11 +771,7 @@ impl<'a> Parser<'a> {
             return Err(self.error(
                 codes::RESULT_TYPE_COUNT,
                 types_at,
-                format!(
-                    "`{mnemonic}` defines {} result(s) but has {} result type(s)",
-                    results.len(),
-                    types.len()
-                ),
+                format!("`{mnemonic}` defines {} result(s) but has {} result type(s)", results.len(), types.len()),
             ));
         }
         let mut result_ids = Vec::with_capacity(results.len());
@@ -860,13 +802,7 @@ impl<'a> Parser<'a> {
         for (&(name, _), &v) in results.iter().zip(&result_ids) {
             self.bind(name, v);
         }
-        Ok(Op {
-            kind,
-            operands,
-            results: result_ids,
-            regions,
-            loc,
-        })
+        Ok(Op { kind, operands, results: result_ids, regions, loc })
     }
 
     fn region(&mut self) -> PResult<Region> {
@@ -936,10 +872,7 @@ impl<'a> Parser<'a> {
             "arange" => {
                 let start = self.int("integer")?;
                 self.expect_punct(',')?;
-                OpKind::Arange {
-                    start,
-                    end: self.int("integer")?,
-                }
+                OpKind::Arange { start, end: self.int("integer")? }
             }
             "splat" => OpKind::Splat,
             "broadcast" => OpKind::Broadcast,
@@ -958,24 +891,14 @@ impl<'a> Parser<'a> {
             "select" => OpKind::Select,
             "cast" => OpKind::Cast,
             "addptr" => OpKind::AddPtr,
-            "load" => OpKind::Load {
-                masked: false,
-                has_other: false,
-            },
+            "load" => OpKind::Load { masked: false, has_other: false },
             "store" => OpKind::Store { masked: false },
             "atomic_add" => OpKind::AtomicAdd { masked: false },
             "make_block_ptr" => OpKind::MakeBlockPtr { order: Vec::new() },
             "advance" => OpKind::Advance,
-            "load_block" => OpKind::LoadBlock {
-                boundary_check: Vec::new(),
-                padding: Padding::Zero,
-            },
-            "store_block" => OpKind::StoreBlock {
-                boundary_check: Vec::new(),
-            },
-            "dot" => OpKind::Dot {
-                precision: DotPrecision::Tf32,
-            },
+            "load_block" => OpKind::LoadBlock { boundary_check: Vec::new(), padding: Padding::Zero },
+            "store_block" => OpKind::StoreBlock { boundary_check: Vec::new() },
+            "dot" => OpKind::Dot { precision: DotPrecision::Tf32 },
             "reduce" => {
                 let (word, word_at) = self.ident("a reduction kind")?;
                 let kind = match word {
@@ -997,11 +920,7 @@ impl<'a> Parser<'a> {
                     "cumprod" => ScanKind::Cumprod,
                     _ => return Err(self.error(codes::BAD_ATTRIBUTE, word_at, format!("unknown scan `{word}`"))),
                 };
-                OpKind::Scan {
-                    kind,
-                    axis: 0,
-                    reverse: false,
-                }
+                OpKind::Scan { kind, axis: 0, reverse: false }
             }
             "for" => OpKind::For,
             "if" => OpKind::If,
@@ -1024,11 +943,7 @@ impl<'a> Parser<'a> {
         let mnemonic = kind.mnemonic();
         for (key, value, at) in attrs {
             let bad = |what: &str| {
-                self.error(
-                    codes::BAD_ATTRIBUTE,
-                    at,
-                    format!("attribute `{key}` of `{mnemonic}` must be {what}"),
-                )
+                self.error(codes::BAD_ATTRIBUTE, at, format!("attribute `{key}` of `{mnemonic}` must be {what}"))
             };
             let u32_of = |v: i64| u32::try_from(v).map_err(|_| bad("a non-negative integer"));
             let list_of = |value: &Attr| match value {
@@ -1073,11 +988,7 @@ impl<'a> Parser<'a> {
                 }
                 (OpKind::Load { has_other, .. }, "other") => *has_other = bool_of(&value)?,
                 _ => {
-                    return Err(self.error(
-                        codes::BAD_ATTRIBUTE,
-                        at,
-                        format!("`{mnemonic}` has no attribute `{key}`"),
-                    ));
+                    return Err(self.error(codes::BAD_ATTRIBUTE, at, format!("`{mnemonic}` has no attribute `{key}`")));
                 }
             }
         }
@@ -1123,36 +1034,15 @@ mod tests {
         assert_eq!((e.code, e.line, e.col), (codes::EXPECTED_TOKEN, 2, 21));
         assert_eq!(e.to_string(), "error[E0502]: expected type, found `foo` at 2:21");
         let e = err(&format!("{HEAD}  %1 = add %0, %7 : i32\n}}"));
-        assert_eq!(
-            (e.code, e.message.as_str()),
-            (codes::UNDEFINED_VALUE, "use of undefined value %7")
-        );
+        assert_eq!((e.code, e.message.as_str()), (codes::UNDEFINED_VALUE, "use of undefined value %7"));
         let e = err(&format!("{HEAD}  %0 = add %0, %0 : i32\n}}"));
-        assert_eq!(
-            (e.code, e.message.as_str()),
-            (codes::REDEFINED_VALUE, "redefinition of %0")
-        );
+        assert_eq!((e.code, e.message.as_str()), (codes::REDEFINED_VALUE, "redefinition of %0"));
         assert_eq!(err(&format!("{HEAD}  %1 = frob %0 : i32\n}}")).code, codes::UNKNOWN_OP);
-        assert_eq!(
-            err(&format!("{HEAD}  %1 = expand_dims %0 {{axis = x}} : i32\n}}")).code,
-            codes::BAD_ATTRIBUTE
-        );
-        assert_eq!(
-            err(&format!("{HEAD}  %1 = neg %0 {{axis = 1}} : i32\n}}")).code,
-            codes::BAD_ATTRIBUTE
-        );
-        assert_eq!(
-            err(&format!("{HEAD}  %1, %2 = neg %0 : i32\n}}")).code,
-            codes::RESULT_TYPE_COUNT
-        );
-        assert_eq!(
-            err(&format!("{HEAD}  %1 = constant 99999999999999999999 : i64\n}}")).code,
-            codes::BAD_LITERAL
-        );
-        assert_eq!(
-            err(&format!("{HEAD}  %1 = neg %0 : i32 $\n}}")).code,
-            codes::UNEXPECTED_CHAR
-        );
+        assert_eq!(err(&format!("{HEAD}  %1 = expand_dims %0 {{axis = x}} : i32\n}}")).code, codes::BAD_ATTRIBUTE);
+        assert_eq!(err(&format!("{HEAD}  %1 = neg %0 {{axis = 1}} : i32\n}}")).code, codes::BAD_ATTRIBUTE);
+        assert_eq!(err(&format!("{HEAD}  %1, %2 = neg %0 : i32\n}}")).code, codes::RESULT_TYPE_COUNT);
+        assert_eq!(err(&format!("{HEAD}  %1 = constant 99999999999999999999 : i64\n}}")).code, codes::BAD_LITERAL);
+        assert_eq!(err(&format!("{HEAD}  %1 = neg %0 : i32 $\n}}")).code, codes::UNEXPECTED_CHAR);
         assert_eq!(err("kernel @k() warps(4) warps(8) {\n}").code, codes::BAD_HEADER);
         assert_eq!(err("kernel @k() colour(4) {\n}").code, codes::BAD_HEADER);
     }
@@ -1170,33 +1060,41 @@ mod tests {
 
     #[test]
     fn an_op_after_the_terminator_is_reported_there() {
-        let e = err(&format!("{HEAD}  return
+        let e = err(&format!(
+            "{HEAD}  return
   %1 = neg %0 : i32
-}}"));
+}}"
+        ));
         assert_eq!((e.code, e.line, e.col), (codes::TERMINATOR_NOT_LAST, 3, 3));
         assert_eq!(e.message, "expected `}` after the terminator `return`, found another op");
         // Operands still run on across lines when no `=` follows them.
-        let k = parse_kernel(&format!("{HEAD}  %c = constant true : i1
+        let k = parse_kernel(&format!(
+            "{HEAD}  %c = constant true : i1
   if %c {{
     yield
   }} else {{
     yield
   }}
   return
-}}"));
+}}"
+        ));
         assert!(k.is_ok(), "{k:?}");
     }
 
     #[test]
     fn letters_glued_to_a_number_make_a_bad_literal() {
-        let e = err(&format!("{HEAD}  %1 = constant 1e3x : i32
+        let e = err(&format!(
+            "{HEAD}  %1 = constant 1e3x : i32
   return
-}}"));
+}}"
+        ));
         assert_eq!((e.code, e.line, e.col), (codes::BAD_LITERAL, 2, 17));
         assert_eq!(e.message, "malformed float `1e3x`");
-        let e = err(&format!("{HEAD}  %1 = constant 12ab : i32
+        let e = err(&format!(
+            "{HEAD}  %1 = constant 12ab : i32
   return
-}}"));
+}}"
+        ));
         assert_eq!((e.code, e.message.as_str()), (codes::BAD_LITERAL, "malformed number `12ab`"));
     }
 
@@ -1209,13 +1107,7 @@ mod tests {
         let k = parse_kernel(text).unwrap();
         assert_eq!(k.name, "odd name");
         assert_eq!(k.source, "a \"b\".tsr");
-        assert_eq!(
-            k.params[0].hints,
-            ParamHints {
-                divisibility: Some(16),
-                contiguous: true
-            }
-        );
+        assert_eq!(k.params[0].hints, ParamHints { divisibility: Some(16), contiguous: true });
         assert_eq!(k.meta.grid.len(), 3);
         assert_eq!(k.meta.tune.len(), 4);
         assert_eq!(print_kernel(&k), text);

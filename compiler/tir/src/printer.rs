@@ -122,11 +122,7 @@ impl Numbering {
 
 /// Print one kernel in the text form.
 pub fn print_kernel(k: &Kernel) -> String {
-    let mut p = Printer {
-        k,
-        names: Numbering::of(k),
-        out: String::new(),
-    };
+    let mut p = Printer { k, names: Numbering::of(k), out: String::new() };
     p.kernel();
     p.out
 }
@@ -139,11 +135,7 @@ pub fn print_module(m: &Module) -> String {
 /// Print one op (with its regions) the way it appears inside its kernel,
 /// without indentation or trailing newline; used in messages.
 pub fn print_op(k: &Kernel, names: &Numbering, op: &Op) -> String {
-    let mut p = Printer {
-        k,
-        names: names.clone(),
-        out: String::new(),
-    };
+    let mut p = Printer { k, names: names.clone(), out: String::new() };
     p.op(op, 0);
     p.out.trim_end().to_string()
 }
@@ -268,13 +260,7 @@ impl Printer<'_> {
             if i > 0 {
                 self.out.push_str(", ");
             }
-            let _ = write!(
-                self.out,
-                "{}: {} {}",
-                self.names.name(p.value),
-                self.ty(p.value),
-                quote(&p.name)
-            );
+            let _ = write!(self.out, "{}: {} {}", self.names.name(p.value), self.ty(p.value), quote(&p.name));
             let mut hints = Vec::new();
             if let Some(d) = p.hints.divisibility {
                 hints.push(format!("div = {d}"));
@@ -288,21 +274,13 @@ impl Printer<'_> {
         }
         let _ = write!(self.out, ") source({})", quote(&k.source));
         if !k.consts.is_empty() {
-            let consts: Vec<String> = k
-                .consts
-                .iter()
-                .map(|(n, v)| format!("{} = {}", name_text(n), const_value_text(v)))
-                .collect();
+            let consts: Vec<String> =
+                k.consts.iter().map(|(n, v)| format!("{} = {}", name_text(n), const_value_text(v))).collect();
             let _ = write!(self.out, " consts({})", consts.join(", "));
         }
         let grid: Vec<String> = k.meta.grid.iter().map(meta_text).collect();
-        let _ = write!(
-            self.out,
-            " grid({}) warps({}) stages({})",
-            grid.join(", "),
-            k.meta.num_warps,
-            k.meta.num_stages
-        );
+        let _ =
+            write!(self.out, " grid({}) warps({}) stages({})", grid.join(", "), k.meta.num_warps, k.meta.num_stages);
         if !k.meta.tune.axes.is_empty() {
             let axes: Vec<String> = k
                 .meta
@@ -359,10 +337,7 @@ impl Printer<'_> {
                 attrs.push(format!("masked = {masked}"));
             }
             OpKind::MakeBlockPtr { order } => attrs.push(format!("order = {}", list_text(order))),
-            OpKind::LoadBlock {
-                boundary_check,
-                padding,
-            } => {
+            OpKind::LoadBlock { boundary_check, padding } => {
                 if !boundary_check.is_empty() {
                     attrs.push(format!("boundary_check = {}", list_text(boundary_check)));
                 }
@@ -425,11 +400,8 @@ impl Printer<'_> {
             self.out.push_str(" {\n");
             if !region.args.is_empty() {
                 self.indent(depth + 1);
-                let args: Vec<String> = region
-                    .args
-                    .iter()
-                    .map(|&a| format!("{}: {}", self.names.name(a), self.ty(a)))
-                    .collect();
+                let args: Vec<String> =
+                    region.args.iter().map(|&a| format!("{}: {}", self.names.name(a), self.ty(a))).collect();
                 let _ = writeln!(self.out, "^({}):", args.join(", "));
             }
             for inner in &region.ops {
@@ -462,28 +434,12 @@ mod tests {
     fn numbering_is_canonical() {
         let mut k = Kernel::new("k", "k.tsr");
         let _junk = k.new_value(Type::scalar(ScalarType::F64));
-        let n = k.add_param(
-            "n",
-            Type::scalar(ScalarType::I32),
-            ParamHints {
-                divisibility: Some(16),
-                contiguous: false,
-            },
-        );
+        let n =
+            k.add_param("n", Type::scalar(ScalarType::I32), ParamHints { divisibility: Some(16), contiguous: false });
         let c = k.new_value(Type::scalar(ScalarType::I32));
         let s = k.new_value(Type::scalar(ScalarType::I32));
-        k.body.ops.push(Op::new(
-            OpKind::Constant(Constant::Int(2)),
-            vec![],
-            vec![c],
-            Loc { line: 2, col: 3 },
-        ));
-        k.body.ops.push(Op::new(
-            OpKind::Binary(crate::ops::BinaryOp::Add),
-            vec![n, c],
-            vec![s],
-            Loc::UNKNOWN,
-        ));
+        k.body.ops.push(Op::new(OpKind::Constant(Constant::Int(2)), vec![], vec![c], Loc { line: 2, col: 3 }));
+        k.body.ops.push(Op::new(OpKind::Binary(crate::ops::BinaryOp::Add), vec![n, c], vec![s], Loc::UNKNOWN));
         k.body.ops.push(Op::new(OpKind::Return, vec![], vec![], Loc::UNKNOWN));
         let expected = "kernel @k(%0: i32 \"n\" {div = 16}) source(\"k.tsr\") grid(1) warps(4) stages(1) {
   %1 = constant 2 : i32 loc(2:3)
@@ -511,12 +467,7 @@ mod tests {
         let mut k = Kernel::new("k", "");
         let v = k.new_value(Type::scalar(ScalarType::I32));
         let r = k.new_value(Type::scalar(ScalarType::I32));
-        k.body.ops.push(Op::new(
-            OpKind::Unary(crate::ops::UnaryOp::Neg),
-            vec![v],
-            vec![r],
-            Loc::UNKNOWN,
-        ));
+        k.body.ops.push(Op::new(OpKind::Unary(crate::ops::UnaryOp::Neg), vec![v], vec![r], Loc::UNKNOWN));
         assert!(print_kernel(&k).contains("%0 = neg %undef0 : i32"));
     }
 }

@@ -40,13 +40,8 @@ impl fmt::Display for VerifyError {
 
 /// Check `k`; every problem found, in body order, on failure.
 pub fn verify(k: &Kernel) -> Result<(), Vec<VerifyError>> {
-    let mut v = Verifier {
-        k,
-        names: Numbering::of(k),
-        errors: Vec::new(),
-        defined: HashSet::new(),
-        scopes: Vec::new(),
-    };
+    let mut v =
+        Verifier { k, names: Numbering::of(k), errors: Vec::new(), defined: HashSet::new(), scopes: Vec::new() };
     v.kernel();
     if v.errors.is_empty() { Ok(()) } else { Err(v.errors) }
 }
@@ -109,11 +104,7 @@ impl Verifier<'_> {
     /// Record a definition; `what` describes the defining op or region.
     fn define(&mut self, v: ValueId, what: &str, loc: Loc) {
         if !self.in_range(v) {
-            let msg = format!(
-                "{what}: value {} has no type (the kernel has {} values)",
-                v,
-                self.k.values.len()
-            );
+            let msg = format!("{what}: value {} has no type (the kernel has {} values)", v, self.k.values.len());
             self.report(codes::VALUE_OUT_OF_RANGE, msg, loc);
             return;
         }
@@ -158,11 +149,7 @@ impl Verifier<'_> {
         }
         match region.ops.last() {
             Some(op) if op.kind.is_terminator() && !term.matches(&op.kind) => {
-                let msg = format!(
-                    "{}: a region of {owner} must end in `{}`",
-                    self.describe(op),
-                    term.name()
-                );
+                let msg = format!("{}: a region of {owner} must end in `{}`", self.describe(op), term.name());
                 self.report(codes::WRONG_TERMINATOR, msg, op.loc);
             }
             Some(op) if op.kind.is_terminator() => {}
@@ -181,10 +168,7 @@ impl Verifier<'_> {
         for &v in &op.operands {
             if !self.in_range(v) {
                 typed = false;
-                let msg = format!(
-                    "{what}: operand {v} has no type (the kernel has {} values)",
-                    self.k.values.len()
-                );
+                let msg = format!("{what}: operand {v} has no type (the kernel has {} values)", self.k.values.len());
                 self.report(codes::VALUE_OUT_OF_RANGE, msg, op.loc);
             } else if !self.scopes.iter().any(|s| s.contains(&v)) {
                 let msg = format!(
@@ -208,11 +192,8 @@ impl Verifier<'_> {
             self.define(r, &what, op.loc);
         }
         if typed && op.regions.iter().all(|r| r.args.iter().all(|&a| self.in_range(a))) {
-            let region_yields = op.regions.iter().all(|r| {
-                r.ops
-                    .last()
-                    .is_none_or(|t| t.operands.iter().all(|&v| self.in_range(v)))
-            });
+            let region_yields =
+                op.regions.iter().all(|r| r.ops.last().is_none_or(|t| t.operands.iter().all(|&v| self.in_range(v))));
             if region_yields && let Err((code, msg)) = self.contract(op) {
                 self.report(code, format!("{what}: {msg}"), op.loc);
             }
@@ -241,16 +222,10 @@ impl Verifier<'_> {
         if let Some(want) = want_results
             && op.results.len() != want
         {
-            return fail(
-                codes::RESULT_COUNT,
-                format!("expected {want} result(s), found {}", op.results.len()),
-            );
+            return fail(codes::RESULT_COUNT, format!("expected {want} result(s), found {}", op.results.len()));
         }
         if op.regions.len() != want_regions {
-            return fail(
-                codes::REGION_SHAPE,
-                format!("expected {want_regions} region(s), found {}", op.regions.len()),
-            );
+            return fail(codes::REGION_SHAPE, format!("expected {want_regions} region(s), found {}", op.regions.len()));
         }
         let operand = |i: usize| self.ty(op.operands[i]);
         let result = || self.ty(op.results[0]);
@@ -265,10 +240,7 @@ impl Verifier<'_> {
             if result() == want {
                 Ok(())
             } else {
-                fail(
-                    codes::RESULT_TYPE,
-                    format!("result type is {}, expected {want}", result()),
-                )
+                fail(codes::RESULT_TYPE, format!("result type is {}, expected {want}", result()))
             }
         };
         match &op.kind {
@@ -288,15 +260,9 @@ impl Verifier<'_> {
             }
             OpKind::Arange { start, end } => {
                 count(0)?;
-                let len = end
-                    .checked_sub(*start)
-                    .and_then(|l| u32::try_from(l).ok())
-                    .filter(|&l| l > 0);
+                let len = end.checked_sub(*start).and_then(|l| u32::try_from(l).ok()).filter(|&l| l > 0);
                 let Some(len) = len else {
-                    return fail(
-                        codes::ATTRIBUTE_RANGE,
-                        format!("empty or oversized range {start}..{end}"),
-                    );
+                    return fail(codes::ATTRIBUTE_RANGE, format!("empty or oversized range {start}..{end}"));
                 };
                 result_is(&Type::tensor(ScalarType::I32, vec![len]))
             }
@@ -306,10 +272,7 @@ impl Verifier<'_> {
                 if !src.1.is_empty() {
                     return fail(codes::SHAPE_MISMATCH, format!("operand {} is not a scalar", operand(0)));
                 }
-                result_is(&Type::Tensor {
-                    elem: src.0,
-                    shape: result().shape().to_vec(),
-                })
+                result_is(&Type::Tensor { elem: src.0, shape: result().shape().to_vec() })
             }
             OpKind::Broadcast => {
                 count(1)?;
@@ -317,25 +280,16 @@ impl Verifier<'_> {
                 let (_, to) = tensor(result())?;
                 let ok = from.len() == to.len() && from.iter().zip(to).all(|(&f, &t)| f == t || f == 1);
                 if !ok {
-                    return fail(
-                        codes::SHAPE_MISMATCH,
-                        format!("cannot broadcast {} to {}", operand(0), result()),
-                    );
+                    return fail(codes::SHAPE_MISMATCH, format!("cannot broadcast {} to {}", operand(0), result()));
                 }
-                result_is(&Type::Tensor {
-                    elem,
-                    shape: to.to_vec(),
-                })
+                result_is(&Type::Tensor { elem, shape: to.to_vec() })
             }
             OpKind::ExpandDims(axis) => {
                 count(1)?;
                 let (elem, shape) = tensor(operand(0))?;
                 let axis = *axis as usize;
                 if axis > shape.len() {
-                    return fail(
-                        codes::ATTRIBUTE_RANGE,
-                        format!("axis {axis} out of range for {}", operand(0)),
-                    );
+                    return fail(codes::ATTRIBUTE_RANGE, format!("axis {axis} out of range for {}", operand(0)));
                 }
                 let mut out = shape.to_vec();
                 out.insert(axis, 1);
@@ -349,10 +303,7 @@ impl Verifier<'_> {
                     let msg = format!("cannot reshape {} to {}: element counts differ", operand(0), result());
                     return fail(codes::SHAPE_MISMATCH, msg);
                 }
-                result_is(&Type::Tensor {
-                    elem,
-                    shape: result().shape().to_vec(),
-                })
+                result_is(&Type::Tensor { elem, shape: result().shape().to_vec() })
             }
             OpKind::Permute(perm) => {
                 count(1)?;
@@ -407,11 +358,7 @@ impl Verifier<'_> {
                 count(3)?;
                 same_type(operand(1), operand(2))?;
                 if *operand(0) != Type::tensor(ScalarType::I1, operand(1).shape().to_vec()) {
-                    let msg = format!(
-                        "condition {} is not i1 of the operands' shape {}",
-                        operand(0),
-                        operand(1)
-                    );
+                    let msg = format!("condition {} is not i1 of the operands' shape {}", operand(0), operand(1));
                     return fail(codes::SHAPE_MISMATCH, msg);
                 }
                 result_is(operand(1))
@@ -428,19 +375,13 @@ impl Verifier<'_> {
                 count(2)?;
                 let (elem, shape) = tensor(operand(0))?;
                 if elem.pointee().is_none() {
-                    return fail(
-                        codes::OPERAND_TYPE,
-                        format!("first operand {} is not a pointer", operand(0)),
-                    );
+                    return fail(codes::OPERAND_TYPE, format!("first operand {} is not a pointer", operand(0)));
                 }
                 if !operand(1).scalar_elem().is_some_and(|s| s.is_int() && !s.is_bool()) {
                     return fail(codes::OPERAND_TYPE, format!("offset {} is not an integer", operand(1)));
                 }
                 if operand(1).shape() != shape {
-                    return fail(
-                        codes::SHAPE_MISMATCH,
-                        format!("offset {} does not match {}", operand(1), operand(0)),
-                    );
+                    return fail(codes::SHAPE_MISMATCH, format!("offset {} does not match {}", operand(1), operand(0)));
                 }
                 result_is(operand(0))
             }
@@ -454,10 +395,7 @@ impl Verifier<'_> {
                     mask_fits(operand(1), operand(0))?;
                 }
                 if *has_other && *operand(2) != value {
-                    return fail(
-                        codes::MEMORY_OPERAND,
-                        format!("`other` is {}, expected {value}", operand(2)),
-                    );
+                    return fail(codes::MEMORY_OPERAND, format!("`other` is {}, expected {value}", operand(2)));
                 }
                 result_is(&value)
             }
@@ -465,26 +403,16 @@ impl Verifier<'_> {
                 count(2 + usize::from(*masked))?;
                 let value = self.pointee_tensor(operand(0))?;
                 if *operand(1) != value {
-                    return fail(
-                        codes::MEMORY_OPERAND,
-                        format!("stored value is {}, expected {value}", operand(1)),
-                    );
+                    return fail(codes::MEMORY_OPERAND, format!("stored value is {}, expected {value}", operand(1)));
                 }
                 if *masked {
                     mask_fits(operand(2), operand(0))?;
                 }
-                if matches!(op.kind, OpKind::AtomicAdd { .. }) {
-                    result_is(&value)
-                } else {
-                    Ok(())
-                }
+                if matches!(op.kind, OpKind::AtomicAdd { .. }) { result_is(&value) } else { Ok(()) }
             }
             OpKind::MakeBlockPtr { order } => {
                 let Type::BlockPtr { elem, block } = result() else {
-                    return fail(
-                        codes::RESULT_TYPE,
-                        format!("result type {} is not a block pointer", result()),
-                    );
+                    return fail(codes::RESULT_TYPE, format!("result type {} is not a block pointer", result()));
                 };
                 let rank = block.len();
                 count(1 + 3 * rank)?;
@@ -499,11 +427,7 @@ impl Verifier<'_> {
                         _ => ("offset", ScalarType::I32),
                     };
                     if *self.ty(v) != Type::scalar(want) {
-                        let msg = format!(
-                            "{what} operand {} is {}, expected {want}",
-                            self.names.name(v),
-                            self.ty(v)
-                        );
+                        let msg = format!("{what} operand {} is {}, expected {want}", self.names.name(v), self.ty(v));
                         return fail(codes::OPERAND_TYPE, msg);
                     }
                 }
@@ -526,18 +450,12 @@ impl Verifier<'_> {
                 }
                 result_is(operand(0))
             }
-            OpKind::LoadBlock {
-                boundary_check,
-                padding,
-            } => {
+            OpKind::LoadBlock { boundary_check, padding } => {
                 count(1)?;
                 let (elem, block) = block_ptr(operand(0))?;
                 check_axes(boundary_check, block.len())?;
                 if *padding == Padding::Nan && !elem.is_float() {
-                    return fail(
-                        codes::ATTRIBUTE_RANGE,
-                        format!("nan padding needs a float element, found {elem}"),
-                    );
+                    return fail(codes::ATTRIBUTE_RANGE, format!("nan padding needs a float element, found {elem}"));
                 }
                 result_is(&Type::tensor(elem, block.to_vec()))
             }
@@ -547,10 +465,7 @@ impl Verifier<'_> {
                 check_axes(boundary_check, block.len())?;
                 let want = Type::tensor(elem, block.to_vec());
                 if *operand(1) != want {
-                    return fail(
-                        codes::MEMORY_OPERAND,
-                        format!("stored value is {}, expected {want}", operand(1)),
-                    );
+                    return fail(codes::MEMORY_OPERAND, format!("stored value is {}, expected {want}", operand(1)));
                 }
                 Ok(())
             }
@@ -572,10 +487,7 @@ impl Verifier<'_> {
                     s => return fail(codes::DOT_TYPES, format!("`dot` does not take {s} operands")),
                 };
                 if acc.scalar_elem() != Some(want_acc) {
-                    return fail(
-                        codes::DOT_TYPES,
-                        format!("accumulator {acc} must have element type {want_acc}"),
-                    );
+                    return fail(codes::DOT_TYPES, format!("accumulator {acc} must have element type {want_acc}"));
                 }
                 result_is(acc)
             }
@@ -584,44 +496,28 @@ impl Verifier<'_> {
                 let s = numeric(operand(0))?;
                 let shape = operand(0).shape();
                 if *axis as usize >= shape.len() {
-                    return fail(
-                        codes::ATTRIBUTE_RANGE,
-                        format!("axis {axis} out of range for {}", operand(0)),
-                    );
+                    return fail(codes::ATTRIBUTE_RANGE, format!("axis {axis} out of range for {}", operand(0)));
                 }
                 let mut out = shape.to_vec();
                 out.remove(*axis as usize);
-                let elem = if matches!(kind, ReduceKind::Argmax | ReduceKind::Argmin) {
-                    ScalarType::I32
-                } else {
-                    s
-                };
+                let elem = if matches!(kind, ReduceKind::Argmax | ReduceKind::Argmin) { ScalarType::I32 } else { s };
                 result_is(&Type::tensor(elem, out))
             }
             OpKind::Scan { axis, .. } => {
                 count(1)?;
                 numeric(operand(0))?;
                 if *axis as usize >= operand(0).shape().len() {
-                    return fail(
-                        codes::ATTRIBUTE_RANGE,
-                        format!("axis {axis} out of range for {}", operand(0)),
-                    );
+                    return fail(codes::ATTRIBUTE_RANGE, format!("axis {axis} out of range for {}", operand(0)));
                 }
                 result_is(operand(0))
             }
             OpKind::For => {
                 if n < 3 {
-                    return fail(
-                        codes::OPERAND_COUNT,
-                        format!("expected lower, upper and step operands, found {n}"),
-                    );
+                    return fail(codes::OPERAND_COUNT, format!("expected lower, upper and step operands, found {n}"));
                 }
                 let bound = operand(0);
                 if !bound.is_scalar() || !bound.scalar_elem().is_some_and(|s| s.is_int() && !s.is_bool()) {
-                    return fail(
-                        codes::CONTROL_OPERAND,
-                        format!("lower bound {bound} is not an integer scalar"),
-                    );
+                    return fail(codes::CONTROL_OPERAND, format!("lower bound {bound} is not an integer scalar"));
                 }
                 if operand(1) != bound || operand(2) != bound {
                     let msg = format!("bounds {}, {} and {} differ in type", bound, operand(1), operand(2));
@@ -636,10 +532,7 @@ impl Verifier<'_> {
             OpKind::If => {
                 count(1)?;
                 if *operand(0) != Type::scalar(ScalarType::I1) {
-                    return fail(
-                        codes::CONTROL_OPERAND,
-                        format!("condition {} is not an i1 scalar", operand(0)),
-                    );
+                    return fail(codes::CONTROL_OPERAND, format!("condition {} is not an i1 scalar", operand(0)));
                 }
                 let results = self.tys(&op.results);
                 self.region_signature(&op.regions[0], &[], &results, "then region")?;
@@ -654,10 +547,7 @@ impl Verifier<'_> {
             OpKind::Condition => {
                 count(1)?;
                 if *operand(0) != Type::scalar(ScalarType::I1) {
-                    return fail(
-                        codes::CONTROL_OPERAND,
-                        format!("condition {} is not an i1 scalar", operand(0)),
-                    );
+                    return fail(codes::CONTROL_OPERAND, format!("condition {} is not an i1 scalar", operand(0)));
                 }
                 Ok(())
             }
@@ -695,16 +585,10 @@ impl Verifier<'_> {
     fn results_are(&self, op: &Op, want: &[Type]) -> Check {
         let have = self.tys(&op.results);
         if have.len() != want.len() {
-            return fail(
-                codes::RESULT_COUNT,
-                format!("expected {} result(s), found {}", want.len(), have.len()),
-            );
+            return fail(codes::RESULT_COUNT, format!("expected {} result(s), found {}", want.len(), have.len()));
         }
         if have != want {
-            return fail(
-                codes::REGION_SIGNATURE,
-                format!("results are {}, expected {}", list(&have), list(want)),
-            );
+            return fail(codes::REGION_SIGNATURE, format!("results are {}, expected {}", list(&have), list(want)));
         }
         Ok(())
     }
@@ -712,14 +596,8 @@ impl Verifier<'_> {
     /// The value type a load through `ptrs` produces.
     fn pointee_tensor(&self, ptrs: &Type) -> Result<Type, (&'static str, String)> {
         match ptrs {
-            Type::Tensor {
-                elem: ElemType::Ptr(p),
-                shape,
-            } => Ok(Type::tensor(*p, shape.clone())),
-            _ => fail(
-                codes::MEMORY_OPERAND,
-                format!("pointer operand {ptrs} is not a pointer tensor"),
-            ),
+            Type::Tensor { elem: ElemType::Ptr(p), shape } => Ok(Type::tensor(*p, shape.clone())),
+            _ => fail(codes::MEMORY_OPERAND, format!("pointer operand {ptrs} is not a pointer tensor")),
         }
     }
 }
@@ -800,10 +678,7 @@ fn check_axes(axes: &[u32], rank: usize) -> Check {
     let mut seen = HashSet::new();
     for &a in axes {
         if a as usize >= rank || !seen.insert(a) {
-            return fail(
-                codes::ATTRIBUTE_RANGE,
-                format!("boundary_check {axes:?} is not a set of axes below {rank}"),
-            );
+            return fail(codes::ATTRIBUTE_RANGE, format!("boundary_check {axes:?} is not a set of axes below {rank}"));
         }
     }
     Ok(())
@@ -820,14 +695,7 @@ fn constant_fits(c: &Constant, s: ScalarType) -> Result<(), String> {
             s.is_int() && !s.is_bool() && (bits >= 64 || (v >= -(1i64 << (bits - 1)) && v < (1i64 << bits)))
         }
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "literal {} is not a value of {s}",
-            crate::printer::constant_text(c)
-        ))
-    }
+    if ok { Ok(()) } else { Err(format!("literal {} is not a value of {s}", crate::printer::constant_text(c))) }
 }
 
 #[cfg(test)]

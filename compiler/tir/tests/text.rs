@@ -33,31 +33,16 @@ fn all_ops_file_covers_every_op_kind() {
         OpKind::Select,
         OpKind::Cast,
         OpKind::AddPtr,
-        OpKind::Load {
-            masked: false,
-            has_other: false,
-        },
+        OpKind::Load { masked: false, has_other: false },
         OpKind::Store { masked: false },
         OpKind::AtomicAdd { masked: false },
         OpKind::MakeBlockPtr { order: vec![] },
         OpKind::Advance,
-        OpKind::LoadBlock {
-            boundary_check: vec![],
-            padding: tessera_tir::Padding::Zero,
-        },
+        OpKind::LoadBlock { boundary_check: vec![], padding: tessera_tir::Padding::Zero },
         OpKind::StoreBlock { boundary_check: vec![] },
-        OpKind::Dot {
-            precision: tessera_tir::DotPrecision::Tf32,
-        },
-        OpKind::Reduce {
-            kind: tessera_tir::ReduceKind::Sum,
-            axis: 0,
-        },
-        OpKind::Scan {
-            kind: tessera_tir::ScanKind::Cumsum,
-            axis: 0,
-            reverse: false,
-        },
+        OpKind::Dot { precision: tessera_tir::DotPrecision::Tf32 },
+        OpKind::Reduce { kind: tessera_tir::ReduceKind::Sum, axis: 0 },
+        OpKind::Scan { kind: tessera_tir::ScanKind::Cumsum, axis: 0, reverse: false },
         OpKind::For,
         OpKind::If,
         OpKind::While,
@@ -66,25 +51,13 @@ fn all_ops_file_covers_every_op_kind() {
         OpKind::Return,
     ];
     for kind in &every {
-        assert!(
-            seen.contains(&std::mem::discriminant(kind)),
-            "all_ops.tir lacks `{}`",
-            kind.mnemonic()
-        );
+        assert!(seen.contains(&std::mem::discriminant(kind)), "all_ops.tir lacks `{}`", kind.mnemonic());
     }
     for op in tessera_tir::UnaryOp::ALL {
-        assert!(
-            ALL_OPS.contains(&format!("= {} ", op.name())),
-            "all_ops.tir lacks `{}`",
-            op.name()
-        );
+        assert!(ALL_OPS.contains(&format!("= {} ", op.name())), "all_ops.tir lacks `{}`", op.name());
     }
     for op in tessera_tir::BinaryOp::ALL {
-        assert!(
-            ALL_OPS.contains(&format!("= {} ", op.name())),
-            "all_ops.tir lacks `{}`",
-            op.name()
-        );
+        assert!(ALL_OPS.contains(&format!("= {} ", op.name())), "all_ops.tir lacks `{}`", op.name());
     }
 }
 
@@ -92,18 +65,11 @@ fn all_ops_file_covers_every_op_kind() {
 fn all_ops_round_trips_exactly_and_verifies() {
     let k = parse(ALL_OPS);
     if let Err(errors) = verify(&k) {
-        panic!(
-            "{}",
-            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
-        );
+        panic!("{}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
     }
     let printed = print_kernel(&k);
     // The file is written in canonical form (apart from its leading comments).
-    let body: String = ALL_OPS
-        .lines()
-        .filter(|l| !l.starts_with("//"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let body: String = ALL_OPS.lines().filter(|l| !l.starts_with("//")).map(|l| format!("{l}\n")).collect();
     assert_eq!(printed, body);
     let again = parse(&printed);
     assert_eq!(print_kernel(&again), printed);
@@ -202,10 +168,7 @@ fn region_values_do_not_escape() {
     let errors = verify(&k).unwrap_err();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].code, codes::USE_NOT_DOMINATED);
-    assert_eq!(
-        errors[0].message,
-        "`neg` (%5): operand %4 is not defined before this op in an enclosing region"
-    );
+    assert_eq!(errors[0].message, "`neg` (%5): operand %4 is not defined before this op in an enclosing region");
 }
 
 #[test]
@@ -216,24 +179,15 @@ fn op_contract_errors() {
             codes::RESULT_COUNT,
             "  %v = splat %f : tensor<4xf32>\n  %q = splat %p : tensor<4xptr<f32>>\n  %r = store %q, %v : f32",
         ),
-        (
-            codes::REGION_SHAPE,
-            "  %c = constant true : i1\n  if %c {\n    yield\n  }",
-        ),
+        (codes::REGION_SHAPE, "  %c = constant true : i1\n  if %c {\n    yield\n  }"),
         (codes::OPERAND_TYPE, "  %a = exp %n : i32"),
         (codes::OPERAND_TYPE, "  %a = and %f, %f : f32"),
         (
             codes::SHAPE_MISMATCH,
             "  %a = splat %n : tensor<4xi32>\n  %b = splat %n : tensor<8xi32>\n  %c = add %a, %b : tensor<4xi32>",
         ),
-        (
-            codes::SHAPE_MISMATCH,
-            "  %a = splat %n : tensor<4xi32>\n  %b = reshape %a : tensor<3xi32>",
-        ),
-        (
-            codes::SHAPE_MISMATCH,
-            "  %a = splat %n : tensor<4x2xi32>\n  %b = broadcast %a : tensor<4x3xi32>",
-        ),
+        (codes::SHAPE_MISMATCH, "  %a = splat %n : tensor<4xi32>\n  %b = reshape %a : tensor<3xi32>"),
+        (codes::SHAPE_MISMATCH, "  %a = splat %n : tensor<4x2xi32>\n  %b = broadcast %a : tensor<4x3xi32>"),
         (codes::RESULT_TYPE, "  %a = add %n, %n : i64"),
         (codes::RESULT_TYPE, "  %a = cmp lt %n, %n : i32"),
         (codes::ATTRIBUTE_RANGE, "  %a = program_id 3 : i32"),
@@ -242,14 +196,8 @@ fn op_contract_errors() {
             codes::ATTRIBUTE_RANGE,
             "  %a = splat %n : tensor<4x2xi32>\n  %b = permute %a {perm = [0, 0]} : tensor<4x2xi32>",
         ),
-        (
-            codes::ATTRIBUTE_RANGE,
-            "  %a = splat %n : tensor<4xi32>\n  %b = reduce sum %a {axis = 1} : i32",
-        ),
-        (
-            codes::ATTRIBUTE_RANGE,
-            "  %a = splat %n : tensor<4xi32>\n  %b = expand_dims %a {axis = 2} : tensor<4x1xi32>",
-        ),
+        (codes::ATTRIBUTE_RANGE, "  %a = splat %n : tensor<4xi32>\n  %b = reduce sum %a {axis = 1} : i32"),
+        (codes::ATTRIBUTE_RANGE, "  %a = splat %n : tensor<4xi32>\n  %b = expand_dims %a {axis = 2} : tensor<4x1xi32>"),
         (
             codes::MEMORY_OPERAND,
             "  %q = splat %p : tensor<4xptr<f32>>\n  %m = splat %n : tensor<4xi32>\n  %a = load %q, %m : tensor<4xf32>",
@@ -271,18 +219,9 @@ fn op_contract_errors() {
             codes::REGION_SIGNATURE,
             "  %t = constant true : i1\n  %r = if %t : f32 {\n    yield %f\n  } else {\n    yield %n\n  }",
         ),
-        (
-            codes::REGION_SHAPE,
-            "  %c = constant 0 : i32\n  for %c, %n, %n {\n    yield\n  }",
-        ),
-        (
-            codes::CONTROL_OPERAND,
-            "  if %n {\n    yield\n  } else {\n    yield\n  }",
-        ),
-        (
-            codes::CONTROL_OPERAND,
-            "  for %f, %f, %f {\n    ^(%i: f32):\n    yield\n  }",
-        ),
+        (codes::REGION_SHAPE, "  %c = constant 0 : i32\n  for %c, %n, %n {\n    yield\n  }"),
+        (codes::CONTROL_OPERAND, "  if %n {\n    yield\n  } else {\n    yield\n  }"),
+        (codes::CONTROL_OPERAND, "  for %f, %f, %f {\n    ^(%i: f32):\n    yield\n  }"),
         (
             codes::CONTROL_OPERAND,
             "  %r = while %n : i32 {\n    ^(%i: i32):\n    condition %i\n  } do {\n    ^(%j: i32):\n    yield %j\n  }",
@@ -309,10 +248,7 @@ fn op_contract_errors() {
 fn verifier_messages_name_the_op_and_location() {
     let k = parse(&format!("{HEAD}  %a = exp %n : i32 loc(4:9)\n  return\n}}"));
     let errors = verify(&k).unwrap_err();
-    assert_eq!(
-        errors[0].to_string(),
-        "error[E0530]: `exp` (%3): `exp` needs a float operand, found i32 at 4:9"
-    );
+    assert_eq!(errors[0].to_string(), "error[E0530]: `exp` (%3): `exp` needs a float operand, found i32 at 4:9");
     assert_eq!(errors[0].loc, tessera_tir::Loc { line: 4, col: 9 });
 }
 

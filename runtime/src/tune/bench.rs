@@ -2,10 +2,10 @@
 
 use super::cache::{CacheEntry, CacheKey, TuneCache, default_cache_dir};
 use super::compare::{Tolerance, compare};
-use super::key::tuning_key;
+use super::key::pinned_key;
 use super::prune::prune;
 use super::{CandidateRow, CandidateStatus, TuneOptions, TuneReport};
-use crate::args::ArgValue;
+use crate::args::{ArgValue, Pins};
 use crate::bundle::{DType, FORMAT_VERSION};
 use crate::device::{RawBuffer, Runtime, driver_err};
 use crate::error::{Error, Result};
@@ -28,10 +28,16 @@ struct Saved {
     compared: bool,
 }
 
-pub(crate) fn tune(handle: &KernelHandle, rt: &Runtime, bound: &[ArgValue], opts: &TuneOptions) -> Result<TuneReport> {
+pub(crate) fn tune(
+    handle: &KernelHandle,
+    rt: &Runtime,
+    bound: &[ArgValue],
+    pins: &Pins,
+    opts: &TuneOptions,
+) -> Result<TuneReport> {
     let start = Instant::now();
     let decl = handle.decl();
-    let key = tuning_key(decl, bound);
+    let key = pinned_key(decl, bound, pins);
     let tune_err = |message: String| Error::Tune { kernel: decl.name.clone(), key: key.clone(), message };
     if let Some(outputs) = &opts.outputs {
         for name in outputs {
@@ -45,7 +51,7 @@ pub(crate) fn tune(handle: &KernelHandle, rt: &Runtime, bound: &[ArgValue], opts
         }
     }
     let info = rt.info();
-    let candidates = handle.candidates(rt)?;
+    let candidates = handle.candidates_pinned(rt, pins)?;
     let label = |c: &Choice| handle.variants().get(c.variant).map(|v| v.info.label()).unwrap_or_default();
     let mut report = TuneReport {
         kernel: decl.name.clone(),

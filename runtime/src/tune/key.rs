@@ -6,7 +6,7 @@
 //! many nearby sizes tunes a handful of times, not once per size. Every part
 //! carries its dtype, so keys stay distinct if a signature changes type.
 
-use crate::args::{ArgValue, Scalar};
+use crate::args::{ArgValue, Pins, Scalar};
 use crate::bundle::KernelDecl;
 
 /// Bucket an integer key value: values up to 1 are kept (zero, one and
@@ -39,6 +39,13 @@ pub fn tuning_key(decl: &KernelDecl, bound: &[ArgValue]) -> String {
         parts.push(part);
     }
     parts.join(",")
+}
+
+/// [`tuning_key`] with the launch's pins after a `|`: launches pinned to
+/// different specializations never share a choice.
+pub fn pinned_key(decl: &KernelDecl, bound: &[ArgValue], pins: &Pins) -> String {
+    let key = tuning_key(decl, bound);
+    if pins.is_empty() { key } else { format!("{key}|{pins}") }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ mod prune;
 
 pub use cache::{CacheEntry, CacheKey, TuneCache, default_cache_dir};
 pub use compare::{Tolerance, compare};
-pub use key::{bucket, tuning_key};
+pub use key::{bucket, pinned_key, tuning_key};
 pub use prune::prune;
 
 pub(crate) use bench::tune;

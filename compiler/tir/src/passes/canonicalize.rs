@@ -346,11 +346,7 @@ impl Canonicalizer<'_> {
                 let Some(s) = self.elem(op.operands[0]) else {
                     return Action::Keep;
                 };
-                let bounds = (
-                    self.val(op.operands[0], s),
-                    self.val(op.operands[1], s),
-                    self.val(op.operands[2], s),
-                );
+                let bounds = (self.val(op.operands[0], s), self.val(op.operands[1], s), self.val(op.operands[2], s));
                 match bounds {
                     (Some(Val::Int(lo)), Some(Val::Int(hi)), Some(Val::Int(step)))
                         if (step > 0 && lo >= hi) || (step < 0 && lo <= hi) =>
@@ -439,35 +435,14 @@ mod tests {
 
     #[test]
     fn integer_folding_wraps_to_the_width() {
-        assert_eq!(
-            eval_binary(BinaryOp::Add, Val::Int(127), Val::Int(1), ScalarType::I8),
-            Some(Val::Int(-128))
-        );
-        assert_eq!(
-            eval_binary(BinaryOp::Shl, Val::Int(1), Val::Int(33), ScalarType::I32),
-            Some(Val::Int(2))
-        );
-        assert_eq!(
-            eval_binary(BinaryOp::Shr, Val::Int(-8), Val::Int(1), ScalarType::I32),
-            Some(Val::Int(-4))
-        );
-        assert_eq!(
-            eval_binary(BinaryOp::Div, Val::Int(-7), Val::Int(2), ScalarType::I32),
-            Some(Val::Int(-3))
-        );
-        assert_eq!(
-            eval_binary(BinaryOp::Rem, Val::Int(-7), Val::Int(2), ScalarType::I32),
-            Some(Val::Int(-1))
-        );
-        assert_eq!(
-            eval_binary(BinaryOp::Div, Val::Int(1), Val::Int(0), ScalarType::I32),
-            None
-        );
+        assert_eq!(eval_binary(BinaryOp::Add, Val::Int(127), Val::Int(1), ScalarType::I8), Some(Val::Int(-128)));
+        assert_eq!(eval_binary(BinaryOp::Shl, Val::Int(1), Val::Int(33), ScalarType::I32), Some(Val::Int(2)));
+        assert_eq!(eval_binary(BinaryOp::Shr, Val::Int(-8), Val::Int(1), ScalarType::I32), Some(Val::Int(-4)));
+        assert_eq!(eval_binary(BinaryOp::Div, Val::Int(-7), Val::Int(2), ScalarType::I32), Some(Val::Int(-3)));
+        assert_eq!(eval_binary(BinaryOp::Rem, Val::Int(-7), Val::Int(2), ScalarType::I32), Some(Val::Int(-1)));
+        assert_eq!(eval_binary(BinaryOp::Div, Val::Int(1), Val::Int(0), ScalarType::I32), None);
         assert_eq!(val_of(Constant::Int(255), ScalarType::I8), Some(Val::Int(-1)));
-        assert_eq!(
-            eval_unary(UnaryOp::Abs, Val::Int(-128), ScalarType::I8),
-            Some(Val::Int(-128))
-        );
+        assert_eq!(eval_unary(UnaryOp::Abs, Val::Int(-128), ScalarType::I8), Some(Val::Int(-128)));
     }
 
     #[test]
@@ -476,39 +451,21 @@ mod tests {
             eval_binary(BinaryOp::Add, Val::Float(0.1), Val::Float(0.2), ScalarType::F32),
             round(0.1 + 0.2, ScalarType::F32)
         );
-        assert_eq!(
-            eval_binary(BinaryOp::Add, Val::Float(1.0), Val::Float(2.0), ScalarType::F16),
-            None
-        );
-        assert_eq!(
-            eval_binary(BinaryOp::Max, Val::Float(f64::NAN), Val::Float(2.0), ScalarType::F32),
-            None
-        );
+        assert_eq!(eval_binary(BinaryOp::Add, Val::Float(1.0), Val::Float(2.0), ScalarType::F16), None);
+        assert_eq!(eval_binary(BinaryOp::Max, Val::Float(f64::NAN), Val::Float(2.0), ScalarType::F32), None);
         assert_eq!(eval_unary(UnaryOp::Exp, Val::Float(1.0), ScalarType::F32), None);
-        assert_eq!(
-            eval_cmp(CmpPred::Ne, Val::Float(f64::NAN), Val::Float(f64::NAN)),
-            Some(true)
-        );
-        assert_eq!(
-            eval_cmp(CmpPred::Eq, Val::Float(f64::NAN), Val::Float(f64::NAN)),
-            Some(false)
-        );
+        assert_eq!(eval_cmp(CmpPred::Ne, Val::Float(f64::NAN), Val::Float(f64::NAN)), Some(true));
+        assert_eq!(eval_cmp(CmpPred::Eq, Val::Float(f64::NAN), Val::Float(f64::NAN)), Some(false));
     }
 
     #[test]
     fn casts_follow_the_contract() {
         assert_eq!(eval_cast(Val::Float(-3.7), ScalarType::I32), Some(Val::Int(-3)));
-        assert_eq!(
-            eval_cast(Val::Float(1e20), ScalarType::I32),
-            Some(Val::Int(i32::MAX as i64))
-        );
+        assert_eq!(eval_cast(Val::Float(1e20), ScalarType::I32), Some(Val::Int(i32::MAX as i64)));
         assert_eq!(eval_cast(Val::Float(f64::NAN), ScalarType::I8), Some(Val::Int(0)));
         assert_eq!(eval_cast(Val::Int(300), ScalarType::I8), Some(Val::Int(44)));
         assert_eq!(eval_cast(Val::Float(0.5), ScalarType::I1), Some(Val::Bool(true)));
         assert_eq!(eval_cast(Val::Bool(true), ScalarType::I32), None);
-        assert_eq!(
-            eval_cast(Val::Int(16777217), ScalarType::F32),
-            Some(Val::Float(16777216.0))
-        );
+        assert_eq!(eval_cast(Val::Int(16777217), ScalarType::F32), Some(Val::Float(16777216.0)));
     }
 }

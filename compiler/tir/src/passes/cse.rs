@@ -14,12 +14,7 @@ use crate::types::Type;
 use std::collections::HashMap;
 
 pub fn run(k: &mut Kernel) -> bool {
-    let mut cx = Cse {
-        values: &k.values,
-        scopes: Vec::new(),
-        subst: Substitution::default(),
-        changed: false,
-    };
+    let mut cx = Cse { values: &k.values, scopes: Vec::new(), subst: Substitution::default(), changed: false };
     cx.region(&mut k.body);
     cx.changed
 }
@@ -70,11 +65,7 @@ impl Cse<'_> {
         let key = Key {
             kind: format!("{:?}", op.kind),
             operands: op.operands.clone(),
-            result_types: op
-                .results
-                .iter()
-                .map(|r| self.values.get(r.0 as usize).cloned())
-                .collect(),
+            result_types: op.results.iter().map(|r| self.values.get(r.0 as usize).cloned()).collect(),
         };
         let earlier = self.scopes.iter().rev().find_map(|s| s.get(&key)).cloned();
         match earlier {

@@ -105,10 +105,7 @@ fn prune_loop_carried(region: &mut Region, uses: &mut HashMap<ValueId, usize>) -
         let body = &mut op.regions[0];
         let well_formed = op.operands.len() == 3 + iters
             && body.args.len() == 1 + iters
-            && body
-                .ops
-                .last()
-                .is_some_and(|y| y.kind == OpKind::Yield && y.operands.len() == iters);
+            && body.ops.last().is_some_and(|y| y.kind == OpKind::Yield && y.operands.len() == iters);
         if !well_formed {
             continue;
         }

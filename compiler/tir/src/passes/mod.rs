@@ -42,21 +42,9 @@ pub const PASSES: &[Pass] = &[
         summary: "fold constants and identities, constant branches and zero-trip loops",
         run: canonicalize::run,
     },
-    Pass {
-        name: "cse",
-        summary: "merge equal pure ops within a region scope",
-        run: cse::run,
-    },
-    Pass {
-        name: "licm",
-        summary: "hoist loop-invariant pure ops out of for loops",
-        run: licm::run,
-    },
-    Pass {
-        name: "dce",
-        summary: "remove unused ops and unused loop-carried values",
-        run: dce::run,
-    },
+    Pass { name: "cse", summary: "merge equal pure ops within a region scope", run: cse::run },
+    Pass { name: "licm", summary: "hoist loop-invariant pure ops out of for loops", run: licm::run },
+    Pass { name: "dce", summary: "remove unused ops and unused loop-carried values", run: dce::run },
 ];
 
 /// The pipeline run by [`PassManager::default_pipeline`].
@@ -75,12 +63,7 @@ pub enum PassError {
     /// The kernel was already invalid before the first pass.
     InvalidInput { kernel: String, errors: Vec<VerifyError> },
     /// `pass` turned a valid kernel into an invalid one; `ir` is the text it left.
-    PassBrokeIr {
-        pass: &'static str,
-        kernel: String,
-        errors: Vec<VerifyError>,
-        ir: String,
-    },
+    PassBrokeIr { pass: &'static str, kernel: String, errors: Vec<VerifyError>, ir: String },
 }
 
 impl PassError {
@@ -101,29 +84,14 @@ impl fmt::Display for PassError {
         match self {
             PassError::UnknownPass { name } => {
                 let known: Vec<&str> = PASSES.iter().map(|p| p.name).collect();
-                write!(
-                    f,
-                    "error[{}]: unknown pass `{name}` (known: {})",
-                    self.code(),
-                    known.join(", ")
-                )
+                write!(f, "error[{}]: unknown pass `{name}` (known: {})", self.code(), known.join(", "))
             }
             PassError::InvalidInput { kernel, errors } => {
-                write!(
-                    f,
-                    "error[{}]: kernel `{kernel}` is invalid before any pass ran:",
-                    self.code()
-                )?;
+                write!(f, "error[{}]: kernel `{kernel}` is invalid before any pass ran:", self.code())?;
                 list(f, errors)
             }
-            PassError::PassBrokeIr {
-                pass, kernel, errors, ..
-            } => {
-                write!(
-                    f,
-                    "error[{}]: pass `{pass}` produced invalid IR for kernel `{kernel}`:",
-                    self.code()
-                )?;
+            PassError::PassBrokeIr { pass, kernel, errors, .. } => {
+                write!(f, "error[{}]: pass `{pass}` produced invalid IR for kernel `{kernel}`:", self.code())?;
                 list(f, errors)
             }
         }
@@ -184,10 +152,7 @@ impl PassManager {
         let passes = PASSES.iter().filter(|p| DEFAULT_PIPELINE.contains(&p.name)).copied();
         let mut passes: Vec<Pass> = passes.collect();
         passes.sort_by_key(|p| DEFAULT_PIPELINE.iter().position(|&n| n == p.name));
-        PassManager {
-            passes,
-            print_after: false,
-        }
+        PassManager { passes, print_after: false }
     }
 
     /// A pipeline from comma-separated pass names (`"canonicalize,dce"`);
@@ -226,10 +191,7 @@ impl PassManager {
 
     /// Verify `k`, then run every pass, verifying after each.
     pub fn run(&self, k: &mut Kernel) -> Result<PassReport, PassError> {
-        verify(k).map_err(|errors| PassError::InvalidInput {
-            kernel: k.name.clone(),
-            errors,
-        })?;
+        verify(k).map_err(|errors| PassError::InvalidInput { kernel: k.name.clone(), errors })?;
         let mut report = PassReport::default();
         for p in &self.passes {
             let changed = (p.run)(k);
@@ -242,11 +204,7 @@ impl PassManager {
                 });
             }
             let ir = self.print_after.then(|| print_kernel(k));
-            report.runs.push(PassRun {
-                pass: p.name,
-                changed,
-                ir,
-            });
+            report.runs.push(PassRun { pass: p.name, changed, ir });
         }
         Ok(report)
     }

@@ -65,12 +65,10 @@ pub(crate) fn is_speculatable(values: &[Type], op: &Op) -> bool {
         return false;
     }
     match op.kind {
-        OpKind::Binary(BinaryOp::Div | BinaryOp::Rem) => op.results.iter().all(|&r| {
-            values
-                .get(r.0 as usize)
-                .and_then(|t| t.scalar_elem())
-                .is_some_and(|s| s.is_float())
-        }),
+        OpKind::Binary(BinaryOp::Div | BinaryOp::Rem) => op
+            .results
+            .iter()
+            .all(|&r| values.get(r.0 as usize).and_then(|t| t.scalar_elem()).is_some_and(|s| s.is_float())),
         _ => true,
     }
 }
@@ -79,9 +77,7 @@ pub(crate) fn is_speculatable(values: &[Type], op: &Op) -> bool {
 pub(crate) fn regions_have_effects(regions: &[Region]) -> bool {
     let mut effects = false;
     for r in regions {
-        crate::kernel::walk_ops(r, &mut |op| {
-            effects |= op.kind.has_side_effects() && !op.kind.is_terminator()
-        });
+        crate::kernel::walk_ops(r, &mut |op| effects |= op.kind.has_side_effects() && !op.kind.is_terminator());
     }
     effects
 }

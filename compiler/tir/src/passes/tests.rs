@@ -15,15 +15,9 @@ fn parse(body: &str) -> Kernel {
 /// Run `pipeline` on a kernel with `body`; the body text after it.
 fn run(pipeline: &str, body: &str) -> String {
     let mut k = parse(body);
-    PassManager::parse(pipeline)
-        .unwrap()
-        .run(&mut k)
-        .unwrap_or_else(|e| panic!("{e}"));
+    PassManager::parse(pipeline).unwrap().run(&mut k).unwrap_or_else(|e| panic!("{e}"));
     let text = print_kernel(&k);
-    text.strip_prefix(HEAD)
-        .and_then(|t| t.strip_suffix("}\n"))
-        .unwrap_or(&text)
-        .to_string()
+    text.strip_prefix(HEAD).and_then(|t| t.strip_suffix("}\n")).unwrap_or(&text).to_string()
 }
 
 fn changed(pipeline: &str, body: &str) -> bool {
@@ -512,20 +506,14 @@ fn default_pipeline_cleans_a_loop() {
     assert!(twice.contains("  store %17, %18 loc(10:5)\n"), "{twice}");
     let mut k = parse(body);
     let report = PassManager::default_pipeline().run(&mut k).unwrap();
-    assert_eq!(
-        report.runs.iter().map(|r| r.pass).collect::<Vec<_>>(),
-        ["canonicalize", "cse", "licm", "dce"]
-    );
+    assert_eq!(report.runs.iter().map(|r| r.pass).collect::<Vec<_>>(), ["canonicalize", "cse", "licm", "dce"]);
 }
 
 #[test]
 fn pass_manager_names_unknown_passes() {
     let err = PassManager::parse("cse, fold").unwrap_err();
     assert_eq!(err.code(), codes::UNKNOWN_PASS);
-    assert_eq!(
-        err.to_string(),
-        "error[E0540]: unknown pass `fold` (known: canonicalize, cse, licm, dce)"
-    );
+    assert_eq!(err.to_string(), "error[E0540]: unknown pass `fold` (known: canonicalize, cse, licm, dce)");
     assert_eq!(PassManager::parse(" cse,,dce ").unwrap().names(), ["cse", "dce"]);
 }
 
@@ -534,10 +522,7 @@ fn pass_manager_rejects_invalid_input() {
     let mut k = parse("  %a = add %0, %1 : i32\n  return\n");
     let err = PassManager::default_pipeline().run(&mut k).unwrap_err();
     assert_eq!(err.code(), codes::INVALID_INPUT_IR);
-    assert!(
-        err.to_string().contains("kernel `k` is invalid before any pass ran"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("kernel `k` is invalid before any pass ran"), "{err}");
 }
 
 #[test]
@@ -546,11 +531,7 @@ fn pass_manager_blames_the_pass_that_broke_the_ir() {
         k.body.ops.pop().is_some()
     }
     let mut pm = PassManager::parse("canonicalize").unwrap();
-    pm.add_pass(Pass {
-        name: "drop-return",
-        summary: "a broken pass",
-        run: drop_return,
-    });
+    pm.add_pass(Pass { name: "drop-return", summary: "a broken pass", run: drop_return });
     let mut k = parse("  return\n");
     match pm.run(&mut k).unwrap_err() {
         PassError::PassBrokeIr { pass, errors, ir, .. } => {
@@ -565,16 +546,9 @@ fn pass_manager_blames_the_pass_that_broke_the_ir() {
 #[test]
 fn print_after_dumps_each_stage() {
     let mut k = parse("  %a = constant 1 : i32\n  %b = add %a, %a : i32\n  return\n");
-    let report = PassManager::parse("canonicalize,dce")
-        .unwrap()
-        .print_after(true)
-        .run(&mut k)
-        .unwrap();
+    let report = PassManager::parse("canonicalize,dce").unwrap().print_after(true).run(&mut k).unwrap();
     let dump = report.dump();
-    assert!(
-        dump.starts_with("// -----// IR after canonicalize //----- //\nkernel @k("),
-        "{dump}"
-    );
+    assert!(dump.starts_with("// -----// IR after canonicalize //----- //\nkernel @k("), "{dump}");
     assert!(dump.contains("%5 = constant 2 : i32\n"), "{dump}");
     assert!(dump.contains("// -----// IR after dce //----- //\n"), "{dump}");
     assert!(dump.ends_with("{\n  return\n}\n"), "{dump}");

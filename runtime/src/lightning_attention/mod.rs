@@ -1,0 +1,265 @@
+//! Lightning Attention-2 forward and backward on a GPU, from a bundle built
+//! from `kernels-dsl/lightning_attn.tsr`.
+//!
+//! ```no_run
+//! use tessera_runtime::lightning_attention::{LightningAttention, Problem};
+//! use tessera_runtime::{Bundle, DType, Runtime};
+//! # fn main() -> Result<(), tessera_runtime::Error> {
+//! let rt = Runtime::new()?;
+//! let la = LightningAttention::new(Bundle::open("lightning_attn.tsb")?);
+//! let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
+//! # let (q, k, v, s, d_o) = todo!();
+//! let fwd = la.forward(&rt, &p, &q, &k, &v, &s, None)?;       // o, final state, saved states
+//! let grads = la.backward(&rt, &p, &fwd, &q, &k, &v, &s, &d_o)?; // dq, dk, dv (, dS0)
+//! # Ok(()) }
+//! ```
+//!
+//! [`plan`] says what runs; this module checks the caller's buffers against
+//! the problem, allocates outputs and workspace, and launches each step with
+//! its pinned key width, tuning each kernel once per tuning key (cached on
+//! disk like every other kernel).
+
+pub mod plan;
+
+pub use plan::{Buf, Problem, ProblemError, Step, StepArg, TensorLayout};
+
+use crate::args::LaunchArgs;
+use crate::bundle::DType;
+use crate::device::{RawBuffer, Runtime};
+use crate::error::{Error, Result};
+use crate::launch::Bundle;
+use crate::tune::TuneOptions;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The kernels of one bundle, and how to tune them.
+#[derive(Clone, Debug)]
+pub struct LightningAttention {
+    bundle: Bundle,
+    tune: TuneOptions,
+}
+
+/// What the forward returns: the output, the final state when asked for,
+/// and the segment states the backward reads.
+#[derive(Debug)]
+pub struct Forward {
+    pub o: RawBuffer,
+    pub final_state: Option<RawBuffer>,
+    /// f32 `[batch*heads, segments, d, e]`: the state entering each segment.
+    pub states: RawBuffer,
+}
+
+/// Gradients of q, k, v and, when the forward had one, the initial state.
+#[derive(Debug)]
+pub struct Gradients {
+    pub dq: RawBuffer,
+    pub dk: RawBuffer,
+    pub dv: RawBuffer,
+    pub d_initial_state: Option<RawBuffer>,
+}
+
+impl LightningAttention {
+    /// Tunes each kernel with a short budget, so that a first call at a new
+    /// shape costs well under a second per kernel.
+    pub fn new(bundle: Bundle) -> LightningAttention {
+        let tune = TuneOptions { warmup: 2, repeats: 10, budget: Duration::from_millis(150), ..TuneOptions::default() };
+        LightningAttention { bundle, tune }
+    }
+
+    /// Replace the tuning options (outputs are set per step).
+    pub fn with_tuning(mut self, tune: TuneOptions) -> LightningAttention {
+        self.tune = tune;
+        self
+    }
+
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// o = lightning_attention(q, k, v) with per-head decay `s` (f32
+    /// `[heads]`) and an optional initial state (f32 `[batch, heads, d, e]`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        rt: &Runtime,
+        p: &Problem,
+        q: &RawBuffer,
+        k: &RawBuffer,
+        v: &RawBuffer,
+        s: &RawBuffer,
+        initial_state: Option<&RawBuffer>,
+    ) -> Result<Forward> {
+        let p = &self.fit(rt, p, initial_state.is_some())?;
+        let mut bufs = Buffers::default();
+        bufs.input(p, Buf::Q, q)?;
+        bufs.input(p, Buf::K, k)?;
+        bufs.input(p, Buf::V, v)?;
+        bufs.input(p, Buf::Decay, s)?;
+        if let Some(s0) = initial_state {
+            bufs.input(p, Buf::InitialState, s0)?;
+        }
+        let o = alloc(rt, p, Buf::O)?;
+        let states = alloc(rt, p, Buf::FwdStates)?;
+        let final_state = p.final_state.then(|| alloc(rt, p, Buf::FinalState)).transpose()?;
+        let placeholder = alloc(rt, p, Buf::Placeholder)?;
+        bufs.set(Buf::O, &o);
+        bufs.set(Buf::FwdStates, &states);
+        bufs.set(Buf::Placeholder, &placeholder);
+        if let Some(f) = &final_state {
+            bufs.set(Buf::FinalState, f);
+        }
+        self.run(rt, &plan::forward(p), &bufs)?;
+        Ok(Forward { o, final_state, states })
+    }
+
+    /// Gradients of the forward that returned `fwd`, given do (`[.., n, e]`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        rt: &Runtime,
+        p: &Problem,
+        fwd: &Forward,
+        q: &RawBuffer,
+        k: &RawBuffer,
+        v: &RawBuffer,
+        s: &RawBuffer,
+        d_o: &RawBuffer,
+    ) -> Result<Gradients> {
+        let p = &self.fit(rt, p, p.initial_state)?;
+        let mut bufs = Buffers::default();
+        bufs.input(p, Buf::Q, q)?;
+        bufs.input(p, Buf::K, k)?;
+        bufs.input(p, Buf::V, v)?;
+        bufs.input(p, Buf::Decay, s)?;
+        bufs.input(p, Buf::DO, d_o)?;
+        bufs.input(p, Buf::FwdStates, &fwd.states)?;
+        let dq = alloc(rt, p, Buf::DQ)?;
+        let dk = alloc(rt, p, Buf::DK)?;
+        let dv = alloc(rt, p, Buf::DV)?;
+        let states = alloc(rt, p, Buf::BwdStates)?;
+        let placeholder = alloc(rt, p, Buf::Placeholder)?;
+        let d_initial_state = p.initial_state.then(|| alloc(rt, p, Buf::DInitialState)).transpose()?;
+        bufs.set(Buf::DQ, &dq);
+        bufs.set(Buf::DK, &dk);
+        bufs.set(Buf::DV, &dv);
+        bufs.set(Buf::BwdStates, &states);
+        bufs.set(Buf::Placeholder, &placeholder);
+        if let Some(g) = &d_initial_state {
+            bufs.set(Buf::DInitialState, g);
+        }
+        self.run(rt, &plan::backward(p), &bufs)?;
+        Ok(Gradients { dq, dk, dv, d_initial_state })
+    }
+
+    /// The problem as it will run on this device: checked, with its segment
+    /// length fixed from the device's multiprocessor count.
+    pub fn fit(&self, rt: &Runtime, p: &Problem, initial_state: bool) -> Result<Problem> {
+        let mut p = p.clone();
+        p.initial_state = initial_state;
+        p.check().map_err(problem_err)?;
+        if p.segment.is_none() {
+            p.segment = Some(p.default_segment(rt.info().sm_count as usize));
+        }
+        Ok(p)
+    }
+
+    /// Launch every step of a plan on the runtime's stream.
+    pub fn run(&self, rt: &Runtime, steps: &[Step], bufs: &Buffers<'_>) -> Result<()> {
+        for step in steps {
+            let kernel = self.bundle.kernel(&step.kernel)?;
+            let mut args = LaunchArgs::new();
+            for (name, arg) in &step.args {
+                args = match *arg {
+                    StepArg::Buf(b) => args.arg(name, bufs.get(b)?),
+                    StepArg::I32(v) => args.arg(name, v),
+                    StepArg::F32(v) => args.arg(name, v),
+                };
+            }
+            for (name, value) in &step.pins {
+                args = args.pin(name, *value);
+            }
+            let options = TuneOptions {
+                outputs: Some(step.outputs.iter().map(|s| s.to_string()).collect()),
+                ..self.tune.clone()
+            };
+            kernel.launch_tuned(rt, rt.stream(), &args, &options)?;
+        }
+        Ok(())
+    }
+}
+
+fn problem_err(e: ProblemError) -> Error {
+    Error::Buffer(e.to_string())
+}
+
+/// Element type and length a buffer role has in a problem.
+pub fn buffer_spec(p: &Problem, b: Buf) -> (DType, usize) {
+    match b {
+        Buf::Q | Buf::K | Buf::DQ | Buf::DK => (p.dtype, p.elements(p.d)),
+        Buf::V | Buf::O | Buf::DO | Buf::DV => (p.dtype, p.elements(p.e)),
+        Buf::Decay => (DType::F32, p.heads),
+        Buf::FwdStates | Buf::BwdStates => (DType::F32, p.state_elements()),
+        Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, p.head_state_elements()),
+        Buf::Placeholder => (DType::F32, 4),
+    }
+}
+
+fn alloc(rt: &Runtime, p: &Problem, b: Buf) -> Result<RawBuffer> {
+    let (elem, len) = buffer_spec(p, b);
+    rt.alloc_raw(elem, len)
+}
+
+/// The buffers of one plan, by role.
+#[derive(Default)]
+pub struct Buffers<'a> {
+    map: BTreeMap<Buf, &'a RawBuffer>,
+}
+
+impl<'a> Buffers<'a> {
+    pub fn set(&mut self, b: Buf, buffer: &'a RawBuffer) {
+        self.map.insert(b, buffer);
+    }
+
+    /// A caller's buffer, after checking its element type and length.
+    pub fn input(&mut self, p: &Problem, b: Buf, buffer: &'a RawBuffer) -> Result<()> {
+        let (elem, len) = buffer_spec(p, b);
+        if buffer.elem() != elem {
+            return Err(Error::Buffer(format!(
+                "lightning attention: `{b}` holds {}, the problem needs {elem}",
+                buffer.elem()
+            )));
+        }
+        if buffer.len() < len {
+            return Err(Error::Buffer(format!(
+                "lightning attention: `{b}` holds {} elements, the problem needs {len} ({})",
+                buffer.len(),
+                shape_text(p, b)
+            )));
+        }
+        self.set(b, buffer);
+        Ok(())
+    }
+
+    fn get(&self, b: Buf) -> Result<&'a RawBuffer> {
+        self.map.get(&b).copied().ok_or_else(|| Error::Buffer(format!("lightning attention: no buffer for `{b}`")))
+    }
+}
+
+fn shape_text(p: &Problem, b: Buf) -> String {
+    let (elem, _) = buffer_spec(p, b);
+    let w = match b {
+        Buf::Q | Buf::K | Buf::DQ | Buf::DK => p.d,
+        _ => p.e,
+    };
+    match b {
+        Buf::Decay => format!("[{}] {elem}", p.heads),
+        Buf::FwdStates | Buf::BwdStates => format!("[{}, {}, {}, {}] f32", p.batch * p.heads, p.segments(), p.d, p.e),
+        Buf::InitialState | Buf::FinalState | Buf::DInitialState => {
+            format!("[{}, {}, {}, {}] f32", p.batch, p.heads, p.d, p.e)
+        }
+        _ => match p.layout {
+            TensorLayout::Bhnd => format!("[{}, {}, {}, {w}] {elem}", p.batch, p.heads, p.n),
+            TensorLayout::Bnhd => format!("[{}, {}, {}, {w}] {elem}", p.batch, p.n, p.heads),
+        },
+    }
+}

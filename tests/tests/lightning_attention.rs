@@ -1,0 +1,265 @@
+//! Lightning Attention-2 (`kernels-dsl/lightning_attn.tsr`) on the CPU
+//! interpreter: the runtime's own launch plan (`tessera_runtime::
+//! lightning_attention::plan`), step by step, against the float64
+//! recurrence. Every output starts as NaN, so an element no kernel writes
+//! fails the comparison.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tessera_interp::{HostBuffer, KernelArg};
+use tessera_runtime::DType;
+use tessera_runtime::lightning_attention::{Buf, Problem, Step, StepArg, TensorLayout, buffer_spec, plan};
+use tessera_tests::compare::{Tolerance, assert_close, tolerance};
+use tessera_tests::harness::{compile, int};
+use tessera_tests::inputs::{Trial, normal, trials, uniform};
+use tessera_tests::reference::{AttentionShape, lightning_attention};
+use tessera_tir::{ConstValue, Kernel, ScalarType};
+
+const FILE: &str = "lightning_attn.tsr";
+
+fn scalar(d: DType) -> ScalarType {
+    match d {
+        DType::BF16 => ScalarType::BF16,
+        DType::F16 => ScalarType::F16,
+        _ => ScalarType::F32,
+    }
+}
+
+/// Host buffers by role, and the compiled specializations.
+struct Interp {
+    /// The tuning point to compile (beside the pinned DK), per kernel.
+    point: fn(&str) -> Vec<(&'static str, ConstValue)>,
+    kernels: HashMap<(String, i64), Kernel>,
+    bufs: BTreeMap<Buf, HostBuffer>,
+}
+
+impl Interp {
+    fn run(&mut self, steps: &[Step]) {
+        for step in steps {
+            let dk = step.pins.iter().find(|(n, _)| *n == "DK").map_or(0, |p| p.1);
+            let point = self.point;
+            let kernel = self.kernels.entry((step.kernel.clone(), dk)).or_insert_with(|| {
+                let mut consts = point(&step.kernel);
+                if dk != 0 {
+                    consts.push(("DK", int(dk)));
+                }
+                compile(FILE, &step.kernel, &consts)
+            });
+            let roles: Vec<Buf> =
+                step.args.iter().filter_map(|(_, a)| if let StepArg::Buf(b) = a { Some(*b) } else { None }).collect();
+            let mut distinct: Vec<Buf> = roles.clone();
+            distinct.sort();
+            distinct.dedup();
+            let mut buffers: Vec<HostBuffer> = distinct
+                .iter()
+                .map(|b| self.bufs.remove(b).unwrap_or_else(|| panic!("{}: no buffer for `{b}`", step.kernel)))
+                .collect();
+            let args: Vec<KernelArg> = kernel
+                .params
+                .iter()
+                .map(|param| match step.args.iter().find(|(n, _)| *n == param.name) {
+                    Some((_, StepArg::Buf(b))) => KernelArg::Buffer(distinct.binary_search(b).unwrap()),
+                    Some((_, StepArg::I32(v))) => KernelArg::Int(i64::from(*v)),
+                    Some((_, StepArg::F32(v))) => KernelArg::Float(f64::from(*v)),
+                    None => panic!("the plan gives `{}` no `{}`", step.kernel, param.name),
+                })
+                .collect();
+            assert_eq!(step.args.len(), kernel.params.len(), "{}: the plan's arguments do not match", step.kernel);
+            if let Err(e) = tessera_interp::launch(kernel, &args, &mut buffers) {
+                panic!("{} (DK = {dk}): {e}", step.kernel);
+            }
+            for (b, buffer) in distinct.into_iter().zip(buffers) {
+                self.bufs.insert(b, buffer);
+            }
+        }
+    }
+
+    fn get(&self, b: Buf) -> Vec<f64> {
+        self.bufs[&b].to_f64()
+    }
+}
+
+/// Dense [b, h, n, w] values stored at the problem's layout.
+fn scatter(p: &Problem, w: usize, dense: &[f64]) -> Vec<f64> {
+    let [sb, sh, sn] = p.strides(w).map(|s| s as usize);
+    let mut out = vec![0.0; dense.len()];
+    for b in 0..p.batch {
+        for h in 0..p.heads {
+            for t in 0..p.n {
+                for x in 0..w {
+                    out[b * sb + h * sh + t * sn + x] = dense[((b * p.heads + h) * p.n + t) * w + x];
+                }
+            }
+        }
+    }
+    out
+}
+
+fn gather(p: &Problem, w: usize, stored: &[f64]) -> Vec<f64> {
+    let [sb, sh, sn] = p.strides(w).map(|s| s as usize);
+    let mut out = vec![0.0; stored.len()];
+    for b in 0..p.batch {
+        for h in 0..p.heads {
+            for t in 0..p.n {
+                for x in 0..w {
+                    out[((b * p.heads + h) * p.n + t) * w + x] = stored[b * sb + h * sh + t * sn + x];
+                }
+            }
+        }
+    }
+    out
+}
+
+fn tol(d: DType) -> Tolerance {
+    match d {
+        DType::BF16 => tolerance::BF16,
+        DType::F16 => tolerance::F16,
+        _ => Tolerance { rel_frobenius: 1e-5, max_abs: 1e-4 },
+    }
+}
+
+/// One problem: random inputs, the forward and backward plans, every output
+/// against the reference.
+fn check(p: &Problem, trial: &mut Trial, point: fn(&str) -> Vec<(&'static str, ConstValue)>, decay: (f64, f64)) {
+    let shape = AttentionShape { batch: p.batch, heads: p.heads, n: p.n, d: p.d, e: p.e };
+    let elem = scalar(p.dtype);
+    let rng = &mut trial.rng;
+    let round = |x: Vec<f64>| HostBuffer::from_f64(elem, &x).to_f64();
+    let q = round(normal(rng, p.elements(p.d), 0.0, 1.0));
+    let k = round(normal(rng, p.elements(p.d), 0.0, 1.0));
+    let v = round(normal(rng, p.elements(p.e), 0.0, 1.0));
+    let d_o = round(normal(rng, p.elements(p.e), 0.0, 1.0));
+    let s: Vec<f64> = if decay.1 > decay.0 {
+        uniform(rng, p.heads, decay.0, decay.1).iter().map(|&x| x as f32 as f64).collect()
+    } else {
+        vec![decay.0; p.heads]
+    };
+    let s0 = p.initial_state.then(|| normal(rng, p.head_state_elements(), 0.0, 1.0));
+    let want = lightning_attention(&q, &k, &v, &s, f64::from(p.scale), s0.as_deref(), Some(&d_o), shape);
+
+    let mut run = Interp { point, kernels: HashMap::new(), bufs: BTreeMap::new() };
+    let mut put = |b: Buf, values: Option<Vec<f64>>| {
+        let (dtype, len) = buffer_spec(p, b);
+        let buffer = match values {
+            Some(v) => HostBuffer::from_f64(scalar(dtype), &v),
+            None => HostBuffer::filled(scalar(dtype), len, f64::NAN),
+        };
+        run.bufs.insert(b, buffer);
+    };
+    put(Buf::Q, Some(scatter(p, p.d, &q)));
+    put(Buf::K, Some(scatter(p, p.d, &k)));
+    put(Buf::V, Some(scatter(p, p.e, &v)));
+    put(Buf::DO, Some(scatter(p, p.e, &d_o)));
+    put(Buf::Decay, Some(s.clone()));
+    put(Buf::InitialState, s0.clone());
+    for b in [Buf::O, Buf::DQ, Buf::DK, Buf::DV, Buf::FwdStates, Buf::BwdStates, Buf::FinalState, Buf::DInitialState] {
+        put(b, None);
+    }
+    put(Buf::Placeholder, Some(vec![f64::NAN; 4]));
+    run.run(&plan::forward(p));
+    run.run(&plan::backward(p));
+
+    let what = |name: &str| {
+        format!(
+            "{name}: b={} h={} n={} d={} e={} {} {:?} seg={} scale={} s={s:?} S0={} final={} {}",
+            p.batch,
+            p.heads,
+            p.n,
+            p.d,
+            p.e,
+            p.dtype,
+            p.layout,
+            p.segment_len(),
+            p.scale,
+            p.initial_state,
+            p.final_state,
+            trial_text(trial)
+        )
+    };
+    let t = tol(p.dtype);
+    let mut worst = Vec::new();
+    worst.push(assert_close(&what("o"), &gather(p, p.e, &run.get(Buf::O)), &want.o, t));
+    worst.push(assert_close(&what("dq"), &gather(p, p.d, &run.get(Buf::DQ)), &want.dq, t));
+    worst.push(assert_close(&what("dk"), &gather(p, p.d, &run.get(Buf::DK)), &want.dk, t));
+    worst.push(assert_close(&what("dv"), &gather(p, p.e, &run.get(Buf::DV)), &want.dv, t));
+    println!("{}: o dq dk dv {:?}", what(""), worst.iter().map(|c| format!("{c}")).collect::<Vec<_>>());
+    // States stay f32 on chip; compare them with the operands' tolerance.
+    if p.final_state {
+        assert_close(&what("final state"), &run.get(Buf::FinalState), &want.final_state, t);
+    }
+    if p.initial_state {
+        assert_close(&what("dS0"), &run.get(Buf::DInitialState), &want.d_initial_state, t);
+    }
+}
+
+fn trial_text(t: &Trial) -> String {
+    t.describe()
+}
+
+fn point_16bit(kernel: &str) -> Vec<(&'static str, ConstValue)> {
+    match kernel {
+        "la_state_scan" => vec![("BLOCK", int(256))],
+        _ => vec![("BLOCK", int(64)), ("BLOCK_E", int(32))],
+    }
+}
+
+fn point_f32(kernel: &str) -> Vec<(&'static str, ConstValue)> {
+    match kernel {
+        "la_state_scan" => vec![("BLOCK", int(1024))],
+        _ => vec![("BLOCK", int(32)), ("BLOCK_E", int(32))],
+    }
+}
+
+/// bf16 over lengths that are one token, ragged, exactly a block and several
+/// segments, with d != e both ways, both layouts, and every optional state.
+#[test]
+fn lightning_attention_bf16() {
+    let cases = [
+        // (n, d, e, segment, layout, S0, final, scale)
+        (1, 32, 32, None, TensorLayout::Bhnd, false, false, 1.0),
+        (17, 32, 64, None, TensorLayout::Bnhd, true, true, 1.0),
+        (64, 64, 32, Some(64), TensorLayout::Bhnd, false, true, 0.5),
+        (200, 32, 32, Some(64), TensorLayout::Bnhd, true, false, 1.0),
+        (150, 32, 64, Some(128), TensorLayout::Bhnd, true, true, 0.25),
+    ];
+    for mut trial in trials("lightning_attention_bf16").into_iter().take(2) {
+        for (i, &(n, d, e, segment, layout, s0, fin, scale)) in cases.iter().enumerate() {
+            let mut p = Problem::new(2, 2, n, d, e, DType::BF16);
+            p.layout = layout;
+            p.segment = segment;
+            p.initial_state = s0;
+            p.final_state = fin;
+            p.scale = scale;
+            // s = 0 (no decay) first, then decays up to 1.
+            let decay = if i == 0 || (trial.index == 0 && i == 1) { (0.0, 0.0) } else { (0.0, 1.0) };
+            check(&p, &mut trial, point_16bit, decay);
+        }
+    }
+}
+
+#[test]
+fn lightning_attention_f16() {
+    for mut trial in trials("lightning_attention_f16").into_iter().take(2) {
+        let mut p = Problem::new(1, 2, 130, 32, 32, DType::F16);
+        p.segment = Some(64);
+        p.initial_state = true;
+        p.final_state = true;
+        check(&p, &mut trial, point_16bit, (0.0, 1.0));
+        let mut p = Problem::new(2, 1, 33, 64, 32, DType::F16);
+        p.layout = TensorLayout::Bnhd;
+        check(&p, &mut trial, point_16bit, (0.0, 0.0));
+    }
+}
+
+/// Exact f32 dots: the result matches the f64 reference to f32 rounding.
+#[test]
+fn lightning_attention_f32() {
+    for mut trial in trials("lightning_attention_f32").into_iter().take(1) {
+        let mut p = Problem::new(1, 2, 70, 32, 32, DType::F32);
+        p.segment = Some(32);
+        p.initial_state = true;
+        p.final_state = true;
+        p.scale = 0.5;
+        check(&p, &mut trial, point_f32, (0.0, 1.0));
+    }
+}
