@@ -479,7 +479,24 @@ mod tests {
                 .into_iter()
                 .map(|(n, v)| if n.as_deref() == Some(name) { (n, value) } else { (n, v) })
                 .collect(),
+            pins: args.pins,
             _buffers: std::marker::PhantomData,
         }
+    }
+
+    #[test]
+    fn pins_admit_matching_variants_and_print_sorted() {
+        use crate::bundle::ConstValue;
+        let args = LaunchArgs::new().pin("DK", 128).pin("BLOCK", 64).pin("DK", 64);
+        assert_eq!(args.pins().to_string(), "BLOCK=64,DK=64");
+        let consts = std::collections::BTreeMap::from([
+            ("DK".to_string(), ConstValue::Int(64)),
+            ("BLOCK".to_string(), ConstValue::Int(64)),
+        ]);
+        assert!(args.pins().admit(&consts, 4, 1));
+        let other = std::collections::BTreeMap::from([("DK".to_string(), ConstValue::Int(128))]);
+        assert!(!args.pins().admit(&other, 4, 1));
+        let warps = LaunchArgs::new().pin("warps", 8);
+        assert!(warps.pins().admit(&consts, 8, 1) && !warps.pins().admit(&consts, 4, 1));
     }
 }

@@ -176,6 +176,43 @@ impl Runtime {
         Ok(out)
     }
 
+    /// Set every byte of `buffer` to `byte` (0xFF makes every float NaN: a
+    /// poisoned output shows each element a kernel did not write).
+    pub fn fill_bytes(&self, buffer: &RawBuffer, byte: u8) -> Result<()> {
+        self.synchronize()?;
+        self.bind()?;
+        // SAFETY: the allocation holds at least `bytes` bytes.
+        unsafe { result::memset_d8_sync(buffer.ptr, byte, buffer.bytes) }.map_err(driver_err("filling a buffer"))
+    }
+
+    /// Copy `bytes` bytes between device buffers, on the runtime's stream.
+    pub fn copy_bytes(&self, dst: &RawBuffer, src: &RawBuffer, bytes: usize) -> Result<()> {
+        if bytes > dst.bytes || bytes > src.bytes {
+            return Err(Error::Buffer(format!(
+                "copy of {bytes} bytes between buffers of {} and {}",
+                src.bytes, dst.bytes
+            )));
+        }
+        self.bind()?;
+        // SAFETY: both allocations hold at least `bytes` bytes (checked above).
+        unsafe { result::memcpy_dtod_async(dst.ptr, src.ptr, bytes, self.stream.raw()) }
+            .map_err(driver_err("copying between device buffers"))
+    }
+
+    /// Milliseconds the device spends on the work `work` enqueues on the
+    /// runtime's stream, between two CUDA events.
+    pub fn time_ms(&self, work: impl FnOnce() -> Result<()>) -> Result<f32> {
+        self.bind()?;
+        let event =
+            || self.ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT)).map_err(driver_err("creating an event"));
+        let (begin, end) = (event()?, event()?);
+        begin.record(&self.stream.0).map_err(driver_err("recording an event"))?;
+        work()?;
+        end.record(&self.stream.0).map_err(driver_err("recording an event"))?;
+        end.synchronize().map_err(driver_err("waiting for an event"))?;
+        begin.elapsed_ms(&end).map_err(driver_err("reading event times"))
+    }
+
     /// A zeroed typed buffer of `len` elements.
     pub fn alloc_zeros<T: Element>(&self, len: usize) -> Result<DeviceBuffer<T>> {
         Ok(DeviceBuffer { raw: self.alloc_raw(T::DTYPE, len)?, _t: PhantomData })

@@ -37,6 +37,7 @@ use std::time::Duration;
 pub struct LightningAttention {
     bundle: Bundle,
     tune: TuneOptions,
+    poison: bool,
 }
 
 /// What the forward returns: the output, the final state when asked for,
@@ -47,6 +48,7 @@ pub struct Forward {
     pub final_state: Option<RawBuffer>,
     /// f32 `[batch*heads, segments, d, e]`: the state entering each segment.
     pub states: RawBuffer,
+    placeholder: RawBuffer,
 }
 
 /// Gradients of q, k, v and, when the forward had one, the initial state.
@@ -56,6 +58,8 @@ pub struct Gradients {
     pub dk: RawBuffer,
     pub dv: RawBuffer,
     pub d_initial_state: Option<RawBuffer>,
+    /// Workspace: the reverse segment states.
+    pub states: RawBuffer,
 }
 
 impl LightningAttention {
@@ -63,7 +67,14 @@ impl LightningAttention {
     /// shape costs well under a second per kernel.
     pub fn new(bundle: Bundle) -> LightningAttention {
         let tune = TuneOptions { warmup: 2, repeats: 10, budget: Duration::from_millis(150), ..TuneOptions::default() };
-        LightningAttention { bundle, tune }
+        LightningAttention { bundle, tune, poison: false }
+    }
+
+    /// Fill every output with NaN before the kernels run (for checks: an
+    /// element no kernel writes stays NaN). Costs one memset per output.
+    pub fn with_poison(mut self, poison: bool) -> LightningAttention {
+        self.poison = poison;
+        self
     }
 
     /// Replace the tuning options (outputs are set per step).
@@ -78,6 +89,8 @@ impl LightningAttention {
 
     /// o = lightning_attention(q, k, v) with per-head decay `s` (f32
     /// `[heads]`) and an optional initial state (f32 `[batch, heads, d, e]`).
+    /// Allocates the output, the final state (when `p.final_state`) and the
+    /// segment states the backward reads.
     #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
@@ -89,27 +102,57 @@ impl LightningAttention {
         s: &RawBuffer,
         initial_state: Option<&RawBuffer>,
     ) -> Result<Forward> {
-        let p = &self.fit(rt, p, initial_state.is_some())?;
+        let fitted = self.fit(rt, p, initial_state.is_some())?;
+        let fwd = self.alloc_forward(rt, &fitted)?;
+        self.forward_into(rt, &fitted, q, k, v, s, initial_state, &fwd)?;
+        Ok(fwd)
+    }
+
+    /// The buffers [`LightningAttention::forward_into`] writes, for a problem
+    /// returned by [`LightningAttention::fit`].
+    pub fn alloc_forward(&self, rt: &Runtime, p: &Problem) -> Result<Forward> {
+        Ok(Forward {
+            o: self.output(rt, p, Buf::O)?,
+            final_state: p.final_state.then(|| self.output(rt, p, Buf::FinalState)).transpose()?,
+            states: self.output(rt, p, Buf::FwdStates)?,
+            placeholder: alloc(rt, p, Buf::Placeholder)?,
+        })
+    }
+
+    /// The forward into buffers allocated before (no allocation: for
+    /// repeated calls and timing). `p` must come from [`LightningAttention::fit`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_into(
+        &self,
+        rt: &Runtime,
+        p: &Problem,
+        q: &RawBuffer,
+        k: &RawBuffer,
+        v: &RawBuffer,
+        s: &RawBuffer,
+        initial_state: Option<&RawBuffer>,
+        fwd: &Forward,
+    ) -> Result<()> {
         let mut bufs = Buffers::default();
         bufs.input(p, Buf::Q, q)?;
         bufs.input(p, Buf::K, k)?;
         bufs.input(p, Buf::V, v)?;
         bufs.input(p, Buf::Decay, s)?;
+        if p.initial_state != initial_state.is_some() {
+            return Err(Error::Buffer(
+                "lightning attention: the problem and the arguments disagree on the initial state".into(),
+            ));
+        }
         if let Some(s0) = initial_state {
             bufs.input(p, Buf::InitialState, s0)?;
         }
-        let o = alloc(rt, p, Buf::O)?;
-        let states = alloc(rt, p, Buf::FwdStates)?;
-        let final_state = p.final_state.then(|| alloc(rt, p, Buf::FinalState)).transpose()?;
-        let placeholder = alloc(rt, p, Buf::Placeholder)?;
-        bufs.set(Buf::O, &o);
-        bufs.set(Buf::FwdStates, &states);
-        bufs.set(Buf::Placeholder, &placeholder);
-        if let Some(f) = &final_state {
-            bufs.set(Buf::FinalState, f);
+        bufs.input(p, Buf::O, &fwd.o)?;
+        bufs.input(p, Buf::FwdStates, &fwd.states)?;
+        bufs.set(Buf::Placeholder, &fwd.placeholder);
+        if let Some(f) = &fwd.final_state {
+            bufs.input(p, Buf::FinalState, f)?;
         }
-        self.run(rt, &plan::forward(p), &bufs)?;
-        Ok(Forward { o, final_state, states })
+        self.run(rt, &plan::forward(p), &bufs)
     }
 
     /// Gradients of the forward that returned `fwd`, given do (`[.., n, e]`).
@@ -125,7 +168,35 @@ impl LightningAttention {
         s: &RawBuffer,
         d_o: &RawBuffer,
     ) -> Result<Gradients> {
-        let p = &self.fit(rt, p, p.initial_state)?;
+        let fitted = self.fit(rt, p, p.initial_state)?;
+        let grads = self.alloc_backward(rt, &fitted)?;
+        self.backward_into(rt, &fitted, fwd, q, k, v, s, d_o, &grads)?;
+        Ok(grads)
+    }
+
+    pub fn alloc_backward(&self, rt: &Runtime, p: &Problem) -> Result<Gradients> {
+        Ok(Gradients {
+            dq: self.output(rt, p, Buf::DQ)?,
+            dk: self.output(rt, p, Buf::DK)?,
+            dv: self.output(rt, p, Buf::DV)?,
+            d_initial_state: p.initial_state.then(|| self.output(rt, p, Buf::DInitialState)).transpose()?,
+            states: self.output(rt, p, Buf::BwdStates)?,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_into(
+        &self,
+        rt: &Runtime,
+        p: &Problem,
+        fwd: &Forward,
+        q: &RawBuffer,
+        k: &RawBuffer,
+        v: &RawBuffer,
+        s: &RawBuffer,
+        d_o: &RawBuffer,
+        grads: &Gradients,
+    ) -> Result<()> {
         let mut bufs = Buffers::default();
         bufs.input(p, Buf::Q, q)?;
         bufs.input(p, Buf::K, k)?;
@@ -133,22 +204,28 @@ impl LightningAttention {
         bufs.input(p, Buf::Decay, s)?;
         bufs.input(p, Buf::DO, d_o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
-        let dq = alloc(rt, p, Buf::DQ)?;
-        let dk = alloc(rt, p, Buf::DK)?;
-        let dv = alloc(rt, p, Buf::DV)?;
-        let states = alloc(rt, p, Buf::BwdStates)?;
-        let placeholder = alloc(rt, p, Buf::Placeholder)?;
-        let d_initial_state = p.initial_state.then(|| alloc(rt, p, Buf::DInitialState)).transpose()?;
-        bufs.set(Buf::DQ, &dq);
-        bufs.set(Buf::DK, &dk);
-        bufs.set(Buf::DV, &dv);
-        bufs.set(Buf::BwdStates, &states);
-        bufs.set(Buf::Placeholder, &placeholder);
-        if let Some(g) = &d_initial_state {
-            bufs.set(Buf::DInitialState, g);
+        bufs.set(Buf::Placeholder, &fwd.placeholder);
+        bufs.input(p, Buf::DQ, &grads.dq)?;
+        bufs.input(p, Buf::DK, &grads.dk)?;
+        bufs.input(p, Buf::DV, &grads.dv)?;
+        bufs.input(p, Buf::BwdStates, &grads.states)?;
+        if p.initial_state {
+            let g = grads.d_initial_state.as_ref().ok_or_else(|| {
+                Error::Buffer(
+                    "lightning attention: the problem has an initial state but no buffer for its gradient".into(),
+                )
+            })?;
+            bufs.input(p, Buf::DInitialState, g)?;
         }
-        self.run(rt, &plan::backward(p), &bufs)?;
-        Ok(Gradients { dq, dk, dv, d_initial_state })
+        self.run(rt, &plan::backward(p), &bufs)
+    }
+
+    fn output(&self, rt: &Runtime, p: &Problem, b: Buf) -> Result<RawBuffer> {
+        let buffer = alloc(rt, p, b)?;
+        if self.poison {
+            rt.fill_bytes(&buffer, 0xFF)?;
+        }
+        Ok(buffer)
     }
 
     /// The problem as it will run on this device: checked, with its segment

@@ -18,6 +18,24 @@ use std::time::{Duration, Instant};
 /// Smallest L2 flush buffer, for devices that report no L2 size.
 const MIN_FLUSH_BYTES: usize = 64 << 20;
 
+/// Outputs up to this size are compared whole between candidates; larger
+/// ones through [`SAMPLE_CHUNKS`] evenly spaced chunks of this total size
+/// (reading and comparing hundreds of megabytes would dominate tuning, and
+/// a broken variant is wrong nearly everywhere).
+const COMPARE_BYTES: usize = 16 << 20;
+const SAMPLE_CHUNKS: usize = 64;
+
+/// The byte ranges of an output of `bytes` bytes (elements of `size`) that
+/// are compared.
+fn compared_ranges(bytes: usize, size: usize) -> Vec<(usize, usize)> {
+    if bytes <= COMPARE_BYTES {
+        return vec![(0, bytes)];
+    }
+    let chunk = (COMPARE_BYTES / SAMPLE_CHUNKS) / size * size;
+    let step = bytes / SAMPLE_CHUNKS / size * size;
+    (0..SAMPLE_CHUNKS).map(|i| (i * step, chunk.min(bytes - i * step))).collect()
+}
+
 /// A pointer argument: where it is, and a saved copy of its content.
 struct Saved {
     param: String,
@@ -233,11 +251,16 @@ fn run_candidate(
     rt.synchronize()?;
     let mut outputs = Vec::new();
     for s in saved.iter().filter(|s| s.compared) {
-        let mut host = vec![0u8; s.bytes];
-        if !host.is_empty() {
-            rt.bind()?;
-            // SAFETY: the argument holds `s.bytes` bytes; the stream is idle.
-            unsafe { result::memcpy_dtoh_sync(&mut host, s.addr) }.map_err(driver_err("reading outputs"))?;
+        let mut host = Vec::new();
+        for (offset, len) in compared_ranges(s.bytes, s.elem.size()) {
+            let mut part = vec![0u8; len];
+            if len > 0 {
+                rt.bind()?;
+                // SAFETY: the range lies inside the argument's `s.bytes` bytes; the stream is idle.
+                unsafe { result::memcpy_dtoh_sync(&mut part, s.addr + offset as u64) }
+                    .map_err(driver_err("reading outputs"))?;
+            }
+            host.extend_from_slice(&part);
         }
         outputs.push(host);
     }
@@ -264,4 +287,20 @@ fn run_candidate(
     times.sort_by(f64::total_cmp);
     let median = times.get(times.len() / 2).copied().unwrap_or_default();
     Ok((outputs, median))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_outputs_are_compared_in_aligned_chunks_inside_the_buffer() {
+        assert_eq!(compared_ranges(1000, 4), vec![(0, 1000)]);
+        let bytes = (100 << 20) + 6;
+        let ranges = compared_ranges(bytes, 2);
+        assert_eq!(ranges.len(), SAMPLE_CHUNKS);
+        assert!(ranges.iter().all(|&(o, l)| o % 2 == 0 && l % 2 == 0 && o + l <= bytes && l > 0));
+        assert!(ranges.iter().map(|r| r.1).sum::<usize>() <= COMPARE_BYTES);
+        assert!(ranges.last().unwrap().0 > bytes / 2, "the chunks spread over the whole buffer");
+    }
 }

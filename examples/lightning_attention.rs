@@ -1,0 +1,498 @@
+//! Lightning Attention-2 forward and backward on the GPU, from a bundle built
+//! from `kernels-dsl/lightning_attn.tsr`: checked against float64, then timed.
+//!
+//! ```sh
+//! cargo build --release -p tessera-tests --example lightning_attention
+//! target/release/tessera build kernels-dsl/lightning_attn.tsr -o la.tsb --arch sm_90a
+//! target/release/examples/lightning_attention la.tsb                  # one problem: check, time
+//! target/release/examples/lightning_attention la.tsb check            # the correctness matrix
+//! target/release/examples/lightning_attention la.tsb bench --json F   # benchmark shapes, first call
+//! ```
+//!
+//! Checks: fresh random inputs, outputs poisoned with NaN before the run,
+//! every element finite afterwards, and the relative Frobenius error of o,
+//! dq, dk, dv (and the final state, dS0) against the f64 recurrence of
+//! `tessera_tests::reference` on sampled (batch, head) slices.
+//! Timings: medians of CUDA-event times with the L2 flushed before each run,
+//! beside the device-to-device copy bandwidth of the same process.
+
+use std::time::Instant;
+
+use half::{bf16, f16};
+use rand::Rng;
+use tessera_runtime::lightning_attention::{Forward, Gradients, LightningAttention, Problem, TensorLayout};
+use tessera_runtime::{Bundle, DType, RawBuffer, Runtime};
+use tessera_tests::inputs::{Trial, normal};
+use tessera_tests::reference::{AttentionShape, lightning_attention};
+
+type Res<T> = Result<T, String>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(bundle) = args.first() else {
+        eprintln!("usage: lightning_attention BUNDLE [check | bench [--json FILE]]");
+        std::process::exit(2);
+    };
+    let json = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
+    let result = (|| -> Res<bool> {
+        let rt = Runtime::new().map_err(|e| e.to_string())?;
+        let la = LightningAttention::new(Bundle::open(bundle).map_err(|e| e.to_string())?);
+        println!("device: {} ({} SMs)", rt.info().name, rt.info().sm_count);
+        match args.get(1).map(String::as_str) {
+            None => {
+                let mut p = Problem::new(2, 4, 4097, 64, 64, DType::BF16);
+                p.initial_state = true;
+                p.final_state = true;
+                let ok = check(&rt, &la, &p, 1.0, 1)?;
+                let t = time(&rt, &la, &p, 10)?;
+                println!("forward {:.3} ms, forward+backward {:.3} ms", t.0, t.1);
+                Ok(ok)
+            }
+            Some("check") => check_matrix(&rt, &la),
+            Some("sanitize") => sanitize(&rt, &la),
+            Some("profile") => {
+                // One forward and backward at (4, 16, 8192, 128), for ncu (run
+                // after `bench` with the same tuning cache: nothing tunes).
+                let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
+                let input = inputs(&rt, &p, 0.11, 3)?;
+                let [q, k, v, d_o] = &input.dev;
+                let fwd = dev(la.forward(&rt, &p, q, k, v, &input.s_dev, None))?;
+                dev(la.backward(&rt, &p, &fwd, q, k, v, &input.s_dev, d_o))?;
+                dev(rt.synchronize())?;
+                Ok(true)
+            }
+            Some("bench") => bench(&rt, &la, json.as_deref()),
+            Some(other) => Err(format!("unknown mode `{other}` (check, bench)")),
+        }
+    })();
+    match result {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn dev<T>(r: tessera_runtime::Result<T>) -> Res<T> {
+    r.map_err(|e| e.to_string())
+}
+
+/// Host values rounded to `dtype`, and their little-endian bytes.
+fn encode(dtype: DType, values: &[f64]) -> (Vec<f64>, Vec<u8>) {
+    let mut bytes = Vec::with_capacity(values.len() * dtype.size());
+    let mut stored = Vec::with_capacity(values.len());
+    for &v in values {
+        match dtype {
+            DType::BF16 => {
+                let x = bf16::from_f64(v);
+                stored.push(x.to_f64());
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+            DType::F16 => {
+                let x = f16::from_f64(v);
+                stored.push(x.to_f64());
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+            _ => {
+                let x = v as f32;
+                stored.push(f64::from(x));
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
+    (stored, bytes)
+}
+
+fn decode(dtype: DType, bytes: &[u8]) -> Vec<f64> {
+    match dtype {
+        DType::BF16 => bytes.chunks_exact(2).map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
+        DType::F16 => bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
+        _ => bytes.chunks_exact(4).map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect(),
+    }
+}
+
+/// A random problem's inputs on the device, and their stored values on the host.
+struct Inputs {
+    host: [Vec<f64>; 4],
+    s: Vec<f64>,
+    s0: Option<Vec<f64>>,
+    dev: [RawBuffer; 4],
+    s_dev: RawBuffer,
+    s0_dev: Option<RawBuffer>,
+}
+
+/// Standard normal values rounded to `dtype`, drawn in parallel chunks (the
+/// benchmark shapes hold up to 2^28 elements per tensor).
+fn random_tensor(dtype: DType, len: usize, seed: u64) -> (Vec<f64>, Vec<u8>) {
+    const CHUNK: usize = 1 << 20;
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).min(32);
+    let starts: Vec<usize> = (0..len).step_by(CHUNK).collect();
+    let chunks: Vec<(Vec<f64>, Vec<u8>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let starts = &starts;
+                scope.spawn(move || {
+                    starts
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % threads == t)
+                        .map(|(i, &start)| {
+                            let mut rng = Trial::new(0, seed.wrapping_mul(0x9E37_79B9).wrapping_add(i as u64)).rng;
+                            (i, encode(dtype, &normal(&mut rng, CHUNK.min(len - start), 0.0, 1.0)))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<_> = handles.into_iter().flat_map(|h| h.join().expect("generator thread")).collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, c)| c).collect()
+    });
+    let mut stored = Vec::with_capacity(len);
+    let mut bytes = Vec::with_capacity(len * dtype.size());
+    for (s, b) in chunks {
+        stored.extend_from_slice(&s);
+        bytes.extend_from_slice(&b);
+    }
+    (stored, bytes)
+}
+
+fn inputs(rt: &Runtime, p: &Problem, max_decay: f64, seed: u64) -> Res<Inputs> {
+    let mut rng = Trial::new(0, seed).rng;
+    let sizes = [p.elements(p.d), p.elements(p.d), p.elements(p.e), p.elements(p.e)];
+    let mut host: [Vec<f64>; 4] = Default::default();
+    let mut devs = Vec::new();
+    for (i, len) in sizes.into_iter().enumerate() {
+        let (stored, bytes) = random_tensor(p.dtype, len, seed * 4 + i as u64);
+        host[i] = stored;
+        devs.push(dev(rt.upload_raw(p.dtype, &bytes))?);
+    }
+    let s: Vec<f64> = (0..p.heads).map(|_| f64::from((rng.random::<f64>() * max_decay) as f32)).collect();
+    let (s, s_bytes) = encode(DType::F32, &s);
+    let s_dev = dev(rt.upload_raw(DType::F32, &s_bytes))?;
+    let (s0, s0_dev) = if p.initial_state {
+        let (v, b) = encode(DType::F32, &normal(&mut rng, p.head_state_elements(), 0.0, 1.0));
+        (Some(v), Some(dev(rt.upload_raw(DType::F32, &b))?))
+    } else {
+        (None, None)
+    };
+    let dev: [RawBuffer; 4] = devs.try_into().map_err(|_| "four inputs".to_string())?;
+    Ok(Inputs { host, s, s0, dev, s_dev, s0_dev })
+}
+
+/// The dense [n, w] slice of (b, h) of a stored tensor.
+fn slice(p: &Problem, w: usize, stored: &[f64], b: usize, h: usize) -> Vec<f64> {
+    let [sb, sh, sn] = p.strides(w).map(|x| x as usize);
+    let mut out = Vec::with_capacity(p.n * w);
+    for t in 0..p.n {
+        out.extend_from_slice(&stored[b * sb + h * sh + t * sn..][..w]);
+    }
+    out
+}
+
+/// Relative Frobenius error accumulated over slices.
+#[derive(Default)]
+struct Err2 {
+    diff: f64,
+    norm: f64,
+}
+
+impl Err2 {
+    fn add(&mut self, got: &[f64], want: &[f64]) {
+        for (g, w) in got.iter().zip(want) {
+            self.diff += (g - w) * (g - w);
+            self.norm += w * w;
+        }
+    }
+    fn rel(&self) -> f64 {
+        if self.norm == 0.0 { self.diff.sqrt() } else { (self.diff / self.norm).sqrt() }
+    }
+}
+
+fn limit(dtype: DType) -> f64 {
+    match dtype {
+        DType::BF16 => 1e-2,
+        DType::F16 => 5e-3,
+        _ => 1e-5,
+    }
+}
+
+/// Forward and backward of one random problem against float64; prints one line.
+fn check(rt: &Runtime, la: &LightningAttention, p: &Problem, max_decay: f64, seed: u64) -> Res<bool> {
+    let la = la.clone().with_poison(true);
+    let input = inputs(rt, p, max_decay, seed)?;
+    let [q, k, v, d_o] = &input.dev;
+    let fwd = dev(la.forward(rt, p, q, k, v, &input.s_dev, input.s0_dev.as_ref()))?;
+    let grads = dev(la.backward(rt, p, &fwd, q, k, v, &input.s_dev, d_o))?;
+    let get = |b: &RawBuffer, dtype: DType| -> Res<Vec<f64>> { Ok(decode(dtype, &dev(rt.download_raw(b))?)) };
+    let outs = [get(&fwd.o, p.dtype)?, get(&grads.dq, p.dtype)?, get(&grads.dk, p.dtype)?, get(&grads.dv, p.dtype)?];
+    let fin = fwd.final_state.as_ref().map(|b| get(b, DType::F32)).transpose()?;
+    let ds0 = grads.d_initial_state.as_ref().map(|b| get(b, DType::F32)).transpose()?;
+    let unwritten: usize =
+        outs.iter().chain(fin.iter()).chain(ds0.iter()).map(|o| o.iter().filter(|x| !x.is_finite()).count()).sum();
+
+    // Sample (batch, head) slices: all of them for small problems.
+    let bh = p.batch * p.heads;
+    let cost = p.n * p.d * p.e;
+    let mut samples: Vec<usize> = if bh * cost <= 1 << 26 { (0..bh).collect() } else { vec![0, bh / 2, bh - 1] };
+    samples.dedup();
+    let mut errs: [Err2; 6] = Default::default();
+    let shape = AttentionShape { batch: 1, heads: 1, n: p.n, d: p.d, e: p.e };
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = samples
+            .iter()
+            .map(|&i| {
+                let (b, h) = (i / p.heads, i % p.heads);
+                let input = &input;
+                scope.spawn(move || {
+                    let [q, k, v, d_o] = &input.host;
+                    let s0 = input.s0.as_ref().map(|s| s[i * p.d * p.e..][..p.d * p.e].to_vec());
+                    let want = lightning_attention(
+                        &slice(p, p.d, q, b, h),
+                        &slice(p, p.d, k, b, h),
+                        &slice(p, p.e, v, b, h),
+                        &[input.s[h]],
+                        f64::from(p.scale),
+                        s0.as_deref(),
+                        Some(&slice(p, p.e, d_o, b, h)),
+                        shape,
+                    );
+                    (i, want)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("reference thread")).collect()
+    });
+    for (i, want) in results {
+        let (b, h) = (i / p.heads, i % p.heads);
+        errs[0].add(&slice(p, p.e, &outs[0], b, h), &want.o);
+        errs[1].add(&slice(p, p.d, &outs[1], b, h), &want.dq);
+        errs[2].add(&slice(p, p.d, &outs[2], b, h), &want.dk);
+        errs[3].add(&slice(p, p.e, &outs[3], b, h), &want.dv);
+        let st = i * p.d * p.e..(i + 1) * p.d * p.e;
+        if let Some(f) = &fin {
+            errs[4].add(&f[st.clone()], &want.final_state);
+        }
+        if let Some(g) = &ds0 {
+            errs[5].add(&g[st], &want.d_initial_state);
+        }
+    }
+    let lim = limit(p.dtype);
+    let ok = unwritten == 0 && errs.iter().all(|e| e.rel() <= lim);
+    println!(
+        "{} b={} h={} n={} d={} e={} {} {:?} s<={max_decay} S0={} final={} seg={}: o {:.2e} dq {:.2e} dk {:.2e} dv {:.2e} final {:.2e} dS0 {:.2e} non-finite {unwritten} (limit {lim:.0e}, {} of {bh} heads)",
+        if ok { "PASS" } else { "FAIL" },
+        p.batch,
+        p.heads,
+        p.n,
+        p.d,
+        p.e,
+        p.dtype,
+        p.layout,
+        p.initial_state,
+        p.final_state,
+        la.fit(rt, p, p.initial_state).map(|f| f.segment_len()).unwrap_or(0),
+        errs[0].rel(),
+        errs[1].rel(),
+        errs[2].rel(),
+        errs[3].rel(),
+        errs[4].rel(),
+        errs[5].rel(),
+        samples.len()
+    );
+    Ok(ok)
+}
+
+/// Issue 5's matrix: n in {1, 17, 64, 1000, 4097, 65536}, every width (d != e
+/// too), s = 0 and up to 1, with and without S0 and the final state, both
+/// layouts, the three element types.
+fn check_matrix(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
+    let mut all = true;
+    let mut seed = 11;
+    let mut run = |p: Problem, max_decay: f64| -> Res<()> {
+        seed += 1;
+        all &= check(rt, la, &p, max_decay, seed)?;
+        Ok(())
+    };
+    let widths = [(32, 32), (64, 64), (128, 128), (256, 256), (64, 128), (128, 64), (32, 256)];
+    for dtype in [DType::BF16, DType::F16, DType::F32] {
+        for (i, &n) in [1, 17, 64, 1000, 4097].iter().enumerate() {
+            for (j, &(d, e)) in widths.iter().enumerate() {
+                if dtype == DType::F32 && (d > 128 || e > 128) && n > 1000 {
+                    continue; // exact-f32 dots run on FMA units: keep the big ones for bf16/f16
+                }
+                let mut p = Problem::new(2, 3, n, d, e, dtype);
+                p.layout = if (i + j) % 2 == 0 { TensorLayout::Bhnd } else { TensorLayout::Bnhd };
+                p.initial_state = (i + j) % 3 != 0;
+                p.final_state = (i + j) % 2 == 1;
+                p.scale = if j % 3 == 2 { 0.125 } else { 1.0 };
+                run(p, if (i + j) % 4 == 0 { 0.0 } else { 1.0 })?;
+            }
+        }
+    }
+    for dtype in [DType::BF16, DType::F16] {
+        let mut p = Problem::new(1, 2, 65536, 128, 128, dtype);
+        p.initial_state = true;
+        p.final_state = true;
+        run(p.clone(), 0.0)?;
+        p.layout = TensorLayout::Bnhd;
+        run(p, 1.0)?;
+    }
+    let mut p = Problem::new(1, 1, 65536, 64, 32, DType::F32);
+    p.initial_state = true;
+    run(p, 0.05)?;
+    println!("{}", if all { "all checks passed" } else { "SOME CHECKS FAILED" });
+    Ok(all)
+}
+
+/// Ragged sizes for compute-sanitizer: few heads, every width pair kind.
+fn sanitize(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
+    let mut all = true;
+    for (i, &(n, d, e)) in
+        [(1, 32, 32), (17, 64, 128), (1000, 128, 64), (4097, 128, 128), (333, 256, 32)].iter().enumerate()
+    {
+        for dtype in [DType::BF16, DType::F32] {
+            let mut p = Problem::new(1, 2, n, d, e, dtype);
+            p.initial_state = i % 2 == 0;
+            p.final_state = true;
+            p.layout = if i % 2 == 0 { TensorLayout::Bnhd } else { TensorLayout::Bhnd };
+            p.segment = Some(256);
+            all &= check(rt, la, &p, 1.0, 100 + i as u64)?;
+        }
+    }
+    Ok(all)
+}
+
+/// Median forward and forward+backward times (ms), L2 flushed before each.
+fn time(rt: &Runtime, la: &LightningAttention, p: &Problem, runs: usize) -> Res<(f64, f64)> {
+    let input = inputs(rt, p, 0.11, 5)?;
+    let [q, k, v, d_o] = &input.dev;
+    let fp = dev(la.fit(rt, p, input.s0_dev.is_some()))?;
+    let fwd: Forward = dev(la.alloc_forward(rt, &fp))?;
+    let grads: Gradients = dev(la.alloc_backward(rt, &fp))?;
+    let flush = dev(rt.alloc_raw(DType::I8, 256 << 20))?;
+    let forward = || la.forward_into(rt, &fp, q, k, v, &input.s_dev, input.s0_dev.as_ref(), &fwd);
+    let backward = || la.backward_into(rt, &fp, &fwd, q, k, v, &input.s_dev, d_o, &grads);
+    // Warm up: tunes (or reads the cache) and loads every module.
+    for _ in 0..3 {
+        dev(forward())?;
+        dev(backward())?;
+    }
+    let mut f = Vec::new();
+    let mut fb = Vec::new();
+    for i in 0..runs {
+        dev(rt.fill_bytes(&flush, i as u8))?;
+        f.push(f64::from(dev(rt.time_ms(forward))?));
+        dev(rt.fill_bytes(&flush, i as u8))?;
+        fb.push(f64::from(dev(rt.time_ms(|| {
+            forward()?;
+            backward()
+        }))?));
+    }
+    Ok((median(f), median(fb)))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Device-to-device copy of 1 GiB: bytes read + written per second.
+fn copy_bandwidth(rt: &Runtime) -> Res<f64> {
+    let bytes = 1 << 30;
+    let src = dev(rt.alloc_raw(DType::I8, bytes))?;
+    let dst = dev(rt.alloc_raw(DType::I8, bytes))?;
+    for _ in 0..3 {
+        dev(rt.copy_bytes(&dst, &src, bytes))?;
+    }
+    let mut t = Vec::new();
+    for _ in 0..20 {
+        t.push(f64::from(dev(rt.time_ms(|| rt.copy_bytes(&dst, &src, bytes)))?));
+    }
+    Ok(2.0 * bytes as f64 / (median(t) * 1e-3))
+}
+
+fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool> {
+    let mut lines = Vec::new();
+    // First call at (4, 16, 8192, 128) from an empty tuning cache.
+    let cache = std::env::temp_dir().join(format!("tessera-la-first-call-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let fresh = la.clone().with_tuning(tessera_runtime::TuneOptions {
+        cache_dir: Some(cache.clone()),
+        ..tessera_runtime::TuneOptions {
+            warmup: 2,
+            repeats: 10,
+            budget: std::time::Duration::from_millis(150),
+            ..Default::default()
+        }
+    });
+    {
+        let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
+        let input = inputs(rt, &p, 0.11, 3)?;
+        let [q, k, v, d_o] = &input.dev;
+        let call = || -> Res<f64> {
+            let start = Instant::now();
+            let fwd = dev(fresh.forward(rt, &p, q, k, v, &input.s_dev, None))?;
+            dev(fresh.backward(rt, &p, &fwd, q, k, v, &input.s_dev, d_o))?;
+            dev(rt.synchronize())?;
+            Ok(start.elapsed().as_secs_f64())
+        };
+        let first = call()?;
+        let second = call()?;
+        // A new process with the warm on-disk cache: a new handle set.
+        let warm = LightningAttention::new(Bundle::from_data(la.bundle().data().clone()))
+            .with_tuning(tessera_runtime::TuneOptions { cache_dir: Some(cache.clone()), ..Default::default() });
+        let start = Instant::now();
+        let fwd = dev(warm.forward(rt, &p, q, k, v, &input.s_dev, None))?;
+        dev(warm.backward(rt, &p, &fwd, q, k, v, &input.s_dev, d_o))?;
+        dev(rt.synchronize())?;
+        let cached = start.elapsed().as_secs_f64();
+        println!(
+            "first call (empty cache, tuning included) {first:.3} s; second call {:.1} ms; fresh handles, warm cache {:.1} ms",
+            second * 1e3,
+            cached * 1e3
+        );
+        lines.push(format!(r#"{{"first_call_s": {first}, "second_call_s": {second}, "warm_cache_s": {cached}}}"#));
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+    let bw = copy_bandwidth(rt)?;
+    println!("copy bandwidth {:.0} GB/s", bw / 1e9);
+    lines.push(format!(r#"{{"copy_gbps": {}}}"#, bw / 1e9));
+    let shapes = [
+        (8, 16, 2048, 128),
+        (4, 16, 8192, 128),
+        (2, 16, 32768, 128),
+        (1, 16, 65536, 128),
+        (4, 16, 8192, 64),
+        // Constant speed at b*n = 131072.
+        (64, 16, 2048, 128),
+        (16, 16, 8192, 128),
+        (4, 16, 32768, 128),
+        (1, 16, 131072, 128),
+    ];
+    for (b, h, n, d) in shapes {
+        let p = Problem::new(b, h, n, d, d, DType::BF16);
+        let (f, fb) = time(rt, la, &p, 15)?;
+        let tensor = (b * h * n * d * 2) as f64;
+        let (floor_f, floor_fb) = (4.0 * tensor / bw * 1e3, 11.0 * tensor / bw * 1e3);
+        let fitted = dev(la.fit(rt, &p, false))?;
+        let extra = fitted.workspace_bytes(true);
+        println!(
+            "b={b} h={h} n={n} d=e={d}: forward {f:.3} ms ({:.2}x floor {floor_f:.3}), forward+backward {fb:.3} ms ({:.2}x floor {floor_fb:.3}), seg {}, workspace {:.1} MB",
+            f / floor_f,
+            fb / floor_fb,
+            fitted.segment_len(),
+            extra as f64 / 1e6
+        );
+        lines.push(format!(
+            r#"{{"b": {b}, "h": {h}, "n": {n}, "d": {d}, "fwd_ms": {f}, "fwdbwd_ms": {fb}, "floor_fwd_ms": {floor_f}, "floor_fwdbwd_ms": {floor_fb}, "segment": {}, "workspace_bytes": {extra}}}"#,
+            fitted.segment_len()
+        ));
+    }
+    if let Some(path) = json {
+        std::fs::write(path, lines.join("\n") + "\n").map_err(|e| format!("writing {path}: {e}"))?;
+    }
+    Ok(true)
+}
