@@ -54,6 +54,16 @@ fn errors_are_one_line_with_their_kind() {
             vec!["run", p, "--kernel", "vector_add", "--arg", "n=10"],
             "error[argument]: missing argument `x` of type *f32 for kernel `vector_add`: add --arg x=...",
         ),
+        (
+            vec!["run", p, "--kernel", "vector_add", "--arg", "n=10", "--arg", "x=rand(n)", "--arg", "z=rand(n)",
+                 "--arg", "y=zeros(n)", "--pin", "D=64"],
+            "error[pin]: --pin D=64: kernel `vector_add` has no compile-time parameter `D` (it has: BLOCK)",
+        ),
+        (
+            vec!["run", p, "--kernel", "vector_add", "--arg", "n=10", "--arg", "x=rand(n)", "--arg", "z=rand(n)",
+                 "--arg", "y=zeros(n)", "--pin", "BLOCK=big"],
+            "error[pin]: --pin BLOCK=big: write NAME=INTEGER, e.g. --pin DK=128",
+        ),
     ];
     for (args, want) in cases {
         let out = tessera_run(&args, dir.path());

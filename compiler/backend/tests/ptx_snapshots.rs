@@ -51,6 +51,13 @@ snapshot_tests! {
     matmul_block_ptr: "matmul.tsr" "matmul_block_ptr" [];
     linear_attention_fwd: "linear_attention.tsr" "linear_attention_fwd" ["D" = 64];
     linear_attention_fwd_bf16: "linear_attention.tsr" "linear_attention_fwd_bf16" ["D" = 64];
+    la_state_scan: "lightning_attn.tsr" "la_state_scan" [];
+    la_chunk_state_bf16: "lightning_attn.tsr" "la_chunk_state_bf16" ["stages" = 2];
+    la_chunk_state_f16: "lightning_attn.tsr" "la_chunk_state_f16" ["DK" = 128, "BLOCK_E" = 32, "warps" = 8, "stages" = 2];
+    la_chunk_state_f32: "lightning_attn.tsr" "la_chunk_state_f32" ["DK" = 32, "stages" = 2];
+    la_output_bf16: "lightning_attn.tsr" "la_output_bf16" ["DK" = 128, "warps" = 8, "stages" = 2];
+    la_output_f16: "lightning_attn.tsr" "la_output_f16" ["BLOCK_E" = 32, "stages" = 2];
+    la_output_f32: "lightning_attn.tsr" "la_output_f32" ["DK" = 32, "stages" = 2];
 }
 
 const ARCHS: [GpuArch; 2] = [GpuArch::Sm80, GpuArch::Sm90a];

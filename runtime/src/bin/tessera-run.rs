@@ -70,6 +70,10 @@ struct Launch {
     /// Seed of `rand(...)` inputs.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Run only variants whose compile-time parameter NAME is VALUE (a size
+    /// compiled in that must match the data, such as a head width).
+    #[arg(long = "pin", value_name = "NAME=VALUE")]
+    pins: Vec<String>,
 }
 
 #[derive(Args)]
@@ -206,6 +210,7 @@ fn print_kernel(k: &KernelEntry, hash: &str) {
 struct Prepared {
     rt: Runtime,
     kernel: tessera_runtime::KernelHandle,
+    pins: Vec<(String, i64)>,
     /// Per parameter: a device buffer or a scalar.
     values: Vec<(String, Prepared1)>,
 }
@@ -217,10 +222,11 @@ enum Prepared1 {
 
 impl Prepared {
     fn args(&self) -> LaunchArgs<'_> {
-        self.values.iter().fold(LaunchArgs::new(), |a, (name, v)| match v {
+        let args = self.values.iter().fold(LaunchArgs::new(), |a, (name, v)| match v {
             Prepared1::Buffer(b) => a.arg(name, b),
             Prepared1::Scalar(s) => a.arg(name, *s),
-        })
+        });
+        self.pins.iter().fold(args, |a, (name, value)| a.pin(name, *value))
     }
 
     fn buffer_bytes(&self) -> u64 {
@@ -246,6 +252,27 @@ fn prepare(launch: &Launch) -> CliResult<Prepared> {
     let kernel = bundle.kernel(&name)?;
     // Parse before touching the device, so argument mistakes show everywhere.
     let host = host_args::parse(kernel.decl(), &launch.args, launch.seed).map_err(|m| fail("argument", m))?;
+    let mut pins = Vec::new();
+    for text in &launch.pins {
+        let parsed = text.split_once('=').and_then(|(n, v)| Some((n.trim().to_string(), v.trim().parse::<i64>().ok()?)));
+        match parsed {
+            Some((name, value)) if kernel.decl().const_params.iter().any(|p| p.name == name) || name == "warps" || name == "stages" => {
+                pins.push((name, value))
+            }
+            Some((name, _)) => {
+                let names: Vec<&str> = kernel.decl().const_params.iter().map(|p| p.name.as_str()).collect();
+                return Err(fail(
+                    "pin",
+                    format!(
+                        "--pin {text}: kernel `{}` has no compile-time parameter `{name}` (it has: {})",
+                        kernel.name(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+            None => return Err(fail("pin", format!("--pin {text}: write NAME=INTEGER, e.g. --pin DK=128"))),
+        }
+    }
     let rt = Runtime::new()?;
     let mut values = Vec::new();
     for (param, arg) in kernel.decl().params.iter().zip(host) {
@@ -255,7 +282,7 @@ fn prepare(launch: &Launch) -> CliResult<Prepared> {
         };
         values.push((param.name.clone(), value));
     }
-    Ok(Prepared { rt, kernel, values })
+    Ok(Prepared { rt, kernel, pins, values })
 }
 
 fn run(launch: &Launch, show: &[String]) -> CliResult<()> {

@@ -104,16 +104,17 @@ impl Problem {
     }
 
     /// Tokens per segment: long enough that the segment states (d*e f32 per
-    /// segment, about four passes over them) stay small next to the tokens'
-    /// own traffic, short enough that batch * heads * segments is about three
-    /// programs per multiprocessor, so the last wave of a launch is a small
-    /// part of it (with two programs per segment, value slices, that is six
-    /// waves at one program per SM). A multiple of 256, at least 1024 (or n).
+    /// segment, a few passes) stay small next to the tokens' own traffic,
+    /// short enough that batch * heads * segments fills `sm_count`
+    /// multiprocessors. A multiple of 256, at least 512 (or n).
+    /// (Aiming at three programs per multiprocessor with segments of at
+    /// least 1024 tokens evens the speed over n, but measured slower on an
+    /// H200 at every benchmark shape but n = 131072: docs/lightning-attention.md.)
     pub fn default_segment(&self, sm_count: usize) -> usize {
         let bh = self.batch * self.heads;
-        let want_segments = (3 * sm_count.max(1)).div_ceil(bh).max(1);
+        let want_segments = sm_count.max(1).div_ceil(bh).max(1);
         let seg = self.n.div_ceil(want_segments).div_ceil(256) * 256;
-        seg.max(1024).min(self.n.div_ceil(256) * 256)
+        seg.max(512).min(self.n.div_ceil(256) * 256)
     }
 
     pub fn segment_len(&self) -> usize {
@@ -426,19 +427,15 @@ mod tests {
     #[test]
     fn segments_fill_the_device_and_stay_long() {
         let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
-        assert_eq!(p.default_segment(132), 1280);
-        let p = Problem::new(1, 16, 65536, 128, 128, DType::BF16);
         assert_eq!(p.default_segment(132), 2816);
-        let p = Problem::new(1, 16, 131072, 128, 128, DType::BF16);
-        assert_eq!(p.default_segment(132), 5376);
+        let p = Problem::new(1, 16, 65536, 128, 128, DType::BF16);
+        assert_eq!(p.default_segment(132), 7424);
         // Short sequences are one segment, however few programs that makes.
         let p = Problem::new(1, 1, 17, 64, 64, DType::BF16);
         assert_eq!(p.default_segment(132), 256);
         assert_eq!(p.segments(), 1);
         let p = Problem::new(8, 16, 2048, 128, 128, DType::BF16);
         assert_eq!(p.default_segment(132), 1024);
-        let p = Problem::new(64, 16, 2048, 128, 128, DType::BF16);
-        assert_eq!(p.default_segment(132), 2048);
     }
 
     #[test]
