@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use half::{bf16, f16};
 use rand::Rng;
-use tessera_runtime::lightning_attention::{Forward, Gradients, LightningAttention, Problem, TensorLayout};
+use tessera_runtime::lightning_attention::{Forward, Gradients, Inputs, LightningAttention, Problem, TensorLayout};
 use tessera_runtime::{Bundle, DType, RawBuffer, Runtime};
 use tessera_tests::inputs::{Trial, normal};
 use tessera_tests::reference::{AttentionShape, lightning_attention};
@@ -54,10 +54,9 @@ fn main() {
                 // One forward and backward at (4, 16, 8192, 128), for ncu (run
                 // after `bench` with the same tuning cache: nothing tunes).
                 let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
-                let input = inputs(&rt, &p, 0.11, 3)?;
-                let [q, k, v, d_o] = &input.dev;
-                let fwd = dev(la.forward(&rt, &p, q, k, v, &input.s_dev, None))?;
-                dev(la.backward(&rt, &p, &fwd, q, k, v, &input.s_dev, d_o))?;
+                let input = random(&rt, &p, 0.11, 3)?;
+                let fwd = dev(la.forward(&rt, &p, &input.inputs()))?;
+                dev(la.backward(&rt, &p, &input.inputs(), &fwd, input.d_o()))?;
                 dev(rt.synchronize())?;
                 Ok(true)
             }
@@ -114,7 +113,7 @@ fn decode(dtype: DType, bytes: &[u8]) -> Vec<f64> {
 }
 
 /// A random problem's inputs on the device, and their stored values on the host.
-struct Inputs {
+struct Random {
     host: [Vec<f64>; 4],
     s: Vec<f64>,
     s0: Option<Vec<f64>>,
@@ -159,7 +158,18 @@ fn random_tensor(dtype: DType, len: usize, seed: u64) -> (Vec<f64>, Vec<u8>) {
     (stored, bytes)
 }
 
-fn inputs(rt: &Runtime, p: &Problem, max_decay: f64, seed: u64) -> Res<Inputs> {
+impl Random {
+    fn inputs(&self) -> Inputs<'_> {
+        let [q, k, v, _] = &self.dev;
+        Inputs { q, k, v, decay: &self.s_dev, initial_state: self.s0_dev.as_ref() }
+    }
+
+    fn d_o(&self) -> &RawBuffer {
+        &self.dev[3]
+    }
+}
+
+fn random(rt: &Runtime, p: &Problem, max_decay: f64, seed: u64) -> Res<Random> {
     let mut rng = Trial::new(0, seed).rng;
     let sizes = [p.elements(p.d), p.elements(p.d), p.elements(p.e), p.elements(p.e)];
     let mut host: [Vec<f64>; 4] = Default::default();
@@ -179,7 +189,7 @@ fn inputs(rt: &Runtime, p: &Problem, max_decay: f64, seed: u64) -> Res<Inputs> {
         (None, None)
     };
     let dev: [RawBuffer; 4] = devs.try_into().map_err(|_| "four inputs".to_string())?;
-    Ok(Inputs { host, s, s0, dev, s_dev, s0_dev })
+    Ok(Random { host, s, s0, dev, s_dev, s0_dev })
 }
 
 /// The dense [n, w] slice of (b, h) of a stored tensor.
@@ -222,10 +232,9 @@ fn limit(dtype: DType) -> f64 {
 /// Forward and backward of one random problem against float64; prints one line.
 fn check(rt: &Runtime, la: &LightningAttention, p: &Problem, max_decay: f64, seed: u64) -> Res<bool> {
     let la = la.clone().with_poison(true);
-    let input = inputs(rt, p, max_decay, seed)?;
-    let [q, k, v, d_o] = &input.dev;
-    let fwd = dev(la.forward(rt, p, q, k, v, &input.s_dev, input.s0_dev.as_ref()))?;
-    let grads = dev(la.backward(rt, p, &fwd, q, k, v, &input.s_dev, d_o))?;
+    let input = random(rt, p, max_decay, seed)?;
+    let fwd = dev(la.forward(rt, p, &input.inputs()))?;
+    let grads = dev(la.backward(rt, p, &input.inputs(), &fwd, input.d_o()))?;
     let get = |b: &RawBuffer, dtype: DType| -> Res<Vec<f64>> { Ok(decode(dtype, &dev(rt.download_raw(b))?)) };
     let outs = [get(&fwd.o, p.dtype)?, get(&grads.dq, p.dtype)?, get(&grads.dk, p.dtype)?, get(&grads.dv, p.dtype)?];
     let fin = fwd.final_state.as_ref().map(|b| get(b, DType::F32)).transpose()?;
@@ -281,19 +290,10 @@ fn check(rt: &Runtime, la: &LightningAttention, p: &Problem, max_decay: f64, see
     }
     let lim = limit(p.dtype);
     let ok = unwritten == 0 && errs.iter().all(|e| e.rel() <= lim);
+    let fitted = dev(la.fit(rt, p, p.initial_state))?;
     println!(
-        "{} b={} h={} n={} d={} e={} {} {:?} s<={max_decay} S0={} final={} seg={}: o {:.2e} dq {:.2e} dk {:.2e} dv {:.2e} final {:.2e} dS0 {:.2e} non-finite {unwritten} (limit {lim:.0e}, {} of {bh} heads)",
+        "{} {fitted} s<={max_decay}: o {:.2e} dq {:.2e} dk {:.2e} dv {:.2e} final {:.2e} dS0 {:.2e} non-finite {unwritten} (limit {lim:.0e}, {} of {bh} heads)",
         if ok { "PASS" } else { "FAIL" },
-        p.batch,
-        p.heads,
-        p.n,
-        p.d,
-        p.e,
-        p.dtype,
-        p.layout,
-        p.initial_state,
-        p.final_state,
-        la.fit(rt, p, p.initial_state).map(|f| f.segment_len()).unwrap_or(0),
         errs[0].rel(),
         errs[1].rel(),
         errs[2].rel(),
@@ -367,14 +367,14 @@ fn sanitize(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
 
 /// Median forward and forward+backward times (ms), L2 flushed before each.
 fn time(rt: &Runtime, la: &LightningAttention, p: &Problem, runs: usize) -> Res<(f64, f64)> {
-    let input = inputs(rt, p, 0.11, 5)?;
-    let [q, k, v, d_o] = &input.dev;
+    let input = random(rt, p, 0.11, 5)?;
     let fp = dev(la.fit(rt, p, input.s0_dev.is_some()))?;
     let fwd: Forward = dev(la.alloc_forward(rt, &fp))?;
     let grads: Gradients = dev(la.alloc_backward(rt, &fp))?;
     let flush = dev(rt.alloc_raw(DType::I8, 256 << 20))?;
-    let forward = || la.forward_into(rt, &fp, q, k, v, &input.s_dev, input.s0_dev.as_ref(), &fwd);
-    let backward = || la.backward_into(rt, &fp, &fwd, q, k, v, &input.s_dev, d_o, &grads);
+    let inputs = input.inputs();
+    let forward = || la.forward_into(rt, &fp, &inputs, &fwd);
+    let backward = || la.backward_into(rt, &fp, &inputs, &fwd, input.d_o(), &grads);
     // Warm up: tunes (or reads the cache) and loads every module.
     for _ in 0..3 {
         dev(forward())?;
@@ -430,12 +430,11 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
     });
     {
         let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
-        let input = inputs(rt, &p, 0.11, 3)?;
-        let [q, k, v, d_o] = &input.dev;
+        let input = random(rt, &p, 0.11, 3)?;
         let call = || -> Res<f64> {
             let start = Instant::now();
-            let fwd = dev(fresh.forward(rt, &p, q, k, v, &input.s_dev, None))?;
-            dev(fresh.backward(rt, &p, &fwd, q, k, v, &input.s_dev, d_o))?;
+            let fwd = dev(fresh.forward(rt, &p, &input.inputs()))?;
+            dev(fresh.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;
             dev(rt.synchronize())?;
             Ok(start.elapsed().as_secs_f64())
         };
@@ -445,8 +444,8 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
         let warm = LightningAttention::new(Bundle::from_data(la.bundle().data().clone()))
             .with_tuning(tessera_runtime::TuneOptions { cache_dir: Some(cache.clone()), ..Default::default() });
         let start = Instant::now();
-        let fwd = dev(warm.forward(rt, &p, q, k, v, &input.s_dev, None))?;
-        dev(warm.backward(rt, &p, &fwd, q, k, v, &input.s_dev, d_o))?;
+        let fwd = dev(warm.forward(rt, &p, &input.inputs()))?;
+        dev(warm.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;
         dev(rt.synchronize())?;
         let cached = start.elapsed().as_secs_f64();
         println!(

@@ -79,15 +79,22 @@ impl Interp {
     }
 }
 
-/// Dense [b, h, n, w] values stored at the problem's layout.
-fn scatter(p: &Problem, w: usize, dense: &[f64]) -> Vec<f64> {
+/// Dense `[b, h, n, w]` values stored at the problem's layout (`to_layout`),
+/// or stored values read back into dense order.
+fn relayout(p: &Problem, w: usize, values: &[f64], to_layout: bool) -> Vec<f64> {
     let [sb, sh, sn] = p.strides(w).map(|s| s as usize);
-    let mut out = vec![0.0; dense.len()];
+    let mut out = vec![0.0; values.len()];
     for b in 0..p.batch {
         for h in 0..p.heads {
             for t in 0..p.n {
                 for x in 0..w {
-                    out[b * sb + h * sh + t * sn + x] = dense[((b * p.heads + h) * p.n + t) * w + x];
+                    let dense = ((b * p.heads + h) * p.n + t) * w + x;
+                    let stored = b * sb + h * sh + t * sn + x;
+                    if to_layout {
+                        out[stored] = values[dense];
+                    } else {
+                        out[dense] = values[stored];
+                    }
                 }
             }
         }
@@ -95,19 +102,12 @@ fn scatter(p: &Problem, w: usize, dense: &[f64]) -> Vec<f64> {
     out
 }
 
+fn scatter(p: &Problem, w: usize, dense: &[f64]) -> Vec<f64> {
+    relayout(p, w, dense, true)
+}
+
 fn gather(p: &Problem, w: usize, stored: &[f64]) -> Vec<f64> {
-    let [sb, sh, sn] = p.strides(w).map(|s| s as usize);
-    let mut out = vec![0.0; stored.len()];
-    for b in 0..p.batch {
-        for h in 0..p.heads {
-            for t in 0..p.n {
-                for x in 0..w {
-                    out[((b * p.heads + h) * p.n + t) * w + x] = stored[b * sb + h * sh + t * sn + x];
-                }
-            }
-        }
-    }
-    out
+    relayout(p, w, stored, false)
 }
 
 fn tol(d: DType) -> Tolerance {
@@ -159,23 +159,7 @@ fn check(p: &Problem, trial: &mut Trial, point: fn(&str) -> Vec<(&'static str, C
     run.run(&plan::forward(p));
     run.run(&plan::backward(p));
 
-    let what = |name: &str| {
-        format!(
-            "{name}: b={} h={} n={} d={} e={} {} {:?} seg={} scale={} s={s:?} S0={} final={} {}",
-            p.batch,
-            p.heads,
-            p.n,
-            p.d,
-            p.e,
-            p.dtype,
-            p.layout,
-            p.segment_len(),
-            p.scale,
-            p.initial_state,
-            p.final_state,
-            trial_text(trial)
-        )
-    };
+    let what = |name: &str| format!("{name}: {p} s={s:?} {}", trial.describe());
     let t = tol(p.dtype);
     let mut worst = Vec::new();
     worst.push(assert_close(&what("o"), &gather(p, p.e, &run.get(Buf::O)), &want.o, t));
@@ -191,10 +175,6 @@ fn check(p: &Problem, trial: &mut Trial, point: fn(&str) -> Vec<(&'static str, C
     if p.initial_state {
         assert_close(&what("dS0"), &run.get(Buf::DInitialState), &want.d_initial_state, t);
     }
-}
-
-fn trial_text(t: &Trial) -> String {
-    t.describe()
 }
 
 fn point_16bit(kernel: &str) -> Vec<(&'static str, ConstValue)> {

@@ -254,9 +254,12 @@ fn prepare(launch: &Launch) -> CliResult<Prepared> {
     let host = host_args::parse(kernel.decl(), &launch.args, launch.seed).map_err(|m| fail("argument", m))?;
     let mut pins = Vec::new();
     for text in &launch.pins {
-        let parsed = text.split_once('=').and_then(|(n, v)| Some((n.trim().to_string(), v.trim().parse::<i64>().ok()?)));
+        let parsed =
+            text.split_once('=').and_then(|(n, v)| Some((n.trim().to_string(), v.trim().parse::<i64>().ok()?)));
         match parsed {
-            Some((name, value)) if kernel.decl().const_params.iter().any(|p| p.name == name) || name == "warps" || name == "stages" => {
+            Some((name, value))
+                if kernel.decl().const_params.iter().any(|p| p.name == name) || name == "warps" || name == "stages" =>
+            {
                 pins.push((name, value))
             }
             Some((name, _)) => {

@@ -2,15 +2,16 @@
 //! from `kernels-dsl/lightning_attn.tsr`.
 //!
 //! ```no_run
-//! use tessera_runtime::lightning_attention::{LightningAttention, Problem};
+//! use tessera_runtime::lightning_attention::{Inputs, LightningAttention, Problem};
 //! use tessera_runtime::{Bundle, DType, Runtime};
 //! # fn main() -> Result<(), tessera_runtime::Error> {
 //! let rt = Runtime::new()?;
 //! let la = LightningAttention::new(Bundle::open("lightning_attn.tsb")?);
 //! let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
 //! # let (q, k, v, s, d_o) = todo!();
-//! let fwd = la.forward(&rt, &p, &q, &k, &v, &s, None)?;       // o, final state, saved states
-//! let grads = la.backward(&rt, &p, &fwd, &q, &k, &v, &s, &d_o)?; // dq, dk, dv (, dS0)
+//! let inputs = Inputs { q: &q, k: &k, v: &v, decay: &s, initial_state: None };
+//! let fwd = la.forward(&rt, &p, &inputs)?;                  // o, final state, saved states
+//! let grads = la.backward(&rt, &p, &inputs, &fwd, &d_o)?;   // dq, dk, dv (, dS0)
 //! # Ok(()) }
 //! ```
 //!
@@ -38,6 +39,18 @@ pub struct LightningAttention {
     bundle: Bundle,
     tune: TuneOptions,
     poison: bool,
+}
+
+/// The inputs of one problem, on the device: q, k (`[.., n, d]`), v
+/// (`[.., n, e]`) in the problem's element type and layout, the decay `s`
+/// (f32 `[heads]`) and optionally S0 (f32 `[batch, heads, d, e]`).
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs<'a> {
+    pub q: &'a RawBuffer,
+    pub k: &'a RawBuffer,
+    pub v: &'a RawBuffer,
+    pub decay: &'a RawBuffer,
+    pub initial_state: Option<&'a RawBuffer>,
 }
 
 /// What the forward returns: the output, the final state when asked for,
@@ -87,24 +100,13 @@ impl LightningAttention {
         &self.bundle
     }
 
-    /// o = lightning_attention(q, k, v) with per-head decay `s` (f32
-    /// `[heads]`) and an optional initial state (f32 `[batch, heads, d, e]`).
-    /// Allocates the output, the final state (when `p.final_state`) and the
-    /// segment states the backward reads.
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward(
-        &self,
-        rt: &Runtime,
-        p: &Problem,
-        q: &RawBuffer,
-        k: &RawBuffer,
-        v: &RawBuffer,
-        s: &RawBuffer,
-        initial_state: Option<&RawBuffer>,
-    ) -> Result<Forward> {
-        let fitted = self.fit(rt, p, initial_state.is_some())?;
+    /// o = lightning_attention(q, k, v) for the problem `p`. Allocates the
+    /// output, the final state (when `p.final_state`) and the segment states
+    /// the backward reads.
+    pub fn forward(&self, rt: &Runtime, p: &Problem, inputs: &Inputs<'_>) -> Result<Forward> {
+        let fitted = self.fit(rt, p, inputs.initial_state.is_some())?;
         let fwd = self.alloc_forward(rt, &fitted)?;
-        self.forward_into(rt, &fitted, q, k, v, s, initial_state, &fwd)?;
+        self.forward_into(rt, &fitted, inputs, &fwd)?;
         Ok(fwd)
     }
 
@@ -121,31 +123,9 @@ impl LightningAttention {
 
     /// The forward into buffers allocated before (no allocation: for
     /// repeated calls and timing). `p` must come from [`LightningAttention::fit`].
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward_into(
-        &self,
-        rt: &Runtime,
-        p: &Problem,
-        q: &RawBuffer,
-        k: &RawBuffer,
-        v: &RawBuffer,
-        s: &RawBuffer,
-        initial_state: Option<&RawBuffer>,
-        fwd: &Forward,
-    ) -> Result<()> {
+    pub fn forward_into(&self, rt: &Runtime, p: &Problem, inputs: &Inputs<'_>, fwd: &Forward) -> Result<()> {
         let mut bufs = Buffers::default();
-        bufs.input(p, Buf::Q, q)?;
-        bufs.input(p, Buf::K, k)?;
-        bufs.input(p, Buf::V, v)?;
-        bufs.input(p, Buf::Decay, s)?;
-        if p.initial_state != initial_state.is_some() {
-            return Err(Error::Buffer(
-                "lightning attention: the problem and the arguments disagree on the initial state".into(),
-            ));
-        }
-        if let Some(s0) = initial_state {
-            bufs.input(p, Buf::InitialState, s0)?;
-        }
+        bufs.inputs(p, inputs)?;
         bufs.input(p, Buf::O, &fwd.o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
@@ -155,22 +135,19 @@ impl LightningAttention {
         self.run(rt, &plan::forward(p), &bufs)
     }
 
-    /// Gradients of the forward that returned `fwd`, given do (`[.., n, e]`).
-    #[allow(clippy::too_many_arguments)]
+    /// Gradients of the forward that returned `fwd` from the same inputs,
+    /// given do (`[.., n, e]`). Allocates them and the reverse states.
     pub fn backward(
         &self,
         rt: &Runtime,
         p: &Problem,
+        inputs: &Inputs<'_>,
         fwd: &Forward,
-        q: &RawBuffer,
-        k: &RawBuffer,
-        v: &RawBuffer,
-        s: &RawBuffer,
         d_o: &RawBuffer,
     ) -> Result<Gradients> {
-        let fitted = self.fit(rt, p, p.initial_state)?;
+        let fitted = self.fit(rt, p, inputs.initial_state.is_some())?;
         let grads = self.alloc_backward(rt, &fitted)?;
-        self.backward_into(rt, &fitted, fwd, q, k, v, s, d_o, &grads)?;
+        self.backward_into(rt, &fitted, inputs, fwd, d_o, &grads)?;
         Ok(grads)
     }
 
@@ -184,24 +161,18 @@ impl LightningAttention {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The backward into buffers from [`LightningAttention::alloc_backward`].
     pub fn backward_into(
         &self,
         rt: &Runtime,
         p: &Problem,
+        inputs: &Inputs<'_>,
         fwd: &Forward,
-        q: &RawBuffer,
-        k: &RawBuffer,
-        v: &RawBuffer,
-        s: &RawBuffer,
         d_o: &RawBuffer,
         grads: &Gradients,
     ) -> Result<()> {
         let mut bufs = Buffers::default();
-        bufs.input(p, Buf::Q, q)?;
-        bufs.input(p, Buf::K, k)?;
-        bufs.input(p, Buf::V, v)?;
-        bufs.input(p, Buf::Decay, s)?;
+        bufs.inputs(p, inputs)?;
         bufs.input(p, Buf::DO, d_o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
@@ -295,6 +266,21 @@ pub struct Buffers<'a> {
 impl<'a> Buffers<'a> {
     pub fn set(&mut self, b: Buf, buffer: &'a RawBuffer) {
         self.map.insert(b, buffer);
+    }
+
+    /// The problem's inputs, checked.
+    pub fn inputs(&mut self, p: &Problem, inputs: &Inputs<'a>) -> Result<()> {
+        self.input(p, Buf::Q, inputs.q)?;
+        self.input(p, Buf::K, inputs.k)?;
+        self.input(p, Buf::V, inputs.v)?;
+        self.input(p, Buf::Decay, inputs.decay)?;
+        match inputs.initial_state {
+            Some(s0) if p.initial_state => self.input(p, Buf::InitialState, s0),
+            None if !p.initial_state => Ok(()),
+            _ => Err(Error::Buffer(
+                "lightning attention: the problem and the inputs disagree on the initial state".into(),
+            )),
+        }
     }
 
     /// A caller's buffer, after checking its element type and length.

@@ -46,6 +46,27 @@ pub struct Problem {
     pub segment: Option<usize>,
 }
 
+/// `b=2 h=4 n=4097 d=64 e=64 bf16 Bhnd seg=512 scale=1 S0=true final=true`, for messages.
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "b={} h={} n={} d={} e={} {} {:?} seg={} scale={} S0={} final={}",
+            self.batch,
+            self.heads,
+            self.n,
+            self.d,
+            self.e,
+            self.dtype,
+            self.layout,
+            self.segment_len(),
+            self.scale,
+            self.initial_state,
+            self.final_state
+        )
+    }
+}
+
 /// Head widths the kernels are compiled for.
 pub const WIDTHS: [usize; 4] = [32, 64, 128, 256];
 
