@@ -161,11 +161,16 @@ fn check(p: &Problem, trial: &mut Trial, point: fn(&str) -> Vec<(&'static str, C
 
     let what = |name: &str| format!("{name}: {p} s={s:?} {}", trial.describe());
     let t = tol(p.dtype);
-    let mut worst = Vec::new();
-    worst.push(assert_close(&what("o"), &gather(p, p.e, &run.get(Buf::O)), &want.o, t));
-    worst.push(assert_close(&what("dq"), &gather(p, p.d, &run.get(Buf::DQ)), &want.dq, t));
-    worst.push(assert_close(&what("dk"), &gather(p, p.d, &run.get(Buf::DK)), &want.dk, t));
-    worst.push(assert_close(&what("dv"), &gather(p, p.e, &run.get(Buf::DV)), &want.dv, t));
+    let outputs = [
+        ("o", Buf::O, p.e, &want.o),
+        ("dq", Buf::DQ, p.d, &want.dq),
+        ("dk", Buf::DK, p.d, &want.dk),
+        ("dv", Buf::DV, p.e, &want.dv),
+    ];
+    let worst: Vec<_> = outputs
+        .iter()
+        .map(|(name, b, w, want)| assert_close(&what(name), &gather(p, *w, &run.get(*b)), want, t))
+        .collect();
     let errors: Vec<String> = worst.iter().map(|c| format!("{:.2e}", c.rel_frobenius)).collect();
     println!("{}: relative errors of o, dq, dk, dv: {}", what(""), errors.join(" "));
     // States stay f32 on chip; compare them with the operands' tolerance.
