@@ -143,3 +143,23 @@ fn explain_lists_the_backend_codes() {
         assert!(all.lines().any(|l| l.starts_with(code)), "{code} missing from:\n{all}");
     }
 }
+
+/// `tessera demo` lists a variant that does not fit the target (E0816) as
+/// rejected, as `tessera build` does, and still succeeds.
+#[test]
+fn demo_lists_variants_over_the_resource_limits_and_succeeds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A 128x256 f32 accumulator: 256 registers per thread on 4 warps (rejected), 128 on 8.
+    let kernel = "kernel big(a: *bf16 @div(16), b: *bf16 @div(16), c: *f32 @div(16))\n    tune(warps = [4, 8])\n{\n    \
+                  let m = arange(0, 128);\n    let n = arange(0, 256);\n    let k = arange(0, 64);\n    \
+                  let x = load(a + m[:, None] * 64 + k[None, :]);\n    let y = load(b + n[:, None] * 64 + k[None, :]);\n    \
+                  store(c + m[:, None] * 256 + n[None, :], dot(x, trans(y)));\n}\n";
+    std::fs::write(dir.path().join("big.tsr"), kernel).expect("write kernel");
+    std::fs::write(dir.path().join("demo.args"), "# no launches\n").expect("write demo.args");
+    let o = tessera(&["demo", dir.path().to_str().expect("utf-8 path")]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{}", stderr(&o));
+    assert!(out.contains("rejected: the variant does not fit sm_90a"), "{out}");
+    assert!(out.contains("[E0816] `big` (warps = 4, stages = 1): a 128x256 accumulator on 4 warps"), "{out}");
+    assert!(out.contains("all kernels compiled"), "{out}");
+}

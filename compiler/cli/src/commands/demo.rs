@@ -19,7 +19,7 @@ use crate::{cuda_tools, gpu, launch_args};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
-use tessera_backend::{GpuArch, Target, compile_kernel, normalize::normalize_ptx, ptxas::Ptxas};
+use tessera_backend::{GpuArch, Target, codes, compile_kernel, normalize::normalize_ptx, ptxas::Ptxas};
 use tessera_frontend::{ConstValue, KernelSignature};
 
 /// The architecture of the demo's PTX table.
@@ -134,6 +134,8 @@ fn ptx_table(dir: &Path, files: &[std::path::PathBuf], listing: &str) -> CliResu
     let mut failures = 0;
     // (kernel, reason, variants): one line per reason, however many variants share it.
     let mut unsupported: Vec<(String, String, usize)> = Vec::new();
+    // Variants that do not fit the target (E0816), which `tessera build` leaves out too.
+    let mut rejected: Vec<String> = Vec::new();
     for path in files {
         let source = load(path)?;
         let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -162,12 +164,19 @@ fn ptx_table(dir: &Path, files: &[std::path::PathBuf], listing: &str) -> CliResu
                         Some(entry) => entry.2 += 1,
                         None => unsupported.push((sig.name.clone(), reason, 1)),
                     },
+                    Err(Rejected(reason)) => rejected.push(reason),
                     Err(Failed(error)) => {
                         eprintln!("{error}");
                         failures += 1;
                     }
                 }
             }
+        }
+    }
+    if !rejected.is_empty() {
+        println!("\nrejected: the variant does not fit {DEMO_ARCH} (`tessera build` leaves these out of bundles):");
+        for reason in &rejected {
+            println!("  {reason}");
         }
     }
     if !unsupported.is_empty() {
@@ -184,10 +193,12 @@ fn ptx_table(dir: &Path, files: &[std::path::PathBuf], listing: &str) -> CliResu
 enum NoRow {
     /// The backend does not support the kernel (yet or on this target): the reason.
     Declined(String),
+    /// The variant needs more registers or shared memory than the target has.
+    Rejected(String),
     /// A real error.
     Failed(CliError),
 }
-use NoRow::{Declined, Failed};
+use NoRow::{Declined, Failed, Rejected};
 
 /// The table columns after kernel and variant.
 fn compile_variant(
@@ -203,6 +214,9 @@ fn compile_variant(
         Err(error) if gpu::is_unsupported(&error) => {
             let loc = error.loc.map(|l| format!(" ({}:{}:{})", source.map.get(source.file).name, l.line, l.col));
             return Err(Declined(format!("[{}] {}{}", error.code(), error.message, loc.unwrap_or_default())));
+        }
+        Err(error) if error.code() == codes::RESOURCE_LIMIT => {
+            return Err(Rejected(format!("[{}] {}", error.code(), error.message)));
         }
         Err(error) => return Err(Failed(gpu::report(&error, &at))),
     };
