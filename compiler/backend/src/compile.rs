@@ -6,7 +6,7 @@ use tessera_tir::Kernel;
 use crate::{
     context::MlirContext,
     error::{BackendError, Result, Stage},
-    layout::{assign_layouts_for, print_layouts},
+    layout::{LaidOutKernel, assign_layouts_for, print_layouts},
     lower::lower_kernel,
     pipeline,
     ptxas::{FunctionStats, Ptxas},
@@ -73,12 +73,19 @@ impl CompiledKernel {
     }
 }
 
+/// Layout assignment as `target` needs it: with Hopper's warpgroup tiling of
+/// qualifying `dot`s on sm_90a (what `compile_kernel` and `tessera emit
+/// --stage layout|mlir` both print).
+pub fn assign_layouts_for_target<'k>(kernel: &'k Kernel, target: &Target) -> Result<LaidOutKernel<'k>> {
+    assign_layouts_for(kernel, target.arch == GpuArch::Sm90a)
+}
+
 /// Compiles one tile-IR kernel for `target` (non-power-of-two tensor shapes
 /// are rejected with E0813; a variant needing more shared memory than the
 /// target allows with E0812).
 pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel> {
     check_accumulator_registers(kernel)?;
-    let laid_out = assign_layouts_for(kernel, target.arch == GpuArch::Sm90a)?;
+    let laid_out = assign_layouts_for_target(kernel, target)?;
     let layout = print_layouts(&laid_out);
     let lowered = lower_kernel(&laid_out)?;
     let limit = max_shared_bytes(target.arch);

@@ -163,3 +163,28 @@ fn demo_lists_variants_over_the_resource_limits_and_succeeds() {
     assert!(out.contains("[E0816] `big` (warps = 4, stages = 1): a 128x256 accumulator on 4 warps"), "{out}");
     assert!(out.contains("all kernels compiled"), "{out}");
 }
+
+/// `--stage layout` shows the layouts the target's code is built from: on
+/// sm_90a the warpgroup tiling of a `dot` that runs on `wgmma`.
+#[test]
+fn layout_stage_follows_the_target() {
+    let layout = |arch: &str| {
+        let o = tessera(&[
+            "emit",
+            "kernels-dsl/matmul.tsr",
+            "--kernel",
+            "matmul_block_ptr",
+            "--const",
+            "stages=3",
+            "--stage",
+            "layout",
+            "--arch",
+            arch,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let (ampere, hopper) = (layout("sm_80"), layout("sm_90a"));
+    assert!(ampere.contains("#mma<v2, wpc = [2, 2]>"), "{ampere}");
+    assert!(hopper.contains("#mma<v2, wpc = [4, 1]>"), "{hopper}");
+}
