@@ -31,8 +31,10 @@
 //!
 //! Modules: [`bundle`] (file format, reader, writer), [`select`] (which code
 //! runs on which device), [`tune`] (autotuning and its cache), [`host_values`]
-//! (the `--arg` grammar and seeded data every front door shares); the launch
-//! API is re-exported at the root.
+//! (the `--arg` grammar and seeded data every front door shares),
+//! [`lightning_attention`] (Lightning Attention-2 forward and backward from a
+//! bundle of `kernels-dsl/lightning_attn.tsr`); the launch API is re-exported
+//! at the root.
 
 mod args;
 pub mod bundle;
