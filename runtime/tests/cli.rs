@@ -43,6 +43,11 @@ fn errors_are_one_line_with_their_kind() {
     let path = dir.path().join("k.tsb");
     common::format_writer().write(&path).unwrap();
     let p = path.to_str().unwrap();
+    // A complete vector_add launch with one `--pin`.
+    let pinned = |pin: &'static str| {
+        let args = ["--arg", "n=10", "--arg", "x=rand(n)", "--arg", "z=rand(n)", "--arg", "y=zeros(n)"];
+        [vec!["run", p, "--kernel", "vector_add"], args.to_vec(), vec!["--pin", pin]].concat()
+    };
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["list", "/nonexistent.tsb"], "error[bundle]: cannot access bundle `/nonexistent.tsb`"),
         (vec!["run", p], "error[no-kernel]: the bundle has several kernels, pick one with --kernel: fill, vector_add"),
@@ -55,43 +60,10 @@ fn errors_are_one_line_with_their_kind() {
             "error[argument]: missing argument `x` of type *f32 for kernel `vector_add`: add --arg x=...",
         ),
         (
-            vec![
-                "run",
-                p,
-                "--kernel",
-                "vector_add",
-                "--arg",
-                "n=10",
-                "--arg",
-                "x=rand(n)",
-                "--arg",
-                "z=rand(n)",
-                "--arg",
-                "y=zeros(n)",
-                "--pin",
-                "D=64",
-            ],
+            pinned("D=64"),
             "error[pin]: --pin D=64: kernel `vector_add` has no compile-time parameter `D` (it has: BLOCK)",
         ),
-        (
-            vec![
-                "run",
-                p,
-                "--kernel",
-                "vector_add",
-                "--arg",
-                "n=10",
-                "--arg",
-                "x=rand(n)",
-                "--arg",
-                "z=rand(n)",
-                "--arg",
-                "y=zeros(n)",
-                "--pin",
-                "BLOCK=big",
-            ],
-            "error[pin]: --pin BLOCK=big: write NAME=INTEGER, e.g. --pin DK=128",
-        ),
+        (pinned("BLOCK=big"), "error[pin]: --pin BLOCK=big: write NAME=INTEGER, e.g. --pin DK=128"),
     ];
     for (args, want) in cases {
         let out = tessera_run(&args, dir.path());
