@@ -98,6 +98,47 @@ fn softmax_bf16() {
     check_softmax("softmax_bf16", ScalarType::BF16, tolerance::BF16);
 }
 
+/// Rows of any length against one BLOCK: shorter than a block, ragged over
+/// several, exactly two, padded rows, and rows whose tail chunk is all -inf
+/// padding for some lanes.
+fn check_softmax_looped(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
+    let shapes: [(usize, usize); 5] = [(1, 1), (3, 1000), (2, 2048), (3, 5000), (1, 9000)];
+    for mut trial in trials(kernel_name) {
+        let scale = [1.0, 30.0, 300.0][(trial.index % 3) as usize];
+        for (i, &(rows, cols)) in shapes.iter().enumerate() {
+            for (block, warps) in [(1024, 4), (2048, 8)] {
+                let kernel = compile("softmax.tsr", kernel_name, &[("BLOCK", int(block)), ("warps", int(warps))]);
+                let (x_layout, y_layout) = if i % 2 == 1 {
+                    (Layout::padded(&[rows, cols], 5), Layout::padded(&[rows, cols], 3))
+                } else {
+                    (Layout::contiguous(&[rows, cols]), Layout::contiguous(&[rows, cols]))
+                };
+                let mut launch = Launch::new();
+                let x = launch.input_at("x", elem, &normal(&mut trial.rng, rows * cols, 0.0, scale), &x_layout);
+                launch.output("y", elem, y_layout.buffer_len());
+                launch.int("x_row_stride", x_layout.strides[0] as i64);
+                launch.int("y_row_stride", y_layout.strides[0] as i64);
+                launch.int("rows", rows as i64);
+                launch.int("cols", cols as i64);
+                let out = launch.run(&kernel);
+                let y = out.view("y", &y_layout);
+                let what = case(&kernel, &format!("rows={rows} cols={cols} scale={scale}"), &trial);
+                assert_close(&what, &y, &reference::softmax(&x, rows, cols), tol);
+            }
+        }
+    }
+}
+
+#[test]
+fn softmax_looped_f32() {
+    check_softmax_looped("softmax_looped", ScalarType::F32, tolerance::F32);
+}
+
+#[test]
+fn softmax_looped_bf16() {
+    check_softmax_looped("softmax_looped_bf16", ScalarType::BF16, tolerance::BF16);
+}
+
 // ---------------------------------------------------------------------------
 // layer_norm.tsr
 

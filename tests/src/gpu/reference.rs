@@ -24,6 +24,8 @@ pub const KNOWN: &[&str] = &[
     "vector_add_bf16",
     "softmax",
     "softmax_bf16",
+    "softmax_looped",
+    "softmax_looped_bf16",
     "layer_norm_fwd",
     "layer_norm_fwd_bf16",
     "matmul",
@@ -43,7 +45,7 @@ pub fn expected(
 ) -> Option<Result<Vec<Expected>, String>> {
     let family = match kernel {
         "vector_add" | "vector_add_bf16" => vector_add,
-        "softmax" | "softmax_bf16" => softmax,
+        "softmax" | "softmax_bf16" | "softmax_looped" | "softmax_looped_bf16" => softmax,
         "layer_norm_fwd" | "layer_norm_fwd_bf16" => layer_norm,
         "matmul" | "matmul_block_ptr" => matmul,
         "linear_attention_fwd" | "linear_attention_fwd_bf16" => linear_attention,
