@@ -107,7 +107,7 @@ fn check_softmax_looped(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
         let scale = [1.0, 30.0, 300.0][(trial.index % 3) as usize];
         for (i, &(rows, cols)) in shapes.iter().enumerate() {
             for (block, warps) in [(1024, 4), (2048, 8)] {
-                let kernel = compile("softmax.tsr", kernel_name, &[("BLOCK", int(block)), ("warps", int(warps))]);
+                let kernel = compile("softmax_looped.tsr", kernel_name, &[("BLOCK", int(block)), ("warps", int(warps))]);
                 let (x_layout, y_layout) = if i % 2 == 1 {
                     (Layout::padded(&[rows, cols], 5), Layout::padded(&[rows, cols], 3))
                 } else {

@@ -45,8 +45,8 @@ snapshot_tests! {
     vector_add_bf16: "vector_add.tsr" "vector_add_bf16" [];
     softmax: "softmax.tsr" "softmax" ["BLOCK" = 1024];
     softmax_bf16: "softmax.tsr" "softmax_bf16" ["BLOCK" = 1024];
-    softmax_looped: "softmax.tsr" "softmax_looped" [];
-    softmax_looped_bf16: "softmax.tsr" "softmax_looped_bf16" ["warps" = 8];
+    softmax_looped: "softmax_looped.tsr" "softmax_looped" [];
+    softmax_looped_bf16: "softmax_looped.tsr" "softmax_looped_bf16" ["warps" = 8];
     layer_norm_fwd: "layer_norm.tsr" "layer_norm_fwd" [];
     layer_norm_fwd_bf16: "layer_norm.tsr" "layer_norm_fwd_bf16" [];
     matmul: "matmul.tsr" "matmul" [];
