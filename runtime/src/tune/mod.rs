@@ -3,7 +3,9 @@
 //! On the first launch for a key (or on `KernelHandle::tune`), every
 //! candidate (one runnable variant per tuning point, minus those the cost
 //! model rules out) runs on the real arguments: once to check its outputs
-//! against the first working candidate, then warm-up runs, then timed runs
+//! against the first working candidate (outputs over 16 MiB through 64
+//! evenly spaced chunks, so that reading them back does not dominate the
+//! tuning), then warm-up runs, then timed runs
 //! between CUDA events with the L2 cache flushed before each; the median is
 //! its time. Argument buffers are restored to their original content before
 //! every checked run and after tuning, so tuning never changes the caller's
