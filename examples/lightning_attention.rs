@@ -30,13 +30,14 @@ type Res<T> = Result<T, String>;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bundle) = args.first() else {
-        eprintln!("usage: lightning_attention BUNDLE [check | bench [--json FILE]]");
+        eprintln!("usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | profile]");
         std::process::exit(2);
     };
     let json = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
     let result = (|| -> Res<bool> {
-        let rt = Runtime::new().map_err(|e| e.to_string())?;
+        // The bundle first: a bad file is reported without a device.
         let la = LightningAttention::new(Bundle::open(bundle).map_err(|e| e.to_string())?);
+        let rt = Runtime::new().map_err(|e| e.to_string())?;
         println!("device: {} ({} SMs)", rt.info().name, rt.info().sm_count);
         match args.get(1).map(String::as_str) {
             None => {
@@ -61,7 +62,7 @@ fn main() {
                 Ok(true)
             }
             Some("bench") => bench(&rt, &la, json.as_deref()),
-            Some(other) => Err(format!("unknown mode `{other}` (check, bench)")),
+            Some(other) => Err(format!("unknown mode `{other}` (check, sanitize, bench, profile)")),
         }
     })();
     match result {
@@ -419,15 +420,13 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
     // First call at (4, 16, 8192, 128) from an empty tuning cache.
     let cache = std::env::temp_dir().join(format!("tessera-la-first-call-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
-    let fresh = la.clone().with_tuning(tessera_runtime::TuneOptions {
-        cache_dir: Some(cache.clone()),
-        ..tessera_runtime::TuneOptions {
-            warmup: 2,
-            repeats: 10,
-            budget: std::time::Duration::from_millis(150),
-            ..Default::default()
-        }
-    });
+    // New kernel handles (nothing tuned in this process) on the cache folder,
+    // tuned as `la` tunes.
+    let on_cache = || {
+        let tuning = tessera_runtime::TuneOptions { cache_dir: Some(cache.clone()), ..la.tuning().clone() };
+        LightningAttention::new(Bundle::from_data(la.bundle().data().clone())).with_tuning(tuning)
+    };
+    let fresh = on_cache();
     {
         let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
         let input = random(rt, &p, 0.11, 3)?;
@@ -440,9 +439,8 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
         };
         let first = call()?;
         let second = call()?;
-        // A new process with the warm on-disk cache: a new handle set.
-        let warm = LightningAttention::new(Bundle::from_data(la.bundle().data().clone()))
-            .with_tuning(tessera_runtime::TuneOptions { cache_dir: Some(cache.clone()), ..Default::default() });
+        // As a new process would: new handles, the warm on-disk cache.
+        let warm = on_cache();
         let start = Instant::now();
         let fwd = dev(warm.forward(rt, &p, &input.inputs()))?;
         dev(warm.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;

@@ -186,8 +186,10 @@ impl<'a> LaunchArgs<'a> {
         &self.pins
     }
 
-    /// Validate against `decl`; on success the values are in signature order.
+    /// Validate against `decl` (the pins too); on success the values are in
+    /// signature order.
     pub fn bind(&self, decl: &KernelDecl) -> Result<Vec<ArgValue>, ArgError> {
+        self.pins.check(decl)?;
         bind(decl, &self.given)
     }
 }
@@ -211,19 +213,30 @@ impl Pins {
         self.0.iter().map(|(n, v)| (n.as_str(), *v))
     }
 
-    /// Whether a variant with compile-time values `consts` (and these
-    /// warps and stages) is one the pins allow.
-    pub fn admit(
-        &self,
-        consts: &std::collections::BTreeMap<String, crate::bundle::ConstValue>,
-        warps: u32,
-        stages: u32,
-    ) -> bool {
-        self.iter().all(|(name, value)| match name {
-            "warps" => i64::from(warps) == value,
-            "stages" => i64::from(stages) == value,
-            _ => consts.get(name).and_then(|c| c.as_int()) == Some(value),
-        })
+    /// Whether the pins allow a variant.
+    pub fn admit(&self, info: &crate::bundle::VariantInfo) -> bool {
+        self.iter().all(|(name, value)| info.value(name) == Some(value))
+    }
+
+    /// Every pin names a compile-time parameter of `decl` (or `warps`,
+    /// `stages`): checked with the arguments, before any device work.
+    pub fn check(&self, decl: &KernelDecl) -> Result<(), ArgError> {
+        match self.iter().find(|(name, _)| {
+            !matches!(*name, "warps" | "stages") && !decl.const_params.iter().any(|p| p.name == *name)
+        }) {
+            None => Ok(()),
+            Some((name, value)) => Err(ArgError::UnknownPin {
+                kernel: decl.name.clone(),
+                pin: format!("{name}={value}"),
+                params: decl
+                    .const_params
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .chain(["warps", "stages"])
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
     }
 }
 
@@ -239,6 +252,8 @@ impl fmt::Display for Pins {
 pub enum ArgError {
     #[error("kernel `{kernel}` has no parameter `{arg}` (its parameters: {params})")]
     Unknown { kernel: String, arg: String, params: String },
+    #[error("kernel `{kernel}` has no compile-time parameter to pin as `{pin}` (it has: {params})")]
+    UnknownPin { kernel: String, pin: String, params: String },
     #[error("kernel `{kernel}`: argument `{arg}` is given twice")]
     Duplicate { kernel: String, arg: String },
     #[error("kernel `{kernel}` takes {expected} arguments, {given} were given")]
@@ -489,14 +504,22 @@ mod tests {
         use crate::bundle::ConstValue;
         let args = LaunchArgs::new().pin("DK", 128).pin("BLOCK", 64).pin("DK", 64);
         assert_eq!(args.pins().to_string(), "BLOCK=64,DK=64");
-        let consts = std::collections::BTreeMap::from([
-            ("DK".to_string(), ConstValue::Int(64)),
-            ("BLOCK".to_string(), ConstValue::Int(64)),
-        ]);
-        assert!(args.pins().admit(&consts, 4, 1));
-        let other = std::collections::BTreeMap::from([("DK".to_string(), ConstValue::Int(128))]);
-        assert!(!args.pins().admit(&other, 4, 1));
+        let info = |dk: i64, warps: u32| crate::bundle::VariantInfo {
+            consts: std::collections::BTreeMap::from([
+                ("DK".to_string(), ConstValue::Int(dk)),
+                ("BLOCK".to_string(), ConstValue::Int(64)),
+            ]),
+            warps,
+            stages: 1,
+            arch: "sm_90a".into(),
+            shared_bytes: 0,
+            registers: 32,
+            spills: 0,
+            entry: "k".into(),
+        };
+        assert!(args.pins().admit(&info(64, 4)));
+        assert!(!args.pins().admit(&info(128, 4)));
         let warps = LaunchArgs::new().pin("warps", 8);
-        assert!(warps.pins().admit(&consts, 8, 1) && !warps.pins().admit(&consts, 4, 1));
+        assert!(warps.pins().admit(&info(64, 8)) && !warps.pins().admit(&info(64, 4)));
     }
 }

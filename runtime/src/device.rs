@@ -193,10 +193,19 @@ impl Runtime {
                 src.bytes, dst.bytes
             )));
         }
+        self.copy_raw(dst.ptr, src.ptr, bytes)
+    }
+
+    /// Copy `bytes` bytes between device addresses on the runtime's stream;
+    /// the caller vouches that both ranges are live allocations.
+    pub(crate) fn copy_raw(&self, dst: u64, src: u64, bytes: usize) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
         self.bind()?;
-        // SAFETY: both allocations hold at least `bytes` bytes (checked above).
-        unsafe { result::memcpy_dtod_async(dst.ptr, src.ptr, bytes, self.stream.raw()) }
-            .map_err(driver_err("copying between device buffers"))
+        // SAFETY: the caller's ranges hold at least `bytes` bytes.
+        unsafe { result::memcpy_dtod_async(dst, src, bytes, self.stream.raw()) }
+            .map_err(driver_err("copying device memory"))
     }
 
     /// Milliseconds the device spends on the work `work` enqueues on the

@@ -21,6 +21,8 @@ pub enum Error {
     NoKernel { name: String, available: String },
     #[error("kernel `{kernel}`: no variant runs on this device ({device}, {arch}); the bundle has code for {archs}")]
     NoCompatibleVariant { kernel: String, device: String, arch: String, archs: String },
+    #[error(transparent)]
+    Problem(#[from] crate::lightning_attention::ProblemError),
     #[error("kernel `{kernel}` pinned to {pins}: {message}")]
     Pin { kernel: String, pins: String, message: String },
     #[error("kernel `{kernel}` variant {variant}: the driver could not load its {code}: {message}")]
@@ -52,6 +54,7 @@ impl Error {
             Error::NoKernel { .. } => "no-kernel",
             Error::NoCompatibleVariant { .. } => "no-variant",
             Error::Pin { .. } => "pin",
+            Error::Problem(_) => "problem",
             Error::ModuleLoad { .. } => "module-load",
             Error::Grid { .. } => "grid",
             Error::Launch { .. } => "launch",

@@ -126,53 +126,31 @@ impl KernelHandle {
         Ok(choices)
     }
 
-    /// The candidates that `pins` admit: an error names a pin the kernel
-    /// does not declare, or one that no variant of the bundle matches.
+    /// The candidates that `pins` admit (pins are checked against the
+    /// signature by [`LaunchArgs::bind`]); an error lists the values the
+    /// bundle has when no variant matches.
     pub fn candidates_pinned(&self, rt: &Runtime, pins: &Pins) -> Result<Vec<Choice>> {
         let all = self.candidates(rt)?;
-        if pins.is_empty() {
-            return Ok(all);
+        let info = |c: &Choice| self.variants().get(c.variant).map(|v| &v.info);
+        let admitted: Vec<Choice> = all.iter().copied().filter(|c| info(c).is_some_and(|i| pins.admit(i))).collect();
+        if !admitted.is_empty() {
+            return Ok(admitted);
         }
-        let decl = self.decl();
-        for (name, _) in pins.iter() {
-            if !matches!(name, "warps" | "stages") && !decl.const_params.iter().any(|p| p.name == name) {
-                return Err(Error::Pin {
-                    kernel: decl.name.clone(),
-                    pins: pins.to_string(),
-                    message: format!("the kernel has no compile-time parameter `{name}`"),
-                });
-            }
-        }
-        let admitted: Vec<Choice> = all
+        let values: Vec<String> = pins
             .iter()
-            .copied()
-            .filter(|c| {
-                self.variants().get(c.variant).is_some_and(|v| pins.admit(&v.info.consts, v.info.warps, v.info.stages))
+            .map(|(name, _)| {
+                let mut seen: Vec<i64> = all.iter().filter_map(|c| info(c)?.value(name)).collect();
+                seen.sort_unstable();
+                seen.dedup();
+                let seen: Vec<String> = seen.iter().map(i64::to_string).collect();
+                format!("{name} in {{{}}}", seen.join(", "))
             })
             .collect();
-        if admitted.is_empty() {
-            let mut values: Vec<String> = Vec::new();
-            for (name, _) in pins.iter() {
-                let mut seen: Vec<String> = all
-                    .iter()
-                    .filter_map(|c| self.variants().get(c.variant))
-                    .map(|v| match name {
-                        "warps" => v.info.warps.to_string(),
-                        "stages" => v.info.stages.to_string(),
-                        _ => v.info.consts.get(name).map(|c| c.to_string()).unwrap_or_default(),
-                    })
-                    .collect();
-                seen.sort();
-                seen.dedup();
-                values.push(format!("{name} in {{{}}}", seen.join(", ")));
-            }
-            return Err(Error::Pin {
-                kernel: decl.name.clone(),
-                pins: pins.to_string(),
-                message: format!("no variant for this device has these values (the bundle has {})", values.join("; ")),
-            });
-        }
-        Ok(admitted)
+        Err(Error::Pin {
+            kernel: self.name().to_string(),
+            pins: pins.to_string(),
+            message: format!("no variant for this device has these values (the bundle has {})", values.join("; ")),
+        })
     }
 
     /// Validate `args` and launch on the runtime's stream. The first launch
@@ -220,13 +198,14 @@ impl KernelHandle {
         pins: &Pins,
         options: &TuneOptions,
     ) -> Result<Choice> {
-        let candidates = self.candidates_pinned(rt, pins)?;
-        if let [only] = candidates.as_slice() {
-            return Ok(*only);
-        }
+        // A tuned key needs no variant selection: the hot path of repeated launches.
         let key = tune::pinned_key(self.decl(), bound, pins);
         if let Some(choice) = lock(&self.0.tuned).get(&key) {
             return Ok(*choice);
+        }
+        let candidates = self.candidates_pinned(rt, pins)?;
+        if let [only] = candidates.as_slice() {
+            return Ok(*only);
         }
         let report = tune::tune(self, rt, bound, pins, options)?;
         let choice = report.picked_choice().ok_or_else(|| Error::Tune {

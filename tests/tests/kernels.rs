@@ -55,20 +55,26 @@ fn vector_add_bf16() {
 // ---------------------------------------------------------------------------
 // softmax.tsr
 
-fn check_softmax(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
-    let shapes: [(usize, usize); 5] = [(1, 1), (5, 1000), (33, 17), (4, 100), (2, 4097)];
+/// One row-softmax kernel of `file` over `shapes`, at the (BLOCK, warps)
+/// points `points(cols)` gives; every other shape reads and writes padded
+/// rows (by `pads`).
+fn check_row_softmax(
+    file: &str,
+    kernel_name: &str,
+    elem: ScalarType,
+    tol: Tolerance,
+    shapes: &[(usize, usize)],
+    points: fn(usize) -> [(i64, i64); 2],
+    pads: (usize, usize),
+) {
     for mut trial in trials(kernel_name) {
         // Large inputs overflow exp unless the row maximum is subtracted.
         let scale = [1.0, 30.0, 300.0][(trial.index % 3) as usize];
         for (i, &(rows, cols)) in shapes.iter().enumerate() {
-            // BLOCK is the caller's (the next power of two >= cols, or twice
-            // it); only `warps` is tuned.
-            let block = cols.next_power_of_two() as i64;
-            for (block, warps) in [(block, 4), (2 * block, 8)] {
-                let kernel = compile("softmax.tsr", kernel_name, &[("BLOCK", int(block)), ("warps", int(warps))]);
-                // Every other shape reads and writes padded rows.
+            for (block, warps) in points(cols) {
+                let kernel = compile(file, kernel_name, &[("BLOCK", int(block)), ("warps", int(warps))]);
                 let (x_layout, y_layout) = if i % 2 == 1 {
-                    (Layout::padded(&[rows, cols], 7), Layout::padded(&[rows, cols], 2))
+                    (Layout::padded(&[rows, cols], pads.0), Layout::padded(&[rows, cols], pads.1))
                 } else {
                     (Layout::contiguous(&[rows, cols]), Layout::contiguous(&[rows, cols]))
                 };
@@ -86,6 +92,17 @@ fn check_softmax(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
             }
         }
     }
+}
+
+/// `softmax.tsr` keeps a row in one block: BLOCK is the caller's (the next
+/// power of two >= cols, or twice it); only `warps` is tuned.
+fn check_softmax(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
+    let shapes = [(1, 1), (5, 1000), (33, 17), (4, 100), (2, 4097)];
+    let points = |cols: usize| {
+        let block = cols.next_power_of_two() as i64;
+        [(block, 4), (2 * block, 8)]
+    };
+    check_row_softmax("softmax.tsr", kernel_name, elem, tol, &shapes, points, (7, 2));
 }
 
 #[test]
@@ -98,35 +115,12 @@ fn softmax_bf16() {
     check_softmax("softmax_bf16", ScalarType::BF16, tolerance::BF16);
 }
 
-/// Rows of any length against one BLOCK: shorter than a block, ragged over
-/// several, exactly two, padded rows, and rows whose tail chunk is all -inf
-/// padding for some lanes.
+/// `softmax_looped.tsr`: rows of any length against one BLOCK (shorter than
+/// a block, ragged over several, exactly two, and tail chunks that are all
+/// -inf padding for some lanes).
 fn check_softmax_looped(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
-    let shapes: [(usize, usize); 5] = [(1, 1), (3, 1000), (2, 2048), (3, 5000), (1, 9000)];
-    for mut trial in trials(kernel_name) {
-        let scale = [1.0, 30.0, 300.0][(trial.index % 3) as usize];
-        for (i, &(rows, cols)) in shapes.iter().enumerate() {
-            for (block, warps) in [(1024, 4), (2048, 8)] {
-                let kernel = compile("softmax_looped.tsr", kernel_name, &[("BLOCK", int(block)), ("warps", int(warps))]);
-                let (x_layout, y_layout) = if i % 2 == 1 {
-                    (Layout::padded(&[rows, cols], 5), Layout::padded(&[rows, cols], 3))
-                } else {
-                    (Layout::contiguous(&[rows, cols]), Layout::contiguous(&[rows, cols]))
-                };
-                let mut launch = Launch::new();
-                let x = launch.input_at("x", elem, &normal(&mut trial.rng, rows * cols, 0.0, scale), &x_layout);
-                launch.output("y", elem, y_layout.buffer_len());
-                launch.int("x_row_stride", x_layout.strides[0] as i64);
-                launch.int("y_row_stride", y_layout.strides[0] as i64);
-                launch.int("rows", rows as i64);
-                launch.int("cols", cols as i64);
-                let out = launch.run(&kernel);
-                let y = out.view("y", &y_layout);
-                let what = case(&kernel, &format!("rows={rows} cols={cols} scale={scale}"), &trial);
-                assert_close(&what, &y, &reference::softmax(&x, rows, cols), tol);
-            }
-        }
-    }
+    let shapes = [(1, 1), (3, 1000), (2, 2048), (3, 5000), (1, 9000)];
+    check_row_softmax("softmax_looped.tsr", kernel_name, elem, tol, &shapes, |_| [(1024, 4), (2048, 8)], (5, 3));
 }
 
 #[test]

@@ -8,10 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use tessera_interp::{HostBuffer, KernelArg};
 use tessera_runtime::DType;
-use tessera_runtime::lightning_attention::{Buf, Problem, Step, StepArg, TensorLayout, buffer_spec, plan};
+use tessera_runtime::lightning_attention::{Buf, Problem, Step, StepArg, TensorLayout, plan};
 use tessera_tests::compare::{Tolerance, assert_close, tolerance};
 use tessera_tests::harness::{compile, int};
 use tessera_tests::inputs::{Trial, normal, trials, uniform};
+use tessera_tests::layout::Layout;
 use tessera_tests::reference::{AttentionShape, lightning_attention};
 use tessera_tir::{ConstValue, Kernel, ScalarType};
 
@@ -79,35 +80,16 @@ impl Interp {
     }
 }
 
-/// Dense `[b, h, n, w]` values stored at the problem's layout (`to_layout`),
-/// or stored values read back into dense order.
-fn relayout(p: &Problem, w: usize, values: &[f64], to_layout: bool) -> Vec<f64> {
-    let [sb, sh, sn] = p.strides(w).map(|s| s as usize);
-    let mut out = vec![0.0; values.len()];
-    for b in 0..p.batch {
-        for h in 0..p.heads {
-            for t in 0..p.n {
-                for x in 0..w {
-                    let dense = ((b * p.heads + h) * p.n + t) * w + x;
-                    let stored = b * sb + h * sh + t * sn + x;
-                    if to_layout {
-                        out[stored] = values[dense];
-                    } else {
-                        out[dense] = values[stored];
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-fn scatter(p: &Problem, w: usize, dense: &[f64]) -> Vec<f64> {
-    relayout(p, w, dense, true)
-}
-
-fn gather(p: &Problem, w: usize, stored: &[f64]) -> Vec<f64> {
-    relayout(p, w, stored, false)
+/// The `[b, h, n, w]` view of a tensor of width `w` as the problem stores it,
+/// checked against the strides the plan passes to the kernels.
+fn layout(p: &Problem, w: usize) -> Layout {
+    let shape = [p.batch, p.heads, p.n, w];
+    let layout = match p.layout {
+        TensorLayout::Bhnd => Layout::contiguous(&shape),
+        TensorLayout::Bnhd => Layout::permuted(&shape, &[0, 2, 1, 3]),
+    };
+    assert_eq!(layout.stride_args()[..3], p.strides(w), "{p}: the plan's strides");
+    layout
 }
 
 fn tol(d: DType) -> Tolerance {
@@ -139,38 +121,38 @@ fn check(p: &Problem, trial: &mut Trial, point: fn(&str) -> Vec<(&'static str, C
 
     let mut run = Interp { point, kernels: HashMap::new(), bufs: BTreeMap::new() };
     let mut put = |b: Buf, values: Option<Vec<f64>>| {
-        let (dtype, len) = buffer_spec(p, b);
+        let (dtype, shape) = p.buffer(b);
+        let len = shape.iter().product();
         let buffer = match values {
             Some(v) => HostBuffer::from_f64(scalar(dtype), &v),
             None => HostBuffer::filled(scalar(dtype), len, f64::NAN),
         };
         run.bufs.insert(b, buffer);
     };
-    put(Buf::Q, Some(scatter(p, p.d, &q)));
-    put(Buf::K, Some(scatter(p, p.d, &k)));
-    put(Buf::V, Some(scatter(p, p.e, &v)));
-    put(Buf::DO, Some(scatter(p, p.e, &d_o)));
+    let (lk, lv) = (layout(p, p.d), layout(p, p.e));
+    put(Buf::Q, Some(lk.scatter(&q)));
+    put(Buf::K, Some(lk.scatter(&k)));
+    put(Buf::V, Some(lv.scatter(&v)));
+    put(Buf::DO, Some(lv.scatter(&d_o)));
     put(Buf::Decay, Some(s.clone()));
     put(Buf::InitialState, s0.clone());
     for b in [Buf::O, Buf::DQ, Buf::DK, Buf::DV, Buf::FwdStates, Buf::BwdStates, Buf::FinalState, Buf::DInitialState] {
         put(b, None);
     }
     put(Buf::Placeholder, Some(vec![f64::NAN; 4]));
-    run.run(&plan::forward(p));
-    run.run(&plan::backward(p));
+    run.run(&plan::forward(p).expect("a valid problem"));
+    run.run(&plan::backward(p).expect("a valid problem"));
 
     let what = |name: &str| format!("{name}: {p} s={s:?} {}", trial.describe());
     let t = tol(p.dtype);
     let outputs = [
-        ("o", Buf::O, p.e, &want.o),
-        ("dq", Buf::DQ, p.d, &want.dq),
-        ("dk", Buf::DK, p.d, &want.dk),
-        ("dv", Buf::DV, p.e, &want.dv),
+        ("o", Buf::O, &lv, &want.o),
+        ("dq", Buf::DQ, &lk, &want.dq),
+        ("dk", Buf::DK, &lk, &want.dk),
+        ("dv", Buf::DV, &lv, &want.dv),
     ];
-    let worst: Vec<_> = outputs
-        .iter()
-        .map(|(name, b, w, want)| assert_close(&what(name), &gather(p, *w, &run.get(*b)), want, t))
-        .collect();
+    let worst: Vec<_> =
+        outputs.iter().map(|(name, b, l, want)| assert_close(&what(name), &l.gather(&run.get(*b)), want, t)).collect();
     let errors: Vec<String> = worst.iter().map(|c| format!("{:.2e}", c.rel_frobenius)).collect();
     println!("{}: relative errors of o, dq, dk, dv: {}", what(""), errors.join(" "));
     // States stay f32 on chip; compare them with the operands' tolerance.

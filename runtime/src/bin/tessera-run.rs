@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tessera_runtime::bundle::{BundleData, KernelEntry};
 use tessera_runtime::tune::{TuneCache, default_cache_dir};
-use tessera_runtime::{Bundle, Error, LaunchArgs, RawBuffer, Runtime, TuneOptions};
+use tessera_runtime::{Bundle, Error, LaunchArgs, Pins, RawBuffer, Runtime, TuneOptions};
 
 #[derive(Parser)]
 #[command(name = "tessera-run", version, about = "Run Tessera kernel bundles on the GPU")]
@@ -210,7 +210,7 @@ fn print_kernel(k: &KernelEntry, hash: &str) {
 struct Prepared {
     rt: Runtime,
     kernel: tessera_runtime::KernelHandle,
-    pins: Vec<(String, i64)>,
+    pins: Pins,
     /// Per parameter: a device buffer or a scalar.
     values: Vec<(String, Prepared1)>,
 }
@@ -226,7 +226,7 @@ impl Prepared {
             Prepared1::Buffer(b) => a.arg(name, b),
             Prepared1::Scalar(s) => a.arg(name, *s),
         });
-        self.pins.iter().fold(args, |a, (name, value)| a.pin(name, *value))
+        self.pins.iter().fold(args, |a, (name, value)| a.pin(name, value))
     }
 
     fn buffer_bytes(&self) -> u64 {
@@ -252,30 +252,14 @@ fn prepare(launch: &Launch) -> CliResult<Prepared> {
     let kernel = bundle.kernel(&name)?;
     // Parse before touching the device, so argument mistakes show everywhere.
     let host = host_args::parse(kernel.decl(), &launch.args, launch.seed).map_err(|m| fail("argument", m))?;
-    let mut pins = Vec::new();
+    let mut pins = Pins::default();
     for text in &launch.pins {
-        let parsed =
-            text.split_once('=').and_then(|(n, v)| Some((n.trim().to_string(), v.trim().parse::<i64>().ok()?)));
-        match parsed {
-            Some((name, value))
-                if kernel.decl().const_params.iter().any(|p| p.name == name) || name == "warps" || name == "stages" =>
-            {
-                pins.push((name, value))
-            }
-            Some((name, _)) => {
-                let names: Vec<&str> = kernel.decl().const_params.iter().map(|p| p.name.as_str()).collect();
-                return Err(fail(
-                    "pin",
-                    format!(
-                        "--pin {text}: kernel `{}` has no compile-time parameter `{name}` (it has: {})",
-                        kernel.name(),
-                        names.join(", ")
-                    ),
-                ));
-            }
-            None => return Err(fail("pin", format!("--pin {text}: write NAME=INTEGER, e.g. --pin DK=128"))),
+        match text.split_once('=').map(|(n, v)| (n.trim(), v.trim().parse::<i64>())) {
+            Some((name, Ok(value))) => pins.set(name, value),
+            _ => return Err(fail("pin", format!("--pin {text}: write NAME=INTEGER, e.g. --pin DK=128"))),
         }
     }
+    pins.check(kernel.decl()).map_err(|e| fail("pin", format!("--pin: {e}")))?;
     let rt = Runtime::new()?;
     let mut values = Vec::new();
     for (param, arg) in kernel.decl().params.iter().zip(host) {

@@ -201,6 +201,16 @@ impl VariantInfo {
     }
 
     /// Short human-readable name: `BLOCK=1024,warps=4,stages=1@sm_90a`.
+    /// The integer value of compile-time parameter `name`, or of the
+    /// `warps` and `stages` knobs.
+    pub fn value(&self, name: &str) -> Option<i64> {
+        match name {
+            "warps" => Some(i64::from(self.warps)),
+            "stages" => Some(i64::from(self.stages)),
+            _ => self.consts.get(name).and_then(ConstValue::as_int),
+        }
+    }
+
     pub fn label(&self) -> String {
         let mut s = String::new();
         for (k, v) in &self.consts {

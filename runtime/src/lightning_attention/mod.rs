@@ -25,7 +25,6 @@ pub mod plan;
 pub use plan::{Buf, Problem, ProblemError, Step, StepArg, TensorLayout};
 
 use crate::args::LaunchArgs;
-use crate::bundle::DType;
 use crate::device::{RawBuffer, Runtime};
 use crate::error::{Error, Result};
 use crate::launch::Bundle;
@@ -90,6 +89,11 @@ impl LightningAttention {
         self
     }
 
+    /// How each kernel is tuned (outputs are set per step).
+    pub fn tuning(&self) -> &TuneOptions {
+        &self.tune
+    }
+
     /// Replace the tuning options (outputs are set per step).
     pub fn with_tuning(mut self, tune: TuneOptions) -> LightningAttention {
         self.tune = tune;
@@ -132,7 +136,7 @@ impl LightningAttention {
         if let Some(f) = &fwd.final_state {
             bufs.input(p, Buf::FinalState, f)?;
         }
-        self.run(rt, &plan::forward(p), &bufs)
+        self.run(rt, &plan::forward(p)?, &bufs)
     }
 
     /// Gradients of the forward that returned `fwd` from the same inputs,
@@ -188,7 +192,7 @@ impl LightningAttention {
             })?;
             bufs.input(p, Buf::DInitialState, g)?;
         }
-        self.run(rt, &plan::backward(p), &bufs)
+        self.run(rt, &plan::backward(p)?, &bufs)
     }
 
     fn output(&self, rt: &Runtime, p: &Problem, b: Buf) -> Result<RawBuffer> {
@@ -204,7 +208,7 @@ impl LightningAttention {
     pub fn fit(&self, rt: &Runtime, p: &Problem, initial_state: bool) -> Result<Problem> {
         let mut p = p.clone();
         p.initial_state = initial_state;
-        p.check().map_err(problem_err)?;
+        p.check()?;
         if p.segment.is_none() {
             p.segment = Some(p.default_segment(rt.info().sm_count as usize));
         }
@@ -236,25 +240,9 @@ impl LightningAttention {
     }
 }
 
-fn problem_err(e: ProblemError) -> Error {
-    Error::Buffer(e.to_string())
-}
-
-/// Element type and length a buffer role has in a problem.
-pub fn buffer_spec(p: &Problem, b: Buf) -> (DType, usize) {
-    match b {
-        Buf::Q | Buf::K | Buf::DQ | Buf::DK => (p.dtype, p.elements(p.d)),
-        Buf::V | Buf::O | Buf::DO | Buf::DV => (p.dtype, p.elements(p.e)),
-        Buf::Decay => (DType::F32, p.heads),
-        Buf::FwdStates | Buf::BwdStates => (DType::F32, p.state_elements()),
-        Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, p.head_state_elements()),
-        Buf::Placeholder => (DType::F32, 4),
-    }
-}
-
 fn alloc(rt: &Runtime, p: &Problem, b: Buf) -> Result<RawBuffer> {
-    let (elem, len) = buffer_spec(p, b);
-    rt.alloc_raw(elem, len)
+    let (elem, shape) = p.buffer(b);
+    rt.alloc_raw(elem, shape.iter().product())
 }
 
 /// The buffers of one plan, by role.
@@ -285,7 +273,8 @@ impl<'a> Buffers<'a> {
 
     /// A caller's buffer, after checking its element type and length.
     pub fn input(&mut self, p: &Problem, b: Buf, buffer: &'a RawBuffer) -> Result<()> {
-        let (elem, len) = buffer_spec(p, b);
+        let (elem, shape) = p.buffer(b);
+        let len: usize = shape.iter().product();
         if buffer.elem() != elem {
             return Err(Error::Buffer(format!(
                 "lightning attention: `{b}` holds {}, the problem needs {elem}",
@@ -294,9 +283,8 @@ impl<'a> Buffers<'a> {
         }
         if buffer.len() < len {
             return Err(Error::Buffer(format!(
-                "lightning attention: `{b}` holds {} elements, the problem needs {len} ({})",
+                "lightning attention: `{b}` holds {} elements, the problem needs {len} ({shape:?} {elem})",
                 buffer.len(),
-                shape_text(p, b)
             )));
         }
         self.set(b, buffer);
@@ -305,24 +293,5 @@ impl<'a> Buffers<'a> {
 
     fn get(&self, b: Buf) -> Result<&'a RawBuffer> {
         self.map.get(&b).copied().ok_or_else(|| Error::Buffer(format!("lightning attention: no buffer for `{b}`")))
-    }
-}
-
-fn shape_text(p: &Problem, b: Buf) -> String {
-    let (elem, _) = buffer_spec(p, b);
-    let w = match b {
-        Buf::Q | Buf::K | Buf::DQ | Buf::DK => p.d,
-        _ => p.e,
-    };
-    match b {
-        Buf::Decay => format!("[{}] {elem}", p.heads),
-        Buf::FwdStates | Buf::BwdStates => format!("[{}, {}, {}, {}] f32", p.batch * p.heads, p.segments(), p.d, p.e),
-        Buf::InitialState | Buf::FinalState | Buf::DInitialState => {
-            format!("[{}, {}, {}, {}] f32", p.batch, p.heads, p.d, p.e)
-        }
-        _ => match p.layout {
-            TensorLayout::Bhnd => format!("[{}, {}, {}, {w}] {elem}", p.batch, p.heads, p.n),
-            TensorLayout::Bnhd => format!("[{}, {}, {}, {w}] {elem}", p.batch, p.n, p.heads),
-        },
     }
 }

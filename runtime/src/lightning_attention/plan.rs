@@ -161,6 +161,36 @@ impl Problem {
         self.batch * self.heads * self.d * self.e
     }
 
+    /// Element type and shape of a buffer role, in storage order: tensors as
+    /// the layout stores them (`[b, h, n, w]` or `[b, n, h, w]`), the decay
+    /// `[heads]`, segment states `[b*h, segments, d, e]`, S0 and the final
+    /// state `[b, h, d, e]`.
+    pub fn buffer(&self, b: Buf) -> (DType, Vec<usize>) {
+        let (batch, heads, n, d, e) = (self.batch, self.heads, self.n, self.d, self.e);
+        match b {
+            Buf::Q | Buf::K | Buf::DQ | Buf::DK | Buf::V | Buf::O | Buf::DO | Buf::DV => {
+                let w = self.width_of(b);
+                let shape = match self.layout {
+                    TensorLayout::Bhnd => vec![batch, heads, n, w],
+                    TensorLayout::Bnhd => vec![batch, n, heads, w],
+                };
+                (self.dtype, shape)
+            }
+            Buf::Decay => (DType::F32, vec![heads]),
+            Buf::FwdStates | Buf::BwdStates => (DType::F32, vec![batch * heads, self.segments(), d, e]),
+            Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, vec![batch, heads, d, e]),
+            Buf::Placeholder => (DType::F32, vec![4]),
+        }
+    }
+
+    /// The width of a token of q, k, v, o or a gradient (d or e).
+    fn width_of(&self, b: Buf) -> usize {
+        match b {
+            Buf::Q | Buf::K | Buf::DQ | Buf::DK => self.d,
+            _ => self.e,
+        }
+    }
+
     /// The batch, head and token strides of a tensor of width `w`.
     pub fn strides(&self, w: usize) -> [i64; 3] {
         let (h, n, w) = (self.heads as i64, self.n as i64, w as i64);
@@ -299,13 +329,6 @@ struct OutputPass {
     c_state: f32,
 }
 
-fn width_of(p: &Problem, b: Buf) -> usize {
-    match b {
-        Buf::Q | Buf::K | Buf::DQ | Buf::DK => p.d,
-        _ => p.e,
-    }
-}
-
 fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f32) -> Step {
     let seg = p.segment_len() as i64;
     let (d, e) = (p.d as i64, p.e as i64);
@@ -319,8 +342,8 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f
         .int("n", p.n as i64)
         .int("ev", e)
         .int("seg_len", seg)
-        .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(width_of(p, k)))
-        .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(width_of(p, v)))
+        .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(p.width_of(k)))
+        .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(v)))
         .int("st_bh", p.segments() as i64 * d * e)
         .int("st_seg", d * e)
         .int("st_r", e)
@@ -365,10 +388,10 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         .int("n", p.n as i64)
         .int("ev", pass.value_width as i64)
         .int("seg_len", p.segment_len() as i64)
-        .strides(["stride_qb", "stride_qh", "stride_qn"], p.strides(width_of(p, pass.q)))
-        .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(width_of(p, pass.k)))
-        .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(width_of(p, pass.v)))
-        .strides(["stride_ob", "stride_oh", "stride_on"], p.strides(width_of(p, pass.o)))
+        .strides(["stride_qb", "stride_qh", "stride_qn"], p.strides(p.width_of(pass.q)))
+        .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(p.width_of(pass.k)))
+        .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(pass.v)))
+        .strides(["stride_ob", "stride_oh", "stride_on"], p.strides(p.width_of(pass.o)))
         .int("st_bh", p.segments() as i64 * d * e)
         .int("st_seg", d * e)
         .int("st_r", st_r)
@@ -381,10 +404,13 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
 }
 
 /// The forward: o, and the final state when asked for. Leaves the entering
-/// state of every segment in [`Buf::FwdStates`] for the backward.
-pub fn forward(p: &Problem) -> Vec<Step> {
+/// state of every segment in [`Buf::FwdStates`] for the backward. Fails for
+/// a problem [`Problem::check`] refuses (its sizes would not fit the i32
+/// arguments, for one).
+pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
+    p.check()?;
     let c = p.scale;
-    vec![
+    Ok(vec![
         chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c),
         scan(
             p,
@@ -409,12 +435,13 @@ pub fn forward(p: &Problem) -> Vec<Step> {
                 c_state: c,
             },
         ),
-    ]
+    ])
 }
 
 /// The backward, after [`forward`] (it reads [`Buf::FwdStates`]): dq, dk,
 /// dv, and dS0 when there is an initial state.
-pub fn backward(p: &Problem) -> Vec<Step> {
+pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
+    p.check()?;
     let c = p.scale;
     let pass = |q, k, v, o, key_width, value_width, states, transposed, reverse, c_inter, c_state| OutputPass {
         q,
@@ -429,7 +456,7 @@ pub fn backward(p: &Problem) -> Vec<Step> {
         c_inter,
         c_state,
     };
-    vec![
+    Ok(vec![
         chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0),
         scan(p, Buf::BwdStates, None, p.initial_state.then_some(Buf::DInitialState), true),
         // dq(t) = do(t) H(t)^T: queries do, keys v, values k.
@@ -438,7 +465,7 @@ pub fn backward(p: &Problem) -> Vec<Step> {
         output(p, pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, p.e, p.d, Buf::BwdStates, true, true, c, 1.0)),
         // dv(j) = c k(j) R(j): queries k, keys q, values do, backwards.
         output(p, pass(Buf::K, Buf::Q, Buf::DO, Buf::DV, p.d, p.e, Buf::BwdStates, false, true, c, 1.0)),
-    ]
+    ])
 }
 
 #[cfg(test)]
@@ -480,15 +507,17 @@ mod tests {
         p.n = 10;
         p.dtype = DType::I32;
         assert!(p.check().unwrap_err().to_string().contains("i32 is not supported"));
+        // The plans refuse what `check` refuses.
+        assert!(forward(&p).is_err() && backward(&p).is_err());
     }
 
     #[test]
     fn backward_pins_the_key_width_of_each_pass() {
         let p = Problem::new(1, 2, 100, 32, 64, DType::BF16);
-        let pins: Vec<i64> = backward(&p).iter().filter_map(|s| s.pins.first().map(|x| x.1)).collect();
+        let pins: Vec<i64> = backward(&p).unwrap().iter().filter_map(|s| s.pins.first().map(|x| x.1)).collect();
         // chunk states keyed by q (d), dq keyed by v (e), dk by do (e), dv by q (d).
         assert_eq!(pins, vec![32, 64, 64, 32]);
-        let steps = forward(&p);
+        let steps = forward(&p).unwrap();
         assert_eq!(
             steps.iter().map(|s| s.kernel.as_str()).collect::<Vec<_>>(),
             ["la_chunk_state_bf16", "la_state_scan", "la_output_bf16"]

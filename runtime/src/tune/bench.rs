@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::launch::KernelHandle;
 use crate::select::Choice;
 use cudarc::driver::result;
-use cudarc::driver::sys::CUevent_flags;
 use std::time::{Duration, Instant};
 
 /// Smallest L2 flush buffer, for devices that report no L2 size.
@@ -121,7 +120,7 @@ pub(crate) fn tune(
         if let ArgValue::Pointer { addr, elem, len } = *arg {
             let bytes = len * elem.size();
             let copy = rt.alloc_raw(DType::I8, bytes)?;
-            copy_bytes(rt, copy.addr(), addr, bytes)?;
+            rt.copy_raw(copy.addr(), addr, bytes)?;
             let compared = opts.outputs.as_ref().is_none_or(|o| o.contains(&param.name));
             saved.push(Saved { param: param.name.clone(), addr, elem, bytes, copy, compared });
         }
@@ -205,19 +204,9 @@ fn rate(work: Option<u64>, ms: f64, unit: f64) -> Option<f64> {
     work.filter(|_| ms > 0.0).map(|w| w as f64 / (ms * 1e-3) / unit)
 }
 
-fn copy_bytes(rt: &Runtime, dst: u64, src: u64, bytes: usize) -> Result<()> {
-    if bytes == 0 {
-        return Ok(());
-    }
-    rt.bind()?;
-    // SAFETY: both ranges are live allocations of at least `bytes` bytes.
-    unsafe { result::memcpy_dtod_async(dst, src, bytes, rt.stream().raw()) }
-        .map_err(driver_err("copying device memory"))
-}
-
 fn restore(rt: &Runtime, saved: &[Saved]) -> Result<()> {
     for s in saved {
-        copy_bytes(rt, s.addr, s.copy.addr(), s.bytes)?;
+        rt.copy_raw(s.addr, s.copy.addr(), s.bytes)?;
     }
     Ok(())
 }
@@ -269,8 +258,6 @@ fn run_candidate(
         handle.launch_choice(rt, stream, choice, bound)?;
     }
     rt.synchronize()?;
-    let event = || rt.ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(driver_err("creating an event"));
-    let (begin, end) = (event()?, event()?);
     let started = Instant::now();
     let mut times = Vec::new();
     while times.len() < opts.repeats.max(1) as usize && (times.len() < 3 || started.elapsed() < budget) {
@@ -278,11 +265,7 @@ fn run_candidate(
         // SAFETY: the flush buffer holds `flush.bytes()` bytes.
         unsafe { result::memset_d8_async(flush.addr(), times.len() as u8, flush.bytes(), stream.raw()) }
             .map_err(driver_err("flushing the L2 cache"))?;
-        begin.record(&stream.0).map_err(driver_err("recording an event"))?;
-        handle.launch_choice(rt, stream, choice, bound)?;
-        end.record(&stream.0).map_err(driver_err("recording an event"))?;
-        end.synchronize().map_err(driver_err("waiting for a timed run"))?;
-        times.push(f64::from(begin.elapsed_ms(&end).map_err(driver_err("reading event times"))?));
+        times.push(f64::from(rt.time_ms(|| handle.launch_choice(rt, stream, choice, bound))?));
     }
     times.sort_by(f64::total_cmp);
     let median = times.get(times.len() / 2).copied().unwrap_or_default();
