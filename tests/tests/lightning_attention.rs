@@ -179,7 +179,8 @@ fn point_f32(kernel: &str) -> Vec<(&'static str, ConstValue)> {
 }
 
 /// bf16 over lengths that are one token, ragged, exactly a block and several
-/// segments, with d != e both ways, both layouts, and every optional state.
+/// segments, with d != e both ways, both layouts, and every optional state
+/// (so one-segment plans run with and without their pre-passes).
 #[test]
 fn lightning_attention_bf16() {
     let cases = [
@@ -190,6 +191,9 @@ fn lightning_attention_bf16() {
         (200, 32, 32, Some(64), TensorLayout::Bnhd, true, false, 1.0),
         (150, 32, 64, Some(128), TensorLayout::Bhnd, true, true, 0.25),
         (1000, 64, 64, Some(320), TensorLayout::Bnhd, true, true, 1.0),
+        // One segment with S0 and no final state: the forward starts from S0
+        // without a scan, the backward scans for dS0.
+        (100, 64, 32, None, TensorLayout::Bhnd, true, false, 1.0),
     ];
     for mut trial in trials("lightning_attention_bf16").into_iter().take(2) {
         for (i, &(n, d, e, segment, layout, s0, fin, scale)) in cases.iter().enumerate() {

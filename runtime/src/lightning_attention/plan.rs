@@ -126,16 +126,30 @@ impl Problem {
 
     /// Tokens per segment: long enough that the segment states (d*e f32 per
     /// segment, a few passes) stay small next to the tokens' own traffic,
-    /// short enough that batch * heads * segments fills `sm_count`
-    /// multiprocessors. A multiple of 256, at least 512 (or n).
-    /// (Aiming at three programs per multiprocessor with segments of at
-    /// least 1024 tokens evens the speed over n, but measured slower on an
-    /// H200 at every benchmark shape but n = 131072: docs/lightning-attention.md.)
+    /// short enough that the output kernel's programs (batch * heads *
+    /// segments * value slices, counted at 64 value columns per program, the
+    /// widest `BLOCK_E`) fill 90% of `sm_count` multiprocessors, one program
+    /// each (the tuned variants take a whole multiprocessor). A multiple of
+    /// 256, at least 512 (or n). One segment skips the pre-pass (see
+    /// [`Problem::forward_prepass`]).
     pub fn default_segment(&self, sm_count: usize) -> usize {
-        let bh = self.batch * self.heads;
-        let want_segments = sm_count.max(1).div_ceil(bh).max(1);
+        let programs = self.batch * self.heads * self.e.div_ceil(64);
+        let want_segments = (sm_count * 9 / 10).max(1).div_ceil(programs.max(1)).max(1);
         let seg = self.n.div_ceil(want_segments).div_ceil(256) * 256;
         seg.max(512).min(self.n.div_ceil(256) * 256)
+    }
+
+    /// Whether the forward runs chunk states and their scan before the
+    /// outputs: with several segments (for the state entering each), or for
+    /// the final state. One segment starts from S0 or zeros.
+    pub fn forward_prepass(&self) -> bool {
+        self.segments() > 1 || self.final_state
+    }
+
+    /// Whether the backward runs reverse chunk states and their scan: with
+    /// several segments, or for dS0.
+    pub fn backward_prepass(&self) -> bool {
+        self.segments() > 1 || self.initial_state
     }
 
     pub fn segment_len(&self) -> usize {
@@ -151,9 +165,18 @@ impl Problem {
         self.batch * self.heads * self.n * width
     }
 
-    /// Elements of a segment-state buffer.
+    /// Elements of a segment-state buffer (at full size).
     pub fn state_elements(&self) -> usize {
         self.batch * self.heads * self.segments() * self.d * self.e
+    }
+
+    /// Segments a state buffer holds: none when no pre-pass fills it.
+    fn state_segments(&self, b: Buf) -> usize {
+        let used = match b {
+            Buf::FwdStates => self.forward_prepass(),
+            _ => self.backward_prepass(),
+        };
+        if used { self.segments() } else { 0 }
     }
 
     /// Elements of S0, the final state or dS0.
@@ -177,7 +200,7 @@ impl Problem {
                 (self.dtype, shape)
             }
             Buf::Decay => (DType::F32, vec![heads]),
-            Buf::FwdStates | Buf::BwdStates => (DType::F32, vec![batch * heads, self.segments(), d, e]),
+            Buf::FwdStates | Buf::BwdStates => (DType::F32, vec![batch * heads, self.state_segments(b), d, e]),
             Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, vec![batch, heads, d, e]),
             Buf::Placeholder => (DType::F32, vec![4]),
         }
@@ -202,10 +225,14 @@ impl Problem {
 
     /// Device memory the plan allocates beyond inputs, outputs and
     /// gradients: the forward states (kept for the backward), the reverse
-    /// states, and a 16-byte placeholder.
+    /// states (none without a pre-pass), and a 16-byte placeholder.
     pub fn workspace_bytes(&self, backward: bool) -> usize {
-        let states = self.state_elements() * 4;
-        states * (1 + usize::from(backward)) + 16
+        let per_segment = self.batch * self.heads * self.d * self.e * 4;
+        let mut segments = self.state_segments(Buf::FwdStates);
+        if backward {
+            segments += self.state_segments(Buf::BwdStates);
+        }
+        per_segment * segments + 16
     }
 
     fn suffix(&self) -> &'static str {
@@ -322,11 +349,38 @@ struct OutputPass {
     o: Buf,
     key_width: usize,
     value_width: usize,
-    states: Buf,
+    states: StateIn,
     transposed: bool,
     reverse: bool,
     c_inter: f32,
     c_state: f32,
+}
+
+/// Where an output pass finds the state entering each segment.
+#[derive(Clone, Copy)]
+enum StateIn {
+    /// A segment-state buffer the pre-pass filled.
+    Segments(Buf),
+    /// One segment, entering with S0 (`[batch, heads, d, e]`).
+    Initial,
+    /// One segment, entering with zeros.
+    Zeros,
+}
+
+impl StateIn {
+    /// The forward's entering states (the dq pass reads them too).
+    fn forward(p: &Problem) -> StateIn {
+        match (p.forward_prepass(), p.initial_state) {
+            (true, _) => StateIn::Segments(Buf::FwdStates),
+            (false, true) => StateIn::Initial,
+            (false, false) => StateIn::Zeros,
+        }
+    }
+
+    /// The reverse states entering each segment from its end.
+    fn backward(p: &Problem) -> StateIn {
+        if p.backward_prepass() { StateIn::Segments(Buf::BwdStates) } else { StateIn::Zeros }
+    }
 }
 
 fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f32) -> Step {
@@ -376,12 +430,17 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
     let (d, e) = (p.d as i64, p.e as i64);
     // States are [d, e] row-major; a transposed read sees [e, d].
     let (st_r, st_c) = if pass.transposed { (1, e) } else { (e, 1) };
+    let (states, st_bh, has_state) = match pass.states {
+        StateIn::Segments(b) => (b, p.segments() as i64 * d * e, 1),
+        StateIn::Initial => (Buf::InitialState, d * e, 1),
+        StateIn::Zeros => (Buf::Placeholder, 0, 0),
+    };
     Step::new(format!("la_output_{}", p.suffix()))
         .buf("q", pass.q)
         .buf("k", pass.k)
         .buf("v", pass.v)
         .out("o", pass.o)
-        .buf("st", pass.states)
+        .buf("st", states)
         .buf("s", Buf::Decay)
         .int("batch", p.batch as i64)
         .int("heads", p.heads as i64)
@@ -392,10 +451,11 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(p.width_of(pass.k)))
         .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(pass.v)))
         .strides(["stride_ob", "stride_oh", "stride_on"], p.strides(p.width_of(pass.o)))
-        .int("st_bh", p.segments() as i64 * d * e)
+        .int("st_bh", st_bh)
         .int("st_seg", d * e)
         .int("st_r", st_r)
         .int("st_c", st_c)
+        .int("has_state", has_state)
         .int("reverse", i64::from(pass.reverse))
         .float("c_intra", p.scale)
         .float("c_inter", pass.c_inter)
@@ -410,36 +470,38 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
 pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     p.check()?;
     let c = p.scale;
-    Ok(vec![
-        chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c),
-        scan(
+    let mut steps = Vec::with_capacity(3);
+    if p.forward_prepass() {
+        steps.push(chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c));
+        steps.push(scan(
             p,
             Buf::FwdStates,
             p.initial_state.then_some(Buf::InitialState),
             p.final_state.then_some(Buf::FinalState),
             false,
-        ),
-        output(
-            p,
-            OutputPass {
-                q: Buf::Q,
-                k: Buf::K,
-                v: Buf::V,
-                o: Buf::O,
-                key_width: p.d,
-                value_width: p.e,
-                states: Buf::FwdStates,
-                transposed: false,
-                reverse: false,
-                c_inter: 1.0,
-                c_state: c,
-            },
-        ),
-    ])
+        ));
+    }
+    steps.push(output(
+        p,
+        OutputPass {
+            q: Buf::Q,
+            k: Buf::K,
+            v: Buf::V,
+            o: Buf::O,
+            key_width: p.d,
+            value_width: p.e,
+            states: StateIn::forward(p),
+            transposed: false,
+            reverse: false,
+            c_inter: 1.0,
+            c_state: c,
+        },
+    ));
+    Ok(steps)
 }
 
-/// The backward, after [`forward`] (it reads [`Buf::FwdStates`]): dq, dk,
-/// dv, and dS0 when there is an initial state.
+/// The backward, after [`forward`] (it reads the forward's entering
+/// states): dq, dk, dv, and dS0 when there is an initial state.
 pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     p.check()?;
     let c = p.scale;
@@ -456,16 +518,19 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
         c_inter,
         c_state,
     };
-    Ok(vec![
-        chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0),
-        scan(p, Buf::BwdStates, None, p.initial_state.then_some(Buf::DInitialState), true),
-        // dq(t) = do(t) H(t)^T: queries do, keys v, values k.
-        output(p, pass(Buf::DO, Buf::V, Buf::K, Buf::DQ, p.e, p.d, Buf::FwdStates, true, false, 1.0, c)),
-        // dk(j) = c v(j) R(j)^T: queries v, keys do, values q, backwards.
-        output(p, pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, p.e, p.d, Buf::BwdStates, true, true, c, 1.0)),
-        // dv(j) = c k(j) R(j): queries k, keys q, values do, backwards.
-        output(p, pass(Buf::K, Buf::Q, Buf::DO, Buf::DV, p.d, p.e, Buf::BwdStates, false, true, c, 1.0)),
-    ])
+    let (fwd, rev) = (StateIn::forward(p), StateIn::backward(p));
+    let mut steps = Vec::with_capacity(5);
+    if p.backward_prepass() {
+        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0));
+        steps.push(scan(p, Buf::BwdStates, None, p.initial_state.then_some(Buf::DInitialState), true));
+    }
+    // dq(t) = do(t) H(t)^T: queries do, keys v, values k.
+    steps.push(output(p, pass(Buf::DO, Buf::V, Buf::K, Buf::DQ, p.e, p.d, fwd, true, false, 1.0, c)));
+    // dk(j) = c v(j) R(j)^T: queries v, keys do, values q, backwards.
+    steps.push(output(p, pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, p.e, p.d, rev, true, true, c, 1.0)));
+    // dv(j) = c k(j) R(j): queries k, keys q, values do, backwards.
+    steps.push(output(p, pass(Buf::K, Buf::Q, Buf::DO, Buf::DV, p.d, p.e, rev, false, true, c, 1.0)));
+    Ok(steps)
 }
 
 #[cfg(test)]
@@ -474,16 +539,69 @@ mod tests {
 
     #[test]
     fn segments_fill_the_device_and_stay_long() {
+        // 64 heads x 2 value slices already fill 132 multiprocessors.
         let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
-        assert_eq!(p.default_segment(132), 2816);
+        assert_eq!(p.default_segment(132), 8192);
+        let p = Problem::new(8, 16, 2048, 128, 128, DType::BF16);
+        assert_eq!(p.default_segment(132), 2048);
+        // 16 heads x 2 slices: four segments.
         let p = Problem::new(1, 16, 65536, 128, 128, DType::BF16);
-        assert_eq!(p.default_segment(132), 7424);
+        assert_eq!(p.default_segment(132), 16384);
+        let p = Problem::new(2, 16, 32768, 128, 128, DType::BF16);
+        assert_eq!(p.default_segment(132), 16384);
+        // e = 64 is one slice per head.
+        let p = Problem::new(4, 16, 8192, 64, 64, DType::BF16);
+        assert_eq!(p.default_segment(132), 4096);
         // Short sequences are one segment, however few programs that makes.
         let p = Problem::new(1, 1, 17, 64, 64, DType::BF16);
         assert_eq!(p.default_segment(132), 256);
         assert_eq!(p.segments(), 1);
-        let p = Problem::new(8, 16, 2048, 128, 128, DType::BF16);
-        assert_eq!(p.default_segment(132), 1024);
+    }
+
+    fn kernels(steps: &[Step]) -> Vec<&str> {
+        steps.iter().map(|s| s.kernel.as_str()).collect()
+    }
+
+    fn arg(step: &Step, name: &str) -> Option<StepArg> {
+        step.args.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+    }
+
+    #[test]
+    fn one_segment_skips_the_prepass_unless_a_state_is_wanted() {
+        let mut p = Problem::new(1, 2, 1000, 64, 64, DType::BF16);
+        p.segment = Some(1024);
+        let fwd = forward(&p).unwrap();
+        assert_eq!(kernels(&fwd), ["la_output_bf16"]);
+        assert_eq!(arg(&fwd[0], "has_state"), Some(StepArg::I32(0)));
+        assert_eq!(arg(&fwd[0], "st"), Some(StepArg::Buf(Buf::Placeholder)));
+        assert_eq!(kernels(&backward(&p).unwrap()), ["la_output_bf16"; 3]);
+        assert_eq!(p.workspace_bytes(true), 16);
+        assert_eq!(p.buffer(Buf::FwdStates).1, vec![2, 0, 64, 64]);
+
+        // S0 enters the forward (and dq) directly; dS0 needs the reverse scan.
+        p.initial_state = true;
+        let fwd = forward(&p).unwrap();
+        assert_eq!(kernels(&fwd), ["la_output_bf16"]);
+        assert_eq!(arg(&fwd[0], "st"), Some(StepArg::Buf(Buf::InitialState)));
+        assert_eq!(arg(&fwd[0], "st_bh"), Some(StepArg::I32(64 * 64)));
+        let bwd = backward(&p).unwrap();
+        assert_eq!(kernels(&bwd)[..2], ["la_chunk_state_bf16", "la_state_scan"]);
+        assert_eq!(arg(&bwd[2], "st"), Some(StepArg::Buf(Buf::InitialState)));
+        assert_eq!(arg(&bwd[3], "st"), Some(StepArg::Buf(Buf::BwdStates)));
+        assert_eq!(p.workspace_bytes(true), 2 * 64 * 64 * 4 + 16);
+
+        // The final state needs the forward scan.
+        p.initial_state = false;
+        p.final_state = true;
+        assert_eq!(kernels(&forward(&p).unwrap()).len(), 3);
+        assert_eq!(kernels(&backward(&p).unwrap()).len(), 3);
+
+        // Several segments always scan.
+        p.final_state = false;
+        p.segment = Some(512);
+        assert_eq!(kernels(&forward(&p).unwrap()).len(), 3);
+        assert_eq!(kernels(&backward(&p).unwrap()).len(), 5);
+        assert_eq!(p.workspace_bytes(false), 2 * 2 * 64 * 64 * 4 + 16);
     }
 
     #[test]
@@ -513,14 +631,12 @@ mod tests {
 
     #[test]
     fn backward_pins_the_key_width_of_each_pass() {
-        let p = Problem::new(1, 2, 100, 32, 64, DType::BF16);
+        let mut p = Problem::new(1, 2, 1000, 32, 64, DType::BF16);
+        p.segment = Some(512);
         let pins: Vec<i64> = backward(&p).unwrap().iter().filter_map(|s| s.pins.first().map(|x| x.1)).collect();
         // chunk states keyed by q (d), dq keyed by v (e), dk by do (e), dv by q (d).
         assert_eq!(pins, vec![32, 64, 64, 32]);
         let steps = forward(&p).unwrap();
-        assert_eq!(
-            steps.iter().map(|s| s.kernel.as_str()).collect::<Vec<_>>(),
-            ["la_chunk_state_bf16", "la_state_scan", "la_output_bf16"]
-        );
+        assert_eq!(kernels(&steps), ["la_chunk_state_bf16", "la_state_scan", "la_output_bf16"]);
     }
 }

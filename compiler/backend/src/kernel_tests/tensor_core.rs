@@ -101,7 +101,19 @@ fn assert_default_point_does_not_spill(kernels: &[CompiledKernel]) {
 #[test]
 fn matmul_runs_on_tensor_cores() {
     let (text, kernels) = points(MATMUL, "matmul", MATMUL_POINTS);
-    for k in &kernels {
+    for (i, k) in kernels.iter().enumerate() {
+        let fp = PtxFingerprint::of_ptx(&k.ptx);
+        // On sm_90a, operands staged from registers into whole 128-byte
+        // panels (BLOCK_K = 64) feed `wgmma`, after a proxy fence; the
+        // 64x64x32 point (64-byte rows) and sm_80 stay on `mma.sync`.
+        let point = MATMUL_POINTS[i / 2];
+        let panels = point.contains(&("BLOCK_K", 64));
+        if k.target.arch == GpuArch::Sm90a && panels {
+            assert!(fp.wgmma > 0 && fp.mma_sync == 0 && fp.ldmatrix == 0, "{point:?}: {fp:?}");
+            assert!(k.ptx.contains("fence.proxy.async.shared::cta;"), "{point:?}: no proxy fence");
+            assert!(k.ptx.contains(".extern .shared .align 1024 .b8 __tessera_smem[]"), "{point:?}");
+            continue;
+        }
         assert!(k.ptx.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "{}", k.ptx);
         // A is K-contiguous (plain ldmatrix), B is N-contiguous (ldmatrix.trans).
         assert!(k.ptx.contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), "no ldmatrix for A");

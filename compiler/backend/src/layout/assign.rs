@@ -269,14 +269,13 @@ fn collect_ops<'k>(region: &'k Region, out: &mut Vec<&'k Op>) {
     }
 }
 
-/// The shape of a tensor value; block pointers are scalars here (one value
-/// per thread, no layout).
 /// The `wgmma` accumulator tiling for `dot` op `op` with an `[m, n]` result,
 /// when the target has `wgmma` and the dot is one the lowering can run on it:
-/// 16-bit inputs into f32, K a multiple of 16, both operands zero-padded
-/// `load_block`s of a kernel with at least two pipeline stages (the loads
-/// the software pipeliner puts in shared memory, where `wgmma` reads them)
-/// whose tiles are whole 128-byte swizzle panels.
+/// 16-bit inputs into f32, K a multiple of 16, in a kernel with at least two
+/// pipeline stages, each operand either a zero-padded `load_block` (which
+/// the software pipeliner puts in shared memory, where `wgmma` reads it) or
+/// a register value the lowering stages there, with tiles of whole
+/// 128-byte swizzle panels.
 /// The tiling is a valid `mma.sync` tiling too, so a dot the lowering then
 /// finds unsuitable still runs, on `mma.sync`.
 fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<[u32; 2]> {
@@ -311,12 +310,24 @@ fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<[u3
         };
         zero_padded && panels
     };
-    if !op.operands.iter().take(2).all(|&v| from_block_load(v)) {
+    // Any other operand is staged from registers, into panels when its rows
+    // (taken along its last dimension, the usual register order) are.
+    let staged_panels = |v: ValueId| {
+        let is_block_load =
+            lk.ops.iter().any(|o| o.results.first() == Some(&v) && matches!(o.kind, OpKind::LoadBlock { .. }));
+        match shape_of(lk.kernel, v) {
+            &[rows, cols] => !is_block_load && SharedTile::wgmma_sw128(rows, cols, 2).is_some(),
+            _ => false,
+        }
+    };
+    if !op.operands.iter().take(2).all(|&v| from_block_load(v) || staged_panels(v)) {
         return None;
     }
     wgmma::accumulator_warps(shape, lk.num_warps)
 }
 
+/// The shape of a tensor value; block pointers are scalars here (one value
+/// per thread, no layout).
 fn shape_of(kernel: &Kernel, v: ValueId) -> &[u32] {
     match kernel.values.get(v.0 as usize) {
         Some(Type::Tensor { shape, .. }) => shape,
@@ -725,6 +736,10 @@ impl Assigner {
     /// Loop-carried values (`for` iters, `while` carried values): each takes
     /// its init's layout, or else the layout the body yields (found by a
     /// trial pass over the body whose effects are discarded), or the default.
+    /// A value the body yields as a tensor-core accumulator keeps that layout
+    /// even when its init is anchored elsewhere (a loaded state updated by a
+    /// `dot`): the init is converted once before the loop instead of the
+    /// carried value twice per iteration.
     fn carried(
         &mut self,
         lk: &LaidOutKernel,
@@ -736,20 +751,22 @@ impl Assigner {
     ) -> Result<()> {
         let mut layouts: Vec<Option<Layout>> = inits.iter().map(|&v| self.fixed(lk, v)).collect();
         let tensor = |v: ValueId| !shape_of(lk.kernel, v).is_empty();
-        if inits.iter().zip(&layouts).any(|(&v, l)| tensor(v) && l.is_none()) {
+        if inits.iter().any(|&v| tensor(v)) {
             let saved = self.state.clone();
             for (region, args) in regions {
-                for (i, &arg) in args.iter().enumerate() {
-                    let status = layouts.get(i).cloned().flatten().map_or(Status::Flexible, Status::Fixed);
-                    self.set(lk, arg, status);
+                for &arg in args.iter() {
+                    self.set(lk, arg, Status::Flexible);
                 }
                 self.region(lk, region)?;
             }
             if let Some((body, _)) = regions.last() {
                 let yielded = body.ops.last().map(|y| y.operands.clone()).unwrap_or_default();
                 for (i, layout) in layouts.iter_mut().enumerate() {
-                    if layout.is_none() {
-                        *layout = yielded.get(i).and_then(|&v| self.fixed(lk, v));
+                    let from_body = yielded.get(i).and_then(|&v| self.fixed(lk, v));
+                    match (&layout, from_body) {
+                        (None, from_body) => *layout = from_body,
+                        (Some(_), Some(acc @ Layout::Mma { .. })) => *layout = Some(acc),
+                        _ => {}
                     }
                 }
             }

@@ -115,22 +115,28 @@ impl Lowerer<'_, '_> {
         };
         let kind = self.dot_kind(op, precision, m, n, k)?;
         let acc = self.operand(op, 2)?;
-        // Operands of a pipelined loop already sit in their shared buffers.
+        // Operands of a pipelined loop already sit in their shared buffers;
+        // the others are staged, as `wgmma` panels when it may run.
+        let wgmma = self.wgmma_accumulator(op);
         let mut staged = Vec::with_capacity(2);
         let mut from_registers = false;
         for (index, v) in [(0, a), (1, b)] {
             match self.pipelined.get(&v) {
                 Some(st) => staged.push(st.clone()),
                 None => {
-                    staged.push(self.stage_operand(op, index, kind)?);
+                    staged.push(self.stage_operand(op, index, kind, wgmma)?);
                     from_registers = true;
                 }
             }
         }
         if from_registers {
+            if wgmma {
+                // `wgmma` reads through the async proxy what `st.shared` wrote.
+                self.asm_void("fence.proxy.async.shared::cta;");
+            }
             self.w.barrier();
         }
-        let plan = if from_registers { None } else { self.wgmma_plan(op, kind, &staged[0], &staged[1], [m, n, k]) };
+        let plan = self.wgmma_plan(op, kind, &staged[0], &staged[1], [m, n, k]);
         let out = match plan {
             Some(plan) => self.dot_wgmma(op, &plan, &staged[0], &staged[1], [m, n], acc)?,
             None => self.dot_from_shared(op, kind, &staged[0], &staged[1], [m, n, k], acc)?,
@@ -306,8 +312,10 @@ impl Lowerer<'_, '_> {
     }
 
     /// Writes operand `index` (0: A, 1: B) of `op` from registers into a
-    /// transient shared tile (A at offset 0, B after it).
-    fn stage_operand(&mut self, op: &Op, index: usize, kind: DotKind) -> Result<Staged> {
+    /// transient shared tile (A first, B after it); with `panels`, in the
+    /// 128-byte-swizzle panels `wgmma` reads when the shape allows, each
+    /// tile starting on a swizzle atom.
+    fn stage_operand(&mut self, op: &Op, index: usize, kind: DotKind, panels: bool) -> Result<Staged> {
         let v = Self::operand_value(op, index)?;
         let shape = self.shape_of(v)?;
         let elem = self.elem_of(v)?;
@@ -325,14 +333,24 @@ impl Lowerer<'_, '_> {
             _ => k_axis,
         };
         let (rows, cols) = (shape[1 - contiguous], shape[contiguous]);
-        let tile = SharedTile::swizzled(rows, cols, memory_bytes(elem));
-        let offset = if index == 0 {
+        let bytes = memory_bytes(elem);
+        let panel_tile = if panels { SharedTile::wgmma_sw128(rows, cols, bytes) } else { None };
+        let tile = panel_tile.unwrap_or_else(|| SharedTile::swizzled(rows, cols, bytes));
+        let after_a = if index == 0 {
             0
         } else {
             let a = Self::operand_value(op, 0)?;
             let a_elem = self.elem_of(a)?;
             let a_numel: u64 = self.shape_of(a)?.iter().map(|&d| u64::from(d)).product();
-            (a_numel * u64::from(memory_bytes(a_elem))).next_multiple_of(128)
+            // A's slot is atom-aligned too when panels were asked for.
+            let a_start = if panels { self.atom_aligned(0) } else { 0 };
+            a_start + a_numel * u64::from(memory_bytes(a_elem))
+        };
+        let offset = if panel_tile.is_some() {
+            self.wgmma_buffers = true;
+            self.atom_aligned(after_a)
+        } else {
+            after_a.next_multiple_of(128)
         };
         self.reserve_shared(offset + tile.size_bytes());
         let base = self.shared_base(offset);
@@ -344,6 +362,13 @@ impl Lowerer<'_, '_> {
         };
         self.store_tile(&staged, &regs, &map, width)?;
         Ok(staged)
+    }
+
+    /// The first transient offset at or after `offset` whose absolute shared
+    /// address is a multiple of the 128-byte-swizzle atom.
+    fn atom_aligned(&self, offset: u64) -> u64 {
+        let atom = u64::from(wgmma::SW128_ATOM_BYTES);
+        (self.shared_pinned + offset).next_multiple_of(atom) - self.shared_pinned
     }
 
     /// Stores registers laid out by `map` into `staged`'s tile, `width`

@@ -130,16 +130,17 @@ impl Lowerer<'_, '_> {
         if loads.is_empty() {
             return Ok(None);
         }
-        // Loads read only by `wgmma` dots get the 128-byte-swizzle panels its
-        // descriptors name, 1024-byte aligned.
+        // Loads read by a `wgmma` dot get the 128-byte-swizzle panels its
+        // descriptors name, 1024-byte aligned. `ldmatrix` readers of the same
+        // buffer address panels too (each panel's rows are 128-byte lines
+        // with the 8-phase swizzle, so they stay free of bank conflicts).
         let wgmma_dots = self.wgmma_dots(body, &loads);
         let mut wgmma = false;
         for load in &mut loads {
             let readers: Vec<&Op> = uses.iter().filter(|(_, _, v)| *v == load.result).map(|(o, _, _)| *o).collect();
-            let all_wgmma =
-                !readers.is_empty() && readers.iter().all(|o| wgmma_dots.iter().any(|d| std::ptr::eq(*d, *o)));
+            let any_wgmma = readers.iter().any(|o| wgmma_dots.iter().any(|d| std::ptr::eq(*d, *o)));
             let panels = SharedTile::wgmma_sw128(load.tile.rows, load.tile.cols, load.tile.bytes);
-            if let (true, Some(tile)) = (all_wgmma, panels) {
+            if let (true, Some(tile)) = (any_wgmma, panels) {
                 load.tile = tile;
                 wgmma = true;
             }
@@ -158,24 +159,24 @@ impl Lowerer<'_, '_> {
     }
 
     /// The `dot`s of `body` that may run on `wgmma` once `loads` are
-    /// pipelined: both operands among them with rows of whole 128-byte
-    /// panels, and [`Self::wgmma_accumulator`] holds.
+    /// pipelined: [`Self::wgmma_accumulator`] holds, and each operand is
+    /// either among them with rows of whole 128-byte panels or not
+    /// pipelined at all (it is then staged from registers, see
+    /// [`Self::dot`]).
     fn wgmma_dots<'b>(&self, body: &'b Region, loads: &[Pipelined]) -> Vec<&'b Op> {
         if !self.lk.wgmma {
             return Vec::new();
         }
-        // Both operands pipelined, and both can be stored as `wgmma` panels.
-        let pipelined = |v: Option<&ValueId>| {
-            v.is_some_and(|v| {
-                loads.iter().any(|l| {
-                    l.result == *v && SharedTile::wgmma_sw128(l.tile.rows, l.tile.cols, l.tile.bytes).is_some()
-                })
+        let usable = |v: Option<&ValueId>| {
+            v.is_some_and(|v| match loads.iter().find(|l| l.result == *v) {
+                Some(l) => SharedTile::wgmma_sw128(l.tile.rows, l.tile.cols, l.tile.bytes).is_some(),
+                None => true,
             })
         };
         body.ops
             .iter()
             .filter(|o| matches!(o.kind, OpKind::Dot { .. }))
-            .filter(|o| pipelined(o.operands.first()) && pipelined(o.operands.get(1)))
+            .filter(|o| usable(o.operands.first()) && usable(o.operands.get(1)))
             .filter(|o| self.wgmma_accumulator(o))
             .collect()
     }
