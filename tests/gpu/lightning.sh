@@ -4,7 +4,8 @@
 # DIR holds `lightning_attention` (examples/lightning_attention.rs, release)
 # and `la.tsb` (tessera build kernels-dsl/lightning_attn.tsr --arch sm_90a);
 # wheels of lightning-attn and fla-core in .whl/. Stages (default: all, in
-# this order): sanity bench peers report check sanitizer. Logs and results go
+# this order): sanity bench peers report check sanitizer; also picks,
+# profile and stalls (ncu, after bench has filled the tuning cache). Logs and results go
 # to $OUT (or ./out).
 set -uo pipefail
 DIR=$1; shift
@@ -26,6 +27,7 @@ for stage in $STAGES; do
         check) timeout 400 "$X" "$B" check 2>&1 | tee "$OUT/check.txt" | grep -v '^PASS' ;;
         picks) find "$TESSERA_CACHE_DIR" -type f | while read -r f; do tr -d '\n ' < "$f" | cut -c1-600; echo; done | tee "$OUT/picks.txt" ;;
         profile) timeout 300 ncu --clock-control none --kernel-name regex:la_ -c 8 --section SpeedOfLight --section Occupancy --section LaunchStats "$X" "$B" profile 2>&1 | grep -E "la_|Duration|DRAM Throughput|Memory Throughput|Compute \(SM\)|Achieved Occupancy|Registers Per|Theoretical Occupancy|Grid Size|Block Size|Waves" | tee "$OUT/profile.txt" ;;
+        stalls) timeout 300 ncu --clock-control none --kernel-name regex:la_output -c 1 --section WarpStateStats --section InstructionStats --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SpeedOfLight "$X" "$B" profile > "$OUT/stalls.txt" 2>&1; grep -E "Stall|Warp Cycles|Issue|Executed Ipc|Shared|Bank|Duration" "$OUT/stalls.txt" | head -60 ;;
         sanitizer) timeout 300 compute-sanitizer --tool memcheck --print-limit 20 "$X" "$B" sanitize 2>&1 | tail -25 | tee "$OUT/sanitizer.txt" ;;
     esac
 done

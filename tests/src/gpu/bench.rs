@@ -48,6 +48,8 @@ pub struct BenchOptions {
 /// The matmul kernels, and the row-wise kernels with their bf16 names.
 pub const MATMUL_KERNELS: &[&str] = &["matmul", "matmul_block_ptr"];
 pub const SOFTMAX_KERNEL: &str = "softmax_bf16";
+/// Softmax over rows of any length (online max and sum over BLOCK-wide chunks).
+pub const SOFTMAX_LOOPED_KERNEL: &str = "softmax_looped_bf16";
 pub const LAYER_NORM_KERNEL: &str = "layer_norm_fwd_bf16";
 
 /// Runs everything; returns the JSON document and whether any variant was wrong.
@@ -90,7 +92,7 @@ pub fn run(opts: &BenchOptions, out: &mut dyn FnMut(&str)) -> Result<(Value, boo
     out(&format!(
         "\nrow-wise bf16, GB/s (input read once + output written once) and ratio to copy {copy_gbps:.0} GB/s"
     ));
-    for kernel in [SOFTMAX_KERNEL, LAYER_NORM_KERNEL] {
+    for kernel in [SOFTMAX_KERNEL, SOFTMAX_LOOPED_KERNEL, LAYER_NORM_KERNEL] {
         for &cols in &opts.row_widths {
             match bench.rowwise(kernel, cols, copy_gbps, out) {
                 Ok(Some(result)) => rows.push(result),
@@ -408,10 +410,11 @@ impl Bench<'_> {
             return Ok(None);
         }
         let rows = (self.opts.tensor_bytes / (cols * 2)).max(1);
-        let softmax = kernel == SOFTMAX_KERNEL;
-        // Softmax holds a whole row in one block: only BLOCK >= cols works.
+        let softmax = kernel == SOFTMAX_KERNEL || kernel == SOFTMAX_LOOPED_KERNEL;
+        // The one-pass softmax holds a whole row in one block: only BLOCK >= cols works.
         let fits = |v: &VariantEntry| {
-            !softmax || v.info.consts.get("BLOCK").and_then(ConstValue::as_int).is_some_and(|b| b >= cols as i64)
+            kernel != SOFTMAX_KERNEL
+                || v.info.consts.get("BLOCK").and_then(ConstValue::as_int).is_some_and(|b| b >= cols as i64)
         };
         let all = self.candidates(kernel, &|_| true)?;
         let candidates: Vec<VariantEntry> = all.iter().filter(|v| fits(v)).cloned().collect();
