@@ -283,3 +283,21 @@ fn an_accumulator_too_large_for_the_registers_is_rejected() {
     assert!(error.message.contains("a 128x256 accumulator on 4 warps needs 256 registers per thread"), "{error}");
     assert_eq!(error.op.as_deref(), Some("dot"));
 }
+
+const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
+
+/// The output kernel's carried state starts from a loaded tile (blocked
+/// layout) and is updated by a `dot` (accumulator layout): it keeps the
+/// accumulator layout, so the loaded tile is converted once, before the loop,
+/// and nothing converts the state inside it (`yield` or `dot` operands).
+#[test]
+fn a_carried_dot_accumulator_is_converted_once_before_the_loop() {
+    for arch in [GpuArch::Sm80, GpuArch::Sm90a] {
+        let consts = [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 2)];
+        let k = compile(LIGHTNING, "la_output_bf16", &consts, arch);
+        let conversions: Vec<&str> = k.stages.layout.lines().filter(|l| l.starts_with("// convert")).collect();
+        assert!(conversions.iter().any(|c| c.contains("= for at") && c.contains("-> #mma")), "{arch}: {conversions:#?}");
+        assert!(!conversions.iter().any(|c| c.contains("of `yield")), "{arch}: {conversions:#?}");
+        assert!(!conversions.iter().any(|c| c.contains("= dot at") && c.contains("operand 2")), "{arch}: {conversions:#?}");
+    }
+}

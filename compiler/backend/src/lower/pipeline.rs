@@ -130,17 +130,16 @@ impl Lowerer<'_, '_> {
         if loads.is_empty() {
             return Ok(None);
         }
-        // Loads read by a `wgmma` dot get the 128-byte-swizzle panels its
-        // descriptors name, 1024-byte aligned. `ldmatrix` readers of the same
-        // buffer address panels too (each panel's rows are 128-byte lines
-        // with the 8-phase swizzle, so they stay free of bank conflicts).
+        // Loads read only by `wgmma` dots get the 128-byte-swizzle panels its
+        // descriptors name, 1024-byte aligned.
         let wgmma_dots = self.wgmma_dots(body, &loads);
         let mut wgmma = false;
         for load in &mut loads {
             let readers: Vec<&Op> = uses.iter().filter(|(_, _, v)| *v == load.result).map(|(o, _, _)| *o).collect();
-            let any_wgmma = readers.iter().any(|o| wgmma_dots.iter().any(|d| std::ptr::eq(*d, *o)));
+            let all_wgmma =
+                !readers.is_empty() && readers.iter().all(|o| wgmma_dots.iter().any(|d| std::ptr::eq(*d, *o)));
             let panels = SharedTile::wgmma_sw128(load.tile.rows, load.tile.cols, load.tile.bytes);
-            if let (true, Some(tile)) = (any_wgmma, panels) {
+            if let (true, Some(tile)) = (all_wgmma, panels) {
                 load.tile = tile;
                 wgmma = true;
             }
