@@ -58,7 +58,8 @@ pub struct Inputs<'a> {
 pub struct Forward {
     pub o: RawBuffer,
     pub final_state: Option<RawBuffer>,
-    /// f32 `[batch*heads, segments, d, e]`: the state entering each segment.
+    /// f32 `[batch*heads, segments, d, e]`: the state entering each segment
+    /// (empty when the plan has no pre-pass, [`Problem::forward_prepass`]).
     pub states: RawBuffer,
     placeholder: RawBuffer,
 }
@@ -70,7 +71,8 @@ pub struct Gradients {
     pub dk: RawBuffer,
     pub dv: RawBuffer,
     pub d_initial_state: Option<RawBuffer>,
-    /// Workspace: the reverse segment states.
+    /// Workspace: the reverse segment states (empty without a pre-pass,
+    /// [`Problem::backward_prepass`]).
     pub states: RawBuffer,
 }
 
