@@ -59,7 +59,7 @@ pub struct LaidOutKernel<'k> {
     pub num_warps: u32,
     /// Whether `dot`s may run on Hopper `wgmma` (sm_90a only): qualifying
     /// dots get the warpgroup accumulator tiling of
-    /// [`wgmma::accumulator_warps`], and the lowering multiplies them with
+    /// [`wgmma::accumulator_tiling`], and the lowering multiplies them with
     /// `wgmma.mma_async` when their operands are pipelined.
     pub wgmma: bool,
     /// Every op in pre-order (an op before the ops of its regions).
@@ -276,9 +276,9 @@ fn collect_ops<'k>(region: &'k Region, out: &mut Vec<&'k Op>) {
 /// the software pipeliner puts in shared memory, where `wgmma` reads it) or
 /// a register value the lowering stages there, with tiles of whole
 /// 128-byte swizzle panels.
-/// The tiling is a valid `mma.sync` tiling too, so a dot the lowering then
-/// finds unsuitable still runs, on `mma.sync`.
-fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<[u32; 2]> {
+/// The tiling is a valid `mma.sync` tiling too (banded ones included), so a
+/// dot the lowering then finds unsuitable still runs, on `mma.sync`.
+fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<Layout> {
     if !lk.wgmma || lk.kernel.meta.num_stages < 2 {
         return None;
     }
@@ -323,7 +323,7 @@ fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<[u3
     if !op.operands.iter().take(2).all(|&v| from_block_load(v) || staged_panels(v)) {
         return None;
     }
-    wgmma::accumulator_warps(shape, lk.num_warps)
+    wgmma::accumulator_tiling(shape, lk.num_warps).map(|tiling| tiling.layout())
 }
 
 /// The shape of a tensor value; block pointers are scalars here (one value
@@ -663,8 +663,10 @@ impl Assigner {
                 let result = *op.results.first().ok_or_else(malformed)?;
                 let shape = shape_of(lk.kernel, result);
                 let (m, n) = (shape.first().copied().unwrap_or(1), shape.get(1).copied().unwrap_or(1));
-                let warps = wgmma_accumulator(lk, op, [m, n]).unwrap_or_else(|| choose_warps([m, n], lk.num_warps));
-                let acc = Layout::Mma { warps_per_cta: warps.to_vec() };
+                let acc = wgmma_accumulator(lk, op, [m, n]).unwrap_or_else(|| Layout::Mma {
+                    warps_per_cta: choose_warps([m, n], lk.num_warps).to_vec(),
+                    banded: false,
+                });
                 for i in 0..2 {
                     let v = *op.operands.get(i).ok_or_else(malformed)?;
                     let layout = self.fixed(lk, v).unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, v)));

@@ -9,7 +9,10 @@
 //! along M first); the grid repeats over the tensor, register order
 //! (M repetition, N repetition, c0..c3). Each repetition of a warp is thus
 //! one 16x8 output tile at `(rep_m * 16 * wm + warp_m * 16, rep_n * 8 * wn +
-//! warp_n * 8)`, which is how the `dot` lowering walks it.
+//! warp_n * 8)`, which is how the `dot` lowering walks it. A *banded* layout
+//! instead gives warp column `warp_n` the contiguous band of `n / wn`
+//! columns at `warp_n * n / wn`, tile `rep_n` at `rep_n * 8` within it: the
+//! accumulator of `wgmma` warpgroups that split N.
 
 use super::ThreadMap;
 
@@ -40,8 +43,9 @@ pub fn choose_warps(shape: [u32; 2], num_warps: u32) -> [u32; 2] {
 }
 
 /// The thread map of [`super::Layout::Mma`] on `shape` (rank 2, M >= 16,
-/// N >= 8; smaller dimensions wrap and replicate).
-pub fn accumulator_map(shape: &[u32], warps_per_cta: &[u32]) -> ThreadMap {
+/// N >= 8; smaller dimensions wrap and replicate); `banded` as the module
+/// documentation says.
+pub fn accumulator_map(shape: &[u32], warps_per_cta: &[u32], banded: bool) -> ThreadMap {
     let dim = |d: usize| shape.get(d).copied().unwrap_or(1).max(1);
     let (m, n) = (dim(0), dim(1));
     let unit = |d: usize, amount: u32| {
@@ -58,16 +62,19 @@ pub fn accumulator_map(shape: &[u32], warps_per_cta: &[u32]) -> ThreadMap {
     for i in 0..wm.trailing_zeros() {
         warp.push(unit(0, TILE_M << i));
     }
+    let band = n / wn;
+    let banded = banded && band >= TILE_N;
     for j in 0..wn.trailing_zeros() {
-        warp.push(unit(1, TILE_N << j));
+        warp.push(unit(1, if banded { band << j } else { TILE_N << j }));
     }
     let (reps_m, reps_n) = ((m / (TILE_M * wm)).max(1), (n / (TILE_N * wn)).max(1));
+    let n_step = if banded { TILE_N } else { TILE_N * wn };
     let mut regs = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for rm in 0..reps_m {
         for rn in 0..reps_n {
             for (dm, dn) in [(0, 0), (0, 1), (8, 0), (8, 1)] {
-                let c = vec![(rm * TILE_M * wm + dm) % m, (rn * TILE_N * wn + dn) % n];
+                let c = vec![(rm * TILE_M * wm + dm) % m, (rn * n_step + dn) % n];
                 if seen.insert(c.clone()) {
                     regs.push(c);
                 }
@@ -93,7 +100,7 @@ mod tests {
 
     #[test]
     fn accumulator_map_places_the_four_registers_of_a_tile() {
-        let map = Layout::Mma { warps_per_cta: vec![2, 2] }.thread_map(&[64, 32]);
+        let map = Layout::Mma { warps_per_cta: vec![2, 2], banded: false }.thread_map(&[64, 32]);
         assert_eq!(&map.regs[..4], &[vec![0, 0], vec![0, 1], vec![8, 0], vec![8, 1]]);
         // Repetitions: M every 32 rows, N every 16 columns.
         assert_eq!(map.regs[4], vec![0, 16]);
@@ -108,8 +115,21 @@ mod tests {
     }
 
     #[test]
+    fn banded_warps_own_contiguous_column_bands() {
+        let map = Layout::Mma { warps_per_cta: vec![4, 2], banded: true }.thread_map(&[64, 64]);
+        // Warp column 1 starts at column 32; a warp's tiles are 8 apart.
+        assert_eq!(map.warp, vec![vec![16, 0], vec![32, 0], vec![0, 32]]);
+        assert_eq!(&map.regs[..8], &[
+            vec![0, 0], vec![0, 1], vec![8, 0], vec![8, 1],
+            vec![0, 8], vec![0, 9], vec![8, 8], vec![8, 9]
+        ]);
+        assert_eq!(map.regs.len() * 256, 64 * 64);
+        assert!(!map.is_replicated());
+    }
+
+    #[test]
     fn warps_beyond_the_tensor_replicate() {
-        let map = Layout::Mma { warps_per_cta: vec![2, 2] }.thread_map(&[16, 8]);
+        let map = Layout::Mma { warps_per_cta: vec![2, 2], banded: false }.thread_map(&[16, 8]);
         assert_eq!(map.warp_broadcast_mask(), 0b11);
         assert_eq!(map.regs.len(), 4);
     }

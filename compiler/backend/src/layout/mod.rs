@@ -44,8 +44,10 @@ pub enum Layout {
     Slice { dim: u32, parent: Box<Layout> },
     /// The accumulator of `mma.sync.m16n8k*` (Triton's NvidiaMma v2) on a
     /// rank-2 tensor: `warps_per_cta` = [warps along M, warps along N]; see
-    /// [`mma`].
-    Mma { warps_per_cta: Vec<u32> },
+    /// [`mma`]. Warps along N hold interleaved 8-column tiles, or with
+    /// `banded` one contiguous band of `N / warps_per_cta[1]` columns each
+    /// (`wgmma` warpgroups splitting N, see [`wgmma`]).
+    Mma { warps_per_cta: Vec<u32>, banded: bool },
 }
 
 /// A layout made concrete for one shape. See the module documentation.
@@ -197,7 +199,7 @@ impl Layout {
                     warp: map.warp.iter().map(drop).collect(),
                 }
             }
-            Layout::Mma { warps_per_cta } => mma::accumulator_map(shape, warps_per_cta),
+            Layout::Mma { warps_per_cta, banded } => mma::accumulator_map(shape, warps_per_cta, *banded),
         }
     }
 }
@@ -340,7 +342,9 @@ impl fmt::Display for Layout {
                 list(order)
             ),
             Layout::Slice { dim, parent } => write!(f, "#slice<dim = {dim}, {parent}>"),
-            Layout::Mma { warps_per_cta } => write!(f, "#mma<v2, wpc = {}>", list(warps_per_cta)),
+            Layout::Mma { warps_per_cta, banded } => {
+                write!(f, "#mma<v2, wpc = {}{}>", list(warps_per_cta), if *banded { ", banded" } else { "" })
+            }
         }
     }
 }

@@ -57,15 +57,19 @@
 //! the order (row, col), (row, col + 1), (row + 8, col), (row + 8, col + 1).
 //! That is, warp `w` of the warpgroup holds the 16-row band `16 * w` as N / 8
 //! `mma.sync` 16x8 tiles in a row, register order (N tile, c0..c3): the
-//! [`super::Layout::Mma`] layout with all warps along M,
-//! `warps_per_cta = [num_warps, 1]` (warp `4 * g + w` is band `4 * g + w`,
-//! warpgroup `g` owning rows `64 * g..`). Repetitions along M (M larger
-//! than `16 * num_warps`) are further `wgmma`s of the same warpgroup at
-//! `M + 16 * num_warps * rep`, in register order (M rep, N tile, c0..c3), as
-//! the `Mma` layout orders them. [`accumulator_warps`] says when this
-//! applies.
+//! [`super::Layout::Mma`] layout with each warpgroup's warps along M. With
+//! `gm` warpgroups along M and `gn` along N ([`AccumulatorTiling`]),
+//! `warps_per_cta = [4 * gm, gn]`: warpgroup `g` owns rows `64 * (g % gm)..`
+//! and, when `gn > 1`, the *band* of `N / gn` columns at `(g / gm) * N / gn`
+//! (a banded `Mma` layout: one instruction of N / gn per warpgroup, its B
+//! descriptor starting at the band). Repetitions along M (M larger than
+//! `64 * gm`) are further `wgmma`s of the same warpgroup at `M + 64 * gm *
+//! rep`, in register order (M rep, N tile, c0..c3), as the `Mma` layout
+//! orders them. [`accumulator_tiling`] says when this applies: splitting N
+//! lets 8 warps run a 64-row accumulator (one block of 64 tokens) on
+//! `wgmma`.
 
-use super::shared::SharedTile;
+use super::{Layout, shared::SharedTile};
 
 /// Rows of one `wgmma` accumulator per warpgroup.
 pub const WGMMA_M: u32 = 64;
@@ -168,10 +172,14 @@ impl OperandTile {
     }
 
     /// Bytes from the tile's start to the descriptor start of the
-    /// instruction reading M/N from `mn0` and K from `k0`; `None` when the
-    /// instruction would not start on a row of an atom (K-major: `mn0 % 8`)
-    /// or a panel (MN-major: `mn0 % panel`), or K is not a multiple of 16.
-    pub fn start_offset(&self, mn0: u32, k0: u32) -> Option<u32> {
+    /// instruction reading `extent` M/N elements from `mn0` and K from `k0`;
+    /// `None` when the instruction would not start on a row of an atom
+    /// (K-major: `mn0 % 8`), or (MN-major) on a 16-byte chunk of a panel row
+    /// with its `extent` inside that panel unless it starts the panel, or K
+    /// is not a multiple of 16. (The hardware swizzles absolute addresses,
+    /// so a start inside a row reads the chunks `cp.async` placed there,
+    /// as K steps inside a K-major row do.)
+    pub fn start_offset(&self, mn0: u32, extent: u32, k0: u32) -> Option<u32> {
         let t = &self.tile;
         if !k0.is_multiple_of(WGMMA_K) {
             return None;
@@ -180,7 +188,12 @@ impl OperandTile {
             Major::K => {
                 mn0.is_multiple_of(8).then(|| (k0 / t.panel) * t.rows * 128 + mn0 * 128 + (k0 % t.panel) * t.bytes)
             }
-            Major::Mn => mn0.is_multiple_of(t.panel).then(|| (mn0 / t.panel) * t.rows * 128 + k0 * 128),
+            Major::Mn => {
+                let within = mn0 % t.panel;
+                let chunk = 16 / t.bytes;
+                let fits = within == 0 || (within.is_multiple_of(chunk) && within + extent <= t.panel);
+                fits.then(|| (mn0 / t.panel) * t.rows * 128 + within * t.bytes + k0 * 128)
+            }
         }
     }
 
@@ -210,19 +223,52 @@ impl OperandTile {
     }
 }
 
-/// `warps_per_cta` for the `[m, n]` accumulator of a `dot` that `wgmma` can
-/// compute on `num_warps` warps: `[num_warps, 1]` (see the module
-/// documentation), when `num_warps` is whole warpgroups, M a whole number of
-/// 64-row blocks per warpgroup, and N a multiple of 8 that one instruction
-/// covers; `None` otherwise (the `mma.sync` tiling applies).
-pub fn accumulator_warps(shape: [u32; 2], num_warps: u32) -> Option<[u32; 2]> {
+/// How the warpgroups of a CTA tile the `[m, n]` accumulator of a `dot`
+/// on `wgmma`: `groups_m` along M (64-row blocks, repeated when M is
+/// larger) times `groups_n` along N (contiguous bands of `n / groups_n`
+/// columns, one instruction's N each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccumulatorTiling {
+    pub groups_m: u32,
+    pub groups_n: u32,
+}
+
+impl AccumulatorTiling {
+    /// The accumulator's layout: the [`Layout::Mma`] layout with each
+    /// warpgroup's four warps along M, banded along N when N is split.
+    pub fn layout(&self) -> Layout {
+        Layout::Mma { warps_per_cta: vec![4 * self.groups_m, self.groups_n], banded: self.groups_n > 1 }
+    }
+
+    /// Columns of one instruction (the band of one warpgroup).
+    pub fn band(&self, n: u32) -> u32 {
+        n / self.groups_n
+    }
+}
+
+/// The tiling of the `[m, n]` accumulator of a `dot` that `wgmma` can
+/// compute on `num_warps` warps (see the module documentation), when
+/// `num_warps` is whole warpgroups: as many warpgroups along M as whole
+/// 64-row blocks allow, the rest splitting N into bands that are multiples
+/// of 8 columns one instruction covers; `None` otherwise (the `mma.sync`
+/// tiling applies).
+pub fn accumulator_tiling(shape: [u32; 2], num_warps: u32) -> Option<AccumulatorTiling> {
     let [m, n] = shape;
-    let fits = num_warps > 0
-        && num_warps.is_multiple_of(4)
-        && m % (WGMMA_M * (num_warps / 4)) == 0
-        && n % 8 == 0
-        && (8..=WGMMA_MAX_N).contains(&n);
-    fits.then_some([num_warps, 1])
+    if num_warps == 0 || !num_warps.is_multiple_of(4) || !(num_warps / 4).is_power_of_two() {
+        return None;
+    }
+    let groups = num_warps / 4;
+    let mut groups_m = groups;
+    while groups_m > 1 && !m.is_multiple_of(WGMMA_M * groups_m) {
+        groups_m /= 2;
+    }
+    let groups_n = groups / groups_m;
+    let band = n / groups_n;
+    let fits = m.is_multiple_of(WGMMA_M * groups_m)
+        && n.is_multiple_of(8 * groups_n)
+        && band.is_multiple_of(8)
+        && (8..=WGMMA_MAX_N).contains(&band);
+    fits.then_some(AccumulatorTiling { groups_m, groups_n })
 }
 
 /// The PTX of one `wgmma.mma_async` for a 64xN f32 accumulator over
@@ -279,7 +325,7 @@ mod tests {
         let t = op.tile;
         for mn0 in (0..mn_total).step_by(mn_block as usize) {
             for k0 in (0..k_total).step_by(WGMMA_K as usize) {
-                let start = op.start_offset(mn0, k0).expect("aligned instruction");
+                let start = op.start_offset(mn0, mn_block, k0).expect("aligned instruction");
                 assert_eq!(start % 16, 0);
                 for mn in 0..mn_block {
                     for k in 0..WGMMA_K {
@@ -313,27 +359,54 @@ mod tests {
         check_reads(&b, 256, 256, 64);
         let b = OperandTile::new(SharedTile::wgmma_sw128(64, 128, 2).expect("panels"), Major::Mn).expect("sw128");
         check_reads(&b, 128, 128, 64);
+        // Two warpgroups splitting N = 64 into bands of 32, and N = 128 into 64.
+        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 64, 2).expect("one panel"), Major::Mn).expect("sw128");
+        check_reads(&b, 32, 64, 64);
+        check_reads(&b, 16, 64, 64);
+        let b = OperandTile::new(SharedTile::wgmma_sw128(128, 128, 2).expect("panels"), Major::Mn).expect("sw128");
+        check_reads(&b, 64, 128, 128);
+    }
+
+    #[test]
+    fn k_major_b_bands_read_what_was_written() {
+        // B = K^T stored K-contiguous, [N = 64, K = 128]: bands of 32 rows.
+        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 128, 2).expect("panels"), Major::K).expect("sw128");
+        check_reads(&b, 32, 64, 128);
     }
 
     #[test]
     fn misaligned_instructions_and_non_sw128_tiles_are_refused() {
         let a = OperandTile::new(SharedTile::wgmma_sw128(128, 64, 2).expect("one panel"), Major::K).expect("sw128");
-        assert_eq!(a.start_offset(4, 0), None);
-        assert_eq!(a.start_offset(0, 8), None);
+        assert_eq!(a.start_offset(4, 64, 0), None);
+        assert_eq!(a.start_offset(0, 64, 8), None);
         let b = OperandTile::new(SharedTile::wgmma_sw128(64, 256, 2).expect("panels"), Major::Mn).expect("sw128");
-        assert_eq!(b.start_offset(32, 0), None);
+        // Inside a panel only when the instruction ends in it.
+        assert_eq!(b.start_offset(32, 64, 0), None);
+        assert_eq!(b.start_offset(36, 16, 0), None);
+        assert_eq!(b.start_offset(32, 32, 16), Some(64 + 16 * 128));
         // The mma.sync placement of a 256-wide row is not a wgmma layout.
         assert_eq!(OperandTile::new(SharedTile::swizzled(64, 256, 2), Major::Mn), None);
     }
 
     #[test]
-    fn accumulator_is_the_mma_layout_with_all_warps_along_m() {
-        for (m, n, warps) in [(128, 256, 8), (128, 128, 8), (64, 64, 4), (128, 64, 4), (256, 8, 8)] {
-            let wpc = accumulator_warps([m, n], warps).expect("wgmma tile");
-            assert_eq!(wpc, [warps, 1]);
-            let map = Layout::Mma { warps_per_cta: wpc.to_vec() }.thread_map(&[m, n]);
-            let n_regs = n / 2;
-            let reps_m = m / (16 * warps);
+    fn accumulator_is_the_mma_layout_of_the_warpgroups() {
+        // (m, n, warps, groups along M, groups along N)
+        for (m, n, warps, gm, gn) in [
+            (128, 256, 8, 2, 1),
+            (128, 128, 8, 2, 1),
+            (64, 64, 4, 1, 1),
+            (128, 64, 4, 1, 1),
+            (256, 8, 8, 2, 1),
+            (64, 64, 8, 1, 2),
+            (64, 128, 8, 1, 2),
+            (128, 64, 16, 2, 2),
+        ] {
+            let tiling = accumulator_tiling([m, n], warps).expect("wgmma tile");
+            assert_eq!(tiling, AccumulatorTiling { groups_m: gm, groups_n: gn }, "{m}x{n} on {warps}");
+            let map = tiling.layout().thread_map(&[m, n]);
+            let band = tiling.band(n);
+            let n_regs = band / 2;
+            let reps_m = m / (64 * gm);
             assert_eq!(map.regs.len() as u32, reps_m * n_regs);
             for thread in 0..32 * warps {
                 let (lane, warp) = (thread % 32, thread / 32);
@@ -349,11 +422,12 @@ mod tests {
                     }
                 }
                 let (group, t) = (thread / 128, thread % 128);
+                let (group_m, group_n) = (group % gm, group / gm);
                 for (r, c) in map.regs.iter().enumerate() {
                     let (rep, d) = (r as u32 / n_regs, r as u32 % n_regs);
                     let j = d / 4;
-                    let row = rep * 16 * warps + group * 64 + (t / 32) * 16 + (t % 32) / 4 + 8 * ((d % 4) / 2);
-                    let col = 8 * j + 2 * (t % 4) + d % 2;
+                    let row = rep * 64 * gm + group_m * 64 + (t / 32) * 16 + (t % 32) / 4 + 8 * ((d % 4) / 2);
+                    let col = group_n * band + 8 * j + 2 * (t % 4) + d % 2;
                     assert_eq!([base[0] + c[0], base[1] + c[1]], [row, col], "{m}x{n} thread {thread} reg {r}");
                 }
             }
@@ -362,10 +436,11 @@ mod tests {
 
     #[test]
     fn unsuitable_accumulators_keep_mma_sync() {
-        assert_eq!(accumulator_warps([128, 256], 6), None);
-        assert_eq!(accumulator_warps([64, 128], 8), None);
-        assert_eq!(accumulator_warps([128, 512], 8), None);
-        assert_eq!(accumulator_warps([128, 12], 4), None);
+        assert_eq!(accumulator_tiling([128, 256], 6), None);
+        assert_eq!(accumulator_tiling([64, 8], 8), None);
+        assert_eq!(accumulator_tiling([128, 512], 8), None);
+        assert_eq!(accumulator_tiling([128, 12], 4), None);
+        assert_eq!(accumulator_tiling([32, 64], 4), None);
     }
 
     /// MLIR of one warpgroup running `dot(a, b)` for A `[64, 64]` (K-major,
@@ -401,7 +476,7 @@ mod tests {
         for step in 0..64 / WGMMA_K {
             let k0 = step * WGMMA_K;
             for (name, op, base) in [("a", &a, 0), ("b", &b, b_base)] {
-                let start = base + op.start_offset(0, k0).expect("aligned");
+                let start = base + op.start_offset(0, n, k0).expect("aligned");
                 body.push(format!("%{name}_off{step} = arith.constant {start} : i32"));
                 body.push(format!("%{name}_at{step} = arith.addi %addr, %{name}_off{step} : i32"));
                 body.push(format!("%{name}_m{step} = arith.andi %{name}_at{step}, %mask : i32"));

@@ -34,7 +34,7 @@ use super::Lowerer;
 use super::text::{elem_type, memory_bytes, memory_type};
 use crate::error::{Result, Stage};
 use crate::layout::mma::{TILE_M, TILE_N};
-use crate::layout::wgmma::{self, Major, OperandTile, WGMMA_K, WGMMA_M};
+use crate::layout::wgmma::{self, AccumulatorTiling, Major, OperandTile, WGMMA_K, WGMMA_M};
 use crate::layout::{Layout, ThreadMap, shared::SharedTile};
 
 /// How one `dot` multiplies.
@@ -89,8 +89,15 @@ struct WgmmaPlan {
     a: OperandTile,
     b: OperandTile,
     elem: ScalarType,
+    tiling: AccumulatorTiling,
+    /// Instructions per warpgroup and K step along M.
     reps: u32,
-    group_stride: u32,
+    /// Bytes between the A starts of consecutive warpgroups along M, and
+    /// between the B starts of consecutive warpgroups along N.
+    a_group_stride: u32,
+    b_group_stride: u32,
+    /// N of one instruction (the warpgroup's band).
+    band: u32,
     k: u32,
 }
 
@@ -170,33 +177,35 @@ impl Lowerer<'_, '_> {
     }
 
     /// Whether `dot` op `op` has the accumulator tiling `wgmma` computes
-    /// ([`wgmma::accumulator_warps`], chosen by the layout assignment on
+    /// ([`wgmma::accumulator_tiling`], chosen by the layout assignment on
     /// targets with `wgmma`) and 16-bit inputs into f32 with K a multiple of
     /// 16. Its operands must also be `wgmma` tiles: see [`Self::wgmma_plan`].
     pub(super) fn wgmma_accumulator(&self, op: &Op) -> bool {
-        let Ok(&[m, k]) = Self::operand_value(op, 0).and_then(|a| self.shape_of(a)) else { return false };
-        let Ok(&[_, n]) = Self::operand_value(op, 1).and_then(|b| self.shape_of(b)) else { return false };
-        let Ok(result) = Self::result_value(op, 0) else { return false };
-        let precision = match op.kind {
-            tessera_tir::OpKind::Dot { precision } => precision,
-            _ => return false,
-        };
+        self.wgmma_tiling(op).is_some()
+    }
+
+    /// The warpgroup tiling of `op`'s accumulator when
+    /// [`Self::wgmma_accumulator`] holds.
+    fn wgmma_tiling(&self, op: &Op) -> Option<AccumulatorTiling> {
+        let Ok(&[m, k]) = Self::operand_value(op, 0).and_then(|a| self.shape_of(a)) else { return None };
+        let Ok(&[_, n]) = Self::operand_value(op, 1).and_then(|b| self.shape_of(b)) else { return None };
+        let result = Self::result_value(op, 0).ok()?;
+        let tessera_tir::OpKind::Dot { precision } = op.kind else { return None };
         let sixteen_bit = matches!(self.dot_kind(op, precision, m, n, k), Ok(DotKind::Mma16(_)));
-        let Some(warps) = wgmma::accumulator_warps([m, n], self.lk.num_warps) else { return false };
-        let tiled = matches!(self.layout_of(result), Ok(Layout::Mma { warps_per_cta }) if warps_per_cta == warps);
-        self.lk.wgmma && sixteen_bit && tiled && k.is_multiple_of(WGMMA_K)
+        let tiling = wgmma::accumulator_tiling([m, n], self.lk.num_warps)?;
+        let tiled = self.layout_of(result).is_ok_and(|layout| layout == tiling.layout());
+        (self.lk.wgmma && sixteen_bit && tiled && k.is_multiple_of(WGMMA_K)).then_some(tiling)
     }
 
     /// How `op` runs on `wgmma` with operands `a` and `b` in shared memory,
     /// when it can: [`Self::wgmma_accumulator`] holds, both operands are
-    /// 128-byte-swizzle panel tiles of the dot's shapes, and every
-    /// instruction (M repetition, warpgroup, K step) starts on an atom row,
-    /// the warpgroups' A starts a constant stride apart.
+    /// 128-byte-swizzle panel tiles of the dot's shapes, every instruction
+    /// (M repetition, warpgroup, K step) starts where a descriptor can, and
+    /// the warpgroups' A (along M) and B (along N) start a constant stride
+    /// apart.
     fn wgmma_plan(&self, op: &Op, kind: DotKind, a: &Staged, b: &Staged, [m, n, k]: [u32; 3]) -> Option<WgmmaPlan> {
         let DotKind::Mma16(elem) = kind else { return None };
-        if !self.wgmma_accumulator(op) {
-            return None;
-        }
+        let tiling = self.wgmma_tiling(op)?;
         // A is [m, k] (K-major when stored K-contiguous), B is [k, n].
         let a_major = if a.contiguous == 1 { Major::K } else { Major::Mn };
         let b_major = if b.contiguous == 0 { Major::K } else { Major::Mn };
@@ -207,46 +216,85 @@ impl Lowerer<'_, '_> {
         if [a.tile.rows, a.tile.cols] != a_dims || [b.tile.rows, b.tile.cols] != b_dims {
             return None;
         }
-        let groups = self.lk.num_warps / 4;
-        let reps = m / (WGMMA_M * groups);
-        let mut group_stride = None;
+        let AccumulatorTiling { groups_m, groups_n } = tiling;
+        let band = tiling.band(n);
+        let reps = m / (WGMMA_M * groups_m);
+        // The byte stride between the starts of consecutive groups, the
+        // same at every (repetition, K step), or None.
+        let constant_stride = |starts: &mut dyn FnMut(u32) -> Option<u32>, groups: u32| -> Option<Option<u32>> {
+            let first = starts(0)?;
+            let mut stride = None;
+            for g in 1..groups {
+                let at = starts(g)?;
+                let step = at.checked_sub(first)? / g;
+                if at != first + step * g {
+                    return None;
+                }
+                stride.get_or_insert(step);
+                if stride != Some(step) {
+                    return None;
+                }
+            }
+            Some(stride)
+        };
+        let (mut a_group_stride, mut b_group_stride) = (None, None);
+        let agree = |seen: &mut Option<u32>, stride: Option<u32>| match (stride, *seen) {
+            (Some(s), Some(t)) => s == t,
+            (Some(s), None) => {
+                *seen = Some(s);
+                true
+            }
+            (None, _) => true,
+        };
         for k0 in (0..k).step_by(WGMMA_K as usize) {
-            b_tile.start_offset(0, k0)?;
+            let b_stride = constant_stride(&mut |g| b_tile.start_offset(g * band, band, k0), groups_n)?;
+            if !agree(&mut b_group_stride, b_stride) {
+                return None;
+            }
             for rep in 0..reps {
-                let first = rep * WGMMA_M * groups;
-                let start = a_tile.start_offset(first, k0)?;
-                for g in 1..groups {
-                    let at = a_tile.start_offset(first + g * WGMMA_M, k0)?;
-                    let stride = (at.checked_sub(start)?) / g;
-                    if at != start + stride * g || *group_stride.get_or_insert(stride) != stride {
-                        return None;
-                    }
+                let first = rep * WGMMA_M * groups_m;
+                let a_stride =
+                    constant_stride(&mut |g| a_tile.start_offset(first + g * WGMMA_M, WGMMA_M, k0), groups_m)?;
+                if !agree(&mut a_group_stride, a_stride) {
+                    return None;
                 }
             }
         }
-        Some(WgmmaPlan { a: a_tile, b: b_tile, elem, reps, group_stride: group_stride.unwrap_or(0), k })
+        Some(WgmmaPlan {
+            a: a_tile,
+            b: b_tile,
+            elem,
+            tiling,
+            reps,
+            a_group_stride: a_group_stride.unwrap_or(0),
+            b_group_stride: b_group_stride.unwrap_or(0),
+            band,
+            k,
+        })
     }
 
     /// `acc + a @ b` on `wgmma` (see [`crate::layout::wgmma`]): each
-    /// warpgroup runs, per M repetition, one `m64nNk16` per K step of 16 on
-    /// its 64 rows, its accumulator being the repetition's contiguous slice
-    /// of the [`Layout::Mma`] registers; then commits and waits for all of
-    /// them before the registers are used (or the buffers refilled).
+    /// warpgroup runs, per M repetition, one `m64nNk16` (N its band) per K
+    /// step of 16 on its 64 rows, its accumulator being the repetition's
+    /// contiguous slice of the [`Layout::Mma`] registers; then commits and
+    /// waits for all of them before the registers are used (or the buffers
+    /// refilled).
     fn dot_wgmma(
         &mut self,
         op: &Op,
         plan: &WgmmaPlan,
         a: &Staged,
         b: &Staged,
-        [m, n]: [u32; 2],
+        [m, _n]: [u32; 2],
         mut acc: Vec<String>,
     ) -> Result<Vec<String>> {
-        let regs = n / 2;
-        if acc.len() != (plan.reps * regs) as usize || m != plan.reps * WGMMA_M * (self.lk.num_warps / 4) {
+        let AccumulatorTiling { groups_m, groups_n } = plan.tiling;
+        let regs = plan.band / 2;
+        if acc.len() != (plan.reps * regs) as usize || m != plan.reps * WGMMA_M * groups_m {
             return Err(Self::err(op, Stage::Layout, "the accumulator does not tile into wgmma tiles"));
         }
         let elem = if plan.elem == ScalarType::BF16 { "bf16" } else { "f16" };
-        let text = wgmma::mma_async_asm(n, elem, plan.a.major, plan.b.major);
+        let text = wgmma::mma_async_asm(plan.band, elem, plan.a.major, plan.b.major);
         let f32s = vec!["f32"; regs as usize].join(", ");
         let ty = format!("!llvm.struct<({f32s})>");
         let tied: Vec<String> = (0..regs).map(|i| i.to_string()).collect();
@@ -254,22 +302,38 @@ impl Lowerer<'_, '_> {
         let constraints = format!("{outs},l,l,r,{}", tied.join(","));
         let a_addr = self.w.def(format!("llvm.ptrtoint {} : !llvm.ptr<3> to i32", a.base));
         let b_addr = self.w.def(format!("llvm.ptrtoint {} : !llvm.ptr<3> to i32", b.base));
-        // The warpgroup's rows of A start `group_stride` bytes per warpgroup on.
+        // Warpgroup g is (g % groups_m) along M, (g / groups_m) along N (the
+        // warp id's M bits come first); its A and B start a stride per
+        // group on.
         let two = self.w.i32(2);
         let warp = self.warp.clone();
         let group = self.w.bin("shrui", &warp, &two, "i32");
-        let stride = self.w.i32(i64::from(plan.group_stride));
-        let group_offset = self.w.bin("muli", &group, &stride, "i32");
-        let a_addr = self.w.bin("addi", &a_addr, &group_offset, "i32");
+        let a_addr = if groups_m > 1 {
+            let mask = self.w.i32(i64::from(groups_m - 1));
+            let along_m = self.w.bin("andi", &group, &mask, "i32");
+            let stride = self.w.i32(i64::from(plan.a_group_stride));
+            let offset = self.w.bin("muli", &along_m, &stride, "i32");
+            self.w.bin("addi", &a_addr, &offset, "i32")
+        } else {
+            a_addr
+        };
+        let b_addr = if groups_n > 1 {
+            let shift = self.w.i32(i64::from(groups_m.trailing_zeros()));
+            let along_n = self.w.bin("shrui", &group, &shift, "i32");
+            let stride = self.w.i32(i64::from(plan.b_group_stride));
+            let offset = self.w.bin("muli", &along_n, &stride, "i32");
+            self.w.bin("addi", &b_addr, &offset, "i32")
+        } else {
+            b_addr
+        };
         let one = self.w.i32(1);
-        let groups = self.lk.num_warps / 4;
         self.asm_void("wgmma.fence.sync.aligned;");
         for rep in 0..plan.reps {
             let at = (rep * regs) as usize;
             for k0 in (0..plan.k).step_by(WGMMA_K as usize) {
-                let fail = || Self::err(op, Stage::Layout, "a wgmma instruction is not on a swizzle atom row");
-                let a_start = plan.a.start_offset(rep * WGMMA_M * groups, k0).ok_or_else(fail)?;
-                let b_start = plan.b.start_offset(0, k0).ok_or_else(fail)?;
+                let fail = || Self::err(op, Stage::Layout, "a wgmma instruction does not start where a descriptor can");
+                let a_start = plan.a.start_offset(rep * WGMMA_M * groups_m, WGMMA_M, k0).ok_or_else(fail)?;
+                let b_start = plan.b.start_offset(0, plan.band, k0).ok_or_else(fail)?;
                 let a_desc = self.descriptor(&a_addr, a_start, &plan.a);
                 let b_desc = self.descriptor(&b_addr, b_start, &plan.b);
                 let r = self.w.def(format!(
@@ -467,7 +531,7 @@ impl Lowerer<'_, '_> {
     ) -> Result<Vec<String>> {
         let result = Self::result_value(op, 0)?;
         let layout = self.layout_of(result)?;
-        let Layout::Mma { warps_per_cta } = &layout else {
+        let Layout::Mma { warps_per_cta, banded } = &layout else {
             return Err(Self::err(op, Stage::Layout, format!("the dot result has layout {layout}, not #mma")));
         };
         let map = layout.thread_map(&[m, n]);
@@ -479,7 +543,7 @@ impl Lowerer<'_, '_> {
             _ => {
                 let wm = warps_per_cta.first().copied().unwrap_or(1);
                 let wn = warps_per_cta.get(1).copied().unwrap_or(1);
-                self.dot_mma(op, kind, a, b, &map, [m, n, k], [wm, wn], acc)
+                self.dot_mma(op, kind, a, b, &map, [m, n, k], [wm, wn], *banded, acc)
             }
         }
     }
@@ -494,9 +558,13 @@ impl Lowerer<'_, '_> {
         map: &ThreadMap,
         [m, n, k]: [u32; 3],
         [wm, wn]: [u32; 2],
+        banded: bool,
         mut acc: Vec<String>,
     ) -> Result<Vec<String>> {
         let (reps_m, reps_n) = ((m / (TILE_M * wm)).max(1), (n / (TILE_N * wn)).max(1));
+        // Consecutive N tiles of a warp: interleaved with the other warps'
+        // tiles, or next to each other in a banded layout.
+        let n_step = if banded { TILE_N } else { TILE_N * wn };
         if acc.len() != (reps_m * reps_n * 4) as usize {
             return Err(Self::err(op, Stage::Layout, "the accumulator does not tile into 16x8 mma tiles"));
         }
@@ -525,9 +593,9 @@ impl Lowerer<'_, '_> {
             let mut b_frags: Vec<[String; 2]> = Vec::with_capacity(reps_n as usize);
             let mut rn = 0;
             while rn < reps_n {
-                let n0 = self.add_const(&warp[1], rn * TILE_N * wn);
+                let n0 = self.add_const(&warp[1], rn * n_step);
                 let pair = rn + 1 < reps_n;
-                let frags = self.load_b(kind, b, &lanes, &n0, if pair { TILE_N * wn } else { 0 }, k0, pair)?;
+                let frags = self.load_b(kind, b, &lanes, &n0, if pair { n_step } else { 0 }, k0, pair)?;
                 b_frags.extend(frags);
                 rn += if pair { 2 } else { 1 };
             }
