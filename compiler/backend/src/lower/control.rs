@@ -10,6 +10,7 @@
 use tessera_tir::{Op, Region, ValueId};
 
 use super::Lowerer;
+use super::pipeline::CopyMode;
 use super::text::elem_type;
 use crate::error::{Result, Stage};
 
@@ -69,23 +70,80 @@ impl Lowerer<'_, '_> {
 
     pub(super) fn for_loop(&mut self, op: &Op) -> Result<()> {
         let body = op.regions.first().ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` without a body"))?;
+        let iters = body
+            .args
+            .get(1..)
+            .ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` body without an induction variable"))?;
+        let saved_pin = self.shared_pinned;
+        let pipeline = self.pipeline_plan(op, body)?;
+        let results = match pipeline.as_ref().and_then(|pipe| self.pipeline_vector_condition(op, pipe).transpose()) {
+            // Loop versioning: whether every pipelined copy may be a
+            // `cp.async` vector is uniform and loop-invariant, so it is
+            // decided once, and each version carries only its own copies
+            // (the general one would otherwise hold registers in the fast
+            // loop).
+            Some(vector) => {
+                let vector = vector?;
+                let types = self.register_types(iters)?;
+                let versioned = self.w.fresh();
+                let type_list = types.join(", ");
+                let yield_all = |s: &mut Self, regs: &[String]| {
+                    s.w.line(if regs.is_empty() {
+                        "scf.yield".to_string()
+                    } else {
+                        format!("scf.yield {} : {type_list}", regs.join(", "))
+                    })
+                };
+                if types.is_empty() {
+                    self.w.open(format!("scf.if {vector} {{"));
+                } else {
+                    self.w.open(format!("{versioned}:{} = scf.if {vector} -> ({type_list}) {{", types.len()));
+                }
+                // Values rebuilt inside one version are not visible in the other.
+                self.scopes.push(Default::default());
+                let fast = self.for_loop_version(op, body, pipeline.as_ref(), CopyMode::Vector);
+                self.scopes.pop();
+                let fast = fast?;
+                yield_all(self, &fast);
+                self.w.close("} else {");
+                self.w.depth_in();
+                self.scopes.push(Default::default());
+                let general = self.for_loop_version(op, body, pipeline.as_ref(), CopyMode::Elements);
+                self.scopes.pop();
+                let general = general?;
+                yield_all(self, &general);
+                self.w.close("}");
+                Self::results(&versioned, types.len())
+            }
+            None => self.for_loop_version(op, body, pipeline.as_ref(), CopyMode::Checked)?,
+        };
+        self.bind(&op.results, &results)?;
+        self.shared_pinned = saved_pin;
+        Ok(())
+    }
+
+    /// One version of a `for` loop (see [`Self::for_loop`]), its pipelined
+    /// copies made as `mode` says; returns the loop results' registers.
+    fn for_loop_version(
+        &mut self,
+        op: &Op,
+        body: &Region,
+        pipeline: Option<&super::pipeline::Pipeline>,
+        mode: CopyMode,
+    ) -> Result<Vec<String>> {
+        let outer_mode = std::mem::replace(&mut self.copy_mode, mode);
         let bounds = [Self::operand_value(op, 0)?, Self::operand_value(op, 1)?, Self::operand_value(op, 2)?];
         let iv_ty = elem_type(self.elem_of(bounds[0])?).to_string();
         let lower = self.operand(op, 0)?.concat();
         let upper = self.operand(op, 1)?.concat();
         let step = self.operand(op, 2)?.concat();
         let inits = self.operands_from(op, 3)?;
-        let iters = body
-            .args
-            .get(1..)
-            .ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` body without an induction variable"))?;
+        let iters = body.args.get(1..).unwrap_or(&[]);
         let mut types = vec![iv_ty.clone()];
         types.extend(self.register_types(iters)?);
         let mut carried_in = vec![lower.clone()];
         carried_in.extend(inits);
-        let saved_pin = self.shared_pinned;
-        let pipeline = self.pipeline_plan(op, body)?;
-        if let Some(pipe) = &pipeline {
+        if let Some(pipe) = pipeline {
             // Prologue: the tiles of iterations 0..stages - 1, one group each.
             let mut init_ptrs = Vec::with_capacity(pipe.loads.len());
             for load in &pipe.loads {
@@ -128,7 +186,7 @@ impl Lowerer<'_, '_> {
         self.w.depth_in();
         self.bind(&body.args, &after)?;
         let mut next_it = None;
-        if let Some(pipe) = &pipeline {
+        if let Some(pipe) = pipeline {
             let it = after.last().cloned().unwrap_or_default();
             let pending = pipe.stages.saturating_sub(2);
             self.asm_void(&format!("cp.async.wait_group {pending};"));
@@ -140,33 +198,25 @@ impl Lowerer<'_, '_> {
             self.w.barrier();
             let stages = self.w.i32(i64::from(pipe.stages));
             let slot = self.w.bin("remui", &it, &stages, "i32");
-            // Refill the buffer the previous iteration read.
-            let ahead = self.w.i32(i64::from(pipe.stages - 1));
-            let refill = self.w.bin("addi", &it, &ahead, "i32");
-            let refill = self.w.bin("remui", &refill, &stages, "i32");
-            let k = self.w.int(i64::from(pipe.stages - 1), &iv_ty);
-            let delta = self.w.bin("muli", &step, &k, &iv_ty);
-            let iv_ahead = self.w.bin("addi", &after[0], &delta, &iv_ty);
-            let valid = self.loop_runs(&iv_ahead, &upper, &step, &iv_ty);
-            let mut ptrs = Vec::with_capacity(pipe.loads.len());
-            for load in &pipe.loads {
-                let arg = body
-                    .args
-                    .get(1 + load.iter)
-                    .copied()
-                    .ok_or_else(|| Self::err(op, Stage::MalformedIr, "missing iter"))?;
-                let regs = self.scalar(arg)?;
-                ptrs.push(self.advanced(load, &regs, pipe.stages - 1)?);
+            if pipe.deferred.is_empty() {
+                self.pipeline_refill(op, body, pipe, &after[0], &it, &upper, &step, &iv_ty)?;
             }
-            self.pipeline_issue(pipe, &ptrs, &refill, &valid)?;
             for load in &pipe.loads {
                 let staged = self.pipeline_buffer(load, &slot);
                 self.pipelined.insert(load.result, staged);
             }
+            self.deferred_wgmma.extend(pipe.deferred.iter().map(|&(dot, _)| dot));
             let one = self.w.i32(1);
             next_it = Some(self.w.bin("addi", &it, &one, "i32"));
         }
         let yielded = self.region(body)?;
+        if let Some(pipe) = pipeline.filter(|p| !p.deferred.is_empty()) {
+            // Every warpgroup has waited for the previous iteration's
+            // `wgmma`s: its buffer may be refilled.
+            self.w.barrier();
+            let it = after.last().cloned().unwrap_or_default();
+            self.pipeline_refill(op, body, pipe, &after[0], &it, &upper, &step, &iv_ty)?;
+        }
         let next = self.w.bin("addi", &after[0], &step, &iv_ty);
         let mut carried_out = vec![next];
         carried_out.extend(yielded);
@@ -174,17 +224,63 @@ impl Lowerer<'_, '_> {
         self.check_count(op, &carried_out, &types)?;
         self.w.line(format!("scf.yield {} : {type_list}", carried_out.join(", ")));
         self.w.close("}");
-        let results = Self::results(&result, types.len());
-        self.bind(&op.results, results.get(1..).unwrap_or(&[]))?;
-        if let Some(pipe) = &pipeline {
+        // The loop results, without the induction variable and the
+        // pipeline's iteration counter.
+        let mut results = Self::results(&result, types.len());
+        results.remove(0);
+        results.truncate(results.len() - usize::from(pipeline.is_some()));
+        if let Some(pipe) = pipeline {
+            let mut at = 0;
+            for (position, &value) in iters.iter().enumerate() {
+                let n = self.register_types(&[value])?.len();
+                if pipe.deferred.iter().any(|&(_, p)| p == position) {
+                    self.wgmma_wait_all(&mut results[at..at + n], 128);
+                }
+                at += n;
+            }
+            for &(dot, _) in &pipe.deferred {
+                self.deferred_wgmma.remove(&dot);
+            }
             self.asm_void("cp.async.wait_group 0;");
             self.w.barrier();
             for load in &pipe.loads {
                 self.pipelined.remove(&load.result);
             }
         }
-        self.shared_pinned = saved_pin;
-        Ok(())
+        self.copy_mode = outer_mode;
+        Ok(results)
+    }
+
+    /// Issues the copies of iteration `iv + (stages - 1) * step` into the
+    /// buffer iteration `it - 1` read, and commits them.
+    #[allow(clippy::too_many_arguments)]
+    fn pipeline_refill(
+        &mut self,
+        op: &Op,
+        body: &Region,
+        pipe: &super::pipeline::Pipeline,
+        iv: &str,
+        it: &str,
+        upper: &str,
+        step: &str,
+        iv_ty: &str,
+    ) -> Result<()> {
+        let stages = self.w.i32(i64::from(pipe.stages));
+        let ahead = self.w.i32(i64::from(pipe.stages - 1));
+        let refill = self.w.bin("addi", it, &ahead, "i32");
+        let refill = self.w.bin("remui", &refill, &stages, "i32");
+        let k = self.w.int(i64::from(pipe.stages - 1), iv_ty);
+        let delta = self.w.bin("muli", step, &k, iv_ty);
+        let iv_ahead = self.w.bin("addi", iv, &delta, iv_ty);
+        let valid = self.loop_runs(&iv_ahead, upper, step, iv_ty);
+        let mut ptrs = Vec::with_capacity(pipe.loads.len());
+        for load in &pipe.loads {
+            let arg =
+                body.args.get(1 + load.iter).copied().ok_or_else(|| Self::err(op, Stage::MalformedIr, "missing iter"))?;
+            let regs = self.scalar(arg)?;
+            ptrs.push(self.advanced(load, &regs, pipe.stages - 1)?);
+        }
+        self.pipeline_issue(pipe, &ptrs, &refill, &valid)
     }
 
     pub(super) fn while_loop(&mut self, op: &Op) -> Result<()> {

@@ -346,20 +346,36 @@ impl Lowerer<'_, '_> {
             }
         }
         self.asm_void("wgmma.commit_group.sync.aligned;");
-        // The wait takes the accumulators through it, so that nothing reads
-        // them before the instructions that write them are complete.
-        let wait_constraints = format!("{outs},{}", tied.join(","));
-        for rep in 0..plan.reps {
-            let at = (rep * regs) as usize;
+        if self.deferred_wgmma.contains(&Self::result_value(op, 0)?) {
+            // Only the previous iteration's products must be complete (its
+            // buffer is refilled next); these stay in flight, and their
+            // accumulators are waited for after the loop.
+            self.asm_void("wgmma.wait_group.sync.aligned 1;");
+            return Ok(acc);
+        }
+        self.wgmma_wait_all(&mut acc, regs);
+        Ok(acc)
+    }
+
+    /// `wgmma.wait_group 0`, taking the accumulator registers `acc` (in
+    /// chunks of `chunk`) through it, so that nothing reads them before the
+    /// instructions that write them are complete.
+    pub(super) fn wgmma_wait_all(&mut self, acc: &mut [String], chunk: u32) {
+        for part in acc.chunks_mut(chunk as usize) {
+            let n = part.len();
+            let f32s = vec!["f32"; n].join(", ");
+            let ty = format!("!llvm.struct<({f32s})>");
+            let outs = vec!["=f"; n].join(",");
+            let tied: Vec<String> = (0..n).map(|i| i.to_string()).collect();
             let r = self.w.def(format!(
-                "llvm.inline_asm has_side_effects asm_dialect = att \"wgmma.wait_group.sync.aligned 0;\", \"{wait_constraints}\" {} : ({f32s}) -> {ty}",
-                acc[at..at + regs as usize].join(", ")
+                "llvm.inline_asm has_side_effects asm_dialect = att \"wgmma.wait_group.sync.aligned 0;\", \"{outs},{}\" {} : ({f32s}) -> {ty}",
+                tied.join(","),
+                part.join(", ")
             ));
-            for i in 0..regs as usize {
-                acc[at + i] = self.w.def(format!("llvm.extractvalue {r}[{i}] : {ty}"));
+            for (i, reg) in part.iter_mut().enumerate() {
+                *reg = self.w.def(format!("llvm.extractvalue {r}[{i}] : {ty}"));
             }
         }
-        Ok(acc)
     }
 
     /// The 64-bit matrix descriptor of `tile` for an instruction starting

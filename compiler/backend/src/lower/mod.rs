@@ -74,6 +74,8 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
         shared_pinned: 0,
         pipelined: HashMap::new(),
         wgmma_buffers: false,
+        deferred_wgmma: HashSet::new(),
+        copy_mode: pipeline::CopyMode::Checked,
         tid: String::new(),
         lane: String::new(),
         warp: String::new(),
@@ -161,6 +163,11 @@ struct Lowerer<'a, 'k> {
     /// Whether some pipeline buffer is read by `wgmma` (the shared memory
     /// is then 1024-byte aligned).
     wgmma_buffers: bool,
+    /// Results of the `wgmma` dots of the loop being lowered whose wait is
+    /// deferred to the next iteration ([`pipeline`]'s module docs).
+    deferred_wgmma: HashSet<ValueId>,
+    /// How the pipelined copies of the loop version being lowered are made.
+    copy_mode: pipeline::CopyMode,
     tid: String,
     lane: String,
     warp: String,

@@ -17,6 +17,15 @@
 //!   buffer, commits, and runs its `dot`s straight from its buffer;
 //! * after the loop all groups are drained.
 //!
+//! When every `dot` of the body is a `wgmma` that only accumulates into a
+//! loop-carried value (`acc = dot(a, b, acc)` with both operands pipelined,
+//! the matmul shape), its completion is *deferred*: iteration `it` issues
+//! its `wgmma`s and waits only for those of iteration `it - 1`
+//! (`wgmma.wait_group 1`), so the tensor cores always have the next
+//! product queued. The refill then moves behind the dots and a second
+//! barrier (every warpgroup is done with the buffer `it - 1` read), and the
+//! accumulators are waited for once, after the loop.
+//!
 //! Copies are `cp.async.cg.shared.global` of 16 bytes (`.ca` with 4 or 8
 //! for narrower vectors) per thread-vector along `order[0]` with a source
 //! size: 0 for rows outside the view or iterations past the end (the
@@ -36,6 +45,19 @@ use super::dot::Staged;
 use super::text::{elem_type, memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
 use crate::layout::{ThreadMap, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
+
+/// How the copies of a pipelined loop are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CopyMode {
+    /// Each refill checks whether its copies may be vectors (no loop
+    /// version was chosen: outside pipelined loops, or no vector copies).
+    Checked,
+    /// Every copy is a `cp.async` vector: the loop version for tiles whose
+    /// strides, base and offsets were found aligned before the loop.
+    Vector,
+    /// Element by element through registers: the other version.
+    Elements,
+}
 
 /// One pipelined `load_block`.
 #[derive(Clone, Debug)]
@@ -65,6 +87,10 @@ pub(super) struct Pipeline {
     /// Whether some buffer is a `wgmma` operand (read through the async
     /// proxy, so each wait is followed by `fence.proxy.async`).
     pub wgmma: bool,
+    /// The deferred `wgmma` accumulators (see the module docs): the results
+    /// of their dots, and their positions among the loop's iters. Empty when
+    /// the loop waits for each `wgmma` where it is issued.
+    pub deferred: Vec<(ValueId, usize)>,
 }
 
 impl Lowerer<'_, '_> {
@@ -154,7 +180,47 @@ impl Lowerer<'_, '_> {
         self.wgmma_buffers |= wgmma;
         self.shared_pinned = offset;
         self.shared_bytes = self.shared_bytes.max(offset);
-        Ok(Some(Pipeline { loads, stages, wgmma }))
+        let deferred = if wgmma { self.deferred_accumulators(body, terminator, &loads, &wgmma_dots, &uses) } else { Vec::new() };
+        Ok(Some(Pipeline { loads, stages, wgmma, deferred }))
+    }
+
+    /// The accumulators whose `wgmma` waits may be deferred by one
+    /// iteration: every `dot` of the body (nested regions included) is one
+    /// of `wgmma_dots`, reads both operands from `loads`' buffers, takes its
+    /// accumulator from a loop-carried value that nothing else reads, and
+    /// yields its result at that value's position and nowhere else. Any
+    /// other `dot` keeps all of them synchronous (empty result).
+    fn deferred_accumulators(
+        &self,
+        body: &Region,
+        terminator: &Op,
+        loads: &[Pipelined],
+        wgmma_dots: &[&Op],
+        uses: &[(&Op, usize, ValueId)],
+    ) -> Vec<(ValueId, usize)> {
+        let mut dots = Vec::new();
+        walk_ops(body, &mut |o: &Op| {
+            if matches!(o.kind, OpKind::Dot { .. }) {
+                dots.push(o as *const Op);
+            }
+        });
+        let pipelined = |v: Option<&ValueId>| v.is_some_and(|v| loads.iter().any(|l| l.result == *v));
+        let used_once = |v: ValueId| uses.iter().filter(|(_, _, u)| *u == v).count() == 1;
+        let mut deferred = Vec::with_capacity(dots.len());
+        for dot in dots {
+            let Some(op) = wgmma_dots.iter().find(|d| std::ptr::eq(**d, dot)) else { return Vec::new() };
+            let (Some(&acc), Some(&result)) = (op.operands.get(2), op.results.first()) else { return Vec::new() };
+            let Some(position) = body.args.iter().skip(1).position(|&a| a == acc) else { return Vec::new() };
+            let yields_it = terminator.operands.get(position) == Some(&result);
+            if !(pipelined(op.operands.first()) && pipelined(op.operands.get(1)) && yields_it) {
+                return Vec::new();
+            }
+            if !(used_once(acc) && used_once(result)) {
+                return Vec::new();
+            }
+            deferred.push((result, position));
+        }
+        deferred
     }
 
     /// The `dot`s of `body` that may run on `wgmma` once `loads` are
@@ -187,6 +253,37 @@ impl Lowerer<'_, '_> {
         let below = self.w.cmpi("slt", iv, upper, ty);
         let above = self.w.cmpi("sgt", iv, upper, ty);
         self.w.select(&positive, &below, &above, "i1")
+    }
+
+    /// The uniform condition (i1) under which every copy of `pipe` may be a
+    /// `cp.async` vector in every iteration: each block pointer's fast-path
+    /// condition at its loop-entry value (see [`Self::block_fast_path`]),
+    /// and its advance along the contiguous axis a multiple of the vector.
+    /// `None` when no load copies vectors at all.
+    pub(super) fn pipeline_vector_condition(&mut self, op: &Op, pipe: &Pipeline) -> Result<Option<String>> {
+        let mut all: Option<String> = None;
+        for load in &pipe.loads {
+            let bytes = memory_bytes(load.elem);
+            if !matches!(load.width * bytes, 4 | 8 | 16) {
+                continue;
+            }
+            let regs = self.operand(op, 3 + load.iter)?;
+            let bp = BlockPtr::from_regs(&regs, load.deltas.len())?;
+            let shape = [load.tile.rows, load.tile.cols];
+            let shape = if load.contiguous == 1 { shape } else { [shape[1], shape[0]] };
+            let mut ok = self.block_fast_path(&bp, &shape, &[], load.contiguous, load.width, bytes);
+            let delta = self.scalar(load.deltas[load.contiguous])?.concat();
+            let width = self.w.i32(i64::from(load.width));
+            let rem = self.w.bin("remsi", &delta, &width, "i32");
+            let zero = self.w.i32(0);
+            let aligned = self.w.cmpi("eq", &rem, &zero, "i32");
+            ok = self.w.and(&ok, &aligned);
+            all = Some(match all {
+                Some(prev) => self.w.and(&prev, &ok),
+                None => ok,
+            });
+        }
+        Ok(all)
     }
 
     /// Issues the copies of iteration `iv + ahead * step` (block pointers
@@ -234,17 +331,24 @@ impl Lowerer<'_, '_> {
         let copy_bytes = load.width * bytes;
         let coords = self.block_coords(bp, &map)?;
         let fast_dim = load.contiguous;
-        if matches!(copy_bytes, 4 | 8 | 16) {
-            let fast = self.block_fast_path(bp, &shape, &[], fast_dim, load.width, bytes);
-            self.w.open(format!("scf.if {fast} {{"));
+        let vectors = |s: &mut Self| -> Result<()> {
             let mut i = 0;
             while i < map.regs.len() {
                 if i % load.width as usize != 0 || !Self::is_vector(&map, i, load.width, fast_dim as u32) {
                     return Err(BackendError::new(Stage::Layout, "a pipelined load's registers are not vectors"));
                 }
-                self.copy_vector(load, bp, &staged, &coords.0[i], valid, copy_bytes)?;
+                s.copy_vector(load, bp, &staged, &coords.0[i], valid, copy_bytes)?;
                 i += load.width as usize;
             }
+            Ok(())
+        };
+        let vector_copies = matches!(copy_bytes, 4 | 8 | 16);
+        if vector_copies && self.copy_mode == CopyMode::Vector {
+            vectors(self)?;
+        } else if vector_copies && self.copy_mode == CopyMode::Checked {
+            let fast = self.block_fast_path(bp, &shape, &[], fast_dim, load.width, bytes);
+            self.w.open(format!("scf.if {fast} {{"));
+            vectors(self)?;
             self.w.line("scf.yield");
             self.w.close("} else {");
             self.w.depth_in();
@@ -376,9 +480,28 @@ mod tests {
     /// (`stages - 2` groups left pending), then meet a barrier before any
     /// `cp.async` refills the buffer that the previous iteration's
     /// `ldmatrix`es (sm_80) or `wgmma`s (sm_90a, after a proxy fence between
-    /// the wait and the barrier) read, and commit that refill before its own
-    /// reads. The 128x256 tile is the one where a slow warp would expose a
+    /// the wait and the barrier, and once those `wgmma`s are known complete)
+    /// read. The 128x256 tile is the one where a slow warp would expose a
     /// missing barrier first.
+    /// Whether the copies may be 16-byte `cp.async` vectors is decided once,
+    /// before the loop: the first version copies only vectors, the second
+    /// only elements through registers, and neither checks per iteration.
+    #[test]
+    fn the_loop_is_versioned_on_vector_copies() {
+        for arch in [GpuArch::Sm80, GpuArch::Sm90a] {
+            let mlir = block_ptr_mlir(8, 3, arch);
+            let loops: Vec<&str> = mlir.split("} do {").collect();
+            assert_eq!(loops.len(), 3, "{arch}: two versions of the loop");
+            let end = if arch == GpuArch::Sm90a { "wgmma.wait_group.sync.aligned 0;" } else { "cp.async.wait_group 0;" };
+            let body = |i: usize| loops[i].split_once(end).map(|(body, _)| body).expect("the loop ends");
+            let global_loads = |text: &str| text.lines().filter(|l| l.contains("llvm.load") && l.contains("!llvm.ptr<1>")).count();
+            let (fast, general) = (body(1), body(2));
+            assert!(fast.contains("cp.async.cg.shared.global") && global_loads(fast) == 0, "{arch}: vector version");
+            assert!(!general.contains("cp.async.cg.shared.global") && global_loads(general) > 0, "{arch}: element version");
+            assert!(loops[0].contains("scf.if"), "{arch}: the version is chosen before the loop");
+        }
+    }
+
     #[test]
     fn the_loop_waits_then_barriers_before_refilling() {
         // 128x256 on 4 warps is rejected (E0816: 256 accumulators per thread).
@@ -390,25 +513,36 @@ mod tests {
             let barrier = at("nvvm.barrier0");
             let refill = at("cp.async.cg.shared.global");
             let commit = at("cp.async.commit_group;");
-            let read = if arch == GpuArch::Sm90a {
+            if arch == GpuArch::Sm90a {
+                // Deferred wgmma (the matmul's only dot accumulates into a
+                // carried value): the iteration's wgmmas are issued from its
+                // landed buffer, then the previous iteration's are waited
+                // for, and only after a second barrier is their buffer refilled.
                 let fence = at("fence.proxy.async.shared::cta;");
-                assert!(wait < fence && fence < barrier, "{arch}");
-                at("wgmma.mma_async")
+                let read = at("wgmma.mma_async");
+                let issued = at("wgmma.commit_group.sync.aligned;");
+                let previous = at("wgmma.wait_group.sync.aligned 1;");
+                let second = barrier + 1 + body[barrier + 1..].find("nvvm.barrier0").expect("a second barrier");
+                assert!(
+                    wait < fence && fence < barrier && barrier < read && read < issued && issued < previous,
+                    "warps {warps}, stages {stages}"
+                );
+                assert!(previous < second && second < refill && refill < commit, "warps {warps}, stages {stages}");
+                // One full wait per loop version, after its loop, before the
+                // epilogue reads the accumulators.
+                let full = "wgmma.wait_group.sync.aligned 0;";
+                assert_eq!(mlir.matches(full).count(), mlir.matches("} do {").count(), "warps {warps}, stages {stages}");
+                assert!(body.find(full).is_some_and(|w| w > refill), "warps {warps}, stages {stages}");
             } else {
                 assert!(!body.contains("fence.proxy.async"), "{arch}");
-                at("ldmatrix.sync.aligned")
-            };
-            assert!(
-                wait < barrier && barrier < refill && refill < commit && commit < read,
-                "warps {warps}, stages {stages}, {arch}"
-            );
-            // No other barrier and no other wait between the refill and the reads.
-            assert!(!body[barrier + 1..read].contains("nvvm.barrier0"), "warps {warps}, stages {stages}");
-            assert!(!body[wait + 1..read].contains("cp.async.wait_group"), "warps {warps}, stages {stages}");
-            if arch == GpuArch::Sm90a {
-                // The accumulators are read only after the wgmma wait.
-                let wait_wgmma = at("wgmma.wait_group.sync.aligned 0;");
-                assert!(at("wgmma.commit_group.sync.aligned;") < wait_wgmma, "{arch}");
+                let read = at("ldmatrix.sync.aligned");
+                assert!(
+                    wait < barrier && barrier < refill && refill < commit && commit < read,
+                    "warps {warps}, stages {stages}, {arch}"
+                );
+                // No other barrier and no other wait between the refill and the reads.
+                assert!(!body[barrier + 1..read].contains("nvvm.barrier0"), "warps {warps}, stages {stages}");
+                assert!(!body[wait + 1..read].contains("cp.async.wait_group"), "warps {warps}, stages {stages}");
             }
         }
     }
