@@ -469,8 +469,12 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
         (4, 16, 32768, 128),
         (1, 16, 131072, 128),
     ];
-    for (b, h, n, d) in shapes {
+    let mut all_correct = true;
+    for (i, (b, h, n, d)) in shapes.into_iter().enumerate() {
         let p = Problem::new(b, h, n, d, d, DType::BF16);
+        // Every timed shape is first checked against float64 on fresh inputs.
+        let correct = check(rt, la, &p, 0.11, 900 + i as u64)?;
+        all_correct &= correct;
         let (f, fb) = time(rt, la, &p, 15)?;
         let tensor = (b * h * n * d * 2) as f64;
         let (floor_f, floor_fb) = (4.0 * tensor / bw * 1e3, 11.0 * tensor / bw * 1e3);
@@ -484,12 +488,15 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
             extra as f64 / 1e6
         );
         lines.push(format!(
-            r#"{{"b": {b}, "h": {h}, "n": {n}, "d": {d}, "fwd_ms": {f}, "fwdbwd_ms": {fb}, "floor_fwd_ms": {floor_f}, "floor_fwdbwd_ms": {floor_fb}, "segment": {}, "workspace_bytes": {extra}}}"#,
+            r#"{{"b": {b}, "h": {h}, "n": {n}, "d": {d}, "fwd_ms": {f}, "fwdbwd_ms": {fb}, "floor_fwd_ms": {floor_f}, "floor_fwdbwd_ms": {floor_fb}, "segment": {}, "workspace_bytes": {extra}, "checked": {correct}}}"#,
             fitted.segment_len()
         ));
     }
     if let Some(path) = json {
         std::fs::write(path, lines.join("\n") + "\n").map_err(|e| format!("writing {path}: {e}"))?;
     }
-    Ok(true)
+    if !all_correct {
+        println!("SOME TIMED SHAPES FAILED THEIR CHECK");
+    }
+    Ok(all_correct)
 }

@@ -100,11 +100,13 @@ impl Lowerer<'_, '_> {
                     self.w.open(format!("{versioned}:{} = scf.if {vector} -> ({type_list}) {{", types.len()));
                 }
                 // Values rebuilt inside one version are not visible in the other.
+                let entry = self.transient_pending;
                 self.scopes.push(Default::default());
                 let fast = self.for_loop_version(op, body, pipeline.as_ref(), CopyMode::Vector);
                 self.scopes.pop();
                 let fast = fast?;
                 yield_all(self, &fast);
+                let after_fast = std::mem::replace(&mut self.transient_pending, entry);
                 self.w.close("} else {");
                 self.w.depth_in();
                 self.scopes.push(Default::default());
@@ -112,6 +114,7 @@ impl Lowerer<'_, '_> {
                 self.scopes.pop();
                 let general = general?;
                 yield_all(self, &general);
+                self.transient_pending = Self::pending_hull(after_fast, self.transient_pending);
                 self.w.close("}");
                 Self::results(&versioned, types.len())
             }
@@ -143,7 +146,13 @@ impl Lowerer<'_, '_> {
         types.extend(self.register_types(iters)?);
         let mut carried_in = vec![lower.clone()];
         carried_in.extend(inits);
+        let entry_pending = self.transient_pending;
+        let entry_uses = self.transient_uses;
         if let Some(pipe) = pipeline {
+            if self.transient_pending.is_some() {
+                // The pipeline buffers start where transient regions did.
+                self.full_barrier();
+            }
             // Prologue: the tiles of iterations 0..stages - 1, one group each.
             let mut init_ptrs = Vec::with_capacity(pipe.loads.len());
             for load in &pipe.loads {
@@ -195,7 +204,7 @@ impl Lowerer<'_, '_> {
                 // through the generic one.
                 self.asm_void("fence.proxy.async.shared::cta;");
             }
-            self.w.barrier();
+            self.full_barrier();
             let stages = self.w.i32(i64::from(pipe.stages));
             let slot = self.w.bin("remui", &it, &stages, "i32");
             if pipe.deferred.is_empty() {
@@ -210,10 +219,14 @@ impl Lowerer<'_, '_> {
             next_it = Some(self.w.bin("addi", &it, &one, "i32"));
         }
         let yielded = self.region(body)?;
+        if pipeline.is_none() && self.transient_uses != entry_uses {
+            // The next iteration reuses this one's transient regions.
+            self.full_barrier();
+        }
         if let Some(pipe) = pipeline.filter(|p| !p.deferred.is_empty()) {
             // Every warpgroup has waited for the previous iteration's
             // `wgmma`s: its buffer may be refilled.
-            self.w.barrier();
+            self.full_barrier();
             let it = after.last().cloned().unwrap_or_default();
             self.pipeline_refill(op, body, pipe, &after[0], &it, &upper, &step, &iv_ty)?;
         }
@@ -242,10 +255,14 @@ impl Lowerer<'_, '_> {
                 self.deferred_wgmma.remove(&dot);
             }
             self.asm_void("cp.async.wait_group 0;");
-            self.w.barrier();
+            self.full_barrier();
             for load in &pipe.loads {
                 self.pipelined.remove(&load.result);
             }
+        } else {
+            // No iteration, or every one ended with a barrier: what was
+            // pending at the entry may still be.
+            self.transient_pending = entry_pending;
         }
         self.copy_mode = outer_mode;
         Ok(results)
@@ -317,7 +334,14 @@ impl Lowerer<'_, '_> {
         self.w.line(format!("^bb0({}):", args.join(", ")));
         self.w.depth_in();
         self.bind(&body.args, &after)?;
+        let entry_pending = self.transient_pending;
+        let entry_uses = self.transient_uses;
         let mut yielded = self.region(body)?;
+        if self.transient_uses != entry_uses {
+            // The next iteration reuses this one's transient regions.
+            self.full_barrier();
+        }
+        self.transient_pending = entry_pending;
         if dummy {
             yielded.push(after[0].clone());
         }
@@ -339,12 +363,15 @@ impl Lowerer<'_, '_> {
             self.w.open(format!("{result}:{} = scf.if {condition} -> ({type_list}) {{", types.len()));
         }
         let empty = Region::default();
+        let entry = self.transient_pending;
+        let mut after_then = None;
         for (i, region) in
             [op.regions.first().unwrap_or(&empty), op.regions.get(1).unwrap_or(&empty)].into_iter().enumerate()
         {
             if i == 1 {
                 self.w.close("} else {");
                 self.w.depth_in();
+                after_then = std::mem::replace(&mut self.transient_pending, entry);
             }
             let yielded = self.region(region)?;
             self.check_count(op, &yielded, &types)?;
@@ -355,6 +382,8 @@ impl Lowerer<'_, '_> {
             }
         }
         self.w.close("}");
+        // Either branch may have run.
+        self.transient_pending = Self::pending_hull(after_then, self.transient_pending);
         if !types.is_empty() {
             self.bind(&op.results, &Self::results(&result, types.len()))?;
         }

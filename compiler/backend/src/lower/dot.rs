@@ -125,32 +125,39 @@ impl Lowerer<'_, '_> {
         // Operands of a pipelined loop already sit in their shared buffers;
         // the others are staged, as `wgmma` panels when it may run.
         let wgmma = self.wgmma_accumulator(op);
+        // One transient region holds whichever operands come from registers
+        // (A first, B after it, each atom-aligned as panels need).
+        let from_registers: Vec<bool> = [a, b].iter().map(|v| !self.pipelined.contains_key(v)).collect();
+        let mut region_bytes = 0;
+        for (index, &staged_here) in from_registers.iter().enumerate() {
+            let v = Self::operand_value(op, index)?;
+            let numel: u64 = self.shape_of(v)?.iter().map(|&d| u64::from(d)).product();
+            if staged_here || index == 0 {
+                region_bytes += numel * u64::from(memory_bytes(self.elem_of(v)?)) + u64::from(wgmma::SW128_ATOM_BYTES);
+            }
+        }
+        let any_staged = from_registers.iter().any(|&r| r);
+        let align = if wgmma { u64::from(wgmma::SW128_ATOM_BYTES) } else { 128 };
+        let region = if any_staged { self.transient_alloc(region_bytes, align) } else { 0 };
         let mut staged = Vec::with_capacity(2);
-        let mut from_registers = false;
         for (index, v) in [(0, a), (1, b)] {
             match self.pipelined.get(&v) {
                 Some(st) => staged.push(st.clone()),
-                None => {
-                    staged.push(self.stage_operand(op, index, kind, wgmma)?);
-                    from_registers = true;
-                }
+                None => staged.push(self.stage_operand(op, index, kind, wgmma, region)?),
             }
         }
-        if from_registers {
+        if any_staged {
             if wgmma {
                 // `wgmma` reads through the async proxy what `st.shared` wrote.
                 self.asm_void("fence.proxy.async.shared::cta;");
             }
-            self.w.barrier();
+            self.transient_sync(region, region_bytes);
         }
         let plan = self.wgmma_plan(op, kind, &staged[0], &staged[1], [m, n, k]);
         let out = match plan {
             Some(plan) => self.dot_wgmma(op, &plan, &staged[0], &staged[1], [m, n], acc)?,
             None => self.dot_from_shared(op, kind, &staged[0], &staged[1], [m, n, k], acc)?,
         };
-        if from_registers {
-            self.w.barrier();
-        }
         self.define(result, out)
     }
 
@@ -391,11 +398,11 @@ impl Lowerer<'_, '_> {
         self.w.bin("ori", &fixed, &wide, "i64")
     }
 
-    /// Writes operand `index` (0: A, 1: B) of `op` from registers into a
-    /// transient shared tile (A first, B after it); with `panels`, in the
-    /// 128-byte-swizzle panels `wgmma` reads when the shape allows, each
+    /// Writes operand `index` (0: A, 1: B) of `op` from registers into the
+    /// transient region at `region` (A first, B after it); with `panels`, in
+    /// the 128-byte-swizzle panels `wgmma` reads when the shape allows, each
     /// tile starting on a swizzle atom.
-    fn stage_operand(&mut self, op: &Op, index: usize, kind: DotKind, panels: bool) -> Result<Staged> {
+    fn stage_operand(&mut self, op: &Op, index: usize, kind: DotKind, panels: bool, region: u64) -> Result<Staged> {
         let v = Self::operand_value(op, index)?;
         let shape = self.shape_of(v)?;
         let elem = self.elem_of(v)?;
@@ -417,13 +424,13 @@ impl Lowerer<'_, '_> {
         let panel_tile = if panels { SharedTile::wgmma_sw128(rows, cols, bytes) } else { None };
         let tile = panel_tile.unwrap_or_else(|| SharedTile::swizzled(rows, cols, bytes));
         let after_a = if index == 0 {
-            0
+            region
         } else {
             let a = Self::operand_value(op, 0)?;
             let a_elem = self.elem_of(a)?;
             let a_numel: u64 = self.shape_of(a)?.iter().map(|&d| u64::from(d)).product();
             // A's slot is atom-aligned too when panels were asked for.
-            let a_start = if panels { self.atom_aligned(0) } else { 0 };
+            let a_start = if panels { self.atom_aligned(region) } else { region };
             a_start + a_numel * u64::from(memory_bytes(a_elem))
         };
         let offset = if panel_tile.is_some() {

@@ -76,6 +76,8 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
         wgmma_buffers: false,
         deferred_wgmma: HashSet::new(),
         copy_mode: pipeline::CopyMode::Checked,
+        transient_pending: None,
+        transient_uses: 0,
         tid: String::new(),
         lane: String::new(),
         warp: String::new(),
@@ -137,6 +139,20 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
     Ok(LoweredKernel { mlir, shared_bytes })
 }
 
+/// Where a transient region of `bytes` goes (offset from the transient
+/// base at absolute byte `pinned`, its absolute address a multiple of
+/// `align`) while `pending` (offsets) may still be read: at the lowest
+/// aligned offset when that ends before the pending region starts,
+/// otherwise at the first aligned offset after it.
+fn transient_place(pending: Option<(u64, u64)>, pinned: u64, bytes: u64, align: u64) -> u64 {
+    let aligned = |offset: u64| (pinned + offset).next_multiple_of(align) - pinned;
+    match pending {
+        Some((start, _)) if aligned(0) + bytes <= start => aligned(0),
+        Some((_, end)) => aligned(end),
+        None => aligned(0),
+    }
+}
+
 /// The kernel name as an MLIR symbol (quoted unless it is a plain identifier).
 fn symbol(name: &str) -> String {
     let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -168,6 +184,11 @@ struct Lowerer<'a, 'k> {
     deferred_wgmma: HashSet<ValueId>,
     /// How the pipelined copies of the loop version being lowered are made.
     copy_mode: pipeline::CopyMode,
+    /// The transient region (from the transient base) whose reads may still
+    /// be running: no barrier has followed them ([`Self::transient_alloc`]).
+    transient_pending: Option<(u64, u64)>,
+    /// Transient regions allocated so far (to tell whether a region of code used any).
+    transient_uses: u64,
     tid: String,
     lane: String,
     warp: String,
@@ -469,6 +490,46 @@ impl<'k> Lowerer<'_, 'k> {
         self.shared_bytes = self.shared_bytes.max(self.shared_pinned + bytes.next_multiple_of(16));
     }
 
+    /// A transient region of `bytes` (an exchange, a cross-warp reduction, a
+    /// staged `dot` operand), its absolute address a multiple of `align`;
+    /// returns its offset from the transient base.
+    ///
+    /// Every transient use writes, meets a barrier ([`Self::transient_sync`]),
+    /// then reads; no barrier follows its reads. Instead the next region is
+    /// placed where those reads cannot be: after the pending region, or
+    /// before it when it fits there. A use's middle barrier orders every
+    /// earlier use's reads before it (program order in each thread), so
+    /// only the latest use is ever pending.
+    fn transient_alloc(&mut self, bytes: u64, align: u64) -> u64 {
+        let at = transient_place(self.transient_pending, self.shared_pinned, bytes, align);
+        self.reserve_shared(at + bytes);
+        self.transient_uses += 1;
+        at
+    }
+
+    /// The barrier between a transient use's writes and its reads: earlier
+    /// uses are complete, this one's region stays pending until the next
+    /// barrier.
+    fn transient_sync(&mut self, at: u64, bytes: u64) {
+        self.w.barrier();
+        self.transient_pending = Some((at, at + bytes));
+    }
+
+    /// A barrier after which every transient region is free again.
+    fn full_barrier(&mut self) {
+        self.w.barrier();
+        self.transient_pending = None;
+    }
+
+    /// The pending transient region after one of two control-flow paths
+    /// that ended with `a` and `b` pending.
+    fn pending_hull(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<(u64, u64)> {
+        match (a, b) {
+            (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+            (one, None) | (None, one) => one,
+        }
+    }
+
     /// The transient shared-memory region as a typed pointer at byte `offset`.
     fn shared_base(&mut self, offset: u64) -> String {
         let offset = offset + self.shared_pinned;
@@ -488,7 +549,8 @@ impl<'k> Lowerer<'_, 'k> {
     /// Moves a tensor from layout `from` to layout `to` through shared memory:
     /// every thread writes its registers at their row-major indices (under
     /// `from`'s shape), a barrier, every thread reads its registers (under
-    /// `to`'s shape, which may differ for `reshape`), a barrier. `writer`
+    /// `to`'s shape, which may differ for `reshape`); the region stays
+    /// pending ([`Self::transient_alloc`]). `writer`
     /// restricts the writes to threads where it holds.
     fn exchange(
         &mut self,
@@ -500,9 +562,9 @@ impl<'k> Lowerer<'_, 'k> {
     ) -> Result<Vec<String>> {
         let numel: u64 = from.shape.iter().map(|&d| u64::from(d)).product();
         let bytes = u64::from(text::memory_bytes(elem));
-        self.reserve_shared(numel * bytes);
+        let at = self.transient_alloc(numel * bytes, 16);
         let writes = self.linear_indices(from)?;
-        let base = self.shared_base(0);
+        let base = self.shared_base(at);
         let (mty, rty) = (text::memory_type(elem), elem_type(elem));
         let writer = writer.or_else(|| self.owner(from));
         if let Some(pred) = &writer {
@@ -517,7 +579,7 @@ impl<'k> Lowerer<'_, 'k> {
             self.w.line("scf.yield");
             self.w.close("}");
         }
-        self.w.barrier();
+        self.transient_sync(at, numel * bytes);
         let reads = self.linear_indices(to)?;
         let mut out = Vec::with_capacity(reads.len());
         for index in &reads {
@@ -525,7 +587,6 @@ impl<'k> Lowerer<'_, 'k> {
             let loaded = self.w.load(&ptr, "!llvm.ptr<3>", mty, bytes as u32);
             out.push(if mty != rty { self.w.conv("trunci", &loaded, mty, rty) } else { loaded });
         }
-        self.w.barrier();
         Ok(out)
     }
 
@@ -729,4 +790,33 @@ fn row_major_strides(shape: &[u32]) -> Vec<u32> {
         strides[d] = strides[d + 1] * shape[d + 1];
     }
     strides
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transient_place;
+
+    /// A new transient region never overlaps the pending one, whatever the
+    /// sizes, alignments and pinned prefix; with nothing pending it starts
+    /// at the base.
+    #[test]
+    fn transient_regions_avoid_the_pending_one() {
+        for pinned in [0u64, 128, 1000, 81920] {
+            for align in [128u64, 1024] {
+                for (start, len) in [(0u64, 16384u64), (1024, 8192), (20480, 4096), (0, 128)] {
+                    for bytes in [32u64, 4096, 8192, 16384, 40000] {
+                        let at = transient_place(Some((start, start + len)), pinned, bytes, align);
+                        assert!(at + bytes <= start || at >= start + len, "{pinned} {align} {start}+{len}: {bytes} at {at}");
+                        assert_eq!((pinned + at) % align, 0);
+                    }
+                }
+                let at = transient_place(None, pinned, 4096, align);
+                assert!(at < align && (pinned + at) % align == 0);
+            }
+        }
+        // Room before the pending region is used; a region that does not
+        // fit there goes after it.
+        assert_eq!(transient_place(Some((16384, 24576)), 0, 8192, 128), 0);
+        assert_eq!(transient_place(Some((8192, 16384)), 0, 16384, 128), 16384);
+    }
 }

@@ -192,7 +192,8 @@ impl Lowerer<'_, '_> {
             let outputs: u64 = out_shape.iter().map(|&d| u64::from(d)).product();
             let value_bytes = u64::from(memory_bytes(ElemType::Scalar(acc)));
             let index_offset = (groups * outputs * value_bytes).next_multiple_of(16);
-            self.reserve_shared(index_offset + if with_index { groups * outputs * 4 } else { 0 });
+            let region = index_offset + if with_index { groups * outputs * 4 } else { 0 };
+            let at = self.transient_alloc(region, 16);
             let warp = self.warp.clone();
             let mut group: Option<String> = None;
             for (k, &j) in axis_warp_bits.iter().enumerate() {
@@ -209,8 +210,8 @@ impl Lowerer<'_, '_> {
             let lin = self.linear_indices(&out_map)?;
             let outputs_c = self.w.i32(outputs as i64);
             let group_base = self.w.bin("muli", &group, &outputs_c, "i32");
-            let values_base = self.shared_base(0);
-            let index_base = self.shared_base(index_offset);
+            let values_base = self.shared_base(at);
+            let index_base = self.shared_base(at + index_offset);
             let aty = scalar_type(acc);
             let amty = if acc == ScalarType::I1 { "i8" } else { aty };
             for (p, l) in partials.iter().zip(&lin) {
@@ -223,7 +224,7 @@ impl Lowerer<'_, '_> {
                     self.w.store(index, &ptr, "i32", "!llvm.ptr<3>", 4);
                 }
             }
-            self.w.barrier();
+            self.transient_sync(at, region);
             for (p, l) in partials.iter_mut().zip(&lin) {
                 let mut combined: Option<Partial> = None;
                 for g in 0..groups {
@@ -248,7 +249,6 @@ impl Lowerer<'_, '_> {
                     *p = c;
                 }
             }
-            self.w.barrier();
         }
         let out: Vec<String> = partials
             .into_iter()
@@ -277,10 +277,10 @@ impl Lowerer<'_, '_> {
         let map = self.layout_of(result)?.thread_map(shape);
         let numel: u64 = shape.iter().map(|&d| u64::from(d)).product();
         let bytes = u64::from(memory_bytes(ElemType::Scalar(acc)));
-        self.reserve_shared(numel * bytes);
+        let at = self.transient_alloc(numel * bytes, 16);
         let stride: u32 = shape[a + 1..].iter().product();
         let lin = self.linear_indices(&map)?;
-        let base = self.shared_base(0);
+        let base = self.shared_base(at);
         let writer = self.owner(&map);
         if let Some(pred) = &writer {
             self.w.open(format!("scf.if {pred} {{"));
@@ -295,7 +295,7 @@ impl Lowerer<'_, '_> {
             self.w.line("scf.yield");
             self.w.close("}");
         }
-        self.w.barrier();
+        self.transient_sync(at, numel * bytes);
         let coords = self.base(&map)?;
         let identity = match (kind, acc.is_float()) {
             (ScanKind::Cumsum, true) => self.w.float(-0.0, aty),
@@ -342,7 +342,6 @@ impl Lowerer<'_, '_> {
             self.w.close("}");
             out.push(self.cast(&r, acc, elem));
         }
-        self.w.barrier();
         self.define(result, out)
     }
 }
