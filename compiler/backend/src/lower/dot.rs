@@ -496,6 +496,47 @@ impl Lowerer<'_, '_> {
         Ok(())
     }
 
+    /// The registers of a tile in `staged` under `map` (a pipelined tile read
+    /// by an op other than `dot`), `width` contiguous elements per vector
+    /// load where they are contiguous: the gather mirror of [`Self::store_tile`].
+    pub(super) fn load_tile(&mut self, staged: &Staged, map: &ThreadMap, width: u32) -> Result<Vec<String>> {
+        let base = self.base(map)?;
+        let f = staged.contiguous;
+        let (mty, rty) = (memory_type(staged.elem), elem_type(staged.elem));
+        let bytes = memory_bytes(staged.elem);
+        let mut out = Vec::with_capacity(map.regs.len());
+        let mut i = 0;
+        while i < map.regs.len() {
+            let w = if width > 1 && i % width as usize == 0 && Self::is_vector(map, i, width, f as u32) {
+                width
+            } else {
+                1
+            };
+            let c = map.regs.get(i).cloned().unwrap_or_default();
+            let mut coord = Vec::with_capacity(2);
+            for d in 0..2 {
+                let off = self.w.i32(i64::from(c.get(d).copied().unwrap_or(0)));
+                let b = base.get(d).cloned().unwrap_or_else(|| off.clone());
+                coord.push(self.w.bin("addi", &b, &off, "i32"));
+            }
+            let ptr = self.tile_ptr(staged, &coord[0], &coord[1]);
+            let mut loaded = Vec::with_capacity(w as usize);
+            if w > 1 {
+                let vty = format!("vector<{w}x{mty}>");
+                let vector = self.w.load(&ptr, "!llvm.ptr<3>", &vty, w * bytes);
+                for j in 0..w {
+                    let k = self.w.i32(i64::from(j));
+                    loaded.push(self.w.def(format!("llvm.extractelement {vector}[{k} : i32] : {vty}")));
+                }
+            } else {
+                loaded.push(self.w.load(&ptr, "!llvm.ptr<3>", mty, bytes));
+            }
+            out.extend(loaded.into_iter().map(|v| if mty != rty { self.w.conv("trunci", &v, mty, rty) } else { v }));
+            i += w as usize;
+        }
+        Ok(out)
+    }
+
     /// The swizzled element offset (i32) of operand coordinate (`d0`, `d1`)
     /// ([`SharedTile::offset`]).
     pub(super) fn tile_offset(&mut self, staged: &Staged, d0: &str, d1: &str) -> String {

@@ -286,6 +286,16 @@ impl<'k> Lowerer<'_, 'k> {
         }
         let regs = if self.lk.flexible.contains(&v) {
             self.rematerialize(v, layout)?
+        } else if let Some(staged) = self.pipelined.get(&v).cloned() {
+            // A pipelined tile read by an op other than `dot`: gathered from
+            // its buffer straight into the layout the reader wants.
+            let map = layout.thread_map(shape);
+            let width = if layout.fastest_dim() == Some(staged.contiguous as u32) {
+                layout.contiguous_per_thread().min(staged.tile.vec)
+            } else {
+                1
+            };
+            self.load_tile(&staged, &map, width)?
         } else {
             let Some(lowered) = self.values.get(&v).cloned() else {
                 return Err(BackendError::new(Stage::MalformedIr, format!("{v} is used before it is defined")));

@@ -1,10 +1,12 @@
 //! Software pipelining of `for` loops that feed `dot` from block pointers,
 //! over `num_stages` shared-memory buffers filled with `cp.async` (sm_80+).
 //!
-//! A `load_block` in a loop body qualifies when its block pointer is a
-//! loop-carried value that the body advances by loop-invariant amounts, its
-//! padding is zero, and its result feeds only `dot` operands in the same
-//! body. Each qualifying load gets `num_stages` buffers (swizzled
+//! A `load_block` in the body of a loop with a `dot` qualifies when its
+//! block pointer is a loop-carried value that the body advances by
+//! loop-invariant amounts, its padding is zero, and its result is read only
+//! in the iteration (not yielded) and never as an accumulator; readers
+//! other than `dot` operands (say, a row scaling before a `dot`) gather the
+//! tile from the buffer into registers. Each qualifying load gets `num_stages` buffers (swizzled
 //! [`SharedTile`]s with the contiguous axis `order[0]`), pinned at the start
 //! of shared memory for the loop's lifetime. Then:
 //!
@@ -111,6 +113,9 @@ impl Lowerer<'_, '_> {
                 uses.push((o, i, v));
             }
         });
+        // Only loops that multiply are pipelined: their tiles feed `dot`s,
+        // directly or through elementwise ops (a row scaling, a cast).
+        let has_dot = body.ops.iter().any(|o| matches!(o.kind, OpKind::Dot { .. }));
         let mut loads = Vec::new();
         let mut offset = self.shared_pinned;
         for load in &body.ops {
@@ -127,10 +132,13 @@ impl Lowerer<'_, '_> {
             if deltas.iter().any(|d| defined_in_body.contains(d)) {
                 continue;
             }
-            let only_dots = uses.iter().filter(|(_, _, v)| *v == result).all(|(o, i, _)| {
-                matches!(o.kind, OpKind::Dot { .. }) && *i < 2 && body.ops.iter().any(|t| std::ptr::eq(t, *o))
-            });
-            if !only_dots {
+            // Read only by ops of this iteration (not yielded), never as a
+            // `dot` accumulator; readers other than `dot` operands gather
+            // the tile from its buffer ([`Self::load_tile`]).
+            let yielded = terminator.operands.contains(&result);
+            let accumulates =
+                uses.iter().any(|(o, i, v)| *v == result && matches!(o.kind, OpKind::Dot { .. }) && *i >= 2);
+            if !has_dot || yielded || accumulates {
                 continue;
             }
             let Some(Type::Tensor { elem, shape }) = self.kernel.values.get(result.0 as usize) else { continue };
@@ -156,12 +164,17 @@ impl Lowerer<'_, '_> {
         if loads.is_empty() {
             return Ok(None);
         }
-        // Loads read only by `wgmma` dots get the 128-byte-swizzle panels its
-        // descriptors name, 1024-byte aligned.
+        // Loads whose `dot` readers all run on `wgmma` get the 128-byte-swizzle
+        // panels its descriptors name, 1024-byte aligned (other readers
+        // gather from panels as from any tile).
         let wgmma_dots = self.wgmma_dots(body, &loads);
         let mut wgmma = false;
         for load in &mut loads {
-            let readers: Vec<&Op> = uses.iter().filter(|(_, _, v)| *v == load.result).map(|(o, _, _)| *o).collect();
+            let readers: Vec<&Op> = uses
+                .iter()
+                .filter(|(o, _, v)| *v == load.result && matches!(o.kind, OpKind::Dot { .. }))
+                .map(|(o, _, _)| *o)
+                .collect();
             let all_wgmma =
                 !readers.is_empty() && readers.iter().all(|o| wgmma_dots.iter().any(|d| std::ptr::eq(*d, *o)));
             let panels = SharedTile::wgmma_sw128(load.tile.rows, load.tile.cols, load.tile.bytes);
@@ -483,6 +496,31 @@ mod tests {
     /// the wait and the barrier, and once those `wgmma`s are known complete)
     /// read. The 128x256 tile is the one where a slow warp would expose a
     /// missing barrier first.
+    /// The chunk-state loop scales the rows of its value tile before the
+    /// `dot`: the tile is still copied with `cp.async` (nothing is loaded
+    /// from global memory inside the loop), and the scaling reads it back
+    /// from its buffer with vector loads.
+    #[test]
+    fn a_tile_scaled_before_its_dot_is_pipelined_and_read_back() {
+        const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
+        let consts: Vec<(String, ConstValue)> = [("DK", 64), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 4), ("stages", 3)]
+            .iter()
+            .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+            .collect();
+        let tir = tessera_frontend::compile_str("lightning_attn.tsr", LIGHTNING, "la_chunk_state_bf16", &consts)
+            .expect("front end");
+        for arch in [GpuArch::Sm80, GpuArch::Sm90a] {
+            let mlir = compile_kernel(&tir, &Target::new(arch)).expect("backend").stages.mlir;
+            let (_, fast) = mlir.split_once("} do {").expect("a loop");
+            let fast = fast.split_once("cp.async.wait_group 0;").map(|(body, _)| body).expect("the loop ends");
+            let global_loads = fast.lines().filter(|l| l.contains("llvm.load") && l.contains("!llvm.ptr<1>")).count();
+            assert_eq!(global_loads, 0, "{arch}: the value tile is not loaded synchronously");
+            // k (64x64) and v (64x64): 4 + 4 16-byte copies per thread of 128.
+            assert_eq!(fast.matches("cp.async.cg.shared.global").count(), 8, "{arch}");
+            assert!(fast.contains("!llvm.ptr<3> -> vector<8xbf16>"), "{arch}: v is read back as 16-byte vectors");
+        }
+    }
+
     /// Whether the copies may be 16-byte `cp.async` vectors is decided once,
     /// before the loop: the first version copies only vectors, the second
     /// only elements through registers, and neither checks per iteration.
