@@ -4,9 +4,9 @@
 # DIR holds `lightning_attention` (examples/lightning_attention.rs, release)
 # and `la.tsb` (tessera build kernels-dsl/lightning_attn.tsr --arch sm_90a);
 # wheels of lightning-attn and fla-core in .whl/. Stages (default: all, in
-# this order): sanity bench peers report check sanitizer; also picks,
-# profile and stalls (ncu, after bench has filled the tuning cache). Logs and results go
-# to $OUT (or ./out).
+# this order): sanity bench peers report check sanitizer; also racecheck
+# (compute-sanitizer's shared-memory hazards), picks, profile and stalls (ncu,
+# after bench has filled the tuning cache). Logs and results go to $OUT (or ./out).
 set -uo pipefail
 DIR=$1; shift
 STAGES=${*:-sanity bench peers report check sanitizer}
@@ -29,5 +29,7 @@ for stage in $STAGES; do
         profile) timeout 300 ncu --clock-control none --kernel-name regex:la_ -c 8 --section SpeedOfLight --section Occupancy --section LaunchStats "$X" "$B" profile 2>&1 | grep -E "la_|Duration|DRAM Throughput|Memory Throughput|Compute \(SM\)|Achieved Occupancy|Registers Per|Theoretical Occupancy|Grid Size|Block Size|Waves" | tee "$OUT/profile.txt" ;;
         stalls) timeout 300 ncu --clock-control none --kernel-name regex:la_output -c 1 --section WarpStateStats --section InstructionStats --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SpeedOfLight "$X" "$B" profile > "$OUT/stalls.txt" 2>&1; grep -E "Stall|Warp Cycles|Issue|Executed Ipc|Shared|Bank|Duration" "$OUT/stalls.txt" | head -60 ;;
         sanitizer) timeout 300 compute-sanitizer --tool memcheck --print-limit 20 "$X" "$B" sanitize 2>&1 | tail -25 | tee "$OUT/sanitizer.txt" ;;
+        # Shared-memory hazards between threads (transient regions are reused without trailing barriers).
+        racecheck) timeout 300 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 20 "$X" "$B" sanitize 2>&1 | tail -25 | tee "$OUT/racecheck.txt" ;;
     esac
 done

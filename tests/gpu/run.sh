@@ -6,8 +6,8 @@
 #
 # BIN_DIR holds tessera-gpucheck and tessera-bench (built with `cargo build --release -p
 # tessera-tests --bins`; no LLVM or Rust is needed here). Outputs go to $OUT (default
-# ./gpu-out): sanitizer.txt, gpucheck.txt, bench.txt, bench.json, peers.txt, peers.json and
-# summary.txt (7 files). Each step has a time budget (seconds, override with the variables
+# ./gpu-out): sanitizer.txt, racecheck.txt, gpucheck.txt, bench.txt, bench.json, peers.txt,
+# peers.json and summary.txt (8 files). Each step has a time budget (seconds, override with the variables
 # below) so the whole run fits in 10 minutes; a step that runs out is reported as TIMEOUT.
 set -u
 
@@ -67,6 +67,11 @@ if [ -n "$SANITIZER" ] && [ -x "$SANITIZER" ]; then
     "$SANITIZER" --tool memcheck --error-exitcode 10 --print-limit 20 \
     "$BIN/tessera-gpucheck" "$BUNDLE" --sources "$SOURCES" --cases "$RAGGED"
   note "  $(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.txt" | tail -1)"
+  # Shared-memory hazards: transient regions are reused without trailing barriers.
+  step "racecheck ($(wc -l < "$RAGGED") ragged cases)" "$T_SANITIZER" "$OUT/racecheck.txt" \
+    "$SANITIZER" --tool racecheck --racecheck-report hazard --error-exitcode 10 --print-limit 20 \
+    "$BIN/tessera-gpucheck" "$BUNDLE" --sources "$SOURCES" --cases "$RAGGED"
+  note "  $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/racecheck.txt" | tail -1)"
 else
   echo "compute-sanitizer not found (PATH, /usr/local/cuda*/bin, pip nvidia packages)" > "$OUT/sanitizer.txt"
   note "sanitizer: SKIPPED, compute-sanitizer not found"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# CPU side of a GPU session: builds everything the GPU machine runs into gpu/ (ignored by git;
+# the device tool carries it) and downloads the peers' wheels into .whl/. Then, on the GPU
+# machine, four calls of tests/gpu/session.sh (each under the device tool's 10-minute limit):
+#
+#   bash tests/gpu/prepare.sh            # here
+#   bash tests/gpu/session.sh check      # GPU: every variant vs interpreter/float64, sanitizers
+#   bash tests/gpu/session.sh la-check   # GPU: the lightning-attention matrix, sanitizers
+#   bash tests/gpu/session.sh bench      # GPU: matmul, softmax, layer norm; torch/Triton peers
+#   bash tests/gpu/session.sh la         # GPU: lightning bench, lightning-attn and fla-core, table, plot
+#
+# gpu/ holds: bin/ (tessera-gpucheck, tessera-bench, tessera-run, lightning_attention: no
+# LLVM in any of them), kernels.tsb (every kernel but lightning attention, every tuning
+# point, for the correctness check), bench.tsb (matmul tiles pinned as the benchmark uses
+# them, row kernels at every BLOCK), la.tsb (lightning attention).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+./dev.sh setup
+PTXAS=$(echo "${TESSERA_CUDA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tessera/cuda-venv}"/lib/python3*/site-packages/nvidia/cu13/bin/ptxas)
+export TESSERA_PTXAS=${TESSERA_PTXAS:-$PTXAS}
+cargo build --release -q -p tessera -p tessera-runtime -p tessera-tests --bins --example lightning_attention
+T=target/release/tessera
+mkdir -p gpu/bin
+cp target/release/tessera-gpucheck target/release/tessera-bench target/release/tessera-run \
+   target/release/examples/lightning_attention gpu/bin/
+KERNELS=(kernels-dsl/vector_add.tsr kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/layer_norm.tsr
+         kernels-dsl/matmul.tsr kernels-dsl/linear_attention.tsr)
+$T build "${KERNELS[@]}" -o gpu/kernels.tsb --arch sm_90a --const BLOCK=4096 --const D=32
+$T build kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/layer_norm.tsr kernels-dsl/matmul.tsr \
+    -o gpu/bench.tsb --arch sm_90a --const BLOCK=4096 \
+    --const matmul_block_ptr.BLOCK_M=128 --const matmul_block_ptr.BLOCK_K=64 --const matmul_block_ptr.GROUP_M=8 \
+    --const matmul.BLOCK_M=128 --const matmul.BLOCK_N=128 --const matmul.BLOCK_K=64 --const matmul.GROUP_M=8
+$T build kernels-dsl/lightning_attn.tsr -o gpu/la.tsb --arch sm_90a
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    -d .whl lightning-attn==0.0.5 fla-core==0.6.0
+grep -qx '/gpu/' .git/info/exclude 2>/dev/null || printf '/gpu/\n/.whl/\n' >> .git/info/exclude
+du -sh gpu .whl

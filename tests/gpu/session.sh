@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# GPU side of a session (see tests/gpu/prepare.sh): one group of steps per device call, each
+# step under its own time limit so the call ends inside 10 minutes; at most 8 files in $OUT.
+#
+#   bash tests/gpu/session.sh check     every kernel variant against the interpreter and float64
+#                                       (tessera-gpucheck); memcheck and racecheck on the ragged cases
+#   bash tests/gpu/session.sh la-check  the lightning-attention correctness matrix; its ragged
+#                                       sizes under memcheck and racecheck
+#   bash tests/gpu/session.sh bench     tessera-bench (matmul 4096/8192, softmax and layer norm at
+#                                       4096..32768 columns) and the torch/Triton peers
+#   bash tests/gpu/session.sh la        the lightning bench (each shape checked first), lightning-attn
+#                                       0.0.5 and fla-core 0.6.0 (wheels in .whl/), table and plot
+# Calls made back to back find the machine warm (it is kept 30 s after a call).
+set -uo pipefail
+GROUP=${1:?usage: session.sh check|la-check|bench|la}
+G=${GPU_DIR:-gpu}
+OUT=${OUT:-./gpu-out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 TESSERA_CACHE_DIR=${TESSERA_CACHE_DIR:-/tmp/tessera-cache}
+SUMMARY="$OUT/summary.txt"
+note() { echo "$*" | tee -a "$SUMMARY"; }
+# step NAME SECONDS LOG COMMAND...
+step() {
+    local name=$1 budget=$2 log=$3; shift 3
+    local start=$SECONDS
+    timeout -k 10 "$budget" "$@" > "$log" 2>&1
+    local rc=$?
+    case $rc in
+        0) note "$name: ok ($((SECONDS - start)) s)" ;;
+        124|137) note "$name: TIMEOUT after $budget s" ;;
+        *) note "$name: exit $rc ($((SECONDS - start)) s)" ;;
+    esac
+}
+note "session $GROUP, $(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null)"
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+case $GROUP in
+    check)
+        RAGGED=$(mktemp); grep -E '#.*ragged' tests/gpu/check.cases > "$RAGGED"
+        step "gpucheck, every variant" 180 "$OUT/gpucheck.txt" \
+            "$G/bin/tessera-gpucheck" "$G/kernels.tsb" --sources kernels-dsl --cases tests/gpu/check.cases --all-variants
+        note "  $(grep -E '^summary:' "$OUT/gpucheck.txt" | tail -1)"
+        grep -E '^(FAIL|NOT CHECKED)' "$OUT/gpucheck.txt" | head -10 | cut -c1-200 | tee -a "$SUMMARY"
+        for tool in memcheck racecheck; do
+            step "$tool, ragged cases" 150 "$OUT/$tool.txt" "$SAN" --tool $tool --error-exitcode 10 --print-limit 20 \
+                "$G/bin/tessera-gpucheck" "$G/kernels.tsb" --sources kernels-dsl --cases "$RAGGED"
+            note "  $(grep -E 'SUMMARY' "$OUT/$tool.txt" | tail -1)"
+        done
+        ;;
+    la-check)
+        step "lightning attention, correctness matrix" 300 "$OUT/la-check.txt" "$G/bin/lightning_attention" "$G/la.tsb" check
+        note "  $(grep -c '^PASS' "$OUT/la-check.txt") passed, $(grep -c '^FAIL' "$OUT/la-check.txt") failed"
+        grep '^FAIL' "$OUT/la-check.txt" | head -5 | cut -c1-200 | tee -a "$SUMMARY"
+        for tool in memcheck racecheck; do
+            step "lightning attention, ragged sizes, $tool" 120 "$OUT/la-$tool.txt" "$SAN" --tool $tool --error-exitcode 10 \
+                --print-limit 20 "$G/bin/lightning_attention" "$G/la.tsb" sanitize
+            note "  $(grep -E 'SUMMARY' "$OUT/la-$tool.txt" | tail -1)"
+        done
+        ;;
+    bench)
+        step "tessera-bench" 300 "$OUT/bench.txt" "$G/bin/tessera-bench" "$G/bench.tsb" --sources kernels-dsl --json "$OUT/bench.json"
+        grep -E '^copy:|variants correct|pick|WRONG|skipped' "$OUT/bench.txt" | cut -c1-160 | tee -a "$SUMMARY"
+        step "peers (torch, Triton 3.6)" 200 "$OUT/peers.txt" python3 tests/gpu/peers.py --json "$OUT/peers.json"
+        grep -E '^copy:|^  (torch|triton)' "$OUT/peers.txt" | cut -c1-160 | tee -a "$SUMMARY"
+        ;;
+    la)
+        step "lightning attention bench" 230 "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$G/la.tsb" bench --json "$OUT/la-ours.json"
+        grep -vE '^PASS' "$OUT/la-bench.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        if [ -d .whl ]; then
+            python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
+                && export PYTHONPATH=/tmp/site
+        fi
+        step "lightning attention peers" 330 "$OUT/la-peers.txt" python3 tests/gpu/la_peers.py "$OUT/la-peers.json"
+        tail -12 "$OUT/la-peers.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
+            && tee -a "$SUMMARY" < "$OUT/la-table.md"
+        ;;
+    *) echo "usage: session.sh check|la-check|bench|la" >&2; exit 2 ;;
+esac
+note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"
