@@ -379,6 +379,7 @@ mod tests {
             grid: vec![GridExpr::Int(1)],
             tune_space: vec![],
             key: vec![],
+            require: vec![],
         }
     }
 

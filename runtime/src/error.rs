@@ -25,6 +25,8 @@ pub enum Error {
     Problem(#[from] crate::lightning_attention::ProblemError),
     #[error("kernel `{kernel}` pinned to {pins}: {message}")]
     Pin { kernel: String, pins: String, message: String },
+    #[error("kernel `{kernel}`: no variant admits these arguments: {message}")]
+    Require { kernel: String, message: String },
     #[error("kernel `{kernel}` variant {variant}: the driver could not load its {code}: {message}")]
     ModuleLoad { kernel: String, variant: String, code: String, message: String },
     #[error("kernel `{kernel}`: grid dimension {dim}: {message}")]
@@ -54,6 +56,7 @@ impl Error {
             Error::NoKernel { .. } => "no-kernel",
             Error::NoCompatibleVariant { .. } => "no-variant",
             Error::Pin { .. } => "pin",
+            Error::Require { .. } => "require",
             Error::Problem(_) => "problem",
             Error::ModuleLoad { .. } => "module-load",
             Error::Grid { .. } => "grid",

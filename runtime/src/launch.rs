@@ -126,6 +126,65 @@ impl KernelHandle {
         Ok(choices)
     }
 
+    /// The candidates for a launch with `bound` arguments: those `pins`
+    /// admit ([`Self::candidates_pinned`]) whose `require` conditions hold
+    /// ([`admits`]); an error names the conditions and the arguments when
+    /// none does.
+    pub fn candidates_for(&self, rt: &Runtime, bound: &[ArgValue], pins: &Pins) -> Result<Vec<Choice>> {
+        let pinned = self.candidates_pinned(rt, pins)?;
+        let decl = self.decl();
+        if decl.require.is_empty() {
+            return Ok(pinned);
+        }
+        let info = |c: &Choice| self.variants().get(c.variant).map(|v| &v.info);
+        let admitted: Vec<Choice> =
+            pinned.iter().copied().filter(|c| info(c).is_some_and(|i| admits(decl, i, bound))).collect();
+        if !admitted.is_empty() {
+            return Ok(admitted);
+        }
+        let conditions: Vec<String> = decl.require.iter().map(|r| format!("`{r}`")).collect();
+        let mut names: Vec<&str> = decl.require.iter().flat_map(|r| r.params()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let arguments: Vec<String> =
+            names.iter().filter_map(|n| Some(format!("{n} = {}", scalar_arg(decl, bound, n)?))).collect();
+        let constants: Vec<String> = names
+            .iter()
+            .filter(|n| decl.const_params.iter().any(|c| c.name == **n))
+            .map(|n| {
+                let mut seen: Vec<i64> = pinned.iter().filter_map(|c| info(c)?.value(n)).collect();
+                seen.sort_unstable();
+                seen.dedup();
+                let seen: Vec<String> = seen.iter().map(i64::to_string).collect();
+                format!("{n} in {{{}}}", seen.join(", "))
+            })
+            .collect();
+        let mut message = format!("it requires {} with {}", conditions.join(" and "), arguments.join(", "));
+        if !constants.is_empty() {
+            message.push_str(&format!(", and the bundle's variants for this device have {}", constants.join("; ")));
+        }
+        Err(Error::Require { kernel: self.name().to_string(), message })
+    }
+
+    /// The tuning key of a launch: [`tune::pinned_key`], plus, for a kernel
+    /// with `require` conditions, which variants admit the arguments (two
+    /// launches share a tuned choice only if they may run the same variants).
+    pub(crate) fn launch_key(&self, bound: &[ArgValue], pins: &Pins) -> String {
+        let decl = self.decl();
+        let key = tune::pinned_key(decl, bound, pins);
+        if decl.require.is_empty() {
+            return key;
+        }
+        let mut mask = vec![0u8; self.variants().len().div_ceil(8)];
+        for (i, v) in self.variants().iter().enumerate() {
+            if admits(decl, &v.info, bound) {
+                mask[i / 8] |= 1 << (i % 8);
+            }
+        }
+        let hex: String = mask.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{key}|admits={hex}")
+    }
+
     /// The candidates that `pins` admit (pins are checked against the
     /// signature by [`LaunchArgs::bind`]); an error lists the values the
     /// bundle has when no variant matches.
@@ -199,11 +258,11 @@ impl KernelHandle {
         options: &TuneOptions,
     ) -> Result<Choice> {
         // A tuned key needs no variant selection: the hot path of repeated launches.
-        let key = tune::pinned_key(self.decl(), bound, pins);
+        let key = self.launch_key(bound, pins);
         if let Some(choice) = lock(&self.0.tuned).get(&key) {
             return Ok(*choice);
         }
-        let candidates = self.candidates_pinned(rt, pins)?;
+        let candidates = self.candidates_for(rt, bound, pins)?;
         if let [only] = candidates.as_slice() {
             return Ok(*only);
         }
@@ -311,6 +370,35 @@ impl KernelHandle {
     }
 }
 
+/// The integer value of scalar parameter `name` in `bound`.
+fn scalar_arg(decl: &KernelDecl, bound: &[ArgValue], name: &str) -> Option<i64> {
+    let i = decl.params.iter().position(|p| p.name == name)?;
+    match bound.get(i) {
+        Some(ArgValue::Scalar(s)) => s.as_int(),
+        _ => None,
+    }
+}
+
+/// Whether variant `info` admits a launch with `bound`: every `require`
+/// condition of the kernel, evaluated with the arguments and the variant's
+/// compile-time values, is non-zero. A condition without a value (an
+/// overflow, a division by zero) does not admit.
+pub fn admits(decl: &KernelDecl, info: &crate::bundle::VariantInfo, bound: &[ArgValue]) -> bool {
+    admits_with(decl, info, &|name| scalar_arg(decl, bound, name))
+}
+
+/// [`admits`] with the integer arguments given by name through `args`.
+pub fn admits_with(decl: &KernelDecl, info: &crate::bundle::VariantInfo, args: &dyn Fn(&str) -> Option<i64>) -> bool {
+    let lookup = |name: &str| {
+        args(name).or_else(|| match name {
+            "warps" => Some(i64::from(info.warps)),
+            "stages" => Some(i64::from(info.stages)),
+            _ => info.consts.get(name).and_then(|v| v.as_int()),
+        })
+    };
+    decl.require.iter().all(|r| r.eval(&lookup).is_ok_and(|v| v != 0))
+}
+
 /// The launch grid of a variant for bound arguments; None when a dimension
 /// is zero (nothing to launch).
 pub(crate) fn grid(
@@ -319,11 +407,8 @@ pub(crate) fn grid(
     bound: &[ArgValue],
 ) -> Result<Option<(u32, u32, u32)>> {
     let lookup = |name: &str| -> Option<i64> {
-        if let Some(i) = decl.params.iter().position(|p| p.name == name) {
-            return match bound.get(i) {
-                Some(ArgValue::Scalar(s)) => s.as_int(),
-                _ => None,
-            };
+        if decl.params.iter().any(|p| p.name == name) {
+            return scalar_arg(decl, bound, name);
         }
         info.consts.get(name).and_then(|v| v.as_int())
     };
@@ -363,6 +448,7 @@ mod tests {
             grid,
             tune_space: vec![],
             key: vec![],
+            require: vec![],
         };
         let info = VariantInfo {
             consts: BTreeMap::from([("BLOCK".into(), ConstValue::Int(256))]),
@@ -403,5 +489,60 @@ mod tests {
             grid(&decl, &info, &args(5)).unwrap_err().to_string(),
             "kernel `k`: grid dimension 0: parameter `x` has no integer value"
         );
+    }
+}
+
+#[cfg(test)]
+mod require_tests {
+    use super::*;
+    use crate::args::Scalar;
+    use crate::bundle::{ConstValue, DType, GridExpr, Hints, Param, ParamKind, VariantInfo};
+    use std::collections::BTreeMap;
+
+    fn p(name: &str) -> Box<GridExpr> {
+        Box::new(GridExpr::Param(name.into()))
+    }
+
+    fn decl(require: Vec<GridExpr>) -> KernelDecl {
+        KernelDecl {
+            name: "softmax".into(),
+            params: vec![Param { name: "cols".into(), kind: ParamKind::Scalar { dtype: DType::I32 }, hints: Hints::default() }],
+            const_params: vec![],
+            grid: vec![GridExpr::Int(1)],
+            tune_space: vec![],
+            key: vec![],
+            require,
+        }
+    }
+
+    fn variant(block: i64, warps: u32) -> VariantInfo {
+        VariantInfo {
+            consts: BTreeMap::from([("BLOCK".into(), ConstValue::Int(block))]),
+            warps,
+            stages: 1,
+            arch: "sm_90a".into(),
+            shared_bytes: 0,
+            registers: 32,
+            spills: 0,
+            entry: "softmax".into(),
+        }
+    }
+
+    /// A variant admits a launch when every condition holds with the
+    /// arguments, its compile-time values and its warps; one that has no
+    /// value (division by zero) does not admit.
+    #[test]
+    fn conditions_read_arguments_constants_and_warps() {
+        let wide = GridExpr::Le(p("cols"), p("BLOCK"));
+        let lanes = GridExpr::Le(p("BLOCK"), Box::new(GridExpr::Mul(Box::new(GridExpr::Int(1024)), p("warps"))));
+        let d = decl(vec![wide, lanes]);
+        let cols = |c: i32| vec![ArgValue::Scalar(Scalar::I32(c))];
+        assert!(admits(&d, &variant(4096, 4), &cols(4096)));
+        assert!(!admits(&d, &variant(4096, 4), &cols(4097)), "the row does not fit");
+        assert!(!admits(&d, &variant(8192, 4), &cols(10)), "too many elements per thread");
+        assert!(admits(&d, &variant(8192, 8), &cols(8000)));
+        let by_zero = decl(vec![GridExpr::Rem(p("cols"), Box::new(GridExpr::Int(0)))]);
+        assert!(!admits(&by_zero, &variant(1, 4), &cols(3)));
+        assert!(admits(&decl(vec![]), &variant(1, 4), &cols(1 << 20)), "no condition admits everything");
     }
 }

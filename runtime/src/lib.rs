@@ -52,5 +52,5 @@ pub use args::{ArgError, ArgValue, IntoArg, LaunchArgs, Pins, Scalar, bind};
 pub use bundle::{BundleError, BundleWriter, CodeObjects, DType};
 pub use device::{DeviceBuffer, DeviceInfo, Element, RawBuffer, Runtime, Stream};
 pub use error::{Error, Result};
-pub use launch::{Bundle, KernelHandle};
+pub use launch::{Bundle, KernelHandle, admits, admits_with};
 pub use tune::{TuneOptions, TuneReport, clear_cache};

@@ -127,15 +127,20 @@ fn wrong_magic_is_not_a_bundle() {
 
 #[test]
 fn a_future_version_names_both_versions() {
-    let mut b = bytes();
-    b[8..12].copy_from_slice(&2u32.to_le_bytes());
-    let err = BundleData::from_bytes(&b).unwrap_err();
-    assert!(matches!(err, BundleError::UnsupportedVersion { found: 2, supported: 1 }), "{err:?}");
-    assert_eq!(
-        err.to_string(),
-        "bundle format version 2 is not supported: this runtime reads version 1 \
-         (rebuild the bundle with a matching compiler, or use a matching runtime)"
-    );
+    // Version 1 (before `require` conditions) and a future version 3.
+    for other in [1u32, 3] {
+        let mut b = bytes();
+        b[8..12].copy_from_slice(&other.to_le_bytes());
+        let err = BundleData::from_bytes(&b).unwrap_err();
+        assert!(matches!(err, BundleError::UnsupportedVersion { found, supported: 2 } if found == other), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "bundle format version {other} is not supported: this runtime reads version 2 \
+                 (rebuild the bundle with a matching compiler, or use a matching runtime)"
+            )
+        );
+    }
     // A newer header layout is irrelevant: only magic and version are read.
     let mut future = MAGIC.to_vec();
     future.extend_from_slice(&7u32.to_le_bytes());
@@ -266,7 +271,7 @@ fn the_test_encoder_matches_the_writer() {
 fn structural_inconsistencies_are_named() {
     type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
     let cases: Vec<(Edit, &str)> = vec![
-        (Box::new(|m| m["format_version"] = 3.into()), "the manifest says format version 3, the header says 1"),
+        (Box::new(|m| m["format_version"] = 3.into()), "the manifest says format version 3, the header says 2"),
         (Box::new(|m| m["kernels"][1]["name"] = "fill".into()), "kernel `fill` appears twice"),
         (
             Box::new(|m| m["kernels"][1]["variants"][0]["code"]["ptx"] = 99.into()),
@@ -281,6 +286,14 @@ fn structural_inconsistencies_are_named() {
             "the grid reads `y`, which is no integer scalar or compile-time parameter",
         ),
         (Box::new(|m| m["kernels"][1]["grid"] = serde_json::json!([])), "the grid has 0 dimensions"),
+        (
+            Box::new(|m| m["kernels"][1]["grid"] = serde_json::json!([{"Le": [{"Param": "n"}, {"Int": 4}]}])),
+            "the grid dimension `(n <= 4)` is a condition",
+        ),
+        (
+            Box::new(|m| m["kernels"][1]["require"] = serde_json::json!([{"Le": [{"Param": "n"}, {"Param": "x"}]}])),
+            "the require condition reads `x`, which is no integer scalar or compile-time parameter",
+        ),
         (Box::new(|m| m["kernels"][1]["key"] = serde_json::json!(["m"])), "tuning key `m` is not a runtime parameter"),
         (
             Box::new(|m| m["kernels"][1]["variants"][0]["consts"] = serde_json::json!({})),

@@ -18,6 +18,7 @@ fn bundle(dir: &std::path::Path) -> std::path::PathBuf {
         grid: vec![GridExpr::Int(1)],
         tune_space: vec![],
         key: vec![],
+        require: vec![],
     };
     let info = VariantInfo {
         consts: Default::default(),

@@ -58,8 +58,12 @@ fn every_kernel_specialization_round_trips_through_ir_text() {
         for sig in &sigs {
             for point in specializations(sig) {
                 let what = format!("{name}: `{}` at {}", sig.name, describe(&point));
-                let k = lower_kernel(&map, file, &module, &sig.name, &point)
-                    .unwrap_or_else(|d| panic!("{what} does not compile:\n{}", render_all(&map, &d)));
+                let k = match lower_kernel(&map, file, &module, &sig.name, &point) {
+                    Ok(k) => k,
+                    // A tuning point its `require` conditions exclude is no specialization.
+                    Err(d) if d.iter().filter(|d| d.is_error()).all(|d| d.code == "E0419") => continue,
+                    Err(d) => panic!("{what} does not compile:\n{}", render_all(&map, &d)),
+                };
                 let printed = tessera_tir::print_kernel(&k);
                 let parsed = tessera_tir::parse_kernel(&printed)
                     .unwrap_or_else(|e| panic!("{what}: the printed IR does not parse: {e}\n{printed}"));

@@ -72,6 +72,7 @@ pub fn kernel_decl(
             .map(|(name, values)| TuneAxis { name: name.clone(), values: values.iter().map(const_value).collect() })
             .collect(),
         key: sig.key.clone(),
+        require: sig.require.iter().map(crate::grid::convert).collect(),
     })
 }
 

@@ -12,7 +12,7 @@
 //! and are reported.
 
 use tessera_runtime::bundle::GridExpr;
-use tessera_tir::{ConstValue, MetaExpr};
+use tessera_tir::{ConstValue, MetaCmp, MetaExpr};
 
 /// One variant's lowered grid and the compile-time values it was lowered with.
 pub struct VariantGrid<'a> {
@@ -79,10 +79,24 @@ fn node(nodes: &[&MetaExpr], consts: &[&[(String, ConstValue)]]) -> Option<GridE
 
 type Make = fn(Box<GridExpr>, Box<GridExpr>) -> GridExpr;
 
-/// A binary node's constructor and operands; `None` for leaves.
+/// A binary node's constructor and operands; `None` for leaves and `Not`.
 fn split(e: &MetaExpr) -> Option<(Make, &MetaExpr, &MetaExpr)> {
     let (make, a, b): (Make, _, _) = match e {
-        MetaExpr::Int(_) | MetaExpr::Param(_) => return None,
+        MetaExpr::Int(_) | MetaExpr::Param(_) | MetaExpr::Not(_) => return None,
+        MetaExpr::Cmp(op, a, b) => (
+            match op {
+                MetaCmp::Lt => GridExpr::Lt,
+                MetaCmp::Le => GridExpr::Le,
+                MetaCmp::Gt => GridExpr::Gt,
+                MetaCmp::Ge => GridExpr::Ge,
+                MetaCmp::Eq => GridExpr::Eq,
+                MetaCmp::Ne => GridExpr::Ne,
+            },
+            a,
+            b,
+        ),
+        MetaExpr::And(a, b) => (GridExpr::And, a, b),
+        MetaExpr::Or(a, b) => (GridExpr::Or, a, b),
         MetaExpr::Add(a, b) => (GridExpr::Add, a, b),
         MetaExpr::Sub(a, b) => (GridExpr::Sub, a, b),
         MetaExpr::Mul(a, b) => (GridExpr::Mul, a, b),
@@ -95,11 +109,13 @@ fn split(e: &MetaExpr) -> Option<(Make, &MetaExpr, &MetaExpr)> {
     Some((make, a.as_ref(), b.as_ref()))
 }
 
-/// The runtime's spelling of a lowered grid expression (the same tree).
+/// The runtime's spelling of a lowered grid expression or `require`
+/// condition (the same tree).
 pub fn convert(e: &MetaExpr) -> GridExpr {
     match e {
         MetaExpr::Int(v) => GridExpr::Int(*v),
         MetaExpr::Param(p) => GridExpr::Param(p.clone()),
+        MetaExpr::Not(a) => GridExpr::Not(Box::new(convert(a))),
         _ => match split(e) {
             Some((make, a, b)) => make(Box::new(convert(a)), Box::new(convert(b))),
             None => GridExpr::Int(1),

@@ -177,6 +177,11 @@ pub const CONST_PARAM_TYPE: &str = "E0415";
 pub const HINT_ON_CONST: &str = "E0416";
 /// A `tune` value that does not fit the compile-time parameter's type.
 pub const TUNE_VALUE_TYPE: &str = "E0417";
+/// A `require` condition using something other than integer parameters,
+/// literals, arithmetic, comparisons and `&& || !`.
+pub const REQUIRE_EXPR: &str = "E0418";
+/// The compile-time values of a specialization make a `require` condition false.
+pub const REQUIRE_FAILED: &str = "E0419";
 
 /// Every front-end code with a one-line summary, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -260,6 +265,8 @@ pub const ALL: &[(&str, &str)] = &[
     (CONST_PARAM_TYPE, "compile-time parameter type is not a scalar dtype"),
     (HINT_ON_CONST, "hint on a compile-time parameter"),
     (TUNE_VALUE_TYPE, "`tune` value does not fit the parameter's type"),
+    (REQUIRE_EXPR, "unsupported `require` condition"),
+    (REQUIRE_FAILED, "the compile-time values break a `require` condition"),
 ];
 
 #[cfg(test)]

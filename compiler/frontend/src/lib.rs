@@ -181,6 +181,9 @@ fn lower_unverified(
     }
     let grid = lw.grid(k, &sig, &values);
     lw.b.kernel.meta.grid = grid;
+    let knobs = [("warps".to_string(), ConstValue::Int(warps.into())), ("stages".to_string(), ConstValue::Int(stages.into()))];
+    let with_knobs: Vec<(String, ConstValue)> = values.iter().cloned().chain(knobs).collect();
+    lw.b.kernel.meta.require = lw.specialized_requirements(k, &sig, &with_knobs);
     lw.b.kernel.meta.tune = sig.tune.clone();
     lw.b.kernel.meta.key = sig.key.clone();
     lw.b.kernel.meta.num_warps = warps;
@@ -376,14 +379,17 @@ pub fn check_file(map: &mut SourceMap, name: &str, text: &str) -> Vec<Diagnostic
         if sig.const_params.iter().any(|c| c.default.is_none() && !tuned(c)) {
             continue;
         }
-        let mut points: Vec<Vec<(String, ConstValue)>> = Vec::new();
+        let mut points: Vec<(bool, Vec<(String, ConstValue)>)> = Vec::new();
         if sig.const_params.iter().all(|c| c.default.is_some()) {
-            points.push(Vec::new());
+            points.push((true, Vec::new()));
         }
-        points.extend(sig.tune.points().into_iter().take(MAX_CHECKED_POINTS));
-        for point in points {
+        points.extend(sig.tune.points().into_iter().take(MAX_CHECKED_POINTS).map(|p| (false, p)));
+        for (defaults, point) in points {
             if let Err(ds) = lower_kernel(map, file, &module, &sig.name, &point) {
-                diags.extend(ds.into_iter().filter(|d| !in_broken(d)));
+                // A tuning point its `require` conditions exclude is not a
+                // variant, not an error; the defaults must satisfy them.
+                let excluded = |d: &Diagnostic| !defaults && d.code == codes::REQUIRE_FAILED;
+                diags.extend(ds.into_iter().filter(|d| !in_broken(d) && !excluded(d)));
             }
         }
     }

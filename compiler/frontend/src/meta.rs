@@ -1,5 +1,5 @@
 //! Kernel interfaces and launch metadata: parameters and their hints,
-//! `grid`, `tune` and `key` clauses.
+//! `grid`, `tune`, `key` and `require` clauses.
 
 use crate::codes;
 use crate::lower::{LResult, Lowerer, Reported, coerce_const, is_compile_time};
@@ -8,7 +8,7 @@ use crate::value::Value;
 use std::collections::HashMap;
 use tessera_diagnostics::{Diagnostic, Span};
 use tessera_syntax::ast::{self, BinOp, Clause, Expr, ExprKind, UnOp};
-use tessera_tir::{ConstValue, ElemType, MetaExpr, ParamHints, ScalarType, TuneSpace, Type};
+use tessera_tir::{ConstValue, ElemType, MetaCmp, MetaExpr, ParamHints, ScalarType, TuneSpace, Type};
 
 /// A runtime parameter: its IR type (a scalar or a scalar pointer) and hints.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +36,9 @@ pub struct KernelSignature {
     pub const_params: Vec<ConstParamSig>,
     pub tune: TuneSpace,
     pub key: Vec<String>,
+    /// The `require` conditions over runtime and compile-time parameters
+    /// (by name), as bundles record them.
+    pub require: Vec<MetaExpr>,
     pub span: Span,
 }
 
@@ -58,6 +61,7 @@ impl Lowerer<'_> {
             const_params: Vec::new(),
             tune: TuneSpace::default(),
             key: Vec::new(),
+            require: Vec::new(),
             span: k.name.span,
         };
         let mut seen: HashMap<&str, Span> = HashMap::new();
@@ -90,6 +94,7 @@ impl Lowerer<'_> {
         if let Some(Clause::Key { params, .. }) = k.clauses.iter().find(|c| matches!(c, Clause::Key { .. })) {
             sig.key = self.key(params, &sig, k);
         }
+        sig.require = self.requirements(k, &sig);
         sig
     }
 
@@ -504,68 +509,170 @@ impl Lowerer<'_> {
     }
 
     fn grid_expr(&mut self, e: &Expr, sig: &KernelSignature, consts: &[(String, ConstValue)]) -> LResult<MetaExpr> {
+        self.meta_expr(e, sig, consts, MetaClause::Grid)
+    }
+
+    // ---- require ---------------------------------------------------------------------
+
+    /// The `require` conditions of `k` over runtime and compile-time
+    /// parameters (compile-time ones kept by name): what bundles record.
+    pub(crate) fn requirements(&mut self, k: &ast::Kernel, sig: &KernelSignature) -> Vec<MetaExpr> {
+        let Some(Clause::Require { conds, .. }) = k.clauses.iter().find(|c| matches!(c, Clause::Require { .. })) else {
+            return Vec::new();
+        };
+        conds.iter().filter_map(|c| self.meta_expr(c, sig, &[], MetaClause::Require).ok()).collect()
+    }
+
+    /// The `require` conditions of a specialization: compile-time values
+    /// substituted, conditions that hold dropped; one that fails is an
+    /// error (the point is not a variant). What stays reads runtime
+    /// parameters and is checked at each launch.
+    pub(crate) fn specialized_requirements(
+        &mut self,
+        k: &ast::Kernel,
+        sig: &KernelSignature,
+        consts: &[(String, ConstValue)],
+    ) -> Vec<MetaExpr> {
+        let Some(Clause::Require { conds, .. }) = k.clauses.iter().find(|c| matches!(c, Clause::Require { .. })) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for cond in conds {
+            match self.meta_expr(cond, sig, consts, MetaClause::Require) {
+                Ok(MetaExpr::Int(0)) => {
+                    let values: Vec<String> = consts
+                        .iter()
+                        .filter(|(name, _)| mentions(cond, name))
+                        .map(|(name, value)| format!("{name} = {value}"))
+                        .collect();
+                    let at = if values.is_empty() { String::new() } else { format!(" at {}", values.join(", ")) };
+                    self.error(
+                        Diagnostic::error(
+                            codes::REQUIRE_FAILED,
+                            format!("this specialization breaks its kernel's `require` condition{at}"),
+                            cond.span,
+                        )
+                        .with_label("false for these compile-time values")
+                        .with_help("choose compile-time values that satisfy the condition (tessera build lists such tuning points as rejected)"),
+                    );
+                }
+                Ok(MetaExpr::Int(_)) | Err(_) => {}
+                Ok(kept) => out.push(kept),
+            }
+        }
+        out
+    }
+
+    /// A `grid` dimension or a `require` condition as a [`MetaExpr`]:
+    /// integer literals, integer parameters (compile-time ones from
+    /// `consts`, or kept by name when absent there), `+ - * / %`, `cdiv`,
+    /// `min`, `max`; a condition also compares and combines with `&& || !`.
+    fn meta_expr(
+        &mut self,
+        e: &Expr,
+        sig: &KernelSignature,
+        consts: &[(String, ConstValue)],
+        clause: MetaClause,
+    ) -> LResult<MetaExpr> {
         let r = match &e.kind {
             ExprKind::Int(v) => match i64::try_from(*v) {
                 Ok(v) => Some(MetaExpr::Int(v)),
                 Err(_) => return Err(self.value_expr(e).err().unwrap_or(Reported)),
             },
+            ExprKind::Bool(v) if clause == MetaClause::Require => Some(MetaExpr::Int(i64::from(*v))),
             ExprKind::Name(id) => {
                 if let Some((_, c)) = consts.iter().find(|(n, _)| *n == id.name) {
                     match c {
                         ConstValue::Int(v) => Some(MetaExpr::Int(*v)),
-                        other => return Err(self.grid_param_type(id.span, &id.name, &format!("compile-time {other}"))),
+                        other => {
+                            return Err(self.meta_param_type(clause, id.span, &id.name, &format!("compile-time {other}")));
+                        }
                     }
                 } else if let Some(r) = sig.runtime_param(&id.name) {
                     match r.ty.elem() {
                         Some(ElemType::Scalar(s)) if s.is_int() && !s.is_bool() => {
                             Some(MetaExpr::Param(id.name.clone()))
                         }
-                        _ => return Err(self.grid_param_type(id.span, &id.name, &r.ty.to_string())),
+                        _ => return Err(self.meta_param_type(clause, id.span, &id.name, &r.ty.to_string())),
                     }
+                } else if let Some(c) = sig.const_param(&id.name) {
+                    // Kept by name: the signature's form, read per variant.
+                    if c.ty.is_int() && !c.ty.is_bool() {
+                        Some(MetaExpr::Param(id.name.clone()))
+                    } else {
+                        return Err(self.meta_param_type(clause, id.span, &id.name, &format!("compile-time {}", c.ty)));
+                    }
+                } else if clause == MetaClause::Require && matches!(id.name.as_str(), "warps" | "stages") {
+                    // The variant's launch knobs (substituted in a specialization).
+                    Some(MetaExpr::Param(id.name.clone()))
                 } else {
                     match self.name(id)? {
                         Value::Int(v) => Some(MetaExpr::Int(v)),
-                        v => return Err(self.grid_param_type(id.span, &id.name, &v.describe())),
+                        v => return Err(self.meta_param_type(clause, id.span, &id.name, &v.describe())),
                     }
                 }
             }
             ExprKind::Unary { op: UnOp::Neg, operand } => {
-                let x = self.grid_expr(operand, sig, consts)?;
+                let x = self.meta_expr(operand, sig, consts, clause)?;
                 fold(MetaExpr::Sub(Box::new(MetaExpr::Int(0)), Box::new(x)))
             }
+            ExprKind::Unary { op: UnOp::Not, operand } if clause == MetaClause::Require => {
+                let x = self.meta_expr(operand, sig, consts, clause)?;
+                fold(MetaExpr::Not(Box::new(x)))
+            }
             ExprKind::Binary { op, lhs, rhs } => {
-                let make: fn(Box<MetaExpr>, Box<MetaExpr>) -> MetaExpr = match op {
-                    BinOp::Add => MetaExpr::Add,
-                    BinOp::Sub => MetaExpr::Sub,
-                    BinOp::Mul => MetaExpr::Mul,
-                    BinOp::Div => MetaExpr::Div,
-                    BinOp::Rem => MetaExpr::Rem,
-                    _ => return Err(self.grid_construct(e.span, &format!("the operator `{}`", op.symbol()))),
+                let cmp = match op {
+                    BinOp::Lt => Some(MetaCmp::Lt),
+                    BinOp::Le => Some(MetaCmp::Le),
+                    BinOp::Gt => Some(MetaCmp::Gt),
+                    BinOp::Ge => Some(MetaCmp::Ge),
+                    BinOp::Eq => Some(MetaCmp::Eq),
+                    BinOp::Ne => Some(MetaCmp::Ne),
+                    _ => None,
                 };
-                let (a, b) = (self.grid_expr(lhs, sig, consts)?, self.grid_expr(rhs, sig, consts)?);
+                let make: Option<fn(Box<MetaExpr>, Box<MetaExpr>) -> MetaExpr> = match op {
+                    BinOp::Add => Some(MetaExpr::Add),
+                    BinOp::Sub => Some(MetaExpr::Sub),
+                    BinOp::Mul => Some(MetaExpr::Mul),
+                    BinOp::Div => Some(MetaExpr::Div),
+                    BinOp::Rem => Some(MetaExpr::Rem),
+                    BinOp::And if clause == MetaClause::Require => Some(MetaExpr::And),
+                    BinOp::Or if clause == MetaClause::Require => Some(MetaExpr::Or),
+                    _ => None,
+                };
+                if make.is_none() && (cmp.is_none() || clause != MetaClause::Require) {
+                    return Err(self.meta_construct(clause, e.span, &format!("the operator `{}`", op.symbol())));
+                }
+                let (a, b) = (self.meta_expr(lhs, sig, consts, clause)?, self.meta_expr(rhs, sig, consts, clause)?);
                 if matches!(op, BinOp::Div | BinOp::Rem) && b == MetaExpr::Int(0) {
                     return Err(self.error(
                         Diagnostic::error(
                             codes::CONST_DIV_ZERO,
-                            format!("grid expression `{}` by zero", op.symbol()),
+                            format!("{} expression `{}` by zero", clause.name(), op.symbol()),
                             rhs.span,
                         )
                         .with_label("this is zero"),
                     ));
                 }
-                fold(make(Box::new(a), Box::new(b)))
+                match (make, cmp) {
+                    (Some(make), _) => fold(make(Box::new(a), Box::new(b))),
+                    (None, Some(cmp)) => fold(MetaExpr::Cmp(cmp, Box::new(a), Box::new(b))),
+                    (None, None) => None,
+                }
             }
             ExprKind::Call { callee, args } if matches!(callee.name.as_str(), "cdiv" | "min" | "max") => {
                 let [x, y] = args.as_slice() else {
-                    return Err(self.grid_construct(
+                    return Err(self.meta_construct(
+                        clause,
                         e.span,
                         &format!("`{}` with {} arguments (it takes two)", callee.name, args.len()),
                     ));
                 };
                 if x.name.is_some() || y.name.is_some() {
-                    return Err(self.grid_construct(e.span, "keyword arguments"));
+                    return Err(self.meta_construct(clause, e.span, "keyword arguments"));
                 }
-                let (a, b) = (self.grid_expr(&x.value, sig, consts)?, self.grid_expr(&y.value, sig, consts)?);
+                let (a, b) =
+                    (self.meta_expr(&x.value, sig, consts, clause)?, self.meta_expr(&y.value, sig, consts, clause)?);
                 let make: fn(Box<MetaExpr>, Box<MetaExpr>) -> MetaExpr = match callee.name.as_str() {
                     "cdiv" => MetaExpr::Cdiv,
                     "min" => MetaExpr::Min,
@@ -573,63 +680,97 @@ impl Lowerer<'_> {
                 };
                 if callee.name == "cdiv" && b == MetaExpr::Int(0) {
                     return Err(self.error(
-                        Diagnostic::error(codes::CONST_DIV_ZERO, "grid expression `cdiv` by zero", y.value.span)
-                            .with_label("this is zero"),
+                        Diagnostic::error(
+                            codes::CONST_DIV_ZERO,
+                            format!("{} expression `cdiv` by zero", clause.name()),
+                            y.value.span,
+                        )
+                        .with_label("this is zero"),
                     ));
                 }
                 fold(make(Box::new(a), Box::new(b)))
             }
             ExprKind::Error => return Err(Reported),
             ExprKind::Call { callee, .. } => {
-                return Err(self.grid_construct(callee.span, &format!("a call of `{}`", callee.name)));
+                return Err(self.meta_construct(clause, callee.span, &format!("a call of `{}`", callee.name)));
             }
-            _ => return Err(self.grid_construct(e.span, "this expression")),
+            _ => return Err(self.meta_construct(clause, e.span, "this expression")),
         };
         match r {
             Some(m) => Ok(m),
             None => Err(self.error(
-                Diagnostic::error(codes::CONST_OVERFLOW, "grid expression overflows i64", e.span)
+                Diagnostic::error(codes::CONST_OVERFLOW, format!("{} expression overflows i64", clause.name()), e.span)
                     .with_label("overflows"),
             )),
         }
     }
 
-    fn grid_param_type(&mut self, span: Span, name: &str, ty: &str) -> Reported {
+    fn meta_param_type(&mut self, clause: MetaClause, span: Span, name: &str, ty: &str) -> Reported {
+        let (code, what, help) = match clause {
+            MetaClause::Grid => (codes::GRID_PARAM_TYPE, "the grid", "grid sizes are integer expressions of integer parameters"),
+            MetaClause::Require => (
+                codes::REQUIRE_EXPR,
+                "the `require` condition",
+                "`require` conditions compare integer expressions of integer parameters",
+            ),
+        };
         self.error(
-            Diagnostic::error(
-                codes::GRID_PARAM_TYPE,
-                format!("the grid uses `{name}`, which is {ty}, not an integer"),
-                span,
-            )
-            .with_label("not an integer parameter")
-            .with_help("grid sizes are integer expressions of integer parameters"),
+            Diagnostic::error(code, format!("{what} uses `{name}`, which is {ty}, not an integer"), span)
+                .with_label("not an integer parameter")
+                .with_help(help),
         )
     }
 
-    fn grid_construct(&mut self, span: Span, what: &str) -> Reported {
-        self.error(
-            Diagnostic::error(codes::GRID_EXPR, format!("{what} cannot be used in a grid expression"), span)
-                .with_label("not allowed in `grid`")
-                .with_help("grid expressions use `+ - * / %`, `cdiv`, `min`, `max`, integer literals and parameters"),
-        )
+    fn meta_construct(&mut self, clause: MetaClause, span: Span, what: &str) -> Reported {
+        let d = match clause {
+            MetaClause::Grid => {
+                Diagnostic::error(codes::GRID_EXPR, format!("{what} cannot be used in a grid expression"), span)
+                    .with_label("not allowed in `grid`")
+                    .with_help("grid expressions use `+ - * / %`, `cdiv`, `min`, `max`, integer literals and parameters")
+            }
+            MetaClause::Require => {
+                Diagnostic::error(codes::REQUIRE_EXPR, format!("{what} cannot be used in a `require` condition"), span)
+                    .with_label("not allowed in `require`")
+                    .with_help(
+                        "`require` conditions use `+ - * / %`, `cdiv`, `min`, `max`, comparisons, `&& || !`, \
+                         integer literals and integer parameters",
+                    )
+            }
+        };
+        self.error(d)
     }
+}
+
+/// The clause a [`MetaExpr`] is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MetaClause {
+    Grid,
+    Require,
+}
+
+impl MetaClause {
+    fn name(self) -> &'static str {
+        match self {
+            MetaClause::Grid => "grid",
+            MetaClause::Require => "require",
+        }
+    }
+}
+
+/// Whether `e` reads the name `name`.
+fn mentions(e: &Expr, name: &str) -> bool {
+    let mut found = false;
+    crate::visit::walk_expr(e, &mut |x: &Expr| {
+        if let ExprKind::Name(id) = &x.kind {
+            found |= id.name == name;
+        }
+    });
+    found
 }
 
 /// Fold a node whose operands are both constants. None on overflow.
 fn fold(m: MetaExpr) -> Option<MetaExpr> {
-    let both = |a: &MetaExpr, b: &MetaExpr| matches!((a, b), (MetaExpr::Int(_), MetaExpr::Int(_)));
-    let foldable = match &m {
-        MetaExpr::Add(a, b)
-        | MetaExpr::Sub(a, b)
-        | MetaExpr::Mul(a, b)
-        | MetaExpr::Div(a, b)
-        | MetaExpr::Rem(a, b)
-        | MetaExpr::Cdiv(a, b)
-        | MetaExpr::Min(a, b)
-        | MetaExpr::Max(a, b) => both(a, b),
-        _ => false,
-    };
-    if !foldable {
+    if !m.params().is_empty() {
         return Some(m);
     }
     m.eval(&|_| None).map(MetaExpr::Int)

@@ -116,6 +116,9 @@ const CASES: &[Case] = &[
     (codes::CONST_PARAM_TYPE, "kernel k(const P: *f32) { }", "k", NONE),
     (codes::HINT_ON_CONST, "kernel k(const B: i32 @div(16) = 16) { }", "k", NONE),
     (codes::TUNE_VALUE_TYPE, "kernel k(const B: i32 = 4) tune(B = [1.5]) { }", "k", NONE),
+    (codes::REQUIRE_EXPR, "kernel k(p: *f32, n: i32) require(p > n) { }", "k", NONE),
+    (codes::REQUIRE_EXPR, "kernel k(n: i32) require(load(n) > 0) { }", "k", NONE),
+    (codes::REQUIRE_FAILED, "kernel k(n: i32, const B: i32 = 64) require(B % 128 == 0) { }", "k", NONE),
 ];
 
 /// Helpers nested deeper than the inlining limit (acyclic).

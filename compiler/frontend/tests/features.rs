@@ -197,3 +197,33 @@ fn locations_are_recorded() {
     assert!(locs.contains(&("store", 3, 5)), "{locs:?}");
     assert!(locs.contains(&("return", 4, 1)), "{locs:?}");
 }
+
+/// `require` conditions: compile-time values are substituted, conditions
+/// that then hold are dropped, the rest (over runtime parameters) stay for
+/// the launcher; the signature keeps them by name for bundles; a point that
+/// breaks one is no specialization (E0419).
+#[test]
+fn require_conditions_specialize() {
+    let src = r#"
+kernel k(x: *f32, cols: i32, rows: i32, const BLOCK: i32 = 1024)
+    grid(rows)
+    tune(BLOCK = [256, 1024, 4096], warps = [4, 8])
+    require(cols <= BLOCK, BLOCK <= 256 * 4 * warps, !(rows == 0) && cols % 2 == 0 || true)
+{
+    store(x + arange(0, BLOCK), 1.0);
+}
+"#;
+    let out = ir(src, "k", &[("BLOCK", ConstValue::Int(1024)), ("warps", ConstValue::Int(4))]);
+    // The second condition holds at this point and is gone; the third reads
+    // runtime parameters and stays (in the IR text's function spelling).
+    assert!(out.contains(" require(le(cols, 1024), or(and(not(eq(rows, 0)), eq((cols % 2), 0)), 1))"), "{out}");
+    let (map, diags) = common::lower(src, "k", &[("BLOCK", ConstValue::Int(4096)), ("warps", ConstValue::Int(2))])
+        .expect_err("4096 lanes on 2 warps break the second condition");
+    assert_eq!(diags.first().map(|d| d.code), Some("E0419"), "{}", tessera_diagnostics::render_all(&map, &diags));
+    let mut map = tessera_diagnostics::SourceMap::new();
+    let file = map.add("k.tsr", src);
+    let (module, _) = tessera_syntax::parse(file, src);
+    let (sigs, _) = tessera_frontend::signatures(&map, file, &module);
+    let require: Vec<String> = sigs[0].require.iter().map(ToString::to_string).collect();
+    assert_eq!(require[..2], ["(cols <= BLOCK)", "(BLOCK <= (1024 * warps))"]);
+}

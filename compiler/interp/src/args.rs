@@ -201,7 +201,46 @@ fn eval(expr: &MetaExpr, lookup: &dyn Fn(&str) -> Option<i64>) -> Result<i64, Gr
         }),
         MetaExpr::Min(a, b) => pair(a, b).map(|(a, b)| a.min(b)),
         MetaExpr::Max(a, b) => pair(a, b).map(|(a, b)| a.max(b)),
+        MetaExpr::Cmp(op, a, b) => pair(a, b).map(|(a, b)| i64::from(op.holds(a, b))),
+        MetaExpr::And(a, b) => pair(a, b).map(|(a, b)| i64::from(a != 0 && b != 0)),
+        MetaExpr::Or(a, b) => pair(a, b).map(|(a, b)| i64::from(a != 0 || b != 0)),
+        MetaExpr::Not(a) => eval(a, lookup).map(|a| i64::from(a == 0)),
     }
+}
+
+/// The integer argument of parameter `name`, by position.
+fn int_arg(kernel: &Kernel, args: &[KernelArg], name: &str) -> Option<i64> {
+    let i = kernel.params.iter().position(|p| p.name == name)?;
+    match args.get(i)? {
+        KernelArg::Int(v) => Some(*v),
+        _ => None,
+    }
+}
+
+/// Check `kernel.meta.require` against the integer arguments: a condition
+/// that is false (or has no value) stops the launch before any program runs.
+pub(crate) fn check_require(kernel: &Kernel, args: &[KernelArg]) -> Result<(), InterpError> {
+    let lookup = |name: &str| int_arg(kernel, args, name);
+    for cond in &kernel.meta.require {
+        let values: Vec<String> =
+            cond.params().iter().filter_map(|p| Some(format!("{p} = {}", lookup(p)?))).collect();
+        let with = if values.is_empty() { String::new() } else { format!(" with {}", values.join(", ")) };
+        let why = match eval(cond, &lookup) {
+            Ok(0) => "is false".to_string(),
+            Ok(_) => continue,
+            Err(GridFault::Param(p)) => format!("names `{p}`, which is not an integer parameter"),
+            Err(GridFault::DivZero) => "divides by zero".to_string(),
+            Err(GridFault::Overflow) => "overflows i64".to_string(),
+        };
+        return Err(launch_error(
+            kernel,
+            Some(LaunchSubject::Require),
+            codes::REQUIRE_FAILED,
+            format!("kernel `{}` requires `{cond}`, which {why}{with}", kernel.name),
+            Some("launch with arguments the condition admits, or a specialization whose compile-time values do".into()),
+        ));
+    }
+    Ok(())
 }
 
 /// Evaluate `kernel.meta.grid` with the integer arguments, by parameter name.
@@ -216,13 +255,7 @@ pub(crate) fn eval_grid(kernel: &Kernel, args: &[KernelArg]) -> Result<[u32; 3],
             None,
         ));
     }
-    let lookup = |name: &str| -> Option<i64> {
-        let i = kernel.params.iter().position(|p| p.name == name)?;
-        match args.get(i)? {
-            KernelArg::Int(v) => Some(*v),
-            _ => None,
-        }
-    };
+    let lookup = |name: &str| int_arg(kernel, args, name);
     let mut grid = [1u32; 3];
     for (axis, expr) in dims.iter().enumerate() {
         let value = eval(expr, &lookup).map_err(|fault| {

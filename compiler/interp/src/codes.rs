@@ -27,6 +27,9 @@ pub const GRID_NEGATIVE: &str = "E0609";
 pub const GRID_EMPTY: &str = "E0610";
 /// The kernel's metadata has more than three grid dimensions.
 pub const GRID_RANK: &str = "E0611";
+/// The launch arguments make a `require` condition of the kernel false (or
+/// leave it without a value).
+pub const REQUIRE_FAILED: &str = "E0612";
 /// A load, store or atomic lane addresses an element outside its buffer.
 pub const OUT_OF_BOUNDS: &str = "E0620";
 /// A block-pointer load or store leaves the view's shape on an axis that is
@@ -57,6 +60,7 @@ pub const ALL: &[(&str, &str)] = &[
     (GRID_NEGATIVE, "grid dimension is negative"),
     (GRID_EMPTY, "grid dimension is zero"),
     (GRID_RANK, "more than three grid dimensions"),
+    (REQUIRE_FAILED, "launch arguments break a `require` condition of the kernel"),
     (OUT_OF_BOUNDS, "memory access outside its buffer"),
     (BLOCK_OUT_OF_BOUNDS, "block pointer access outside the view on an unchecked axis"),
     (DIV_BY_ZERO, "integer division or remainder by zero"),

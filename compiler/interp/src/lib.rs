@@ -88,6 +88,7 @@ pub fn launch_with(
     options: &LaunchOptions,
 ) -> Result<LaunchStats, InterpError> {
     let bound = args::bind(kernel, args, buffers)?;
+    args::check_require(kernel, args)?;
     let grid = match options.grid {
         Some(grid) => {
             for (axis, &d) in grid.iter().enumerate() {

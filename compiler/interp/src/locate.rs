@@ -20,6 +20,8 @@ pub enum LaunchSubject {
     Param(String),
     /// Grid dimension `axis`.
     Grid(usize),
+    /// The `require` clause.
+    Require,
 }
 
 /// A launch error's place in the source: `subject` of kernel `kernel`.
@@ -36,6 +38,7 @@ impl LaunchSubject {
             LaunchSubject::Params => "the kernel's parameters".to_string(),
             LaunchSubject::Param(name) => format!("parameter `{name}`"),
             LaunchSubject::Grid(axis) => format!("grid dimension {axis}"),
+            LaunchSubject::Require => "the kernel's `require` conditions".to_string(),
         }
     }
 }
@@ -115,24 +118,32 @@ pub(crate) fn find(text: &str, kernel: &str, subject: &LaunchSubject) -> Option<
             })
             .and_then(|item| Some(item.first()?.1.start..item.last()?.1.end)),
         LaunchSubject::Grid(axis) => {
-            let mut i = after;
-            // Clauses run up to the body's `{`.
-            while let Some((tok, _)) = toks.get(i) {
-                match tok {
-                    Tok::Punct('{') => return None,
-                    Tok::Ident("grid") if toks.get(i + 1).map(|t| t.0) == Some(Tok::Punct('(')) => {
-                        let (dims, end) = split_group(&toks, i + 1)?;
-                        return match dims.get(*axis) {
-                            Some(dim) => Some(dim.first()?.1.start..dim.last()?.1.end),
-                            None => Some(toks.get(i)?.1.start..toks.get(end.checked_sub(1)?)?.1.end),
-                        };
-                    }
-                    _ => i += 1,
-                }
+            let i = clause(&toks, after, "grid")?;
+            let (dims, end) = split_group(&toks, i + 1)?;
+            match dims.get(*axis) {
+                Some(dim) => Some(dim.first()?.1.start..dim.last()?.1.end),
+                None => Some(toks.get(i)?.1.start..toks.get(end.checked_sub(1)?)?.1.end),
             }
-            None
+        }
+        LaunchSubject::Require => {
+            let i = clause(&toks, after, "require")?;
+            let (_, end) = split_group(&toks, i + 1)?;
+            Some(toks.get(i)?.1.start..toks.get(end.checked_sub(1)?)?.1.end)
         }
     }
+}
+
+/// The index of the clause `name(` among the header's clauses from `toks[i]`
+/// up to the body's `{`.
+fn clause(toks: &[(Tok<'_>, Range<usize>)], mut i: usize, name: &str) -> Option<usize> {
+    while let Some((tok, _)) = toks.get(i) {
+        match tok {
+            Tok::Punct('{') => return None,
+            Tok::Ident(word) if *word == name && toks.get(i + 1).map(|t| t.0) == Some(Tok::Punct('(')) => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 type Item<'t, 'a> = &'t [(Tok<'a>, Range<usize>)];

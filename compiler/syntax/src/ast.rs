@@ -27,7 +27,7 @@ pub enum Item {
     Const(ConstItem),
 }
 
-/// `kernel name(params) grid(..) tune(..) key(..) { body }`
+/// `kernel name(params) grid(..) tune(..) key(..) require(..) { body }`
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
     pub name: Ident,
@@ -46,6 +46,9 @@ pub enum Clause {
     Tune { entries: Vec<TuneEntry>, span: Span },
     /// `key(n, d)`: the runtime arguments that select a tuned choice.
     Key { params: Vec<Ident>, span: Span },
+    /// `require(cols <= BLOCK)`: conditions on integer runtime and
+    /// compile-time parameters that a launch of a variant needs.
+    Require { conds: Vec<Expr>, span: Span },
 }
 
 #[derive(Clone, Debug, PartialEq)]

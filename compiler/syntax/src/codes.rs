@@ -30,7 +30,7 @@ pub const EXPECTED_IDENTIFIER: &str = "E0013";
 pub const EXPECTED_ITEM: &str = "E0014";
 /// `a < b < c`: comparisons do not chain.
 pub const CHAINED_COMPARISON: &str = "E0015";
-/// A kernel clause (`grid`, `tune`, `key`) written twice, or an unknown clause.
+/// A kernel clause (`grid`, `tune`, `key`, `require`) written twice, or an unknown clause.
 pub const INVALID_CLAUSE: &str = "E0016";
 /// The left side of `=` or `+=` is not a variable name.
 pub const INVALID_ASSIGNMENT_TARGET: &str = "E0017";

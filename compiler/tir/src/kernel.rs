@@ -96,8 +96,10 @@ impl fmt::Display for ConstValue {
 }
 
 /// An integer expression over the kernel's runtime scalar parameters (by
-/// name), evaluated by the launcher: grid sizes. Compile-time parameters are
-/// already substituted.
+/// name), evaluated by the launcher: grid sizes and launch requirements.
+/// Compile-time parameters are already substituted in a specialization (a
+/// signature keeps them as [`MetaExpr::Param`]). Comparisons and logic
+/// yield 0 or 1; logic treats any non-zero value as true.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MetaExpr {
     Int(i64),
@@ -112,6 +114,60 @@ pub enum MetaExpr {
     Cdiv(Box<MetaExpr>, Box<MetaExpr>),
     Min(Box<MetaExpr>, Box<MetaExpr>),
     Max(Box<MetaExpr>, Box<MetaExpr>),
+    Cmp(MetaCmp, Box<MetaExpr>, Box<MetaExpr>),
+    And(Box<MetaExpr>, Box<MetaExpr>),
+    Or(Box<MetaExpr>, Box<MetaExpr>),
+    Not(Box<MetaExpr>),
+}
+
+/// A comparison of two [`MetaExpr`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetaCmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl MetaCmp {
+    pub const ALL: [MetaCmp; 6] = [MetaCmp::Lt, MetaCmp::Le, MetaCmp::Gt, MetaCmp::Ge, MetaCmp::Eq, MetaCmp::Ne];
+
+    /// The source operator: `<=`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            MetaCmp::Lt => "<",
+            MetaCmp::Le => "<=",
+            MetaCmp::Gt => ">",
+            MetaCmp::Ge => ">=",
+            MetaCmp::Eq => "==",
+            MetaCmp::Ne => "!=",
+        }
+    }
+
+    /// The name in the tile IR's text form: `le(a, b)`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetaCmp::Lt => "lt",
+            MetaCmp::Le => "le",
+            MetaCmp::Gt => "gt",
+            MetaCmp::Ge => "ge",
+            MetaCmp::Eq => "eq",
+            MetaCmp::Ne => "ne",
+        }
+    }
+
+    pub fn holds(self, a: i64, b: i64) -> bool {
+        match self {
+            MetaCmp::Lt => a < b,
+            MetaCmp::Le => a <= b,
+            MetaCmp::Gt => a > b,
+            MetaCmp::Ge => a >= b,
+            MetaCmp::Eq => a == b,
+            MetaCmp::Ne => a != b,
+        }
+    }
 }
 
 impl MetaExpr {
@@ -131,7 +187,68 @@ impl MetaExpr {
                 .and_then(|(a, b)| if b == 0 { None } else { Some(a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)) }),
             MetaExpr::Min(a, b) => bin(a, b).map(|(a, b)| a.min(b)),
             MetaExpr::Max(a, b) => bin(a, b).map(|(a, b)| a.max(b)),
+            MetaExpr::Cmp(op, a, b) => bin(a, b).map(|(a, b)| i64::from(op.holds(a, b))),
+            MetaExpr::And(a, b) => bin(a, b).map(|(a, b)| i64::from(a != 0 && b != 0)),
+            MetaExpr::Or(a, b) => bin(a, b).map(|(a, b)| i64::from(a != 0 || b != 0)),
+            MetaExpr::Not(a) => a.eval(lookup).map(|a| i64::from(a == 0)),
         }
+    }
+
+    /// The parameter names the expression reads, in order of appearance.
+    pub fn params(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.visit_params(&mut |p| out.push(p));
+        out
+    }
+
+    fn visit_params<'e>(&'e self, f: &mut dyn FnMut(&'e str)) {
+        match self {
+            MetaExpr::Int(_) => {}
+            MetaExpr::Param(p) => f(p),
+            MetaExpr::Not(a) => a.visit_params(f),
+            MetaExpr::Add(a, b)
+            | MetaExpr::Sub(a, b)
+            | MetaExpr::Mul(a, b)
+            | MetaExpr::Div(a, b)
+            | MetaExpr::Rem(a, b)
+            | MetaExpr::Cdiv(a, b)
+            | MetaExpr::Min(a, b)
+            | MetaExpr::Max(a, b)
+            | MetaExpr::Cmp(_, a, b)
+            | MetaExpr::And(a, b)
+            | MetaExpr::Or(a, b) => {
+                a.visit_params(f);
+                b.visit_params(f);
+            }
+        }
+    }
+
+    /// `self` with each parameter `lookup` knows replaced by its value and
+    /// every node whose operands are then constant folded; None when folding
+    /// overflows or divides by zero.
+    pub fn substitute(&self, lookup: &dyn Fn(&str) -> Option<i64>) -> Option<MetaExpr> {
+        let both = |a: &MetaExpr, b: &MetaExpr, make: fn(Box<MetaExpr>, Box<MetaExpr>) -> MetaExpr| {
+            Some(make(Box::new(a.substitute(lookup)?), Box::new(b.substitute(lookup)?)))
+        };
+        let node = match self {
+            MetaExpr::Int(v) => return Some(MetaExpr::Int(*v)),
+            MetaExpr::Param(p) => return Some(lookup(p).map_or_else(|| MetaExpr::Param(p.clone()), MetaExpr::Int)),
+            MetaExpr::Add(a, b) => both(a, b, MetaExpr::Add)?,
+            MetaExpr::Sub(a, b) => both(a, b, MetaExpr::Sub)?,
+            MetaExpr::Mul(a, b) => both(a, b, MetaExpr::Mul)?,
+            MetaExpr::Div(a, b) => both(a, b, MetaExpr::Div)?,
+            MetaExpr::Rem(a, b) => both(a, b, MetaExpr::Rem)?,
+            MetaExpr::Cdiv(a, b) => both(a, b, MetaExpr::Cdiv)?,
+            MetaExpr::Min(a, b) => both(a, b, MetaExpr::Min)?,
+            MetaExpr::Max(a, b) => both(a, b, MetaExpr::Max)?,
+            MetaExpr::And(a, b) => both(a, b, MetaExpr::And)?,
+            MetaExpr::Or(a, b) => both(a, b, MetaExpr::Or)?,
+            MetaExpr::Cmp(op, a, b) => {
+                MetaExpr::Cmp(*op, Box::new(a.substitute(lookup)?), Box::new(b.substitute(lookup)?))
+            }
+            MetaExpr::Not(a) => MetaExpr::Not(Box::new(a.substitute(lookup)?)),
+        };
+        if node.params().is_empty() { node.eval(&|_| None).map(MetaExpr::Int) } else { Some(node) }
     }
 }
 
@@ -150,6 +267,10 @@ impl fmt::Display for MetaExpr {
             MetaExpr::Cdiv(a, b) => write!(f, "cdiv({a}, {b})"),
             MetaExpr::Min(a, b) => write!(f, "min({a}, {b})"),
             MetaExpr::Max(a, b) => write!(f, "max({a}, {b})"),
+            MetaExpr::Cmp(op, a, b) => infix(f, a, op.symbol(), b),
+            MetaExpr::And(a, b) => infix(f, a, "&&", b),
+            MetaExpr::Or(a, b) => infix(f, a, "||", b),
+            MetaExpr::Not(a) => write!(f, "!{a}"),
         }
     }
 }
@@ -196,6 +317,10 @@ pub struct KernelMeta {
     pub tune: TuneSpace,
     /// Runtime parameter names whose values select a tuned variant.
     pub key: Vec<String>,
+    /// Conditions on the runtime scalar parameters that a launch of this
+    /// specialization needs (`require(cols <= BLOCK)` with BLOCK
+    /// substituted); the launcher runs it only where each is non-zero.
+    pub require: Vec<MetaExpr>,
     pub num_warps: u32,
     pub num_stages: u32,
 }
@@ -206,6 +331,7 @@ impl Default for KernelMeta {
             grid: vec![MetaExpr::Int(1)],
             tune: TuneSpace::default(),
             key: Vec::new(),
+            require: Vec::new(),
             num_warps: 4,
             num_stages: 1,
         }

@@ -12,7 +12,7 @@
 //! [`crate::verify`]. It never panics, whatever the input.
 
 use crate::codes;
-use crate::kernel::{ConstValue, Kernel, Loc, MetaExpr, Module, Op, ParamHints, Region, TuneSpace, ValueId};
+use crate::kernel::{ConstValue, Kernel, Loc, MetaCmp, MetaExpr, Module, Op, ParamHints, Region, TuneSpace, ValueId};
 use crate::ops::{BinaryOp, CmpPred, Constant, DotPrecision, OpKind, Padding, ReduceKind, ScanKind, UnaryOp};
 use crate::printer::load_flags;
 use crate::types::{ElemType, ScalarType, Type};
@@ -615,6 +615,7 @@ impl<'a> Parser<'a> {
                     self.kernel.meta.tune = TuneSpace { axes };
                 }
                 "key" => self.kernel.meta.key = self.comma_list(|p| p.name("a parameter name"))?,
+                "require" => self.kernel.meta.require = self.comma_list(Parser::meta)?,
                 _ => return Err(self.error(codes::BAD_HEADER, start, format!("unknown kernel clause `{word}`"))),
             }
             self.expect_punct(')')?;
@@ -647,10 +648,27 @@ impl<'a> Parser<'a> {
             }
             Tok::Ident(word) => {
                 self.pos = end;
+                if word == "not" && self.at_punct('(')? {
+                    self.bump()?;
+                    let a = self.meta()?;
+                    self.expect_punct(')')?;
+                    return Ok(MetaExpr::Not(Box::new(a)));
+                }
+                let cmp = MetaCmp::ALL.into_iter().find(|c| c.name() == word);
+                if let (Some(op), true) = (cmp, self.at_punct('(')?) {
+                    self.bump()?;
+                    let a = self.meta()?;
+                    self.expect_punct(',')?;
+                    let b = self.meta()?;
+                    self.expect_punct(')')?;
+                    return Ok(MetaExpr::Cmp(op, Box::new(a), Box::new(b)));
+                }
                 let make: Option<MetaCtor> = match word {
                     "cdiv" => Some(MetaExpr::Cdiv),
                     "min" => Some(MetaExpr::Min),
                     "max" => Some(MetaExpr::Max),
+                    "and" => Some(MetaExpr::And),
+                    "or" => Some(MetaExpr::Or),
                     _ => None,
                 };
                 match make {

@@ -14,6 +14,7 @@
 //! param   := value ':' type string [ '{' hint (',' hint)* '}' ]      hint := 'div' '=' int | 'contig'
 //! clause  := 'source' '(' string ')' | 'consts' '(' name '=' const, ... ')'
 //!          | 'grid' '(' meta, ... ')' | 'warps' '(' int ')' | 'stages' '(' int ')'
+//!          | 'require' '(' meta, ... ')'
 //!          | 'tune' '(' name '=' '[' const, ... ']', ... ')' | 'key' '(' name, ... ')'
 //! meta    := int | name | '(' meta ('+'|'-'|'*'|'/'|'%') meta ')' | ('cdiv'|'min'|'max') '(' meta ',' meta ')'
 //! op      := [value (',' value)* '='] mnemonic prefix* [value (',' value)*] ['iter' '(' values ')']
@@ -227,6 +228,10 @@ pub(crate) fn meta_text(e: &MetaExpr) -> String {
         MetaExpr::Cdiv(a, b) => call("cdiv", a, b),
         MetaExpr::Min(a, b) => call("min", a, b),
         MetaExpr::Max(a, b) => call("max", a, b),
+        MetaExpr::Cmp(op, a, b) => call(op.name(), a, b),
+        MetaExpr::And(a, b) => call("and", a, b),
+        MetaExpr::Or(a, b) => call("or", a, b),
+        MetaExpr::Not(a) => format!("not({})", meta_text(a)),
     }
 }
 
@@ -297,6 +302,10 @@ impl Printer<'_> {
         if !k.meta.key.is_empty() {
             let key: Vec<String> = k.meta.key.iter().map(|n| name_text(n)).collect();
             let _ = write!(self.out, " key({})", key.join(", "));
+        }
+        if !k.meta.require.is_empty() {
+            let require: Vec<String> = k.meta.require.iter().map(meta_text).collect();
+            let _ = write!(self.out, " require({})", require.join(", "));
         }
         self.out.push_str(" {\n");
         for op in &k.body.ops {

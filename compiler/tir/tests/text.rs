@@ -280,3 +280,23 @@ fn every_verifier_code_is_documented() {
         assert!(documented.contains(&code), "{code}");
     }
 }
+
+/// `require` conditions print in the IR text's function spelling and read back.
+#[test]
+fn require_conditions_round_trip() {
+    let text = "kernel @k(%0: i32 \"cols\", %1: i32 \"rows\") source(\"k.tsr\") grid(rows) warps(4) stages(1) \
+                require(le(cols, 1024), or(and(not(eq(rows, 0)), ne((cols % 2), 1)), gt(rows, lt(cols, 3)))) {\n  return\n}\n";
+    let k = parse(text);
+    assert_eq!(k.meta.require.len(), 2);
+    assert_eq!(print_kernel(&k), text);
+    let with = |cols: i64, rows: i64| {
+        move |name: &str| match name {
+            "cols" => Some(cols),
+            "rows" => Some(rows),
+            _ => None,
+        }
+    };
+    let eval = |i: usize, cols, rows| k.meta.require[i].eval(&with(cols, rows));
+    assert_eq!((eval(0, 512, 3), eval(0, 1025, 3)), (Some(1), Some(0)));
+    assert_eq!((eval(1, 512, 3), eval(1, 511, 0), eval(1, 2, 2)), (Some(1), Some(0), Some(1)), "{}", k.meta.require[1]);
+}

@@ -1,9 +1,11 @@
 //! Grid expressions: the small integer expression trees of a kernel's
-//! `grid(...)` clause, evaluated at every launch.
+//! `grid(...)` and `require(...)` clauses, evaluated at every launch.
 //!
 //! A `Param` names a runtime scalar parameter (bound at launch) or a
 //! compile-time parameter (fixed by the variant). Arithmetic is checked: an
 //! overflow or a division by zero is an error, never a wrapped grid.
+//! Comparisons and `And`/`Or`/`Not` (in `require` conditions only) yield 0
+//! or 1 and treat any non-zero operand as true.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -24,6 +26,15 @@ pub enum GridExpr {
     Cdiv(Box<GridExpr>, Box<GridExpr>),
     Min(Box<GridExpr>, Box<GridExpr>),
     Max(Box<GridExpr>, Box<GridExpr>),
+    Lt(Box<GridExpr>, Box<GridExpr>),
+    Le(Box<GridExpr>, Box<GridExpr>),
+    Gt(Box<GridExpr>, Box<GridExpr>),
+    Ge(Box<GridExpr>, Box<GridExpr>),
+    Eq(Box<GridExpr>, Box<GridExpr>),
+    Ne(Box<GridExpr>, Box<GridExpr>),
+    And(Box<GridExpr>, Box<GridExpr>),
+    Or(Box<GridExpr>, Box<GridExpr>),
+    Not(Box<GridExpr>),
 }
 
 /// Why a grid expression has no value.
@@ -69,6 +80,40 @@ impl GridExpr {
             }
             GridExpr::Min(a, b) => bin(a, b).map(|(a, b)| a.min(b)),
             GridExpr::Max(a, b) => bin(a, b).map(|(a, b)| a.max(b)),
+            GridExpr::Lt(a, b) => bin(a, b).map(|(a, b)| i64::from(a < b)),
+            GridExpr::Le(a, b) => bin(a, b).map(|(a, b)| i64::from(a <= b)),
+            GridExpr::Gt(a, b) => bin(a, b).map(|(a, b)| i64::from(a > b)),
+            GridExpr::Ge(a, b) => bin(a, b).map(|(a, b)| i64::from(a >= b)),
+            GridExpr::Eq(a, b) => bin(a, b).map(|(a, b)| i64::from(a == b)),
+            GridExpr::Ne(a, b) => bin(a, b).map(|(a, b)| i64::from(a != b)),
+            GridExpr::And(a, b) => bin(a, b).map(|(a, b)| i64::from(a != 0 && b != 0)),
+            GridExpr::Or(a, b) => bin(a, b).map(|(a, b)| i64::from(a != 0 || b != 0)),
+            GridExpr::Not(a) => a.eval(lookup).map(|a| i64::from(a == 0)),
+        }
+    }
+
+    /// Whether the expression compares or combines conditions (allowed in
+    /// `require`, not in `grid`).
+    pub fn is_condition(&self) -> bool {
+        match self {
+            GridExpr::Int(_) | GridExpr::Param(_) => false,
+            GridExpr::Lt(..)
+            | GridExpr::Le(..)
+            | GridExpr::Gt(..)
+            | GridExpr::Ge(..)
+            | GridExpr::Eq(..)
+            | GridExpr::Ne(..)
+            | GridExpr::And(..)
+            | GridExpr::Or(..)
+            | GridExpr::Not(_) => true,
+            GridExpr::Add(a, b)
+            | GridExpr::Sub(a, b)
+            | GridExpr::Mul(a, b)
+            | GridExpr::Div(a, b)
+            | GridExpr::Rem(a, b)
+            | GridExpr::Cdiv(a, b)
+            | GridExpr::Min(a, b)
+            | GridExpr::Max(a, b) => a.is_condition() || b.is_condition(),
         }
     }
 
@@ -83,7 +128,16 @@ impl GridExpr {
         match self {
             GridExpr::Int(_) => {}
             GridExpr::Param(p) => out.push(p),
-            GridExpr::Add(a, b)
+            GridExpr::Not(a) => a.collect_params(out),
+            GridExpr::Lt(a, b)
+            | GridExpr::Le(a, b)
+            | GridExpr::Gt(a, b)
+            | GridExpr::Ge(a, b)
+            | GridExpr::Eq(a, b)
+            | GridExpr::Ne(a, b)
+            | GridExpr::And(a, b)
+            | GridExpr::Or(a, b)
+            | GridExpr::Add(a, b)
             | GridExpr::Sub(a, b)
             | GridExpr::Mul(a, b)
             | GridExpr::Div(a, b)
@@ -113,6 +167,15 @@ impl fmt::Display for GridExpr {
             GridExpr::Cdiv(a, b) => write!(f, "cdiv({a}, {b})"),
             GridExpr::Min(a, b) => write!(f, "min({a}, {b})"),
             GridExpr::Max(a, b) => write!(f, "max({a}, {b})"),
+            GridExpr::Lt(a, b) => infix(f, a, "<", b),
+            GridExpr::Le(a, b) => infix(f, a, "<=", b),
+            GridExpr::Gt(a, b) => infix(f, a, ">", b),
+            GridExpr::Ge(a, b) => infix(f, a, ">=", b),
+            GridExpr::Eq(a, b) => infix(f, a, "==", b),
+            GridExpr::Ne(a, b) => infix(f, a, "!=", b),
+            GridExpr::And(a, b) => infix(f, a, "&&", b),
+            GridExpr::Or(a, b) => infix(f, a, "||", b),
+            GridExpr::Not(a) => write!(f, "!{a}"),
         }
     }
 }

@@ -26,8 +26,9 @@ use sha2::{Digest, Sha256};
 /// CR LF and the ^Z catch newline translation, as in PNG.
 pub const MAGIC: [u8; 8] = *b"\x89TSB\r\n\x1a\n";
 
-/// The format version this runtime writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this runtime writes and reads (2: kernels carry
+/// `require` conditions).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Offset of the code table (end of the fixed header).
 pub(crate) const HEADER_END: usize = 120;

@@ -168,6 +168,10 @@ pub struct KernelDecl {
     pub tune_space: Vec<TuneAxis>,
     /// Runtime parameter names whose values select a tuned variant.
     pub key: Vec<String>,
+    /// Conditions over scalar and compile-time parameters that a launch of a
+    /// variant needs (`require(cols <= BLOCK)`): variants for which one is
+    /// zero are not candidates for that launch.
+    pub require: Vec<GridExpr>,
 }
 
 impl KernelDecl {

@@ -47,11 +47,20 @@ fn check_decl(kernel: &KernelEntry) -> Result<(), BundleError> {
     if d.grid.is_empty() || d.grid.len() > 3 {
         return err(format!("the grid has {} dimensions, expected 1 to 3", d.grid.len()));
     }
-    for name in d.grid.iter().flat_map(|g| g.params()) {
+    if let Some(g) = d.grid.iter().find(|g| g.is_condition()) {
+        return err(format!("the grid dimension `{g}` is a condition"));
+    }
+    for (clause, name) in d
+        .grid
+        .iter()
+        .flat_map(|g| g.params().into_iter().map(|n| ("grid", n)))
+        .chain(d.require.iter().flat_map(|r| r.params().into_iter().map(|n| ("require condition", n))))
+    {
         let scalar_int = d.param(name).is_some_and(|p| matches!(p.kind, ParamKind::Scalar { dtype } if dtype.is_int()));
         let constant = d.const_params.iter().any(|c| c.name == name);
-        if !scalar_int && !constant {
-            return err(format!("the grid reads `{name}`, which is no integer scalar or compile-time parameter"));
+        let knob = clause != "grid" && KNOBS.contains(&name);
+        if !scalar_int && !constant && !knob {
+            return err(format!("the {clause} reads `{name}`, which is no integer scalar or compile-time parameter"));
         }
     }
     for key in &d.key {

@@ -2,7 +2,6 @@
 
 use super::cache::{CacheEntry, CacheKey, TuneCache, default_cache_dir};
 use super::compare::{Tolerance, compare};
-use super::key::pinned_key;
 use super::prune::prune;
 use super::{CandidateRow, CandidateStatus, TuneOptions, TuneReport};
 use crate::args::{ArgValue, Pins};
@@ -54,7 +53,7 @@ pub(crate) fn tune(
 ) -> Result<TuneReport> {
     let start = Instant::now();
     let decl = handle.decl();
-    let key = pinned_key(decl, bound, pins);
+    let key = handle.launch_key(bound, pins);
     let tune_err = |message: String| Error::Tune { kernel: decl.name.clone(), key: key.clone(), message };
     if let Some(outputs) = &opts.outputs {
         for name in outputs {
@@ -68,7 +67,7 @@ pub(crate) fn tune(
         }
     }
     let info = rt.info();
-    let candidates = handle.candidates_pinned(rt, pins)?;
+    let candidates = handle.candidates_for(rt, bound, pins)?;
     let label = |c: &Choice| handle.variants().get(c.variant).map(|v| v.info.label()).unwrap_or_default();
     let mut report = TuneReport {
         kernel: decl.name.clone(),

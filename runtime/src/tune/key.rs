@@ -78,6 +78,7 @@ mod tests {
             grid: vec![GridExpr::Int(1)],
             tune_space: vec![],
             key: key.iter().map(|s| s.to_string()).collect(),
+            require: vec![],
         }
     }
 

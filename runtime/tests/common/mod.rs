@@ -94,6 +94,7 @@ pub fn vector_add_decl() -> KernelDecl {
             TuneAxis { name: "warps".into(), values: vec![ConstValue::Int(4), ConstValue::Int(8)] },
         ],
         key: vec!["n".into()],
+        require: vec![],
     }
 }
 
@@ -127,6 +128,7 @@ pub fn fill_decl() -> KernelDecl {
         grid: vec![GridExpr::Int(1), GridExpr::Int(2)],
         tune_space: vec![],
         key: vec![],
+        require: vec![],
     }
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
-use tessera_runtime::bundle::{BundleData, ConstValue, DType, VariantEntry};
+use tessera_runtime::bundle::{BundleData, DType, VariantEntry};
 use tessera_runtime::tune::CandidateStatus;
 use tessera_runtime::{Bundle, LaunchArgs, RawBuffer, Runtime, TuneOptions, TuneReport};
 
@@ -411,18 +411,24 @@ impl Bench<'_> {
         }
         let rows = (self.opts.tensor_bytes / (cols * 2)).max(1);
         let softmax = kernel == SOFTMAX_KERNEL || kernel == SOFTMAX_LOOPED_KERNEL;
-        // The one-pass softmax holds a whole row in one block: only BLOCK >= cols works.
-        let fits = |v: &VariantEntry| {
-            kernel != SOFTMAX_KERNEL
-                || v.info.consts.get("BLOCK").and_then(ConstValue::as_int).is_some_and(|b| b >= cols as i64)
+        // Only variants whose `require` conditions admit the shape (the
+        // one-pass softmax holds a whole row: `require(cols <= BLOCK)`).
+        let decl = self.data.kernel(kernel).map(|k| k.decl.clone()).ok_or("kernel not in the bundle")?;
+        let ints = |name: &str| match name {
+            "rows" => Some(rows as i64),
+            "cols" | "x_row_stride" | "y_row_stride" => Some(cols as i64),
+            _ => None,
         };
         let all = self.candidates(kernel, &|_| true)?;
-        let candidates: Vec<VariantEntry> = all.iter().filter(|v| fits(v)).cloned().collect();
+        let candidates: Vec<VariantEntry> =
+            all.iter().filter(|v| tessera_runtime::admits_with(&decl, &v.info, &ints)).cloned().collect();
         if candidates.is_empty() {
             let blocks: BTreeSet<String> =
                 all.iter().filter_map(|v| v.info.consts.get("BLOCK")).map(|b| b.to_string()).collect();
+            let conditions: Vec<String> = decl.require.iter().map(|r| format!("`{r}`")).collect();
             out(&format!(
-                "  {kernel} {rows}x{cols}: skipped, no variant has BLOCK >= {cols} (the bundle has BLOCK = {})",
+                "  {kernel} {rows}x{cols}: skipped, no variant admits it ({}; the bundle has BLOCK = {})",
+                conditions.join(" and "),
                 blocks.into_iter().collect::<Vec<_>>().join(", ")
             ));
             return Ok(None);

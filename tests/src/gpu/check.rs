@@ -114,7 +114,21 @@ pub fn run(opts: &CheckOptions, out: &mut dyn FnMut(&str)) -> Result<Summary, Ru
         };
         let matching: Vec<usize> =
             candidates.iter().map(|c| c.variant).filter(|&v| matches_case(&handle.variants()[v], p)).collect();
-        let chosen = if opts.all_variants { matching } else { nearest_default(&handle, &matching, p) };
+        // Variants whose `require` conditions the case's arguments break
+        // (a softmax BLOCK shorter than its rows) are not runs of the case.
+        let ints = |name: &str| p.host.scalar(name).filter(|v| v.fract() == 0.0).map(|v| v as i64);
+        let (admitted, refused): (Vec<usize>, Vec<usize>) =
+            matching.into_iter().partition(|&v| tessera_runtime::admits_with(handle.decl(), &handle.variants()[v].info, &ints));
+        if !refused.is_empty() && opts.all_variants {
+            let conditions: Vec<String> = handle.decl().require.iter().map(|r| format!("`{r}`")).collect();
+            out(&format!(
+                "SKIP  {}  ({at}): {} variant(s) break {} for these arguments",
+                p.case.label(),
+                refused.len(),
+                conditions.join(" and ")
+            ));
+        }
+        let chosen = if opts.all_variants { admitted } else { nearest_default(&handle, &admitted, p) };
         if chosen.is_empty() {
             // A specialization the bundle was not built with: nothing to check.
             out(&format!(

@@ -240,6 +240,7 @@ mod tests {
             grid: vec![GridExpr::Int(1)],
             tune_space: vec![],
             key: vec![],
+            require: vec![],
         };
         let mut w = BundleWriter::new("test", "0");
         w.add_kernel(decl).unwrap();

@@ -142,7 +142,7 @@ fn describe_expected(e: &Expected<'_>) -> String {
             "identifier" => "an identifier".to_string(),
             "statement" => "a statement".to_string(),
             "item" => "an item (`kernel`, `fn` or `const`)".to_string(),
-            "clause" => "a clause (`grid`, `tune` or `key`)".to_string(),
+            "clause" => "a clause (`grid`, `tune`, `key` or `require`)".to_string(),
             other => other.to_string(),
         },
         Expected::EndOfInput => "end of file".to_string(),

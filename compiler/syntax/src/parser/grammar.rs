@@ -624,6 +624,7 @@ fn clause_name(clause: &Clause) -> (&'static str, Span) {
         Clause::Grid { span, .. } => ("grid", *span),
         Clause::Tune { span, .. } => ("tune", *span),
         Clause::Key { span, .. } => ("key", *span),
+        Clause::Require { span, .. } => ("require", *span),
     }
 }
 
@@ -667,7 +668,10 @@ fn clauses<'t, 's: 't>(ctx: &'t Context<'t, 's>, expr: P<'t, 's, Expr>) -> P<'t,
                 .recover_with(via_parser(skip_group(Token::LParen, Token::RParen).to(Vec::new()))),
         )
         .map_with(move |params, e| Clause::Key { params, span: ctx.span(e.span()) });
-    choice((grid, tune, key))
+    let require = word("require")
+        .ignore_then(parens(expr.clone()))
+        .map_with(move |conds, e| Clause::Require { conds, span: ctx.span(e.span()) });
+    choice((grid, tune, key, require))
         .labelled("clause")
         .repeated()
         .collect::<Vec<_>>()
