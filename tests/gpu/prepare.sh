@@ -12,7 +12,10 @@
 # gpu/ holds: bin/ (tessera-gpucheck, tessera-bench, tessera-run, lightning_attention: no
 # LLVM in any of them), kernels.tsb (every kernel but lightning attention, every tuning
 # point, for the correctness check), bench.tsb (matmul tiles pinned as the benchmark uses
-# them, row kernels at every BLOCK), la.tsb (lightning attention).
+# them, row kernels at every BLOCK), la.tsb (lightning attention). All of it is over the
+# device tool's 64 MiB per call, so each call carries what its group needs:
+#   check: gpu/bin gpu/kernels.tsb   la-check: gpu/bin gpu/la.tsb
+#   bench: gpu/bin gpu/bench.tsb     la: gpu/bin gpu/la.tsb .whl
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./dev.sh setup
@@ -25,9 +28,9 @@ cp target/release/tessera-gpucheck target/release/tessera-bench target/release/t
    target/release/examples/lightning_attention gpu/bin/
 KERNELS=(kernels-dsl/vector_add.tsr kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/layer_norm.tsr
          kernels-dsl/matmul.tsr kernels-dsl/linear_attention.tsr)
-$T build "${KERNELS[@]}" -o gpu/kernels.tsb --arch sm_90a --const BLOCK=4096 --const D=32
+$T build "${KERNELS[@]}" -o gpu/kernels.tsb --arch sm_90a --const D=32
 $T build kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/layer_norm.tsr kernels-dsl/matmul.tsr \
-    -o gpu/bench.tsb --arch sm_90a --const BLOCK=4096 \
+    -o gpu/bench.tsb --arch sm_90a \
     --const matmul_block_ptr.BLOCK_M=128 --const matmul_block_ptr.BLOCK_K=64 --const matmul_block_ptr.GROUP_M=8 \
     --const matmul.BLOCK_M=128 --const matmul.BLOCK_N=128 --const matmul.BLOCK_K=64 --const matmul.GROUP_M=8
 $T build kernels-dsl/lightning_attn.tsr -o gpu/la.tsb --arch sm_90a

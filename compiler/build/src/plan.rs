@@ -226,8 +226,12 @@ fn plan_kernel(
             Err(diagnostics) => {
                 let errors: Vec<Diagnostic> = diagnostics.into_iter().filter(Diagnostic::is_error).collect();
                 let Some(first) = errors.first() else { continue };
-                let reason = Reason::new(first.code, first.message.clone())
-                    .with_detail(render_all(&source.map, &errors).trim_end());
+                // A point the kernel's `require` conditions exclude needs no
+                // rendered source: the message names the values.
+                let excluded = errors.iter().all(|d| d.code == tessera_frontend::codes::REQUIRE_FAILED);
+                let reason = Reason::new(first.code, first.message.clone());
+                let reason =
+                    if excluded { reason } else { reason.with_detail(render_all(&source.map, &errors).trim_end()) };
                 for arch in archs {
                     plan.rejected.push(Rejection { variant: label(&values, *arch), reason: reason.clone() });
                 }

@@ -44,13 +44,14 @@ fn vector_add_and_softmax_build_into_a_bundle_the_runtime_reads() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("kernels.tsb");
     let sources = vec![kernels_dsl("vector_add.tsr"), kernels_dsl("softmax.tsr")];
-    let opts = options(sources.clone(), &out, &["BLOCK=1024"]);
+    let opts = options(sources.clone(), &out, &["softmax.BLOCK=1024", "softmax_bf16.BLOCK=1024"]);
     let report = build_ok(&opts);
     let assembled = opts.ptxas.is_some();
     assert_eq!(report.assembled, assembled);
     assert_eq!(report.variants_rejected(), 0, "{}", report.rejections());
     let built: Vec<(&str, usize)> = report.kernels.iter().map(|k| (k.name.as_str(), k.built)).collect();
-    // vector_add: 3 BLOCK x 2 warps (BLOCK=1024 sets only the untuned softmax BLOCK); softmax: 3 warps.
+    // vector_add: 3 BLOCK x 2 warps; softmax: BLOCK pinned to 1024 x 3 warps (all within its
+    // `require`); each for two architectures.
     assert_eq!(built, [("vector_add", 12), ("vector_add_bf16", 12), ("softmax", 6), ("softmax_bf16", 6)]);
     let table = report.summary_table();
     assert!(table.contains("vector_add ") && table.lines().last().is_some_and(|l| l.starts_with("total")), "{table}");
@@ -128,7 +129,13 @@ fn vector_add_and_softmax_build_into_a_bundle_the_runtime_reads() {
 
     let softmax = bundle.kernel("softmax").expect("softmax");
     assert_eq!(softmax.decl.grid, [GridExpr::Param("rows".into())]);
-    assert_eq!(softmax.decl.tune_space.len(), 1);
+    assert_eq!(softmax.decl.tune_space.len(), 2, "BLOCK (pinned to one value) and warps");
+    let p = |name: &str| b(GridExpr::Param(name.into()));
+    assert_eq!(
+        softmax.decl.require,
+        [GridExpr::Le(p("cols"), p("BLOCK")), GridExpr::Le(p("BLOCK"), b(GridExpr::Mul(b(GridExpr::Int(2048)), p("warps"))))],
+        "the conditions as written, compile-time parameters by name"
+    );
     assert!(softmax.variants.iter().all(|v| v.info.consts.get("BLOCK") == Some(&ConstValue::Int(1024))));
     let mut warps: Vec<u32> = softmax.variants.iter().map(|v| v.info.warps).collect();
     warps.sort();
@@ -225,11 +232,12 @@ fn input_and_output_problems_have_their_own_codes() {
     assert_eq!(missing.code, codes::CANNOT_READ);
     assert!(missing.message.contains("missing.tsr"), "{missing}");
 
-    let softmax_only = build_err(&options(vec![kernels_dsl("softmax.tsr")], &out, &[]));
-    assert_eq!(softmax_only.code, codes::NOTHING_BUILT);
-    let listing = softmax_only.to_string();
+    // linear attention's D has no default and no tune list: nothing to build without --const D.
+    let d_missing = build_err(&options(vec![kernels_dsl("linear_attention.tsr")], &out, &[]));
+    assert_eq!(d_missing.code, codes::NOTHING_BUILT);
+    let listing = d_missing.to_string();
     assert!(
-        listing.contains("skipped kernel `softmax`: error[E0732]") && listing.contains("--const BLOCK="),
+        listing.contains("skipped kernel `linear_attention_fwd`: error[E0732]") && listing.contains("--const D="),
         "{listing}"
     );
 

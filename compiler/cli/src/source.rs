@@ -75,6 +75,17 @@ impl LoadedSource {
         self.rendered(kernel, tessera_frontend::lower_kernel(&self.map, self.file, &self.module, kernel, consts))
     }
 
+    /// Lower one tuning point: `None` when the kernel's `require` conditions
+    /// exclude it (it is no variant, which is not an error).
+    pub fn lower_point(&self, kernel: &str, consts: &[(String, ConstValue)]) -> CliResult<Option<tessera_tir::Kernel>> {
+        match tessera_frontend::lower_kernel(&self.map, self.file, &self.module, kernel, consts) {
+            Err(d) if d.iter().filter(|d| d.is_error()).all(|d| d.code == tessera_frontend::codes::REQUIRE_FAILED) => {
+                Ok(None)
+            }
+            lowered => self.rendered(kernel, lowered).map(Some),
+        }
+    }
+
     /// Lower one specialization as the front end produced it, before any pass.
     pub fn lower_unoptimized(&self, kernel: &str, consts: &[(String, ConstValue)]) -> CliResult<tessera_tir::Kernel> {
         let lowered = tessera_frontend::lower_kernel_unoptimized(&self.map, self.file, &self.module, kernel, consts);

@@ -182,6 +182,10 @@ fn print_kernel(k: &KernelEntry, hash: &str) {
     if !axes.is_empty() {
         println!("  tune({})", axes.join(", "));
     }
+    if !d.require.is_empty() {
+        let require: Vec<String> = d.require.iter().map(ToString::to_string).collect();
+        println!("  require({})", require.join(", "));
+    }
     let mut archs: Vec<&str> = k.variants.iter().map(|v| v.info.arch.as_str()).collect();
     archs.sort();
     archs.dedup();

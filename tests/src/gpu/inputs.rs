@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn the_interpreter_runs_materialized_arguments() {
-        let kernel = compile("softmax.tsr", "softmax", &[("BLOCK", int(64))]);
+        let kernel = compile("softmax.tsr", "softmax", &[("BLOCK", int(1024))]);
         let case = given(&[
             ("rows", "3"),
             ("cols", "50"),

@@ -197,7 +197,7 @@ mod tests {
             (
                 "softmax.tsr",
                 "softmax",
-                vec![("BLOCK", 64)],
+                vec![("BLOCK", 1024)],
                 "rows=3 cols=50 x_row_stride=57 y_row_stride=52 x=randn(3*57) y=empty(3*52)",
             ),
             (

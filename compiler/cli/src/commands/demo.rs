@@ -57,14 +57,20 @@ pub fn run(dir: &Path) -> CliResult<ExitCode> {
             let points = sig.tune.points();
             let start = Instant::now();
             let mut ops = 0;
+            let mut variants = 0;
             for point in &points {
-                match source.lower(&sig.name, point) {
-                    Ok(k) => ops = ops.max(count_ops(&k.body)),
+                match source.lower_point(&sig.name, point) {
+                    Ok(Some(k)) => {
+                        ops = ops.max(count_ops(&k.body));
+                        variants += 1;
+                    }
+                    // Excluded by the kernel's `require` conditions: not a variant.
+                    Ok(None) => {}
                     Err(_) => failures += 1,
                 }
             }
             let ms = start.elapsed().as_secs_f64() * 1e3 / points.len() as f64;
-            println!("{:<28} {:<26} {:>8} {:>8} {:>10.2}", file, sig.name, points.len(), ops, ms);
+            println!("{:<28} {:<26} {:>8} {:>8} {:>10.2}", file, sig.name, variants, ops, ms);
         }
     }
 
@@ -154,9 +160,13 @@ fn ptx_table(dir: &Path, files: &[std::path::PathBuf], listing: &str) -> CliResu
                 if variant.is_empty() {
                     variant = "defaults".to_string();
                 }
-                let Ok(kernel) = source.lower(&sig.name, &consts) else {
-                    failures += 1;
-                    continue;
+                let kernel = match source.lower_point(&sig.name, &consts) {
+                    Ok(Some(kernel)) => kernel,
+                    Ok(None) => continue,
+                    Err(_) => {
+                        failures += 1;
+                        continue;
+                    }
                 };
                 match compile_variant(&kernel, ptxas.as_ref(), &source, path, &sig.name) {
                     Ok(row) => println!("{:<26} {:<56} {row}", sig.name, variant),
