@@ -151,19 +151,24 @@ impl KernelHandle {
         let constants: Vec<String> = names
             .iter()
             .filter(|n| decl.const_params.iter().any(|c| c.name == **n))
-            .map(|n| {
-                let mut seen: Vec<i64> = pinned.iter().filter_map(|c| info(c)?.value(n)).collect();
-                seen.sort_unstable();
-                seen.dedup();
-                let seen: Vec<String> = seen.iter().map(i64::to_string).collect();
-                format!("{n} in {{{}}}", seen.join(", "))
-            })
+            .map(|n| self.values_among(&pinned, n))
             .collect();
         let mut message = format!("it requires {} with {}", conditions.join(" and "), arguments.join(", "));
         if !constants.is_empty() {
             message.push_str(&format!(", and the bundle's variants for this device have {}", constants.join("; ")));
         }
         Err(Error::Require { kernel: self.name().to_string(), message })
+    }
+
+    /// `NAME in {v, ...}`: the values of compile-time parameter `name` among
+    /// the variants of `choices`, for messages.
+    fn values_among(&self, choices: &[Choice], name: &str) -> String {
+        let mut seen: Vec<i64> =
+            choices.iter().filter_map(|c| self.variants().get(c.variant)?.info.value(name)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        let seen: Vec<String> = seen.iter().map(i64::to_string).collect();
+        format!("{name} in {{{}}}", seen.join(", "))
     }
 
     /// The tuning key of a launch: [`tune::pinned_key`], plus, for a kernel
@@ -195,16 +200,7 @@ impl KernelHandle {
         if !admitted.is_empty() {
             return Ok(admitted);
         }
-        let values: Vec<String> = pins
-            .iter()
-            .map(|(name, _)| {
-                let mut seen: Vec<i64> = all.iter().filter_map(|c| info(c)?.value(name)).collect();
-                seen.sort_unstable();
-                seen.dedup();
-                let seen: Vec<String> = seen.iter().map(i64::to_string).collect();
-                format!("{name} in {{{}}}", seen.join(", "))
-            })
-            .collect();
+        let values: Vec<String> = pins.iter().map(|(name, _)| self.values_among(&all, name)).collect();
         Err(Error::Pin {
             kernel: self.name().to_string(),
             pins: pins.to_string(),
@@ -506,7 +502,11 @@ mod require_tests {
     fn decl(require: Vec<GridExpr>) -> KernelDecl {
         KernelDecl {
             name: "softmax".into(),
-            params: vec![Param { name: "cols".into(), kind: ParamKind::Scalar { dtype: DType::I32 }, hints: Hints::default() }],
+            params: vec![Param {
+                name: "cols".into(),
+                kind: ParamKind::Scalar { dtype: DType::I32 },
+                hints: Hints::default(),
+            }],
             const_params: vec![],
             grid: vec![GridExpr::Int(1)],
             tune_space: vec![],

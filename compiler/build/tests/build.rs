@@ -133,7 +133,10 @@ fn vector_add_and_softmax_build_into_a_bundle_the_runtime_reads() {
     let p = |name: &str| b(GridExpr::Param(name.into()));
     assert_eq!(
         softmax.decl.require,
-        [GridExpr::Le(p("cols"), p("BLOCK")), GridExpr::Le(p("BLOCK"), b(GridExpr::Mul(b(GridExpr::Int(2048)), p("warps"))))],
+        [
+            GridExpr::Le(p("cols"), p("BLOCK")),
+            GridExpr::Le(p("BLOCK"), b(GridExpr::Mul(b(GridExpr::Int(2048)), p("warps"))))
+        ],
         "the conditions as written, compile-time parameters by name"
     );
     assert!(softmax.variants.iter().all(|v| v.info.consts.get("BLOCK") == Some(&ConstValue::Int(1024))));

@@ -181,7 +181,8 @@ fn lower_unverified(
     }
     let grid = lw.grid(k, &sig, &values);
     lw.b.kernel.meta.grid = grid;
-    let knobs = [("warps".to_string(), ConstValue::Int(warps.into())), ("stages".to_string(), ConstValue::Int(stages.into()))];
+    let knobs =
+        [("warps".to_string(), ConstValue::Int(warps.into())), ("stages".to_string(), ConstValue::Int(stages.into()))];
     let with_knobs: Vec<(String, ConstValue)> = values.iter().cloned().chain(knobs).collect();
     lw.b.kernel.meta.require = lw.specialized_requirements(k, &sig, &with_knobs);
     lw.b.kernel.meta.tune = sig.tune.clone();

@@ -517,10 +517,7 @@ impl Lowerer<'_> {
     /// The `require` conditions of `k` over runtime and compile-time
     /// parameters (compile-time ones kept by name): what bundles record.
     pub(crate) fn requirements(&mut self, k: &ast::Kernel, sig: &KernelSignature) -> Vec<MetaExpr> {
-        let Some(Clause::Require { conds, .. }) = k.clauses.iter().find(|c| matches!(c, Clause::Require { .. })) else {
-            return Vec::new();
-        };
-        conds.iter().filter_map(|c| self.meta_expr(c, sig, &[], MetaClause::Require).ok()).collect()
+        require_clause(k).iter().filter_map(|c| self.meta_expr(c, sig, &[], MetaClause::Require).ok()).collect()
     }
 
     /// The `require` conditions of a specialization: compile-time values
@@ -533,11 +530,8 @@ impl Lowerer<'_> {
         sig: &KernelSignature,
         consts: &[(String, ConstValue)],
     ) -> Vec<MetaExpr> {
-        let Some(Clause::Require { conds, .. }) = k.clauses.iter().find(|c| matches!(c, Clause::Require { .. })) else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for cond in conds {
+        for cond in require_clause(k) {
             match self.meta_expr(cond, sig, consts, MetaClause::Require) {
                 Ok(MetaExpr::Int(0)) => {
                     let values: Vec<String> = consts
@@ -585,7 +579,12 @@ impl Lowerer<'_> {
                     match c {
                         ConstValue::Int(v) => Some(MetaExpr::Int(*v)),
                         other => {
-                            return Err(self.meta_param_type(clause, id.span, &id.name, &format!("compile-time {other}")));
+                            return Err(self.meta_param_type(
+                                clause,
+                                id.span,
+                                &id.name,
+                                &format!("compile-time {other}"),
+                            ));
                         }
                     }
                 } else if let Some(r) = sig.runtime_param(&id.name) {
@@ -707,7 +706,9 @@ impl Lowerer<'_> {
 
     fn meta_param_type(&mut self, clause: MetaClause, span: Span, name: &str, ty: &str) -> Reported {
         let (code, what, help) = match clause {
-            MetaClause::Grid => (codes::GRID_PARAM_TYPE, "the grid", "grid sizes are integer expressions of integer parameters"),
+            MetaClause::Grid => {
+                (codes::GRID_PARAM_TYPE, "the grid", "grid sizes are integer expressions of integer parameters")
+            }
             MetaClause::Require => (
                 codes::REQUIRE_EXPR,
                 "the `require` condition",
@@ -726,7 +727,9 @@ impl Lowerer<'_> {
             MetaClause::Grid => {
                 Diagnostic::error(codes::GRID_EXPR, format!("{what} cannot be used in a grid expression"), span)
                     .with_label("not allowed in `grid`")
-                    .with_help("grid expressions use `+ - * / %`, `cdiv`, `min`, `max`, integer literals and parameters")
+                    .with_help(
+                        "grid expressions use `+ - * / %`, `cdiv`, `min`, `max`, integer literals and parameters",
+                    )
             }
             MetaClause::Require => {
                 Diagnostic::error(codes::REQUIRE_EXPR, format!("{what} cannot be used in a `require` condition"), span)
@@ -755,6 +758,17 @@ impl MetaClause {
             MetaClause::Require => "require",
         }
     }
+}
+
+/// The conditions of `k`'s `require` clause (none without one).
+fn require_clause(k: &ast::Kernel) -> &[Expr] {
+    k.clauses
+        .iter()
+        .find_map(|c| match c {
+            Clause::Require { conds, .. } => Some(conds.as_slice()),
+            _ => None,
+        })
+        .unwrap_or(&[])
 }
 
 /// Whether `e` reads the name `name`.

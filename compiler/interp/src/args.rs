@@ -222,8 +222,7 @@ fn int_arg(kernel: &Kernel, args: &[KernelArg], name: &str) -> Option<i64> {
 pub(crate) fn check_require(kernel: &Kernel, args: &[KernelArg]) -> Result<(), InterpError> {
     let lookup = |name: &str| int_arg(kernel, args, name);
     for cond in &kernel.meta.require {
-        let values: Vec<String> =
-            cond.params().iter().filter_map(|p| Some(format!("{p} = {}", lookup(p)?))).collect();
+        let values: Vec<String> = cond.params().iter().filter_map(|p| Some(format!("{p} = {}", lookup(p)?))).collect();
         let with = if values.is_empty() { String::new() } else { format!(" with {}", values.join(", ")) };
         let why = match eval(cond, &lookup) {
             Ok(0) => "is false".to_string(),

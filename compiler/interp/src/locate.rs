@@ -139,7 +139,9 @@ fn clause(toks: &[(Tok<'_>, Range<usize>)], mut i: usize, name: &str) -> Option<
     while let Some((tok, _)) = toks.get(i) {
         match tok {
             Tok::Punct('{') => return None,
-            Tok::Ident(word) if *word == name && toks.get(i + 1).map(|t| t.0) == Some(Tok::Punct('(')) => return Some(i),
+            Tok::Ident(word) if *word == name && toks.get(i + 1).map(|t| t.0) == Some(Tok::Punct('(')) => {
+                return Some(i);
+            }
             _ => i += 1,
         }
     }

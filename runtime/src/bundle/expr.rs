@@ -95,40 +95,34 @@ impl GridExpr {
     /// Whether the expression compares or combines conditions (allowed in
     /// `require`, not in `grid`).
     pub fn is_condition(&self) -> bool {
-        match self {
-            GridExpr::Int(_) | GridExpr::Param(_) => false,
+        let own = matches!(
+            self,
             GridExpr::Lt(..)
-            | GridExpr::Le(..)
-            | GridExpr::Gt(..)
-            | GridExpr::Ge(..)
-            | GridExpr::Eq(..)
-            | GridExpr::Ne(..)
-            | GridExpr::And(..)
-            | GridExpr::Or(..)
-            | GridExpr::Not(_) => true,
-            GridExpr::Add(a, b)
-            | GridExpr::Sub(a, b)
-            | GridExpr::Mul(a, b)
-            | GridExpr::Div(a, b)
-            | GridExpr::Rem(a, b)
-            | GridExpr::Cdiv(a, b)
-            | GridExpr::Min(a, b)
-            | GridExpr::Max(a, b) => a.is_condition() || b.is_condition(),
-        }
+                | GridExpr::Le(..)
+                | GridExpr::Gt(..)
+                | GridExpr::Ge(..)
+                | GridExpr::Eq(..)
+                | GridExpr::Ne(..)
+                | GridExpr::And(..)
+                | GridExpr::Or(..)
+                | GridExpr::Not(_)
+        );
+        own || self.children().iter().any(|c| c.is_condition())
     }
 
     /// Every parameter name the expression reads, in order of appearance.
     pub fn params(&self) -> Vec<&str> {
-        let mut out = Vec::new();
-        self.collect_params(&mut out);
-        out
+        match self {
+            GridExpr::Param(p) => vec![p.as_str()],
+            _ => self.children().into_iter().flat_map(GridExpr::params).collect(),
+        }
     }
 
-    fn collect_params<'a>(&'a self, out: &mut Vec<&'a str>) {
+    /// The operands of a node, in order.
+    fn children(&self) -> Vec<&GridExpr> {
         match self {
-            GridExpr::Int(_) => {}
-            GridExpr::Param(p) => out.push(p),
-            GridExpr::Not(a) => a.collect_params(out),
+            GridExpr::Int(_) | GridExpr::Param(_) => Vec::new(),
+            GridExpr::Not(a) => vec![a],
             GridExpr::Lt(a, b)
             | GridExpr::Le(a, b)
             | GridExpr::Gt(a, b)
@@ -144,10 +138,7 @@ impl GridExpr {
             | GridExpr::Rem(a, b)
             | GridExpr::Cdiv(a, b)
             | GridExpr::Min(a, b)
-            | GridExpr::Max(a, b) => {
-                a.collect_params(out);
-                b.collect_params(out);
-            }
+            | GridExpr::Max(a, b) => vec![a, b],
         }
     }
 }

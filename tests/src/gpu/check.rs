@@ -117,8 +117,9 @@ pub fn run(opts: &CheckOptions, out: &mut dyn FnMut(&str)) -> Result<Summary, Ru
         // Variants whose `require` conditions the case's arguments break
         // (a softmax BLOCK shorter than its rows) are not runs of the case.
         let ints = |name: &str| p.host.scalar(name).filter(|v| v.fract() == 0.0).map(|v| v as i64);
-        let (admitted, refused): (Vec<usize>, Vec<usize>) =
-            matching.into_iter().partition(|&v| tessera_runtime::admits_with(handle.decl(), &handle.variants()[v].info, &ints));
+        let (admitted, refused): (Vec<usize>, Vec<usize>) = matching
+            .into_iter()
+            .partition(|&v| tessera_runtime::admits_with(handle.decl(), &handle.variants()[v].info, &ints));
         if !refused.is_empty() && opts.all_variants {
             let conditions: Vec<String> = handle.decl().require.iter().map(|r| format!("`{r}`")).collect();
             out(&format!(

@@ -297,8 +297,14 @@ fn a_carried_dot_accumulator_is_converted_once_before_the_loop() {
         let consts = [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 2)];
         let k = compile(LIGHTNING, "la_output_bf16", &consts, arch);
         let conversions: Vec<&str> = k.stages.layout.lines().filter(|l| l.starts_with("// convert")).collect();
-        assert!(conversions.iter().any(|c| c.contains("= for at") && c.contains("-> #mma")), "{arch}: {conversions:#?}");
+        assert!(
+            conversions.iter().any(|c| c.contains("= for at") && c.contains("-> #mma")),
+            "{arch}: {conversions:#?}"
+        );
         assert!(!conversions.iter().any(|c| c.contains("of `yield")), "{arch}: {conversions:#?}");
-        assert!(!conversions.iter().any(|c| c.contains("= dot at") && c.contains("operand 2")), "{arch}: {conversions:#?}");
+        assert!(
+            !conversions.iter().any(|c| c.contains("= dot at") && c.contains("operand 2")),
+            "{arch}: {conversions:#?}"
+        );
     }
 }

@@ -119,10 +119,10 @@ mod tests {
         let map = Layout::Mma { warps_per_cta: vec![4, 2], banded: true }.thread_map(&[64, 64]);
         // Warp column 1 starts at column 32; a warp's tiles are 8 apart.
         assert_eq!(map.warp, vec![vec![16, 0], vec![32, 0], vec![0, 32]]);
-        assert_eq!(&map.regs[..8], &[
-            vec![0, 0], vec![0, 1], vec![8, 0], vec![8, 1],
-            vec![0, 8], vec![0, 9], vec![8, 8], vec![8, 9]
-        ]);
+        assert_eq!(
+            &map.regs[..8],
+            &[vec![0, 0], vec![0, 1], vec![8, 0], vec![8, 1], vec![0, 8], vec![0, 9], vec![8, 8], vec![8, 9]]
+        );
         assert_eq!(map.regs.len() * 256, 64 * 64);
         assert!(!map.is_replicated());
     }

@@ -292,8 +292,11 @@ impl Lowerer<'_, '_> {
         let valid = self.loop_runs(&iv_ahead, upper, step, iv_ty);
         let mut ptrs = Vec::with_capacity(pipe.loads.len());
         for load in &pipe.loads {
-            let arg =
-                body.args.get(1 + load.iter).copied().ok_or_else(|| Self::err(op, Stage::MalformedIr, "missing iter"))?;
+            let arg = body
+                .args
+                .get(1 + load.iter)
+                .copied()
+                .ok_or_else(|| Self::err(op, Stage::MalformedIr, "missing iter"))?;
             let regs = self.scalar(arg)?;
             ptrs.push(self.advanced(load, &regs, pipe.stages - 1)?);
         }

@@ -458,20 +458,17 @@ impl Lowerer<'_, '_> {
         (self.shared_pinned + offset).next_multiple_of(atom) - self.shared_pinned
     }
 
-    /// Stores registers laid out by `map` into `staged`'s tile, `width`
-    /// contiguous registers per vector store where they are contiguous.
-    pub(super) fn store_tile(&mut self, staged: &Staged, regs: &[String], map: &ThreadMap, width: u32) -> Result<()> {
+    /// The accesses of the registers laid out by `map` to `staged`'s tile:
+    /// per access, its first register, its width (`width` contiguous
+    /// registers where they are contiguous along the tile's contiguous axis,
+    /// else 1) and the shared-memory pointer of its first element.
+    fn tile_accesses(&mut self, staged: &Staged, map: &ThreadMap, width: u32) -> Result<Vec<(usize, u32, String)>> {
         let base = self.base(map)?;
-        let f = staged.contiguous;
-        let mty = memory_type(staged.elem);
-        let bytes = memory_bytes(staged.elem);
+        let f = staged.contiguous as u32;
+        let mut out = Vec::new();
         let mut i = 0;
-        while i < regs.len() {
-            let w = if width > 1 && i % width as usize == 0 && Self::is_vector(map, i, width, f as u32) {
-                width
-            } else {
-                1
-            };
+        while i < map.regs.len() {
+            let w = if width > 1 && i % width as usize == 0 && Self::is_vector(map, i, width, f) { width } else { 1 };
             let c = map.regs.get(i).cloned().unwrap_or_default();
             let mut coord = Vec::with_capacity(2);
             for d in 0..2 {
@@ -479,7 +476,18 @@ impl Lowerer<'_, '_> {
                 let b = base.get(d).cloned().unwrap_or_else(|| off.clone());
                 coord.push(self.w.bin("addi", &b, &off, "i32"));
             }
-            let ptr = self.tile_ptr(staged, &coord[0], &coord[1]);
+            out.push((i, w, self.tile_ptr(staged, &coord[0], &coord[1])));
+            i += w as usize;
+        }
+        Ok(out)
+    }
+
+    /// Stores registers laid out by `map` into `staged`'s tile, `width`
+    /// contiguous registers per vector store where they are contiguous.
+    pub(super) fn store_tile(&mut self, staged: &Staged, regs: &[String], map: &ThreadMap, width: u32) -> Result<()> {
+        let mty = memory_type(staged.elem);
+        let bytes = memory_bytes(staged.elem);
+        for (i, w, ptr) in self.tile_accesses(staged, map, width)? {
             if w > 1 {
                 let vty = format!("vector<{w}x{mty}>");
                 let mut vector = self.w.def(format!("llvm.mlir.poison : {vty}"));
@@ -491,7 +499,6 @@ impl Lowerer<'_, '_> {
             } else {
                 self.w.store(&regs[i], &ptr, mty, "!llvm.ptr<3>", bytes);
             }
-            i += w as usize;
         }
         Ok(())
     }
@@ -500,26 +507,10 @@ impl Lowerer<'_, '_> {
     /// by an op other than `dot`), `width` contiguous elements per vector
     /// load where they are contiguous: the gather mirror of [`Self::store_tile`].
     pub(super) fn load_tile(&mut self, staged: &Staged, map: &ThreadMap, width: u32) -> Result<Vec<String>> {
-        let base = self.base(map)?;
-        let f = staged.contiguous;
         let (mty, rty) = (memory_type(staged.elem), elem_type(staged.elem));
         let bytes = memory_bytes(staged.elem);
         let mut out = Vec::with_capacity(map.regs.len());
-        let mut i = 0;
-        while i < map.regs.len() {
-            let w = if width > 1 && i % width as usize == 0 && Self::is_vector(map, i, width, f as u32) {
-                width
-            } else {
-                1
-            };
-            let c = map.regs.get(i).cloned().unwrap_or_default();
-            let mut coord = Vec::with_capacity(2);
-            for d in 0..2 {
-                let off = self.w.i32(i64::from(c.get(d).copied().unwrap_or(0)));
-                let b = base.get(d).cloned().unwrap_or_else(|| off.clone());
-                coord.push(self.w.bin("addi", &b, &off, "i32"));
-            }
-            let ptr = self.tile_ptr(staged, &coord[0], &coord[1]);
+        for (_, w, ptr) in self.tile_accesses(staged, map, width)? {
             let mut loaded = Vec::with_capacity(w as usize);
             if w > 1 {
                 let vty = format!("vector<{w}x{mty}>");
@@ -532,7 +523,6 @@ impl Lowerer<'_, '_> {
                 loaded.push(self.w.load(&ptr, "!llvm.ptr<3>", mty, bytes));
             }
             out.extend(loaded.into_iter().map(|v| if mty != rty { self.w.conv("trunci", &v, mty, rty) } else { v }));
-            i += w as usize;
         }
         Ok(out)
     }

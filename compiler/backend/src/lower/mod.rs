@@ -816,7 +816,10 @@ mod tests {
                 for (start, len) in [(0u64, 16384u64), (1024, 8192), (20480, 4096), (0, 128)] {
                     for bytes in [32u64, 4096, 8192, 16384, 40000] {
                         let at = transient_place(Some((start, start + len)), pinned, bytes, align);
-                        assert!(at + bytes <= start || at >= start + len, "{pinned} {align} {start}+{len}: {bytes} at {at}");
+                        assert!(
+                            at + bytes <= start || at >= start + len,
+                            "{pinned} {align} {start}+{len}: {bytes} at {at}"
+                        );
                         assert_eq!((pinned + at) % align, 0);
                     }
                 }

@@ -193,7 +193,8 @@ impl Lowerer<'_, '_> {
         self.wgmma_buffers |= wgmma;
         self.shared_pinned = offset;
         self.shared_bytes = self.shared_bytes.max(offset);
-        let deferred = if wgmma { self.deferred_accumulators(body, terminator, &loads, &wgmma_dots, &uses) } else { Vec::new() };
+        let deferred =
+            if wgmma { self.deferred_accumulators(body, terminator, &loads, &wgmma_dots, &uses) } else { Vec::new() };
         Ok(Some(Pipeline { loads, stages, wgmma, deferred }))
     }
 
@@ -503,10 +504,11 @@ mod tests {
     #[test]
     fn a_tile_scaled_before_its_dot_is_pipelined_and_read_back() {
         const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
-        let consts: Vec<(String, ConstValue)> = [("DK", 64), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 4), ("stages", 3)]
-            .iter()
-            .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
-            .collect();
+        let consts: Vec<(String, ConstValue)> =
+            [("DK", 64), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 4), ("stages", 3)]
+                .iter()
+                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+                .collect();
         let tir = tessera_frontend::compile_str("lightning_attn.tsr", LIGHTNING, "la_chunk_state_bf16", &consts)
             .expect("front end");
         for arch in [GpuArch::Sm80, GpuArch::Sm90a] {
@@ -530,12 +532,17 @@ mod tests {
             let mlir = block_ptr_mlir(8, 3, arch);
             let loops: Vec<&str> = mlir.split("} do {").collect();
             assert_eq!(loops.len(), 3, "{arch}: two versions of the loop");
-            let end = if arch == GpuArch::Sm90a { "wgmma.wait_group.sync.aligned 0;" } else { "cp.async.wait_group 0;" };
+            let end =
+                if arch == GpuArch::Sm90a { "wgmma.wait_group.sync.aligned 0;" } else { "cp.async.wait_group 0;" };
             let body = |i: usize| loops[i].split_once(end).map(|(body, _)| body).expect("the loop ends");
-            let global_loads = |text: &str| text.lines().filter(|l| l.contains("llvm.load") && l.contains("!llvm.ptr<1>")).count();
+            let global_loads =
+                |text: &str| text.lines().filter(|l| l.contains("llvm.load") && l.contains("!llvm.ptr<1>")).count();
             let (fast, general) = (body(1), body(2));
             assert!(fast.contains("cp.async.cg.shared.global") && global_loads(fast) == 0, "{arch}: vector version");
-            assert!(!general.contains("cp.async.cg.shared.global") && global_loads(general) > 0, "{arch}: element version");
+            assert!(
+                !general.contains("cp.async.cg.shared.global") && global_loads(general) > 0,
+                "{arch}: element version"
+            );
             assert!(loops[0].contains("scf.if"), "{arch}: the version is chosen before the loop");
         }
     }
@@ -569,7 +576,11 @@ mod tests {
                 // One full wait per loop version, after its loop, before the
                 // epilogue reads the accumulators.
                 let full = "wgmma.wait_group.sync.aligned 0;";
-                assert_eq!(mlir.matches(full).count(), mlir.matches("} do {").count(), "warps {warps}, stages {stages}");
+                assert_eq!(
+                    mlir.matches(full).count(),
+                    mlir.matches("} do {").count(),
+                    "warps {warps}, stages {stages}"
+                );
                 assert!(body.find(full).is_some_and(|w| w > refill), "warps {warps}, stages {stages}");
             } else {
                 assert!(!body.contains("fence.proxy.async"), "{arch}");
