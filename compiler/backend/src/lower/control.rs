@@ -326,7 +326,10 @@ impl Lowerer<'_, '_> {
             pairs.join(", ")
         ));
         self.bind(&before_region.args, &before)?;
+        let entry_pending = self.transient_pending;
+        let entry_uses = self.transient_uses;
         let condition = self.region(before_region)?;
+        let after_condition = self.transient_pending;
         let condition = condition
             .first()
             .cloned()
@@ -337,14 +340,14 @@ impl Lowerer<'_, '_> {
         self.w.line(format!("^bb0({}):", args.join(", ")));
         self.w.depth_in();
         self.bind(&body.args, &after)?;
-        let entry_pending = self.transient_pending;
-        let entry_uses = self.transient_uses;
         let mut yielded = self.region(body)?;
         if self.transient_uses != entry_uses {
-            // The next iteration reuses this one's transient regions.
+            // The next iteration (its condition first) reuses this one's
+            // transient regions.
             self.full_barrier();
         }
-        self.transient_pending = entry_pending;
+        // The loop ends after a condition, run first or after a body.
+        self.transient_pending = Self::pending_hull(entry_pending, after_condition);
         if dummy {
             yielded.push(after[0].clone());
         }

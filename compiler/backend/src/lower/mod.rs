@@ -833,3 +833,53 @@ mod tests {
         assert_eq!(transient_place(Some((8192, 16384)), 0, 16384, 128), 16384);
     }
 }
+
+#[cfg(test)]
+mod transient_tests {
+    use crate::{GpuArch, Target, compile_kernel};
+
+    /// Two reductions per iteration of a loop without a pipeline: each
+    /// meets one barrier between its writes and reads, the second is placed
+    /// beside the first (no barrier between them), and one barrier ends the
+    /// iteration, after every shared-memory read, since the next iteration
+    /// reuses the same regions.
+    #[test]
+    fn a_loop_of_reductions_ends_each_iteration_with_one_barrier() {
+        let ir = r#"kernel @k(%0: ptr<f32> "x" {div = 16}, %1: ptr<f32> "out", %2: i32 "n" {div = 16}) source("k.tsr") grid(1) warps(4) stages(1) {
+  %3 = constant 0.0 : f32
+  %4 = constant 0 : i32
+  %5 = constant 256 : i32
+  %6 = arange 0, 256 : tensor<256xi32>
+  %7 = for %4, %2, %5 iter(%3) : f32 {
+    ^(%8: i32, %9: f32):
+    %10 = splat %8 : tensor<256xi32>
+    %11 = add %10, %6 : tensor<256xi32>
+    %12 = splat %0 : tensor<256xptr<f32>>
+    %13 = addptr %12, %11 : tensor<256xptr<f32>>
+    %14 = load %13 : tensor<256xf32>
+    %15 = reduce max %14 {axis = 0} : f32
+    %16 = reduce sum %14 {axis = 0} : f32
+    %17 = add %15, %16 : f32
+    %18 = add %9, %17 : f32
+    yield %18
+  }
+  store %1, %7
+  return
+}
+"#;
+        let kernel = tessera_tir::parse_kernel(ir).expect("the test IR parses");
+        let mlir = compile_kernel(&kernel, &Target::new(GpuArch::Sm80)).expect("backend").stages.mlir;
+        let (_, body) = mlir.split_once("} do {").expect("the loop");
+        let body = &body[..body.find("scf.yield %").expect("the loop's yield")];
+        let lines: Vec<&str> = body.lines().collect();
+        let at = |pred: &dyn Fn(&str) -> bool| -> Vec<usize> { (0..lines.len()).filter(|&i| pred(lines[i])).collect() };
+        let barriers = at(&|l| l.contains("nvvm.barrier0"));
+        let shared_loads = at(&|l| l.contains("llvm.load") && l.contains("!llvm.ptr<3>"));
+        let shared_stores = at(&|l| l.contains("llvm.store") && l.contains("!llvm.ptr<3>"));
+        assert_eq!(barriers.len(), 3, "two middle barriers and one at the end:\n{body}");
+        assert!(shared_loads.iter().all(|&l| l < barriers[2]), "every read before the last barrier");
+        // The sum's partials are written after the max's barrier, with no barrier between them.
+        let second_writes = shared_stores.iter().filter(|&&s| s > barriers[0]).count();
+        assert!(second_writes > 0 && shared_stores.iter().all(|&s| s < barriers[1]), "{body}");
+    }
+}
