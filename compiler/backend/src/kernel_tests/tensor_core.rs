@@ -308,3 +308,24 @@ fn a_carried_dot_accumulator_is_converted_once_before_the_loop() {
         );
     }
 }
+
+/// On one warpgroup, the output kernel's intra-block product `P @ v` reads
+/// P (the scores, an accumulator cast to bf16) as `wgmma`'s A straight from
+/// registers: four `m64n64k16` with four b32 A registers each, no
+/// descriptor for A, and every fragment packed before the fence (ptxas
+/// injects no `warpgroup.arrive`). On two warpgroups that split N, each
+/// needs all of P's columns, so P is staged as before.
+#[test]
+fn scores_feed_wgmma_from_registers_on_one_warpgroup() {
+    let count = |ptx: &str| ptx.lines().filter(|l| l.contains("wgmma.mma_async") && l.contains("}, {%r")).count();
+    let consts = [("DK", 64), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 4), ("stages", 2)];
+    let k = compile(LIGHTNING, "la_output_bf16", &consts, GpuArch::Sm90a);
+    // Two loop versions, four K steps each.
+    assert_eq!(count(&k.ptx), 8, "register-A wgmma instructions");
+    if let Some(ptxas) = Ptxas::locate() {
+        let report = ptxas.assemble(&k.ptx, GpuArch::Sm90a).expect("ptxas accepts the kernel");
+        assert!(!report.log.contains("C7519"), "ptxas had to insert warpgroup.arrive:\n{}", report.log);
+    }
+    let eight = [("DK", 64), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 2)];
+    assert_eq!(count(&compile(LIGHTNING, "la_output_bf16", &eight, GpuArch::Sm90a).ptx), 0);
+}

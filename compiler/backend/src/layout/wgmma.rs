@@ -291,10 +291,85 @@ pub fn mma_async_asm(n: u32, elem_ptx: &str, a: Major, b: Major) -> String {
     )
 }
 
+/// [`mma_async_asm`] with A in registers: operands `$0..$n/2` the tied
+/// accumulators, then the four b32 registers of A's fragment (bf16/f16
+/// pairs), B's descriptor and the scale-d flag. A register operand has no
+/// transpose bit: its fragment is always rows of M.
+pub fn mma_async_reg_a_asm(n: u32, elem_ptx: &str, b: Major) -> String {
+    let regs = n / 2;
+    let acc: Vec<String> = (0..regs).map(|i| format!("${i}")).collect();
+    let a: Vec<String> = (regs..regs + 4).map(|i| format!("${i}")).collect();
+    format!(
+        "{{ .reg .pred p; setp.ne.b32 p, ${}, 0; wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{elem_ptx}.{elem_ptx} {{{}}}, {{{}}}, ${}, p, 1, 1, {}; }}",
+        regs + 5,
+        acc.join(","),
+        a.join(","),
+        regs + 4,
+        b.trans_bit()
+    )
+}
+
+/// The A-fragment element of register pair slot `j` (0..8, two elements per
+/// b32 register) that thread `lane` of warp `warp_in_group` holds for an
+/// `m64nNk16` whose A rows start at `row0` and K columns at `col0`: the
+/// `mma.m16n8k16` A layout per warp, warp `w` taking rows `16 w ..`:
+/// (g, 2t..), (g + 8, 2t..), (g, 2t + 8..), (g + 8, 2t + 8..) with
+/// `g = lane / 4`, `t = lane % 4`.
+pub fn register_a_coord(row0: u32, col0: u32, warp_in_group: u32, lane: u32, j: u32) -> [u32; 2] {
+    let (g, t) = (lane / 4, lane % 4);
+    let row = row0 + warp_in_group * 16 + g + 8 * ((j / 2) % 2);
+    let col = col0 + 2 * t + (j % 2) + 8 * (j / 4);
+    [row, col]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::layout::Layout;
+
+    /// The accumulator of one `m64nNk16` (warps along M) holds, in the
+    /// registers of two consecutive 8-column chunks, exactly the A fragment
+    /// of a K step of 16 over those columns: what lets a product's result
+    /// feed the next `wgmma` as A without shared memory.
+    #[test]
+    fn accumulator_chunks_are_register_a_fragments() {
+        let map = Layout::Mma { warps_per_cta: vec![4, 1], banded: false }.thread_map(&[64, 64]);
+        for warp in 0..4u32 {
+            for lane in 0..32u32 {
+                let mut base = [0u32; 2];
+                for (bit, add) in map.lane.iter().enumerate() {
+                    if lane >> bit & 1 == 1 {
+                        base[0] += add[0];
+                        base[1] += add[1];
+                    }
+                }
+                for (bit, add) in map.warp.iter().enumerate() {
+                    if warp >> bit & 1 == 1 {
+                        base[0] += add[0];
+                        base[1] += add[1];
+                    }
+                }
+                for step in 0..4u32 {
+                    for j in 0..8u32 {
+                        let want = register_a_coord(0, 16 * step, warp, lane, j);
+                        let reg = &map.regs[(8 * step + j) as usize];
+                        assert_eq!(
+                            [base[0] + reg[0], base[1] + reg[1]],
+                            want,
+                            "warp {warp} lane {lane} step {step} slot {j}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn register_a_asm_has_four_a_registers_and_no_a_transpose() {
+        let text = mma_async_reg_a_asm(64, "bf16", Major::Mn);
+        assert!(text.contains("{$32,$33,$34,$35}, $36, p, 1, 1, 1;"), "{text}");
+        assert!(text.contains("setp.ne.b32 p, $37, 0;"), "{text}");
+    }
 
     #[test]
     fn descriptor_bits_match_hand_encoding() {

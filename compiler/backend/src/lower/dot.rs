@@ -125,9 +125,17 @@ impl Lowerer<'_, '_> {
         // Operands of a pipelined loop already sit in their shared buffers;
         // the others are staged, as `wgmma` panels when it may run.
         let wgmma = self.wgmma_accumulator(op);
+        // A `wgmma` reads A straight from registers laid out as its fragments
+        // (a product's accumulator is one): no staging for A then.
+        let register_a =
+            if wgmma && !self.pipelined.contains_key(&a) { self.wgmma_register_a(op, [m, k]) } else { None };
         // One transient region holds whichever operands come from registers
         // (A first, B after it, each atom-aligned as panels need).
-        let from_registers: Vec<bool> = [a, b].iter().map(|v| !self.pipelined.contains_key(v)).collect();
+        let from_registers: Vec<bool> = [a, b]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| !self.pipelined.contains_key(v) && !(i == 0 && register_a.is_some()))
+            .collect();
         let mut region_bytes = 0;
         for (index, &staged_here) in from_registers.iter().enumerate() {
             let v = Self::operand_value(op, index)?;
@@ -139,6 +147,22 @@ impl Lowerer<'_, '_> {
         let any_staged = from_registers.iter().any(|&r| r);
         let align = if wgmma { u64::from(wgmma::SW128_ATOM_BYTES) } else { 128 };
         let region = if any_staged { self.transient_alloc(region_bytes, align) } else { 0 };
+        if let Some(table) = &register_a {
+            let b_staged = match self.pipelined.get(&b) {
+                Some(st) => st.clone(),
+                None => self.stage_operand(op, 1, kind, wgmma, region)?,
+            };
+            if any_staged {
+                self.asm_void("fence.proxy.async.shared::cta;");
+                self.transient_sync(region, region_bytes);
+            }
+            if let Some(b_tile) = self.wgmma_register_a_b(op, &b_staged, [m, n, k]) {
+                let a_regs = self.operand(op, 0)?;
+                let out = self.dot_wgmma_register_a(op, table, &a_regs, &b_tile, &b_staged, [m, n, k], acc)?;
+                return self.define(result, out);
+            }
+            return Err(Self::err(op, Stage::Layout, "B of a wgmma with A in registers is not a wgmma tile"));
+        }
         let mut staged = Vec::with_capacity(2);
         for (index, v) in [(0, a), (1, b)] {
             match self.pipelined.get(&v) {
@@ -383,6 +407,150 @@ impl Lowerer<'_, '_> {
                 *reg = self.w.def(format!("llvm.extractvalue {r}[{i}] : {ty}"));
             }
         }
+    }
+
+    /// For a `wgmma` dot (`[m, k]` A) whose warpgroups all lie along M: per M
+    /// repetition and K step of 16, the indices of A's registers (in A's
+    /// operand layout) that form the instruction's register fragment
+    /// ([`wgmma::register_a_coord`]), the same for every thread; `None` when
+    /// the layout does not hold the fragments (A is then staged).
+    fn wgmma_register_a(&self, op: &Op, [m, k]: [u32; 2]) -> Option<Vec<[usize; 8]>> {
+        let tiling = self.wgmma_tiling(op)?;
+        if tiling.groups_n != 1 {
+            return None;
+        }
+        let a = Self::operand_value(op, 0).ok()?;
+        let id = self.op_id(op).ok()?;
+        let layout = match self.lk.operand_layout(id, 0) {
+            Some(layout) => layout.clone(),
+            None => self.layout_of(a).ok()?,
+        };
+        if !matches!(layout, crate::layout::Layout::Mma { .. }) {
+            return None;
+        }
+        let map = layout.thread_map(&[m, k]);
+        let threads = 32 * self.lk.num_warps;
+        let base = |thread: u32| {
+            let (lane, warp) = (thread % 32, thread / 32);
+            let mut at = [0u32; 2];
+            let bits = map.lane.iter().enumerate().map(|(b, add)| (lane >> b & 1, add));
+            let bits = bits.chain(map.warp.iter().enumerate().map(|(b, add)| (warp >> b & 1, add)));
+            for (set, add) in bits {
+                if set == 1 {
+                    at[0] += add.first().copied().unwrap_or(0);
+                    at[1] += add.get(1).copied().unwrap_or(0);
+                }
+            }
+            at
+        };
+        let bases: Vec<[u32; 2]> = (0..threads).map(base).collect();
+        let reps = m / (WGMMA_M * tiling.groups_m);
+        let mut table = Vec::new();
+        for rep in 0..reps {
+            for step in 0..k / WGMMA_K {
+                let mut slots = [0usize; 8];
+                for (j, slot) in slots.iter_mut().enumerate() {
+                    let want = |thread: u32| {
+                        let (lane, warp) = (thread % 32, thread / 32);
+                        let row0 = rep * WGMMA_M * tiling.groups_m + (warp / 4) * WGMMA_M;
+                        wgmma::register_a_coord(row0, step * WGMMA_K, warp % 4, lane, j as u32)
+                    };
+                    let holds = |i: usize, thread: u32| {
+                        let (b, r) = (bases[thread as usize], &map.regs[i]);
+                        [b[0] + r.first().copied().unwrap_or(0), b[1] + r.get(1).copied().unwrap_or(0)] == want(thread)
+                    };
+                    *slot = (0..map.regs.len()).find(|&i| (0..threads).all(|t| holds(i, t)))?;
+                }
+                table.push(slots);
+            }
+        }
+        Some(table)
+    }
+
+    /// B's operand tile for a `wgmma` with A in registers, when each K step's
+    /// instruction can start where a descriptor can.
+    fn wgmma_register_a_b(&self, op: &Op, b: &Staged, [_, n, k]: [u32; 3]) -> Option<OperandTile> {
+        self.wgmma_tiling(op).filter(|t| t.groups_n == 1)?;
+        let b_major = if b.contiguous == 0 { Major::K } else { Major::Mn };
+        let b_tile = OperandTile::new(b.tile, b_major)?;
+        let b_dims = if b.contiguous == 1 { [k, n] } else { [n, k] };
+        if [b.tile.rows, b.tile.cols] != b_dims {
+            return None;
+        }
+        (0..k).step_by(WGMMA_K as usize).all(|k0| b_tile.start_offset(0, n, k0).is_some()).then_some(b_tile)
+    }
+
+    /// `acc + a @ b` on `wgmma` with A's fragments packed from the registers
+    /// `table` names (per M repetition and K step) and B through its
+    /// descriptor; waits for the products before the registers are used.
+    #[allow(clippy::too_many_arguments)]
+    fn dot_wgmma_register_a(
+        &mut self,
+        op: &Op,
+        table: &[[usize; 8]],
+        a_regs: &[String],
+        b_tile: &OperandTile,
+        b: &Staged,
+        [m, n, k]: [u32; 3],
+        mut acc: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let regs = n / 2;
+        let steps = (k / WGMMA_K) as usize;
+        let reps = table.len() / steps.max(1);
+        if acc.len() != reps * regs as usize || reps as u32 * WGMMA_M * (self.lk.num_warps / 4) != m {
+            return Err(Self::err(op, Stage::Layout, "the accumulator does not tile into wgmma tiles"));
+        }
+        let elem =
+            if self.elem_of(Self::operand_value(op, 0)?)?.scalar() == Some(ScalarType::BF16) { "bf16" } else { "f16" };
+        let text = wgmma::mma_async_reg_a_asm(n, elem, b_tile.major);
+        let f32s = vec!["f32"; regs as usize].join(", ");
+        let ty = format!("!llvm.struct<({f32s})>");
+        let tied: Vec<String> = (0..regs).map(|i| i.to_string()).collect();
+        let outs = vec!["=f"; regs as usize].join(",");
+        let constraints = format!("{outs},r,r,r,r,l,r,{}", tied.join(","));
+        let b_addr = self.w.def(format!("llvm.ptrtoint {} : !llvm.ptr<3> to i32", b.base));
+        let one = self.w.i32(1);
+        // Every fragment is packed, and every descriptor built, before the
+        // fence: a register written between two `wgmma`s makes ptxas wait.
+        let mut fragments = Vec::with_capacity(table.len());
+        for slots in table {
+            let mut packed = Vec::with_capacity(4);
+            for pair in slots.chunks(2) {
+                let vty = format!("vector<2x{elem}>");
+                let mut v = self.w.def(format!("llvm.mlir.poison : {vty}"));
+                for (lane, &reg) in pair.iter().enumerate() {
+                    let value =
+                        a_regs.get(reg).ok_or_else(|| Self::err(op, Stage::Layout, "A has too few registers"))?;
+                    let idx = self.w.i32(lane as i64);
+                    v = self.w.def(format!("llvm.insertelement {value}, {v}[{idx} : i32] : {vty}"));
+                }
+                packed.push(self.w.def(format!("llvm.bitcast {v} : {vty} to i32")));
+            }
+            fragments.push(packed);
+        }
+        let mut b_descs = Vec::with_capacity(steps);
+        for step in 0..steps as u32 {
+            let start = b_tile.start_offset(0, n, step * WGMMA_K).ok_or_else(|| {
+                Self::err(op, Stage::Layout, "a wgmma instruction does not start where a descriptor can")
+            })?;
+            b_descs.push(self.descriptor(&b_addr, start, b_tile));
+        }
+        self.asm_void("wgmma.fence.sync.aligned;");
+        for (i, packed) in fragments.iter().enumerate() {
+            let at = (i / steps) * regs as usize;
+            let r = self.w.def(format!(
+                "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{constraints}\" {}, {}, {one}, {} : (i32, i32, i32, i32, i64, i32, {f32s}) -> {ty}",
+                packed.join(", "),
+                b_descs[i % steps],
+                acc[at..at + regs as usize].join(", ")
+            ));
+            for q in 0..regs as usize {
+                acc[at + q] = self.w.def(format!("llvm.extractvalue {r}[{q}] : {ty}"));
+            }
+        }
+        self.asm_void("wgmma.commit_group.sync.aligned;");
+        self.wgmma_wait_all(&mut acc, regs);
+        Ok(acc)
     }
 
     /// The 64-bit matrix descriptor of `tile` for an instruction starting
