@@ -64,11 +64,17 @@ impl Bundle {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
+        let decl = &self.data.manifest().kernels[index].decl;
+        let require_reads = (0..decl.params.len())
+            .filter(|&i| decl.require.iter().any(|r| r.params().contains(&decl.params[i].name.as_str())))
+            .collect();
         let handle = KernelHandle(Arc::new(KernelShared {
             data: self.data.clone(),
             index,
             modules: Mutex::default(),
             tuned: Mutex::default(),
+            admitted: Mutex::default(),
+            require_reads,
         }));
         lock(&self.handles).insert(name.to_string(), handle.clone());
         Ok(handle)
@@ -83,6 +89,12 @@ struct KernelShared {
     modules: Mutex<HashMap<usize, Arc<Loaded>>>,
     /// Tuned choice by tuning key, for this process.
     tuned: Mutex<HashMap<String, Choice>>,
+    /// Which variants admit a launch (the `require` part of its tuning
+    /// key), by the values of the scalar arguments the conditions read: the
+    /// conditions are evaluated once per distinct values, not per launch.
+    admitted: Mutex<HashMap<Vec<Option<i64>>, String>>,
+    /// The parameters (by index) that the `require` conditions read.
+    require_reads: Vec<usize>,
 }
 
 /// One kernel of a bundle.
@@ -180,6 +192,19 @@ impl KernelHandle {
         if decl.require.is_empty() {
             return key;
         }
+        // The conditions read these arguments (and the variants' constants).
+        let read: Vec<Option<i64>> = self
+            .0
+            .require_reads
+            .iter()
+            .map(|&i| match bound.get(i) {
+                Some(ArgValue::Scalar(s)) => s.as_int(),
+                _ => None,
+            })
+            .collect();
+        if let Some(hex) = lock(&self.0.admitted).get(&read) {
+            return format!("{key}|admits={hex}");
+        }
         let mut mask = vec![0u8; self.variants().len().div_ceil(8)];
         for (i, v) in self.variants().iter().enumerate() {
             if admits(decl, &v.info, bound) {
@@ -187,6 +212,7 @@ impl KernelHandle {
             }
         }
         let hex: String = mask.iter().map(|b| format!("{b:02x}")).collect();
+        lock(&self.0.admitted).insert(read, hex.clone());
         format!("{key}|admits={hex}")
     }
 
