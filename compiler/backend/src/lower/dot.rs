@@ -371,9 +371,7 @@ impl Lowerer<'_, '_> {
                     "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{constraints}\" {a_desc}, {b_desc}, {one}, {} : (i64, i64, i32, {f32s}) -> {ty}",
                     acc[at..at + regs as usize].join(", ")
                 ));
-                for i in 0..regs as usize {
-                    acc[at + i] = self.w.def(format!("llvm.extractvalue {r}[{i}] : {ty}"));
-                }
+                self.fields_into(&r, &ty, &mut acc[at..at + regs as usize]);
             }
         }
         self.asm_void("wgmma.commit_group.sync.aligned;");
@@ -403,9 +401,7 @@ impl Lowerer<'_, '_> {
                 tied.join(","),
                 part.join(", ")
             ));
-            for (i, reg) in part.iter_mut().enumerate() {
-                *reg = self.w.def(format!("llvm.extractvalue {r}[{i}] : {ty}"));
-            }
+            self.fields_into(&r, &ty, part);
         }
     }
 
@@ -544,9 +540,7 @@ impl Lowerer<'_, '_> {
                 b_descs[i % steps],
                 acc[at..at + regs as usize].join(", ")
             ));
-            for q in 0..regs as usize {
-                acc[at + q] = self.w.def(format!("llvm.extractvalue {r}[{q}] : {ty}"));
-            }
+            self.fields_into(&r, &ty, &mut acc[at..at + regs as usize]);
         }
         self.asm_void("wgmma.commit_group.sync.aligned;");
         self.wgmma_wait_all(&mut acc, regs);
@@ -832,10 +826,7 @@ impl Lowerer<'_, '_> {
                         "llvm.inline_asm asm_dialect = att \"{text} {{$0,$1,$2,$3}}, {{$4,$5,$6,$7}}, {{$8,$9}}, {{$10,$11,$12,$13}};\", \"=f,=f,=f,=f,r,r,r,r,r,r,0,1,2,3\" {} : ({types}) -> !llvm.struct<(f32, f32, f32, f32)>",
                         args.join(", ")
                     ));
-                    for q in 0..4 {
-                        acc[at + q] =
-                            self.w.def(format!("llvm.extractvalue {r}[{q}] : !llvm.struct<(f32, f32, f32, f32)>"));
-                    }
+                    self.fields_into(&r, "!llvm.struct<(f32, f32, f32, f32)>", &mut acc[at..at + 4]);
                 }
             }
         }
@@ -951,7 +942,17 @@ impl Lowerer<'_, '_> {
             "llvm.inline_asm has_side_effects asm_dialect = att \"ldmatrix.sync.aligned.m8n8.x{count}{trans}.shared.b16 {{{}}}, [${count}];\", \"{constraints}\" {addr} : (i32) -> {ty}",
             outs.join(",")
         ));
-        (0..count).map(|q| self.w.def(format!("llvm.extractvalue {r}[{q}] : {ty}"))).collect()
+        let mut regs = vec![String::new(); count as usize];
+        self.fields_into(&r, &ty, &mut regs);
+        regs
+    }
+
+    /// The fields of struct value `r` (of type `ty`), one per slot of `dst`:
+    /// the results of an inline-asm statement.
+    fn fields_into(&mut self, r: &str, ty: &str, dst: &mut [String]) {
+        for (i, slot) in dst.iter_mut().enumerate() {
+            *slot = self.w.def(format!("llvm.extractvalue {r}[{i}] : {ty}"));
+        }
     }
 
     /// One 32-bit element of `staged` at (`d0`, `d1`), as i32 bits.
