@@ -1,7 +1,10 @@
 //! The tile-IR entry point: kernel -> layouts -> MLIR -> LLVM IR -> PTX.
 
+use std::borrow::Cow;
+
 use melior::ir::Module;
 use tessera_tir::Kernel;
+use tessera_tir::passes::PassManager;
 
 use crate::{
     context::MlirContext,
@@ -80,11 +83,44 @@ pub fn assign_layouts_for_target<'k>(kernel: &'k Kernel, target: &Target) -> Res
     assign_layouts_for(kernel, target.arch == GpuArch::Sm90a)
 }
 
+/// The kernel as `target` runs it: on sm_90a, where `wgmma` runs
+/// asynchronously and the lowering waits for a product where it is first
+/// read, a kernel with 16-bit dots has each block reordered by the
+/// `schedule-dots` pass (dots issued early, their readers late); otherwise
+/// the kernel as given.
+pub fn schedule_for_target<'k>(kernel: &'k Kernel, target: &Target) -> Result<Cow<'k, Kernel>> {
+    if target.arch != GpuArch::Sm90a || !has_16_bit_dots(kernel) {
+        return Ok(Cow::Borrowed(kernel));
+    }
+    let mut scheduled = kernel.clone();
+    let passes =
+        PassManager::parse("schedule-dots").map_err(|e| BackendError::new(Stage::MalformedIr, e.to_string()))?;
+    let report = passes.run(&mut scheduled).map_err(|e| BackendError::new(Stage::MalformedIr, e.to_string()))?;
+    Ok(if report.changed() { Cow::Owned(scheduled) } else { Cow::Borrowed(kernel) })
+}
+
+/// Whether some `dot` multiplies bf16 or f16 (the ones `wgmma` runs; the
+/// others are synchronous, and reordering around them only moves their
+/// staging in shared memory).
+fn has_16_bit_dots(kernel: &Kernel) -> bool {
+    let mut found = false;
+    tessera_tir::walk_ops(&kernel.body, &mut |op| {
+        if matches!(op.kind, tessera_tir::OpKind::Dot { .. })
+            && let Some(&a) = op.operands.first()
+            && let Some(elem) = kernel.values.get(a.0 as usize).and_then(|t| t.scalar_elem())
+        {
+            found |= matches!(elem, tessera_tir::ScalarType::BF16 | tessera_tir::ScalarType::F16);
+        }
+    });
+    found
+}
+
 /// Compiles one tile-IR kernel for `target` (non-power-of-two tensor shapes
 /// are rejected with E0813; a variant needing more shared memory than the
 /// target allows with E0812).
 pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel> {
     check_accumulator_registers(kernel)?;
+    let kernel = &*schedule_for_target(kernel, target)?;
     let laid_out = assign_layouts_for_target(kernel, target)?;
     let layout = print_layouts(&laid_out);
     let lowered = lower_kernel(&laid_out)?;

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tessera_backend::{
     BackendError, CompiledKernel, GpuArch, Stage, Target, assign_layouts_for_target, codes, compile_kernel, layout,
-    lower,
+    lower, schedule_for_target,
 };
 use tessera_tir::Kernel;
 
@@ -82,9 +82,13 @@ pub fn stage_text(kernel: &Kernel, stage: &str, at: &Context) -> Result<String, 
     let target = Target::new(at.arch);
     let fail = |error: BackendError| report(&error, at);
     match stage {
-        "layout" => Ok(layout::print_layouts(&assign_layouts_for_target(kernel, &target).map_err(fail)?)),
+        "layout" => {
+            let kernel = schedule_for_target(kernel, &target).map_err(fail)?;
+            Ok(layout::print_layouts(&assign_layouts_for_target(&kernel, &target).map_err(fail)?))
+        }
         "mlir" => {
-            let laid_out = assign_layouts_for_target(kernel, &target).map_err(fail)?;
+            let kernel = schedule_for_target(kernel, &target).map_err(fail)?;
+            let laid_out = assign_layouts_for_target(&kernel, &target).map_err(fail)?;
             Ok(lower::lower_kernel(&laid_out).map_err(fail)?.mlir)
         }
         "llvm" => Ok(compile_kernel(kernel, &target).map_err(fail)?.stages.llvm_optimized),

@@ -329,3 +329,23 @@ fn scores_feed_wgmma_from_registers_on_one_warpgroup() {
     let eight = [("DK", 64), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 2)];
     assert_eq!(count(&compile(LIGHTNING, "la_output_bf16", &eight, GpuArch::Sm90a).ptx), 0);
 }
+
+/// The output kernel at 8 warps: its three independent products (scores,
+/// the carried state's contribution, the state update) run together, each
+/// waited for only where it is read (`wait_group 2`: two newer groups left
+/// running), and ptxas neither waits nor arrives on its own (C7517, C7519):
+/// no register of a running `wgmma` is touched, loop-carried state included.
+#[test]
+fn independent_wgmma_products_overlap_until_read() {
+    let consts = [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 2)];
+    let k = compile(LIGHTNING, "la_output_bf16", &consts, GpuArch::Sm90a);
+    assert!(k.ptx.contains("wgmma.wait_group.sync.aligned 2;"), "no product stays in flight");
+    assert!(k.ptx.contains("wgmma.wait_group.sync.aligned 1;"));
+    if let Some(ptxas) = Ptxas::locate() {
+        let report = ptxas.assemble(&k.ptx, GpuArch::Sm90a).expect("ptxas accepts the kernel");
+        for code in ["C7517", "C7519", "C7510", "C7515"] {
+            assert!(!report.log.contains(code), "ptxas {code}:\n{}", report.log);
+        }
+        assert!(report.functions.iter().all(|f| f.spill_store_bytes == 0), "{}", report.log);
+    }
+}

@@ -74,6 +74,7 @@ impl Lowerer<'_, '_> {
             .args
             .get(1..)
             .ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` body without an induction variable"))?;
+        self.hoist_invariant_operands(&op.regions)?;
         let saved_pin = self.shared_pinned;
         let pipeline = self.pipeline_plan(op, body)?;
         let results = match pipeline.as_ref().and_then(|pipe| self.pipeline_vector_condition(op, pipe).transpose()) {
@@ -100,7 +101,7 @@ impl Lowerer<'_, '_> {
                     self.w.open(format!("{versioned}:{} = scf.if {vector} -> ({type_list}) {{", types.len()));
                 }
                 // Values rebuilt inside one version are not visible in the other.
-                let entry = self.transient_pending;
+                let entry = self.transient_pending.clone();
                 self.scopes.push(Default::default());
                 let fast = self.for_loop_version(op, body, pipeline.as_ref(), CopyMode::Vector);
                 self.scopes.pop();
@@ -114,7 +115,7 @@ impl Lowerer<'_, '_> {
                 self.scopes.pop();
                 let general = general?;
                 yield_all(self, &general);
-                self.transient_pending = Self::pending_hull(after_fast, self.transient_pending);
+                self.transient_pending = Self::pending_union(after_fast, std::mem::take(&mut self.transient_pending));
                 self.w.close("}");
                 Self::results(&versioned, types.len())
             }
@@ -146,10 +147,10 @@ impl Lowerer<'_, '_> {
         types.extend(self.register_types(iters)?);
         let mut carried_in = vec![lower.clone()];
         carried_in.extend(inits);
-        let entry_pending = self.transient_pending;
+        let entry_pending = self.transient_pending.clone();
         let entry_uses = self.transient_uses;
         if let Some(pipe) = pipeline {
-            if self.transient_pending.is_some() {
+            if !self.transient_pending.is_empty() {
                 // The pipeline buffers start where transient regions did.
                 self.full_barrier();
             }
@@ -307,6 +308,7 @@ impl Lowerer<'_, '_> {
         let (Some(before_region), Some(body)) = (op.regions.first(), op.regions.get(1)) else {
             return Err(Self::err(op, Stage::MalformedIr, "`while` needs a before region and a body"));
         };
+        self.hoist_invariant_operands(&op.regions)?;
         let mut carried_in = self.operands_from(op, 0)?;
         let mut types = self.register_types(&op.operands)?;
         // scf.while needs something to carry; a dummy flag stands in for none.
@@ -326,10 +328,10 @@ impl Lowerer<'_, '_> {
             pairs.join(", ")
         ));
         self.bind(&before_region.args, &before)?;
-        let entry_pending = self.transient_pending;
+        let entry_pending = self.transient_pending.clone();
         let entry_uses = self.transient_uses;
         let condition = self.region(before_region)?;
-        let after_condition = self.transient_pending;
+        let after_condition = self.transient_pending.clone();
         let condition = condition
             .first()
             .cloned()
@@ -347,7 +349,7 @@ impl Lowerer<'_, '_> {
             self.full_barrier();
         }
         // The loop ends after a condition, run first or after a body.
-        self.transient_pending = Self::pending_hull(entry_pending, after_condition);
+        self.transient_pending = Self::pending_union(entry_pending, after_condition);
         if dummy {
             yielded.push(after[0].clone());
         }
@@ -369,15 +371,15 @@ impl Lowerer<'_, '_> {
             self.w.open(format!("{result}:{} = scf.if {condition} -> ({type_list}) {{", types.len()));
         }
         let empty = Region::default();
-        let entry = self.transient_pending;
-        let mut after_then = None;
+        let entry = self.transient_pending.clone();
+        let mut after_then = Vec::new();
         for (i, region) in
             [op.regions.first().unwrap_or(&empty), op.regions.get(1).unwrap_or(&empty)].into_iter().enumerate()
         {
             if i == 1 {
                 self.w.close("} else {");
                 self.w.depth_in();
-                after_then = std::mem::replace(&mut self.transient_pending, entry);
+                after_then = std::mem::replace(&mut self.transient_pending, entry.clone());
             }
             let yielded = self.region(region)?;
             self.check_count(op, &yielded, &types)?;
@@ -389,7 +391,7 @@ impl Lowerer<'_, '_> {
         }
         self.w.close("}");
         // Either branch may have run.
-        self.transient_pending = Self::pending_hull(after_then, self.transient_pending);
+        self.transient_pending = Self::pending_union(after_then, std::mem::take(&mut self.transient_pending));
         if !types.is_empty() {
             self.bind(&op.results, &Self::results(&result, types.len()))?;
         }

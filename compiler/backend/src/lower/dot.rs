@@ -27,8 +27,19 @@
 //! For m16n8k8 tf32, A holds (g, t), (g+8, t), (g, t+4), (g+8, t+4) and B
 //! holds (t, g), (t+4, g): the same 8x8 b16 matrices, each b16 pair being
 //! one f32.
+//!
+//! On sm_90a a `dot` whose accumulator tiles into warpgroups runs on
+//! `wgmma.mma_async` and is not waited for at once: its product is
+//! [`InFlight`] until something reads it ([`Lowerer::get`] waits with
+//! `wgmma.wait_group N`, N the groups committed after it, passing its
+//! registers through the wait so nothing reads them earlier), before any
+//! loop or branch, and at the end of every region (so the pipeline's
+//! buffers are never refilled under a running `wgmma`). Shared memory it
+//! reads stays out of reach of later transient regions until then. The
+//! `schedule-dots` pass orders blocks so that independent products run
+//! together and their readers come late.
 
-use tessera_tir::{DotPrecision, ElemType, Op, ScalarType};
+use tessera_tir::{DotPrecision, ElemType, Op, ScalarType, ValueId};
 
 use super::Lowerer;
 use super::text::{elem_type, memory_bytes, memory_type};
@@ -101,6 +112,18 @@ struct WgmmaPlan {
     k: u32,
 }
 
+/// A committed `wgmma` group whose product has not been waited for.
+#[derive(Clone, Debug)]
+pub(super) struct InFlight {
+    /// The `dot`'s result: its registers are the instructions' outputs.
+    pub value: ValueId,
+    /// Registers per `wgmma` instruction (the accumulator's chunks).
+    pub chunk: u32,
+    /// The transient shared memory its operands were staged in, if any
+    /// (offsets from the transient base).
+    pub reads: Option<(u64, u64)>,
+}
+
 /// A `dot` operand in shared memory.
 #[derive(Clone, Debug)]
 pub(super) struct Staged {
@@ -121,10 +144,17 @@ impl Lowerer<'_, '_> {
             return Err(Self::err(op, Stage::MalformedIr, "dot operands must be rank 2"));
         };
         let kind = self.dot_kind(op, precision, m, n, k)?;
-        let acc = self.operand(op, 2)?;
+        let mut acc = self.operand(op, 2)?;
         // Operands of a pipelined loop already sit in their shared buffers;
         // the others are staged, as `wgmma` panels when it may run.
         let wgmma = self.wgmma_accumulator(op);
+        // A `wgmma` product into zeros ignores its accumulator input
+        // (scale-d 0 on the first K step): no registers are zeroed for it.
+        let fresh = wgmma && self.is_zero_constant(Self::operand_value(op, 2)?);
+        if fresh {
+            let undef = self.w.def("llvm.mlir.undef : f32");
+            acc = vec![undef; acc.len()];
+        }
         // A `wgmma` reads A straight from registers laid out as its fragments
         // (a product's accumulator is one): no staging for A then.
         let register_a =
@@ -140,7 +170,7 @@ impl Lowerer<'_, '_> {
         for (index, &staged_here) in from_registers.iter().enumerate() {
             let v = Self::operand_value(op, index)?;
             let numel: u64 = self.shape_of(v)?.iter().map(|&d| u64::from(d)).product();
-            if staged_here || index == 0 {
+            if staged_here {
                 region_bytes += numel * u64::from(memory_bytes(self.elem_of(v)?)) + u64::from(wgmma::SW128_ATOM_BYTES);
             }
         }
@@ -150,7 +180,7 @@ impl Lowerer<'_, '_> {
         if let Some(table) = &register_a {
             let b_staged = match self.pipelined.get(&b) {
                 Some(st) => st.clone(),
-                None => self.stage_operand(op, 1, kind, wgmma, region)?,
+                None => self.stage_operand(op, 1, kind, wgmma, region, false)?,
             };
             if any_staged {
                 self.asm_void("fence.proxy.async.shared::cta;");
@@ -158,8 +188,11 @@ impl Lowerer<'_, '_> {
             }
             if let Some(b_tile) = self.wgmma_register_a_b(op, &b_staged, [m, n, k]) {
                 let a_regs = self.operand(op, 0)?;
-                let out = self.dot_wgmma_register_a(op, table, &a_regs, &b_tile, &b_staged, [m, n, k], acc)?;
-                return self.define(result, out);
+                let out = self.dot_wgmma_register_a(op, table, &a_regs, &b_tile, &b_staged, [m, n, k], acc, fresh)?;
+                self.define(result, out)?;
+                let reads = any_staged.then_some((region, region + region_bytes));
+                self.in_flight.push(InFlight { value: result, chunk: n / 2, reads });
+                return Ok(());
             }
             return Err(Self::err(op, Stage::Layout, "B of a wgmma with A in registers is not a wgmma tile"));
         }
@@ -167,7 +200,7 @@ impl Lowerer<'_, '_> {
         for (index, v) in [(0, a), (1, b)] {
             match self.pipelined.get(&v) {
                 Some(st) => staged.push(st.clone()),
-                None => staged.push(self.stage_operand(op, index, kind, wgmma, region)?),
+                None => staged.push(self.stage_operand(op, index, kind, wgmma, region, from_registers[0])?),
             }
         }
         if any_staged {
@@ -178,11 +211,60 @@ impl Lowerer<'_, '_> {
             self.transient_sync(region, region_bytes);
         }
         let plan = self.wgmma_plan(op, kind, &staged[0], &staged[1], [m, n, k]);
-        let out = match plan {
-            Some(plan) => self.dot_wgmma(op, &plan, &staged[0], &staged[1], [m, n], acc)?,
-            None => self.dot_from_shared(op, kind, &staged[0], &staged[1], [m, n, k], acc)?,
+        let Some(plan) = plan else {
+            if fresh {
+                acc = self.operand(op, 2)?;
+            }
+            let out = self.dot_from_shared(op, kind, &staged[0], &staged[1], [m, n, k], acc)?;
+            return self.define(result, out);
         };
-        self.define(result, out)
+        let out = self.dot_wgmma(op, &plan, &staged[0], &staged[1], [m, n], acc, fresh)?;
+        self.define(result, out)?;
+        if !self.deferred_wgmma.contains(&result) {
+            let reads = any_staged.then_some((region, region + region_bytes));
+            self.in_flight.push(InFlight { value: result, chunk: plan.band / 2, reads });
+        }
+        Ok(())
+    }
+
+    /// Whether `v` is a constant zero (a flexible splat of 0.0 or 0).
+    fn is_zero_constant(&self, v: ValueId) -> bool {
+        let Some(op) = self.defs.get(&v) else { return false };
+        match &op.kind {
+            tessera_tir::OpKind::Constant(tessera_tir::Constant::Float(x)) => *x == 0.0,
+            tessera_tir::OpKind::Constant(tessera_tir::Constant::Int(0)) => true,
+            _ => false,
+        }
+    }
+
+    /// Waits for in-flight product `v` (and every group committed before
+    /// it), if it is one: `wgmma.wait_group N` with N the groups committed
+    /// after it, taking each completed product's registers through the
+    /// wait. Their staged operands become the pending transient region
+    /// (free after the next barrier).
+    pub(super) fn wgmma_wait_for(&mut self, v: ValueId) {
+        let Some(at) = self.in_flight.iter().position(|f| f.value == v) else { return };
+        let newer = self.in_flight.len() - 1 - at;
+        let done: Vec<InFlight> = self.in_flight.drain(..=at).collect();
+        for group in done {
+            if let Some(lowered) = self.values.get_mut(&group.value) {
+                let mut regs = std::mem::take(&mut lowered.regs);
+                self.wgmma_wait(&mut regs, group.chunk, newer);
+                if let Some(lowered) = self.values.get_mut(&group.value) {
+                    lowered.regs = regs;
+                }
+            }
+            if let Some(reads) = group.reads.filter(|r| !self.transient_pending.contains(r)) {
+                self.transient_pending.push(reads);
+            }
+        }
+    }
+
+    /// Waits for every in-flight product.
+    pub(super) fn wgmma_wait_in_flight(&mut self) {
+        if let Some(last) = self.in_flight.last().map(|f| f.value) {
+            self.wgmma_wait_for(last);
+        }
     }
 
     pub(super) fn dot_kind(&self, op: &Op, precision: DotPrecision, m: u32, n: u32, k: u32) -> Result<DotKind> {
@@ -310,6 +392,7 @@ impl Lowerer<'_, '_> {
     /// contiguous slice of the [`Layout::Mma`] registers; then commits and
     /// waits for all of them before the registers are used (or the buffers
     /// refilled).
+    #[allow(clippy::too_many_arguments)]
     fn dot_wgmma(
         &mut self,
         op: &Op,
@@ -318,6 +401,7 @@ impl Lowerer<'_, '_> {
         b: &Staged,
         [m, _n]: [u32; 2],
         mut acc: Vec<String>,
+        fresh: bool,
     ) -> Result<Vec<String>> {
         let AccumulatorTiling { groups_m, groups_n } = plan.tiling;
         let regs = plan.band / 2;
@@ -358,17 +442,19 @@ impl Lowerer<'_, '_> {
             b_addr
         };
         let one = self.w.i32(1);
+        let zero = self.w.i32(0);
         self.asm_void("wgmma.fence.sync.aligned;");
         for rep in 0..plan.reps {
             let at = (rep * regs) as usize;
             for k0 in (0..plan.k).step_by(WGMMA_K as usize) {
+                let scale_d = if fresh && k0 == 0 { &zero } else { &one };
                 let fail = || Self::err(op, Stage::Layout, "a wgmma instruction does not start where a descriptor can");
                 let a_start = plan.a.start_offset(rep * WGMMA_M * groups_m, WGMMA_M, k0).ok_or_else(fail)?;
                 let b_start = plan.b.start_offset(0, plan.band, k0).ok_or_else(fail)?;
                 let a_desc = self.descriptor(&a_addr, a_start, &plan.a);
                 let b_desc = self.descriptor(&b_addr, b_start, &plan.b);
                 let r = self.w.def(format!(
-                    "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{constraints}\" {a_desc}, {b_desc}, {one}, {} : (i64, i64, i32, {f32s}) -> {ty}",
+                    "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{constraints}\" {a_desc}, {b_desc}, {scale_d}, {} : (i64, i64, i32, {f32s}) -> {ty}",
                     acc[at..at + regs as usize].join(", ")
                 ));
                 self.fields_into(&r, &ty, &mut acc[at..at + regs as usize]);
@@ -380,9 +466,8 @@ impl Lowerer<'_, '_> {
             // buffer is refilled next); these stay in flight, and their
             // accumulators are waited for after the loop.
             self.asm_void("wgmma.wait_group.sync.aligned 1;");
-            return Ok(acc);
         }
-        self.wgmma_wait_all(&mut acc, regs);
+        // Otherwise in flight until read (see the module docs).
         Ok(acc)
     }
 
@@ -390,15 +475,21 @@ impl Lowerer<'_, '_> {
     /// chunks of `chunk`) through it, so that nothing reads them before the
     /// instructions that write them are complete.
     pub(super) fn wgmma_wait_all(&mut self, acc: &mut [String], chunk: u32) {
+        self.wgmma_wait(acc, chunk, 0);
+    }
+
+    /// `wgmma.wait_group pending`: like [`Self::wgmma_wait_all`], with up
+    /// to `pending` newer groups left running.
+    fn wgmma_wait(&mut self, acc: &mut [String], chunk: u32, pending: usize) {
         for part in acc.chunks_mut(chunk as usize) {
             let n = part.len();
             let f32s = vec!["f32"; n].join(", ");
             let ty = format!("!llvm.struct<({f32s})>");
             let outs = vec!["=f"; n].join(",");
-            let tied: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            let ins = vec!["f"; n].join(",");
+            let movs: String = (0..n).map(|i| format!(" mov.b32 ${i}, ${};", n + i)).collect();
             let r = self.w.def(format!(
-                "llvm.inline_asm has_side_effects asm_dialect = att \"wgmma.wait_group.sync.aligned 0;\", \"{outs},{}\" {} : ({f32s}) -> {ty}",
-                tied.join(","),
+                "llvm.inline_asm has_side_effects asm_dialect = att \"wgmma.wait_group.sync.aligned {pending};{movs}\", \"{outs},{ins}\" {} : ({f32s}) -> {ty}",
                 part.join(", ")
             ));
             self.fields_into(&r, &ty, part);
@@ -489,6 +580,7 @@ impl Lowerer<'_, '_> {
         b: &Staged,
         [m, n, k]: [u32; 3],
         mut acc: Vec<String>,
+        fresh: bool,
     ) -> Result<Vec<String>> {
         let regs = n / 2;
         let steps = (k / WGMMA_K) as usize;
@@ -506,6 +598,7 @@ impl Lowerer<'_, '_> {
         let constraints = format!("{outs},r,r,r,r,l,r,{}", tied.join(","));
         let b_addr = self.w.def(format!("llvm.ptrtoint {} : !llvm.ptr<3> to i32", b.base));
         let one = self.w.i32(1);
+        let zero = self.w.i32(0);
         // Every fragment is packed, and every descriptor built, before the
         // fence: a register written between two `wgmma`s makes ptxas wait.
         let mut fragments = Vec::with_capacity(table.len());
@@ -534,8 +627,9 @@ impl Lowerer<'_, '_> {
         self.asm_void("wgmma.fence.sync.aligned;");
         for (i, packed) in fragments.iter().enumerate() {
             let at = (i / steps) * regs as usize;
+            let scale_d = if fresh && i % steps == 0 { &zero } else { &one };
             let r = self.w.def(format!(
-                "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{constraints}\" {}, {}, {one}, {} : (i32, i32, i32, i32, i64, i32, {f32s}) -> {ty}",
+                "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{constraints}\" {}, {}, {scale_d}, {} : (i32, i32, i32, i32, i64, i32, {f32s}) -> {ty}",
                 packed.join(", "),
                 b_descs[i % steps],
                 acc[at..at + regs as usize].join(", ")
@@ -543,7 +637,6 @@ impl Lowerer<'_, '_> {
             self.fields_into(&r, &ty, &mut acc[at..at + regs as usize]);
         }
         self.asm_void("wgmma.commit_group.sync.aligned;");
-        self.wgmma_wait_all(&mut acc, regs);
         Ok(acc)
     }
 
@@ -564,7 +657,18 @@ impl Lowerer<'_, '_> {
     /// transient region at `region` (A first, B after it); with `panels`, in
     /// the 128-byte-swizzle panels `wgmma` reads when the shape allows, each
     /// tile starting on a swizzle atom.
-    fn stage_operand(&mut self, op: &Op, index: usize, kind: DotKind, panels: bool, region: u64) -> Result<Staged> {
+    /// Writes operand `index` of `op` into the transient region at
+    /// `region`: A at its start, B after A's slot when A is staged there
+    /// too (`a_staged`), else at its start.
+    fn stage_operand(
+        &mut self,
+        op: &Op,
+        index: usize,
+        kind: DotKind,
+        panels: bool,
+        region: u64,
+        a_staged: bool,
+    ) -> Result<Staged> {
         let v = Self::operand_value(op, index)?;
         let shape = self.shape_of(v)?;
         let elem = self.elem_of(v)?;
@@ -585,7 +689,7 @@ impl Lowerer<'_, '_> {
         let bytes = memory_bytes(elem);
         let panel_tile = if panels { SharedTile::wgmma_sw128(rows, cols, bytes) } else { None };
         let tile = panel_tile.unwrap_or_else(|| SharedTile::swizzled(rows, cols, bytes));
-        let after_a = if index == 0 {
+        let after_a = if index == 0 || !a_staged {
             region
         } else {
             let a = Self::operand_value(op, 0)?;

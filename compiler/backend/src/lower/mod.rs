@@ -17,6 +17,7 @@ mod block;
 mod control;
 mod dot;
 mod elementwise;
+mod hoist;
 mod math;
 mod memory;
 mod pipeline;
@@ -75,8 +76,9 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
         pipelined: HashMap::new(),
         wgmma_buffers: false,
         deferred_wgmma: HashSet::new(),
+        in_flight: Vec::new(),
         copy_mode: pipeline::CopyMode::Checked,
-        transient_pending: None,
+        transient_pending: Vec::new(),
         transient_uses: 0,
         tid: String::new(),
         lane: String::new(),
@@ -141,16 +143,17 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
 
 /// Where a transient region of `bytes` goes (offset from the transient
 /// base at absolute byte `pinned`, its absolute address a multiple of
-/// `align`) while `pending` (offsets) may still be read: at the lowest
-/// aligned offset when that ends before the pending region starts,
-/// otherwise at the first aligned offset after it.
-fn transient_place(pending: Option<(u64, u64)>, pinned: u64, bytes: u64, align: u64) -> u64 {
+/// `align`) while the `busy` regions (offsets) may still be read: the
+/// lowest aligned offset, at the base or just past a busy region, that
+/// overlaps none of them.
+fn transient_place(busy: &[(u64, u64)], pinned: u64, bytes: u64, align: u64) -> u64 {
     let aligned = |offset: u64| (pinned + offset).next_multiple_of(align) - pinned;
-    match pending {
-        Some((start, _)) if aligned(0) + bytes <= start => aligned(0),
-        Some((_, end)) => aligned(end),
-        None => aligned(0),
-    }
+    let clear = |at: u64| busy.iter().all(|&(start, end)| at + bytes <= start || at >= end);
+    std::iter::once(aligned(0))
+        .chain(busy.iter().map(|&(_, end)| aligned(end)))
+        .filter(|&at| clear(at))
+        .min()
+        .unwrap_or_else(|| aligned(busy.iter().map(|&(_, end)| end).max().unwrap_or(0)))
 }
 
 /// The kernel name as an MLIR symbol (quoted unless it is a plain identifier).
@@ -182,11 +185,15 @@ struct Lowerer<'a, 'k> {
     /// Results of the `wgmma` dots of the loop being lowered whose wait is
     /// deferred to the next iteration ([`pipeline`]'s module docs).
     deferred_wgmma: HashSet<ValueId>,
+    /// `wgmma` products issued and not yet waited for, oldest first (see
+    /// [`dot`]'s module docs): a product is waited for where it is first
+    /// read, and every one before control flow and at the end of a region.
+    in_flight: Vec<dot::InFlight>,
     /// How the pipelined copies of the loop version being lowered are made.
     copy_mode: pipeline::CopyMode,
     /// The transient region (from the transient base) whose reads may still
     /// be running: no barrier has followed them ([`Self::transient_alloc`]).
-    transient_pending: Option<(u64, u64)>,
+    transient_pending: Vec<(u64, u64)>,
     /// Transient regions allocated so far (to tell whether a region of code used any).
     transient_uses: u64,
     tid: String,
@@ -297,6 +304,7 @@ impl<'k> Lowerer<'_, 'k> {
             };
             self.load_tile(&staged, &map, width)?
         } else {
+            self.wgmma_wait_for(v);
             let Some(lowered) = self.values.get(&v).cloned() else {
                 return Err(BackendError::new(Stage::MalformedIr, format!("{v} is used before it is defined")));
             };
@@ -511,7 +519,10 @@ impl<'k> Lowerer<'_, 'k> {
     /// earlier use's reads before it (program order in each thread), so
     /// only the latest use is ever pending.
     fn transient_alloc(&mut self, bytes: u64, align: u64) -> u64 {
-        let at = transient_place(self.transient_pending, self.shared_pinned, bytes, align);
+        // Operands of `wgmma`s still running are read until their wait.
+        let mut busy = self.transient_pending.clone();
+        busy.extend(self.in_flight.iter().filter_map(|f| f.reads));
+        let at = transient_place(&busy, self.shared_pinned, bytes, align);
         self.reserve_shared(at + bytes);
         self.transient_uses += 1;
         at
@@ -522,22 +533,24 @@ impl<'k> Lowerer<'_, 'k> {
     /// barrier.
     fn transient_sync(&mut self, at: u64, bytes: u64) {
         self.w.barrier();
-        self.transient_pending = Some((at, at + bytes));
+        self.transient_pending = vec![(at, at + bytes)];
     }
 
     /// A barrier after which every transient region is free again.
     fn full_barrier(&mut self) {
         self.w.barrier();
-        self.transient_pending = None;
+        self.transient_pending.clear();
     }
 
-    /// The pending transient region after one of two control-flow paths
-    /// that ended with `a` and `b` pending.
-    fn pending_hull(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<(u64, u64)> {
-        match (a, b) {
-            (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
-            (one, None) | (None, one) => one,
+    /// The pending transient regions after one of two control-flow paths
+    /// that ended with `a` and `b` pending: both.
+    fn pending_union(mut a: Vec<(u64, u64)>, b: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+        for region in b {
+            if !a.contains(&region) {
+                a.push(region);
+            }
         }
+        a
     }
 
     /// The transient shared-memory region as a typed pointer at byte `offset`.
@@ -636,6 +649,8 @@ impl<'k> Lowerer<'_, 'k> {
                 _ => self.op(op)?,
             }
         }
+        // Nothing runs past the region that produced it.
+        self.wgmma_wait_in_flight();
         Ok(yielded)
     }
 
@@ -643,6 +658,10 @@ impl<'k> Lowerer<'_, 'k> {
         if op.results.iter().any(|r| self.lk.flexible.contains(r)) {
             // Built at each use, in the layout the use needs.
             return Ok(());
+        }
+        if !op.regions.is_empty() {
+            // Branches and loops see only completed products.
+            self.wgmma_wait_in_flight();
         }
         match &op.kind {
             OpKind::Constant(c) => {
@@ -815,7 +834,7 @@ mod tests {
             for align in [128u64, 1024] {
                 for (start, len) in [(0u64, 16384u64), (1024, 8192), (20480, 4096), (0, 128)] {
                     for bytes in [32u64, 4096, 8192, 16384, 40000] {
-                        let at = transient_place(Some((start, start + len)), pinned, bytes, align);
+                        let at = transient_place(&[(start, start + len)], pinned, bytes, align);
                         assert!(
                             at + bytes <= start || at >= start + len,
                             "{pinned} {align} {start}+{len}: {bytes} at {at}"
@@ -823,14 +842,22 @@ mod tests {
                         assert_eq!((pinned + at) % align, 0);
                     }
                 }
-                let at = transient_place(None, pinned, 4096, align);
+                let at = transient_place(&[], pinned, 4096, align);
                 assert!(at < align && (pinned + at) % align == 0);
             }
         }
         // Room before the pending region is used; a region that does not
         // fit there goes after it.
-        assert_eq!(transient_place(Some((16384, 24576)), 0, 8192, 128), 0);
-        assert_eq!(transient_place(Some((8192, 16384)), 0, 16384, 128), 16384);
+        assert_eq!(transient_place(&[(16384, 24576)], 0, 8192, 128), 0);
+        assert_eq!(transient_place(&[(8192, 16384)], 0, 16384, 128), 16384);
+        // Several busy regions: the first gap that fits.
+        let busy = [(0, 1024), (9216, 17408), (1024, 2048)];
+        assert_eq!(transient_place(&busy, 0, 4096, 1024), 2048);
+        assert_eq!(transient_place(&busy, 0, 8192, 1024), 17408);
+        for bytes in [64u64, 4096, 7168, 7169, 20000] {
+            let at = transient_place(&busy, 0, bytes, 128);
+            assert!(busy.iter().all(|&(s, e)| at + bytes <= s || at >= e), "{bytes} at {at}");
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod cse;
 pub mod dce;
 pub mod licm;
 mod rewrite;
+pub mod schedule;
 
 use crate::codes;
 use crate::kernel::{Kernel, Module};
@@ -45,6 +46,11 @@ pub const PASSES: &[Pass] = &[
     Pass { name: "cse", summary: "merge equal pure ops within a region scope", run: cse::run },
     Pass { name: "licm", summary: "hoist loop-invariant pure ops out of for loops", run: licm::run },
     Pass { name: "dce", summary: "remove unused ops and unused loop-carried values", run: dce::run },
+    Pass {
+        name: "schedule-dots",
+        summary: "issue dots early and read their results late (for asynchronous tensor cores)",
+        run: schedule::run,
+    },
 ];
 
 /// The pipeline run by [`PassManager::default_pipeline`].
