@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # CPU side of a GPU session: builds everything the GPU machine runs into gpu/ (ignored by git;
 # the device tool carries it) and downloads the peers' wheels into .whl/. Then, on the GPU
-# machine, four calls of tests/gpu/session.sh (each under the device tool's 10-minute limit):
+# machine, four (five with la-ab) calls of tests/gpu/session.sh (each under the device tool's
+# 10-minute limit):
 #
 #   bash tests/gpu/prepare.sh            # here
 #   bash tests/gpu/session.sh check      # GPU: every variant vs interpreter/float64, sanitizers
 #   bash tests/gpu/session.sh la-check   # GPU: the lightning-attention matrix, sanitizers
 #   bash tests/gpu/session.sh bench      # GPU: matmul, softmax, layer norm; torch/Triton peers
 #   bash tests/gpu/session.sh la         # GPU: lightning bench, lightning-attn and fla-core, table, plot
+#   bash tests/gpu/session.sh la-ab      # GPU: lightning bench of la.tsb, then of la-sync.tsb
 #
 # gpu/ holds: bin/ (tessera-gpucheck, tessera-bench, tessera-run, lightning_attention: no
 # LLVM in any of them), kernels.tsb (every kernel but lightning attention, every tuning
 # point, for the correctness check), bench.tsb (matmul tiles pinned as the benchmark uses
-# them, row kernels at every BLOCK), la.tsb (lightning attention). All of it is over the
+# them, row kernels at every BLOCK), la.tsb (lightning attention), la-sync.tsb (the same built
+# with --sync-wgmma, to compare against or fall back to). All of it is over the
 # device tool's 64 MiB per call, so each call carries what its group needs:
 #   check: gpu/bin gpu/kernels.tsb   la-check: gpu/bin gpu/la.tsb
 #   bench: gpu/bin gpu/bench.tsb     la: gpu/bin gpu/la.tsb .whl
+#   la-ab: gpu/bin gpu/la.tsb gpu/la-sync.tsb (63 MB)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./dev.sh setup
@@ -34,6 +38,7 @@ $T build kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/laye
     --const matmul_block_ptr.BLOCK_M=128 --const matmul_block_ptr.BLOCK_K=64 --const matmul_block_ptr.GROUP_M=8 \
     --const matmul.BLOCK_M=128 --const matmul.BLOCK_N=128 --const matmul.BLOCK_K=64 --const matmul.GROUP_M=8
 $T build kernels-dsl/lightning_attn.tsr -o gpu/la.tsb --arch sm_90a
+$T build kernels-dsl/lightning_attn.tsr -o gpu/la-sync.tsb --arch sm_90a --sync-wgmma
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .whl lightning-attn==0.0.5 fla-core==0.6.0

@@ -10,10 +10,14 @@
 #                                       4096..32768 columns) and the torch/Triton peers
 #   bash tests/gpu/session.sh la        the lightning bench (each shape checked first), lightning-attn
 #                                       0.0.5 and fla-core 0.6.0 (wheels in .whl/), table and plot
+#   bash tests/gpu/session.sh la-ab     the lightning bench of la.tsb and of la-sync.tsb (built with
+#                                       --sync-wgmma: each wgmma waited for at once), one after the other
+# LA_BUNDLE=la-sync.tsb runs la-check or la on the other bundle.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-ab}
 G=${GPU_DIR:-gpu}
+LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TESSERA_CACHE_DIR=${TESSERA_CACHE_DIR:-/tmp/tessera-cache}
@@ -47,12 +51,12 @@ case $GROUP in
         done
         ;;
     la-check)
-        step "lightning attention, correctness matrix" 300 "$OUT/la-check.txt" "$G/bin/lightning_attention" "$G/la.tsb" check
+        step "lightning attention, correctness matrix" 300 "$OUT/la-check.txt" "$G/bin/lightning_attention" "$LA" check
         note "  $(grep -c '^PASS' "$OUT/la-check.txt") passed, $(grep -c '^FAIL' "$OUT/la-check.txt") failed"
         grep '^FAIL' "$OUT/la-check.txt" | head -5 | cut -c1-200 | tee -a "$SUMMARY"
         for tool in memcheck racecheck; do
             step "lightning attention, ragged sizes, $tool" 120 "$OUT/la-$tool.txt" "$SAN" --tool $tool --error-exitcode 10 \
-                --print-limit 20 "$G/bin/lightning_attention" "$G/la.tsb" sanitize
+                --print-limit 20 "$G/bin/lightning_attention" "$LA" sanitize
             note "  $(grep -E 'SUMMARY' "$OUT/la-$tool.txt" | tail -1)"
         done
         ;;
@@ -63,7 +67,7 @@ case $GROUP in
         grep -E '^copy:|^  (torch|triton)' "$OUT/peers.txt" | cut -c1-160 | tee -a "$SUMMARY"
         ;;
     la)
-        step "lightning attention bench" 230 "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$G/la.tsb" bench --json "$OUT/la-ours.json"
+        step "lightning attention bench" 230 "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$LA" bench --json "$OUT/la-ours.json"
         grep -vE '^PASS' "$OUT/la-bench.txt" | cut -c1-200 | tee -a "$SUMMARY"
         if [ -d .whl ]; then
             python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
@@ -74,6 +78,13 @@ case $GROUP in
         python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
             && tee -a "$SUMMARY" < "$OUT/la-table.md"
         ;;
-    *) echo "usage: session.sh check|la-check|bench|la" >&2; exit 2 ;;
+    la-ab)
+        for bundle in la la-sync; do
+            TESSERA_CACHE_DIR=/tmp/tessera-cache-$bundle step "lightning attention bench, $bundle.tsb" 280 \
+                "$OUT/la-bench-$bundle.txt" "$G/bin/lightning_attention" "$G/$bundle.tsb" bench --json "$OUT/la-$bundle.json"
+            grep -vE '^PASS' "$OUT/la-bench-$bundle.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        done
+        ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-ab" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"

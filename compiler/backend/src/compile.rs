@@ -10,7 +10,7 @@ use crate::{
     context::MlirContext,
     error::{BackendError, Result, Stage},
     layout::{LaidOutKernel, assign_layouts_for, print_layouts},
-    lower::lower_kernel,
+    lower::lower_kernel_with,
     pipeline,
     ptxas::{FunctionStats, Ptxas},
     target::{GpuArch, Target},
@@ -89,7 +89,7 @@ pub fn assign_layouts_for_target<'k>(kernel: &'k Kernel, target: &Target) -> Res
 /// `schedule-dots` pass (dots issued early, their readers late); otherwise
 /// the kernel as given.
 pub fn schedule_for_target<'k>(kernel: &'k Kernel, target: &Target) -> Result<Cow<'k, Kernel>> {
-    if target.arch != GpuArch::Sm90a || !has_16_bit_dots(kernel) {
+    if target.arch != GpuArch::Sm90a || target.codegen.sync_wgmma || !has_16_bit_dots(kernel) {
         return Ok(Cow::Borrowed(kernel));
     }
     let mut scheduled = kernel.clone();
@@ -123,7 +123,7 @@ pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel
     let kernel = &*schedule_for_target(kernel, target)?;
     let laid_out = assign_layouts_for_target(kernel, target)?;
     let layout = print_layouts(&laid_out);
-    let lowered = lower_kernel(&laid_out)?;
+    let lowered = lower_kernel_with(&laid_out, target.codegen)?;
     let limit = max_shared_bytes(target.arch);
     if lowered.shared_bytes > limit {
         return Err(BackendError::new(

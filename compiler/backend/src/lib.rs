@@ -43,4 +43,4 @@ pub use compile::{CompiledKernel, KernelStages, assign_layouts_for_target, compi
 pub use context::MlirContext;
 pub use error::{BackendError, MlirDiagnostic, Result, Stage};
 pub use pipeline::{Artifacts, compile};
-pub use target::{GpuArch, OptLevel, PtxIsa, Target};
+pub use target::{Codegen, GpuArch, OptLevel, PtxIsa, Target};

@@ -107,18 +107,32 @@ pub enum OptLevel {
     O3,
 }
 
+/// Code-generation choices kept switchable to compare against on a GPU, or
+/// to fall back to. The default is the fastest code we know how to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Codegen {
+    /// Wait for every `wgmma` product right after issuing it, in source
+    /// order: no `schedule-dots`, no product in flight past its `dot`.
+    pub sync_wgmma: bool,
+}
+
 /// A complete code-generation target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Target {
     pub arch: GpuArch,
     pub ptx: PtxIsa,
     pub opt: OptLevel,
+    pub codegen: Codegen,
 }
 
 impl Target {
-    /// `arch` at its oldest PTX ISA, optimised at O3.
+    /// `arch` at its oldest PTX ISA, optimised at O3, default code generation.
     pub fn new(arch: GpuArch) -> Target {
-        Target { arch, ptx: arch.min_ptx(), opt: OptLevel::O3 }
+        Target { arch, ptx: arch.min_ptx(), opt: OptLevel::O3, codegen: Codegen::default() }
+    }
+
+    pub fn with_codegen(self, codegen: Codegen) -> Target {
+        Target { codegen, ..self }
     }
 
     /// The same target with another PTX ISA; rejects an ISA older than the

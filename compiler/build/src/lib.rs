@@ -139,15 +139,17 @@ fn spec<'a>(plans: &'a [KernelPlan], job: &Job) -> Option<&'a Spec> {
 /// [`variant::compile`], with a panic of the compiler turned into a rejection
 /// of that variant (the other variants still build).
 fn compile_guarded(spec: &Spec, arch: GpuArch, options: &BuildOptions) -> Result<Built, Reason> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| variant::compile(&spec.kernel, arch, options.ptxas.as_ref())))
-        .unwrap_or_else(|payload| {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without message".into());
-            Err(Reason::new(codes::INTERNAL_PANIC, format!("the compiler panicked: {what}")))
-        })
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        variant::compile(&spec.kernel, arch, options.codegen, options.ptxas.as_ref())
+    }))
+    .unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without message".into());
+        Err(Reason::new(codes::INTERNAL_PANIC, format!("the compiler panicked: {what}")))
+    })
 }
 
 /// The runtime's label of a lowered point's variant on `arch`.

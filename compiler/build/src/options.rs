@@ -3,8 +3,8 @@
 use crate::codes;
 use crate::error::BuildError;
 use std::path::PathBuf;
-use tessera_backend::GpuArch;
 use tessera_backend::ptxas::Ptxas;
+use tessera_backend::{Codegen, GpuArch};
 use tessera_frontend::ConstValue;
 
 /// A `--const`: `NAME=VALUE` for every kernel that declares `NAME` without
@@ -111,6 +111,8 @@ pub struct BuildOptions {
     /// `ptxas` for cubins and register counts; `None`: PTX only.
     pub ptxas: Option<Ptxas>,
     pub progress: ProgressMode,
+    /// Code-generation switches (default: the fastest code).
+    pub codegen: Codegen,
 }
 
 impl BuildOptions {
@@ -125,6 +127,7 @@ impl BuildOptions {
             jobs: None,
             ptxas: Ptxas::locate(),
             progress: ProgressMode::Auto,
+            codegen: Codegen::default(),
         }
     }
 

@@ -5,7 +5,7 @@ use crate::limits;
 use crate::report::Reason;
 use std::collections::BTreeMap;
 use tessera_backend::ptxas::Ptxas;
-use tessera_backend::{BackendError, GpuArch, Target, compile_kernel};
+use tessera_backend::{BackendError, Codegen, GpuArch, Target, compile_kernel};
 use tessera_runtime::CodeObjects;
 use tessera_runtime::bundle::VariantInfo;
 use tessera_tir::Kernel;
@@ -19,8 +19,8 @@ pub struct Built {
 /// Compiles `kernel` (one lowered tuning point) for `arch`; with `ptxas`, also
 /// to a cubin with register and spill counts. Anything that keeps the variant
 /// from running on `arch` is a rejection.
-pub fn compile(kernel: &Kernel, arch: GpuArch, ptxas: Option<&Ptxas>) -> Result<Built, Reason> {
-    let compiled = compile_kernel(kernel, &Target::new(arch)).map_err(backend_reason)?;
+pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&Ptxas>) -> Result<Built, Reason> {
+    let compiled = compile_kernel(kernel, &Target::new(arch).with_codegen(codegen)).map_err(backend_reason)?;
     let threads = compiled.num_warps.saturating_mul(32);
     limits::check_launch(arch, threads, compiled.shared_bytes)?;
     let mut info = VariantInfo {

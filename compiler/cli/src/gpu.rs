@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use tessera_backend::{
-    BackendError, CompiledKernel, GpuArch, Stage, Target, assign_layouts_for_target, codes, compile_kernel, layout,
-    lower, schedule_for_target,
+    BackendError, Codegen, CompiledKernel, GpuArch, Stage, Target, assign_layouts_for_target, codes, compile_kernel,
+    layout, lower, schedule_for_target,
 };
 use tessera_tir::Kernel;
 
@@ -33,6 +33,7 @@ pub struct Context<'a> {
     pub arch: GpuArch,
     /// The `emit` stage (or `demo`) that ran the backend.
     pub stage: &'a str,
+    pub codegen: Codegen,
 }
 
 /// Whether the backend declined the kernel as not supported (yet or on this
@@ -79,7 +80,7 @@ pub fn report(error: &BackendError, at: &Context) -> CliError {
 /// code generator reads); `sass` assembles with ptxas and disassembles with
 /// nvdisasm, or cuobjdump when nvdisasm is absent.
 pub fn stage_text(kernel: &Kernel, stage: &str, at: &Context) -> Result<String, CliError> {
-    let target = Target::new(at.arch);
+    let target = Target::new(at.arch).with_codegen(at.codegen);
     let fail = |error: BackendError| report(&error, at);
     match stage {
         "layout" => {
@@ -89,7 +90,7 @@ pub fn stage_text(kernel: &Kernel, stage: &str, at: &Context) -> Result<String, 
         "mlir" => {
             let kernel = schedule_for_target(kernel, &target).map_err(fail)?;
             let laid_out = assign_layouts_for_target(&kernel, &target).map_err(fail)?;
-            Ok(lower::lower_kernel(&laid_out).map_err(fail)?.mlir)
+            Ok(lower::lower_kernel_with(&laid_out, at.codegen).map_err(fail)?.mlir)
         }
         "llvm" => Ok(compile_kernel(kernel, &target).map_err(fail)?.stages.llvm_optimized),
         "ptx" => Ok(compile_kernel(kernel, &target).map_err(fail)?.ptx),
@@ -164,8 +165,13 @@ mod tests {
             "`dot` is not compiled yet",
         )
         .with_detail("help: run it on the interpreter");
-        let at =
-            Context { kernel: "matmul", file: Path::new("kernels-dsl/matmul.tsr"), arch: GpuArch::Sm80, stage: "ptx" };
+        let at = Context {
+            kernel: "matmul",
+            file: Path::new("kernels-dsl/matmul.tsr"),
+            arch: GpuArch::Sm80,
+            stage: "ptx",
+            codegen: Codegen::default(),
+        };
         let text = report(&error, &at).to_string();
         assert_eq!(
             text,

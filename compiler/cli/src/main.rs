@@ -15,7 +15,7 @@ mod source;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tessera_backend::GpuArch;
+use tessera_backend::{Codegen, GpuArch};
 
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Block-level GPU kernel compiler")]
@@ -51,6 +51,10 @@ enum Command {
         /// GPU architecture of the backend stages (layout ... sass).
         #[arg(long, default_value = "sm_90a", value_parser = gpu::parse_arch)]
         arch: GpuArch,
+        /// Wait for each `wgmma` product right after issuing it, in source
+        /// order (the code before products ran until read; for comparison).
+        #[arg(long)]
+        sync_wgmma: bool,
     },
     /// Run a kernel over its launch grid.
     Run {
@@ -102,6 +106,10 @@ enum Command {
         /// Worker threads (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Wait for each `wgmma` product right after issuing it, in source
+        /// order (the code before products ran until read; for comparison).
+        #[arg(long)]
+        sync_wgmma: bool,
     },
     /// Explain a diagnostic code, or list all codes.
     Explain { code: Option<String> },
@@ -111,15 +119,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { files } => commands::check::run(&files),
-        Command::Emit { file, kernel, consts, stage, print_after_all, arch } => {
-            commands::emit::run(&file, kernel.as_deref(), &consts, &stage, print_after_all, arch)
+        Command::Emit { file, kernel, consts, stage, print_after_all, arch, sync_wgmma } => {
+            let codegen = Codegen { sync_wgmma };
+            commands::emit::run(&file, kernel.as_deref(), &consts, &stage, print_after_all, arch, codegen)
         }
         Command::Run { file, interp: _, kernel, consts, args, show, seed } => {
             commands::run::run(&file, kernel.as_deref(), &consts, &args, &show, seed)
         }
         Command::Demo { dir } => commands::demo::run(&dir),
-        Command::Build { files, output, arch, consts, jobs } => {
-            commands::build::run(&files, &output, &arch, &consts, jobs)
+        Command::Build { files, output, arch, consts, jobs, sync_wgmma } => {
+            commands::build::run(&files, &output, &arch, &consts, jobs, Codegen { sync_wgmma })
         }
         Command::Explain { code } => commands::explain::run(code.as_deref()),
     };

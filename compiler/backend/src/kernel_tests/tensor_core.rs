@@ -348,4 +348,11 @@ fn independent_wgmma_products_overlap_until_read() {
         }
         assert!(report.functions.iter().all(|f| f.spill_store_bytes == 0), "{}", report.log);
     }
+    // `Codegen::sync_wgmma` (`--sync-wgmma`): every product waited for at once.
+    let consts: Vec<(String, ConstValue)> = consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
+    let tir = tessera_frontend::compile_str("la.tsr", LIGHTNING, "la_output_bf16", &consts).expect("front end");
+    let sync = Target::new(GpuArch::Sm90a).with_codegen(crate::Codegen { sync_wgmma: true });
+    let ptx = compile_kernel(&tir, &sync).expect("backend").ptx;
+    assert!(ptx.contains("wgmma.wait_group.sync.aligned 0;"));
+    assert!(!ptx.contains("wgmma.wait_group.sync.aligned 1;") && !ptx.contains("wgmma.wait_group.sync.aligned 2;"));
 }

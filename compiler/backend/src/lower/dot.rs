@@ -192,6 +192,9 @@ impl Lowerer<'_, '_> {
                 self.define(result, out)?;
                 let reads = any_staged.then_some((region, region + region_bytes));
                 self.in_flight.push(InFlight { value: result, chunk: n / 2, reads });
+                if self.codegen.sync_wgmma {
+                    self.wgmma_wait_for(result);
+                }
                 return Ok(());
             }
             return Err(Self::err(op, Stage::Layout, "B of a wgmma with A in registers is not a wgmma tile"));
@@ -223,6 +226,9 @@ impl Lowerer<'_, '_> {
         if !self.deferred_wgmma.contains(&result) {
             let reads = any_staged.then_some((region, region + region_bytes));
             self.in_flight.push(InFlight { value: result, chunk: plan.band / 2, reads });
+            if self.codegen.sync_wgmma {
+                self.wgmma_wait_for(result);
+            }
         }
         Ok(())
     }

@@ -30,6 +30,7 @@ use tessera_tir::{ElemType, Kernel, Op, OpKind, Region, Type, ValueId, walk_ops}
 
 use crate::error::{BackendError, Result, Stage};
 use crate::layout::{LaidOutKernel, Layout, ThreadMap, axis_info::is_unit_stride};
+use crate::target::Codegen;
 use text::{Writer, elem_type};
 
 /// The name of the kernel's shared-memory buffer.
@@ -52,8 +53,13 @@ struct Lowered {
     layout: Option<Layout>,
 }
 
-/// Lowers a laid-out kernel to MLIR text.
+/// Lowers a laid-out kernel to MLIR text, with the default code generation.
 pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
+    lower_kernel_with(lk, Codegen::default())
+}
+
+/// Lowers a laid-out kernel to MLIR text, as `codegen` says.
+pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen) -> Result<LoweredKernel> {
     let kernel = lk.kernel;
     let mut defs = HashMap::new();
     let mut used = HashSet::new();
@@ -77,6 +83,7 @@ pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
         wgmma_buffers: false,
         deferred_wgmma: HashSet::new(),
         in_flight: Vec::new(),
+        codegen,
         copy_mode: pipeline::CopyMode::Checked,
         transient_pending: Vec::new(),
         transient_uses: 0,
@@ -189,6 +196,7 @@ struct Lowerer<'a, 'k> {
     /// [`dot`]'s module docs): a product is waited for where it is first
     /// read, and every one before control flow and at the end of a region.
     in_flight: Vec<dot::InFlight>,
+    codegen: Codegen,
     /// How the pipelined copies of the loop version being lowered are made.
     copy_mode: pipeline::CopyMode,
     /// The transient region (from the transient base) whose reads may still

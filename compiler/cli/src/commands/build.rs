@@ -4,6 +4,7 @@
 use crate::error::{CliError, CliResult};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tessera_backend::Codegen;
 use tessera_build::{BuildError, BuildOptions, ConstArg, build, parse_archs};
 
 pub fn run(
@@ -12,11 +13,13 @@ pub fn run(
     arch: &str,
     consts: &[String],
     jobs: Option<usize>,
+    codegen: Codegen,
 ) -> CliResult<ExitCode> {
     let archs = parse_archs(arch).map_err(cli_error)?;
     let mut options = BuildOptions::new(files.to_vec(), output, archs);
     options.consts = consts.iter().map(|c| ConstArg::parse(c)).collect::<Result<_, _>>().map_err(cli_error)?;
     options.jobs = jobs;
+    options.codegen = codegen;
     if options.ptxas.is_none() {
         eprintln!(
             "warning: ptxas not found (set TESSERA_PTXAS, or add it to PATH): the bundle holds PTX only, \

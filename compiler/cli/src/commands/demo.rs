@@ -218,7 +218,7 @@ fn compile_variant(
     path: &Path,
     name: &str,
 ) -> Result<String, NoRow> {
-    let at = gpu::Context { kernel: name, file: path, arch: DEMO_ARCH, stage: "ptx" };
+    let at = gpu::Context { kernel: name, file: path, arch: DEMO_ARCH, stage: "ptx", codegen: Default::default() };
     let mut compiled = match compile_kernel(kernel, &Target::new(DEMO_ARCH)) {
         Ok(compiled) => compiled,
         Err(error) if gpu::is_unsupported(&error) => {

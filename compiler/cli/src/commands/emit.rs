@@ -5,7 +5,7 @@ use crate::gpu;
 use crate::source::{load, parse_consts};
 use std::path::Path;
 use std::process::ExitCode;
-use tessera_backend::GpuArch;
+use tessera_backend::{Codegen, GpuArch};
 
 /// Stages this build can print, in pipeline order: the front end's, then the
 /// GPU backend's ([`gpu::STAGES`]).
@@ -18,6 +18,7 @@ pub fn run(
     stage: &str,
     print_after_all: bool,
     arch: GpuArch,
+    codegen: Codegen,
 ) -> CliResult<ExitCode> {
     if !STAGES.contains(&stage) {
         return Err(CliError::new(UNKNOWN_STAGE, format!("unknown stage `{stage}`"))
@@ -41,7 +42,7 @@ pub fn run(
         }
         backend if gpu::STAGES.contains(&backend) => {
             let k = source.lower(&signature.name, &consts)?;
-            let at = gpu::Context { kernel: &signature.name, file, arch, stage: backend };
+            let at = gpu::Context { kernel: &signature.name, file, arch, stage: backend, codegen };
             print!("{}", gpu::stage_text(&k, backend, &at)?);
         }
         _ => {
