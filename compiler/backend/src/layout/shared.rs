@@ -26,6 +26,8 @@
 //! 128 bytes, 16-byte chunk `c` of row `r` at `c ^ (r % 8)`); see
 //! [`super::wgmma`] for why this is the canonical layout the descriptors name.
 
+use super::ThreadMap;
+
 /// The placement of a `rows x cols` tile in shared memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SharedTile {
@@ -81,6 +83,39 @@ impl SharedTile {
         let phase = (row / self.per_phase) % self.max_phase;
         panel * self.rows * self.panel + row * self.panel + (((col / self.vec) ^ phase) * self.vec) + col % self.vec
     }
+
+    /// For a tile filled from `map` (its dimension `contiguous` stored as
+    /// the tile's columns): the element distance from register `from`'s
+    /// slot to register `to`'s when it is the same in every thread, so one
+    /// thread address serves both (a register's offset is then a constant).
+    pub fn constant_delta(&self, map: &ThreadMap, contiguous: usize, from: usize, to: usize) -> Option<i64> {
+        let (Some(a), Some(b)) = (map.regs.get(from), map.regs.get(to)) else { return None };
+        let warps = 1u32 << map.warp.len();
+        let mut delta = None;
+        for thread in 0..32 * warps {
+            let (lane, warp) = (thread % 32, thread / 32);
+            let mut base = vec![0u32; map.shape.len()];
+            for (bits, id) in [(&map.lane, lane), (&map.warp, warp)] {
+                for (i, contribution) in bits.iter().enumerate() {
+                    if id >> i & 1 == 1 {
+                        for (d, &amount) in contribution.iter().enumerate() {
+                            base[d] |= amount;
+                        }
+                    }
+                }
+            }
+            let slot = |reg: &[u32]| -> Option<i64> {
+                let c: Vec<u32> = base.iter().zip(reg).map(|(b, r)| b + r).collect();
+                let (row, col) = if contiguous == 1 { (*c.first()?, *c.get(1)?) } else { (*c.get(1)?, *c.first()?) };
+                (row < self.rows && col < self.cols).then(|| i64::from(self.offset(row, col)))
+            };
+            let d = slot(b)? - slot(a)?;
+            if *delta.get_or_insert(d) != d {
+                return None;
+            }
+        }
+        delta
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +138,37 @@ mod tests {
         let t = SharedTile::swizzled(64, 16, 4);
         assert_eq!((t.vec, t.per_phase, t.max_phase), (4, 2, 4));
         assert_eq!(t.size_bytes(), 64 * 16 * 4);
+    }
+
+    /// A thread's later copies into a 128-byte-swizzle tile are a constant
+    /// distance from its first when they are whole swizzle periods (8 rows)
+    /// away; a 4-row step changes the phase, so no constant.
+    #[test]
+    fn constant_deltas_follow_the_swizzle_period() {
+        use crate::layout::Layout;
+        // 64 x 64 bf16 on one warp, 8 elements per thread: 4 rows per warp
+        // step, so a thread's vectors sit 4, 8, 12, ... rows below its first.
+        let layout = Layout::blocked_in_order(&[64, 64], 1, 8, &[1, 0]);
+        let map = layout.thread_map(&[64, 64]);
+        let tile = SharedTile::wgmma_sw128(64, 64, 2).expect("one panel");
+        let first = map.regs[0].clone();
+        let (mut constant, mut varying) = (0, 0);
+        for (i, reg) in map.regs.iter().enumerate().step_by(8) {
+            assert_eq!(reg[1], first[1]);
+            let rows = reg[0] - first[0];
+            match tile.constant_delta(&map, 1, 0, i) {
+                Some(delta) => {
+                    assert_eq!(rows % 8, 0, "register {i}");
+                    assert_eq!(delta, i64::from(rows) * 64);
+                    constant += 1;
+                }
+                None => {
+                    assert_eq!(rows % 8, 4, "register {i}");
+                    varying += 1;
+                }
+            }
+        }
+        assert!(constant > 1 && varying > 0, "{constant} {varying}");
     }
 
     #[test]

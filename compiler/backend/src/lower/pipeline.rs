@@ -35,7 +35,11 @@
 //! along `order[0]`. A uniform check (stride 1 along `order[0]`, aligned
 //! addresses) guards this; otherwise the copy is done element by element
 //! through registers, with the same masks. Iterations past the end still
-//! commit (empty) groups, so the wait count stays uniform.
+//! commit (empty) groups, so the wait count stays uniform. In the vector
+//! version, refills of at least [`MIN_INTERIOR_COPIES`] copies per thread
+//! test once (uniformly) whether every tile lies inside its view; then each
+//! copy is a full `cp.async` a uniform distance from the thread's first
+//! (and, where the swizzle allows, a constant distance in shared memory).
 
 use std::collections::HashSet;
 
@@ -47,6 +51,10 @@ use super::dot::Staged;
 use super::text::{elem_type, memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
 use crate::layout::{ThreadMap, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
+
+/// Copies per thread per refill from which refills get an unchecked
+/// version for tiles inside their views ([`Lowerer::pipeline_issue`]).
+const MIN_INTERIOR_COPIES: usize = 8;
 
 /// How the copies of a pipelined loop are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +87,15 @@ pub(super) struct Pipelined {
     pub elem: tessera_tir::ElemType,
     /// Elements per copy along `order[0]`.
     pub width: u32,
+}
+
+impl Pipelined {
+    /// The block's extent per axis of the view (the tile stores
+    /// `contiguous` as its columns).
+    pub(super) fn block_shape(&self) -> [u32; 2] {
+        let shape = [self.tile.rows, self.tile.cols];
+        if self.contiguous == 1 { shape } else { [shape[1], shape[0]] }
+    }
 }
 
 /// A loop being pipelined: its loads, stages, and the live iteration counter.
@@ -304,10 +321,154 @@ impl Lowerer<'_, '_> {
     /// `ptrs`, already advanced by `ahead`) into buffer `slot` (i32), then commits.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn pipeline_issue(&mut self, pipe: &Pipeline, ptrs: &[BlockPtr], slot: &str, valid: &str) -> Result<()> {
-        for (load, bp) in pipe.loads.iter().zip(ptrs) {
-            self.issue_copy(load, bp, slot, valid)?;
+        if self.copy_mode == CopyMode::Vector && self.interior_pays(pipe)? {
+            // Most refills lie wholly inside their views: one uniform test,
+            // then copies without per-copy bounds or sizes (the tail, and
+            // iterations past the end, take the checked copies).
+            let interior = self.pipeline_interior(pipe, ptrs, valid);
+            self.w.open(format!("scf.if {interior} {{"));
+            for (load, bp) in pipe.loads.iter().zip(ptrs) {
+                self.copy_interior(load, bp, slot)?;
+            }
+            self.w.line("scf.yield");
+            self.w.close("} else {");
+            self.w.depth_in();
+            for (load, bp) in pipe.loads.iter().zip(ptrs) {
+                self.issue_copy(load, bp, slot, valid)?;
+            }
+            self.w.line("scf.yield");
+            self.w.close("}");
+        } else {
+            for (load, bp) in pipe.loads.iter().zip(ptrs) {
+                self.issue_copy(load, bp, slot, valid)?;
+            }
         }
         self.asm_void("cp.async.commit_group;");
+        Ok(())
+    }
+
+    /// Whether a refill's copies are worth a second, unchecked version: at
+    /// least [`MIN_INTERIOR_COPIES`] copies per thread. The branch costs
+    /// ptxas registers (seen: 128 -> 150 and 174 for `la_output_bf16` with
+    /// DK 64 and 32 on 8 warps, 4 and 6 copies, past the 2-CTA limit)
+    /// while the checks it saves grow with the copies (matmul 128x256x64 on
+    /// 8 warps, 12 copies: 296 -> 144 instructions per iteration).
+    fn interior_pays(&self, pipe: &Pipeline) -> Result<bool> {
+        let mut copies = 0;
+        for load in &pipe.loads {
+            let map = self.layout_of(load.result)?.thread_map(&load.block_shape());
+            copies += map.regs.len() / load.width.max(1) as usize;
+        }
+        Ok(copies >= MIN_INTERIOR_COPIES)
+    }
+
+    /// The uniform condition under which every tile of this refill lies
+    /// inside its view along its checked axes, and the iteration runs.
+    fn pipeline_interior(&mut self, pipe: &Pipeline, ptrs: &[BlockPtr], valid: &str) -> String {
+        let mut pred = valid.to_string();
+        let zero = self.w.int(0, "i64");
+        for (load, bp) in pipe.loads.iter().zip(ptrs) {
+            for &d in &load.checked {
+                let d = d as usize;
+                let (Some(size), Some(offset)) = (bp.shape.get(d), bp.offsets.get(d)) else { continue };
+                let start = self.w.conv("extsi", offset, "i32", "i64");
+                let extent = self.w.int(i64::from(load.block_shape()[d]), "i64");
+                let end = self.w.bin("addi", &start, &extent, "i64");
+                let lo = self.w.cmpi("sge", &start, &zero, "i64");
+                let hi = self.w.cmpi("sle", &end, size, "i64");
+                let both = self.w.and(&lo, &hi);
+                pred = self.w.and(&pred, &both);
+            }
+        }
+        pred
+    }
+
+    /// The copies of one tile known to lie inside its view: full
+    /// `cp.async`s without bounds or source sizes. The thread's first
+    /// vector is addressed once; every other one is a uniform distance away
+    /// in global memory (its coordinate offset times the strides) and, when
+    /// the swizzle allows ([`SharedTile::constant_delta`]), a constant one in
+    /// shared memory, so a copy costs an add, not an address computation
+    /// (and holds no per-copy registers through the loop).
+    fn copy_interior(&mut self, load: &Pipelined, bp: &BlockPtr, slot: &str) -> Result<()> {
+        let staged = self.pipeline_buffer(load, slot);
+        let shape = load.block_shape();
+        let map = self.layout_of(load.result)?.thread_map(&shape);
+        let bytes = memory_bytes(load.elem);
+        let copy_bytes = load.width * bytes;
+        let mty = memory_type(load.elem);
+        let starts: Vec<String> = bp.offsets.iter().map(|o| self.w.conv("extsi", o, "i32", "i64")).collect();
+        let tile = self.block_address(bp, &starts, mty);
+        let base = self.base(&map)?;
+        let cache = if copy_bytes == 16 { "cg" } else { "ca" };
+        let rel_of = |s: &mut Self, reg: &[u32]| -> Vec<String> {
+            reg.iter()
+                .enumerate()
+                .map(|(d, &c)| {
+                    let c = s.w.i32(i64::from(c));
+                    s.w.bin("addi", &base[d], &c, "i32")
+                })
+                .collect()
+        };
+        let first = map.regs.first().ok_or_else(|| BackendError::new(Stage::Layout, "an empty pipelined tile"))?;
+        let rel0 = rel_of(self, first);
+        let mut linear: Option<String> = None;
+        for (d, r) in rel0.iter().enumerate() {
+            let wide = self.w.conv("extsi", r, "i32", "i64");
+            let term = self.w.bin("muli", &wide, &bp.strides[d], "i64");
+            linear = Some(match linear {
+                Some(prev) => self.w.bin("addi", &prev, &term, "i64"),
+                None => term,
+            });
+        }
+        let linear = linear.unwrap_or_else(|| self.w.int(0, "i64"));
+        let src0 = self.w.gep(&tile, &linear, "i64", "!llvm.ptr<1>", mty);
+        // Opaque to LLVM: otherwise it folds each copy's uniform distance
+        // into a per-thread offset hoisted out of the loop (two registers
+        // per copy held through the loop).
+        let src0 = self.w.def(format!(
+            "llvm.inline_asm asm_dialect = att \"mov.b64 $0, $1;\", \"=l,l\" {src0} : (!llvm.ptr<1>) -> !llvm.ptr<1>"
+        ));
+        let dst0 = self.tile_ptr(&staged, &rel0[0], &rel0[1]);
+        let mut i = 0;
+        while i < map.regs.len() {
+            if i % load.width as usize != 0 || !Self::is_vector(&map, i, load.width, load.contiguous as u32) {
+                return Err(BackendError::new(Stage::Layout, "a pipelined load's registers are not vectors"));
+            }
+            let reg = &map.regs[i];
+            let mut step: Option<String> = None;
+            for (d, (&c, &c0)) in reg.iter().zip(first).enumerate() {
+                if c == c0 {
+                    continue;
+                }
+                let dc = self.w.int(i64::from(c) - i64::from(c0), "i64");
+                let term = self.w.bin("muli", &dc, &bp.strides[d], "i64");
+                step = Some(match step {
+                    Some(prev) => self.w.bin("addi", &prev, &term, "i64"),
+                    None => term,
+                });
+            }
+            let src = match step {
+                Some(step) => self.w.gep(&src0, &step, "i64", "!llvm.ptr<1>", mty),
+                None => src0.clone(),
+            };
+            let dst = match staged.tile.constant_delta(&map, load.contiguous, 0, i) {
+                Some(0) => dst0.clone(),
+                Some(delta) => {
+                    let delta = self.w.i32(delta * i64::from(bytes));
+                    self.w.gep(&dst0, &delta, "i32", "!llvm.ptr<3>", "i8")
+                }
+                None => {
+                    let rel = rel_of(self, reg);
+                    self.tile_ptr(&staged, &rel[0], &rel[1])
+                }
+            };
+            let dst = self.w.def(format!("llvm.ptrtoint {dst} : !llvm.ptr<3> to i32"));
+            self.w.line(format!(
+                "llvm.inline_asm has_side_effects asm_dialect = att \"cp.async.{cache}.shared.global [$0], [$1], {copy_bytes};\", \"r,l\" {dst}, {src} : (i32, !llvm.ptr<1>) -> ()"
+            ));
+            i += load.width as usize;
+        }
         Ok(())
     }
 
@@ -338,8 +499,7 @@ impl Lowerer<'_, '_> {
     fn issue_copy(&mut self, load: &Pipelined, bp: &BlockPtr, slot: &str, valid: &str) -> Result<()> {
         let staged = self.pipeline_buffer(load, slot);
         let layout = self.layout_of(load.result)?;
-        let shape = [load.tile.rows, load.tile.cols];
-        let shape = if load.contiguous == 1 { shape } else { [shape[1], shape[0]] };
+        let shape = load.block_shape();
         let map = layout.thread_map(&shape);
         let bytes = memory_bytes(load.elem);
         let copy_bytes = load.width * bytes;
@@ -480,6 +640,34 @@ mod tests {
     const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
 
     /// The MLIR of `matmul_block_ptr` at 128x256x64 on `warps` warps with `stages` stages.
+    /// In the vector version, a refill whose tiles lie inside their views
+    /// (one uniform test) copies without bounds or source sizes; the
+    /// checked copies remain for the tail. A refill of few copies per
+    /// thread gets no second version (its branch would cost more registers
+    /// than the checks it saves).
+    #[test]
+    fn refills_inside_the_view_copy_without_checks() {
+        let full = |text: &str| text.lines().filter(|l| l.contains(r#"16;", "r,l""#)).count();
+        let sized = |text: &str| text.lines().filter(|l| l.contains("[$0], [$1], 16, $2;")).count();
+        let fast_loop = |mlir: &str| mlir.split("} do {").nth(1).map(str::to_string).expect("the vector version");
+        // 128x64 A and 64x256 B tiles of bf16 on 8 warps: 12 copies a thread.
+        let fast = fast_loop(&block_ptr_mlir(8, 3, GpuArch::Sm90a));
+        assert_eq!(full(&fast), 12, "unchecked copies in the loop");
+        assert_eq!(sized(&fast), 12, "checked copies for the tail");
+        // Lightning attention's output kernel, DK 32: 4 copies a thread.
+        let consts: Vec<(String, ConstValue)> =
+            [("DK", 32), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 2)]
+                .iter()
+                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+                .collect();
+        let source = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
+        let tir = tessera_frontend::compile_str("la.tsr", source, "la_output_bf16", &consts).expect("front end");
+        let mlir = compile_kernel(&tir, &Target::new(GpuArch::Sm90a)).expect("backend").stages.mlir;
+        let fast = fast_loop(&mlir);
+        assert_eq!(full(&fast), 0);
+        assert_eq!(sized(&fast), 4);
+    }
+
     fn block_ptr_mlir(warps: i64, stages: i64, arch: GpuArch) -> String {
         let consts: Vec<(String, ConstValue)> =
             [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", warps), ("stages", stages)]
@@ -517,8 +705,10 @@ mod tests {
             let fast = fast.split_once("cp.async.wait_group 0;").map(|(body, _)| body).expect("the loop ends");
             let global_loads = fast.lines().filter(|l| l.contains("llvm.load") && l.contains("!llvm.ptr<1>")).count();
             assert_eq!(global_loads, 0, "{arch}: the value tile is not loaded synchronously");
-            // k (64x64) and v (64x64): 4 + 4 16-byte copies per thread of 128.
-            assert_eq!(fast.matches("cp.async.cg.shared.global").count(), 8, "{arch}");
+            // k (64x64) and v (64x64): 4 + 4 16-byte copies per thread of
+            // 128, checked, and again unchecked for refills inside the view.
+            assert_eq!(fast.matches("cp.async.cg.shared.global").count(), 16, "{arch}");
+            assert_eq!(fast.matches("16, $2;").count(), 8, "{arch}");
             assert!(fast.contains("!llvm.ptr<3> -> vector<8xbf16>"), "{arch}: v is read back as 16-byte vectors");
         }
     }
