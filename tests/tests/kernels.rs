@@ -235,6 +235,34 @@ fn matmul_block_pointers() {
     check_matmul("matmul_block_ptr");
 }
 
+/// `matmul_aligned`: row-major operands whose rows are multiples of 8
+/// elements (its hints), ragged M and tails of N and K against the blocks.
+#[test]
+fn matmul_aligned_block_pointers() {
+    let bf16 = ScalarType::BF16;
+    for (bm, bn, bk) in [(64, 64, 32), (128, 128, 64)] {
+        let consts = [("BLOCK_M", int(bm)), ("BLOCK_N", int(bn)), ("BLOCK_K", int(bk)), ("GROUP_M", int(8))];
+        let kernel = compile("matmul.tsr", "matmul_aligned", &consts);
+        for mut trial in trials("matmul_aligned") {
+            for (m, n, k) in [(1, 8, 8), (17, 40, 72), (129, 96, 80), (600, 16, 136)] {
+                let (a_layout, b_layout, c_layout) =
+                    (Layout::contiguous(&[m, k]), Layout::contiguous(&[k, n]), Layout::contiguous(&[m, n]));
+                let mut launch = Launch::new();
+                let a = launch.input_at("a", bf16, &uniform(&mut trial.rng, m * k, -1.0, 1.0), &a_layout);
+                let b = launch.input_at("b", bf16, &uniform(&mut trial.rng, k * n, -1.0, 1.0), &b_layout);
+                launch.output("c", bf16, c_layout.buffer_len());
+                launch.ints(&["M", "N", "K"], &[m as i64, n as i64, k as i64]);
+                launch.ints(&["stride_am", "stride_ak"], &a_layout.stride_args());
+                launch.ints(&["stride_bk", "stride_bn"], &b_layout.stride_args());
+                launch.ints(&["stride_cm", "stride_cn"], &c_layout.stride_args());
+                let out = launch.run(&kernel);
+                let what = case(&kernel, &format!("M={m} N={n} K={k}"), &trial);
+                assert_close(&what, &out.view("c", &c_layout), &reference::matmul(&a, &b, m, n, k), tolerance::BF16);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // linear_attention.tsr
 

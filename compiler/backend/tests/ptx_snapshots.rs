@@ -54,6 +54,7 @@ snapshot_tests! {
     matmul: "matmul.tsr" "matmul" [];
     matmul_block_ptr: "matmul.tsr" "matmul_block_ptr" [];
     matmul_block_ptr_wgmma: "matmul.tsr" "matmul_block_ptr" ["BLOCK_N" = 256, "warps" = 8, "stages" = 3];
+    matmul_aligned_wgmma: "matmul.tsr" "matmul_aligned" ["BLOCK_N" = 256, "warps" = 8, "stages" = 3];
     linear_attention_fwd: "linear_attention.tsr" "linear_attention_fwd" ["D" = 64];
     linear_attention_fwd_bf16: "linear_attention.tsr" "linear_attention_fwd_bf16" ["D" = 64];
     la_state_scan: "lightning_attn.tsr" "la_state_scan" [];

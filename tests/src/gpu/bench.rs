@@ -46,7 +46,7 @@ pub struct BenchOptions {
 }
 
 /// The matmul kernels, and the row-wise kernels with their bf16 names.
-pub const MATMUL_KERNELS: &[&str] = &["matmul", "matmul_block_ptr"];
+pub const MATMUL_KERNELS: &[&str] = &["matmul", "matmul_block_ptr", "matmul_aligned"];
 pub const SOFTMAX_KERNEL: &str = "softmax_bf16";
 /// Softmax over rows of any length (online max and sum over BLOCK-wide chunks).
 pub const SOFTMAX_LOOPED_KERNEL: &str = "softmax_looped_bf16";

@@ -30,6 +30,7 @@ pub const KNOWN: &[&str] = &[
     "layer_norm_fwd_bf16",
     "matmul",
     "matmul_block_ptr",
+    "matmul_aligned",
     "linear_attention_fwd",
     "linear_attention_fwd_bf16",
 ];
@@ -47,7 +48,7 @@ pub fn expected(
         "vector_add" | "vector_add_bf16" => vector_add,
         "softmax" | "softmax_bf16" | "softmax_looped" | "softmax_looped_bf16" => softmax,
         "layer_norm_fwd" | "layer_norm_fwd_bf16" => layer_norm,
-        "matmul" | "matmul_block_ptr" => matmul,
+        "matmul" | "matmul_block_ptr" | "matmul_aligned" => matmul,
         "linear_attention_fwd" | "linear_attention_fwd_bf16" => linear_attention,
         _ => return None,
     };

@@ -77,7 +77,12 @@ impl Lowerer<'_, '_> {
         self.hoist_invariant_operands(&op.regions)?;
         let saved_pin = self.shared_pinned;
         let pipeline = self.pipeline_plan(op, body)?;
-        let results = match pipeline.as_ref().and_then(|pipe| self.pipeline_vector_condition(op, pipe).transpose()) {
+        let proven = pipeline.as_ref().is_some_and(|pipe| self.vector_copies_proven(op, pipe));
+        let condition = match pipeline.as_ref() {
+            Some(pipe) if !proven => self.pipeline_vector_condition(op, pipe).transpose(),
+            _ => None,
+        };
+        let results = match condition {
             // Loop versioning: whether every pipelined copy may be a
             // `cp.async` vector is uniform and loop-invariant, so it is
             // decided once, and each version carries only its own copies
@@ -119,6 +124,8 @@ impl Lowerer<'_, '_> {
                 self.w.close("}");
                 Self::results(&versioned, types.len())
             }
+            // Known at compile time: only the vector version.
+            None if proven => self.for_loop_version(op, body, pipeline.as_ref(), CopyMode::Vector)?,
             None => self.for_loop_version(op, body, pipeline.as_ref(), CopyMode::Checked)?,
         };
         self.bind(&op.results, &results)?;

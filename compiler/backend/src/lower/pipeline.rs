@@ -50,7 +50,7 @@ use super::block::BlockPtr;
 use super::dot::Staged;
 use super::text::{elem_type, memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{ThreadMap, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
+use crate::layout::{ThreadMap, axis_info::is_unit_stride, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
 
 /// Copies per thread per refill from which refills get an unchecked
 /// version for tiles inside their views ([`Lowerer::pipeline_issue`]).
@@ -291,6 +291,65 @@ impl Lowerer<'_, '_> {
     /// condition at its loop-entry value (see [`Self::block_fast_path`]),
     /// and its advance along the contiguous axis a multiple of the vector.
     /// `None` when no load copies vectors at all.
+    /// Whether every pipelined copy of `op` is known, at compile time, to
+    /// be a `cp.async` vector ([`Self::pipeline_vector_condition`] always
+    /// holds): the block pointer comes from `make_block_ptr` (through
+    /// `advance`s), its stride along the copy is the constant 1, and the axis
+    /// info proves the base aligned to a vector and the other strides, the
+    /// offset along the copy and its advance multiples of the vector width
+    /// (`@div(16)` parameters give this). The loop then has one version.
+    pub(super) fn vector_copies_proven(&self, op: &Op, pipe: &Pipeline) -> bool {
+        let divisible = |v: ValueId, by: u64| self.lk.axis_info.get(&v).is_some_and(|i| i.divisibility[0] >= by);
+        // The constant 1, or an `@contig` parameter (possibly widened).
+        let is_one = |v: ValueId| {
+            let mut v = v;
+            loop {
+                match self.defs.get(&v).map(|o| (&o.kind, o.operands.first())) {
+                    Some((OpKind::Constant(tessera_tir::Constant::Int(1)), _)) => return true,
+                    Some((OpKind::Cast, Some(&src))) => v = src,
+                    Some(_) => return false,
+                    None => {
+                        return self.kernel.params.iter().any(|p| p.value == v && is_unit_stride(self.kernel, p));
+                    }
+                }
+            }
+        };
+        pipe.loads.iter().all(|load| {
+            let bytes = memory_bytes(load.elem);
+            if !matches!(load.width * bytes, 4 | 8 | 16) {
+                return true;
+            }
+            let (width, rank, dim) = (u64::from(load.width), load.deltas.len(), load.contiguous);
+            let Some(&init) = op.operands.get(3 + load.iter) else { return false };
+            // Walk back through `advance`s to the `make_block_ptr`.
+            let mut v = init;
+            let mut advances: Vec<ValueId> = Vec::new();
+            let make = loop {
+                match self.defs.get(&v) {
+                    Some(o) if matches!(o.kind, OpKind::Advance) => {
+                        advances.extend(o.operands.get(1 + dim).copied());
+                        v = o.operands[0];
+                    }
+                    Some(o) if matches!(o.kind, OpKind::MakeBlockPtr { .. }) => break *o,
+                    _ => return false,
+                }
+            };
+            // Operands: base, `rank` shapes, `rank` strides, `rank` offsets.
+            let (Some(&base), Some(strides), Some(&offset)) = (
+                make.operands.first(),
+                make.operands.get(1 + rank..1 + 2 * rank),
+                make.operands.get(1 + 2 * rank + dim),
+            ) else {
+                return false;
+            };
+            divisible(base, width * u64::from(bytes))
+                && strides.iter().enumerate().all(|(d, &s)| if d == dim { is_one(s) } else { divisible(s, width) })
+                && divisible(offset, width)
+                && advances.iter().all(|&a| divisible(a, width))
+                && load.deltas.get(dim).is_some_and(|&delta| divisible(delta, width))
+        })
+    }
+
     pub(super) fn pipeline_vector_condition(&mut self, op: &Op, pipe: &Pipeline) -> Result<Option<String>> {
         let mut all: Option<String> = None;
         for load in &pipe.loads {
@@ -735,6 +794,17 @@ mod tests {
             );
             assert!(loops[0].contains("scf.if"), "{arch}: the version is chosen before the loop");
         }
+        // `matmul_aligned`'s hints prove the copies: one version, vectors only.
+        let consts: Vec<(String, ConstValue)> =
+            [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", 8), ("stages", 3)]
+                .iter()
+                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+                .collect();
+        let tir = tessera_frontend::compile_str("matmul.tsr", MATMUL, "matmul_aligned", &consts).expect("front end");
+        let mlir = compile_kernel(&tir, &Target::new(GpuArch::Sm90a)).expect("backend").stages.mlir;
+        assert_eq!(mlir.matches("} do {").count(), 1, "one loop");
+        let global_loads = mlir.lines().filter(|l| l.contains("llvm.load") && l.contains("!llvm.ptr<1>")).count();
+        assert_eq!(global_loads, 0, "no element copies");
     }
 
     #[test]
