@@ -195,34 +195,44 @@ fn layer_norm_bf16() {
 /// tails of M, N and K at once, several tiles per axis, and more tile-rows
 /// than GROUP_M (600 / 64 = 10 > 8: a short last group).
 fn check_matmul(kernel_name: &str) {
-    let bf16 = ScalarType::BF16;
     let shapes = [(1, 1, 1), (17, 33, 65), (128, 96, 80), (600, 16, 8), (65, 300, 130)];
     for (bm, bn, bk) in [(64, 64, 32), (128, 128, 64), (64, 256, 32)] {
-        let consts = [("BLOCK_M", int(bm)), ("BLOCK_N", int(bn)), ("BLOCK_K", int(bk)), ("GROUP_M", int(8))];
-        let kernel = compile("matmul.tsr", kernel_name, &consts);
+        let kernel = compile_matmul(kernel_name, bm, bn, bk);
         for mut trial in trials(kernel_name) {
             for (i, &(m, n, k)) in shapes.iter().enumerate() {
                 // Alternate dense operands with a padded A, a column-major B
                 // and a padded C.
-                let (a_layout, b_layout, c_layout) = if i % 2 == 1 {
-                    (Layout::padded(&[m, k], 3), Layout::permuted(&[k, n], &[1, 0]), Layout::padded(&[m, n], 5))
+                let layouts = if i % 2 == 1 {
+                    [Layout::padded(&[m, k], 3), Layout::permuted(&[k, n], &[1, 0]), Layout::padded(&[m, n], 5)]
                 } else {
-                    (Layout::contiguous(&[m, k]), Layout::contiguous(&[k, n]), Layout::contiguous(&[m, n]))
+                    [Layout::contiguous(&[m, k]), Layout::contiguous(&[k, n]), Layout::contiguous(&[m, n])]
                 };
-                let mut launch = Launch::new();
-                let a = launch.input_at("a", bf16, &uniform(&mut trial.rng, m * k, -1.0, 1.0), &a_layout);
-                let b = launch.input_at("b", bf16, &uniform(&mut trial.rng, k * n, -1.0, 1.0), &b_layout);
-                launch.output("c", bf16, c_layout.buffer_len());
-                launch.ints(&["M", "N", "K"], &[m as i64, n as i64, k as i64]);
-                launch.ints(&["stride_am", "stride_ak"], &a_layout.stride_args());
-                launch.ints(&["stride_bk", "stride_bn"], &b_layout.stride_args());
-                launch.ints(&["stride_cm", "stride_cn"], &c_layout.stride_args());
-                let out = launch.run(&kernel);
-                let what = case(&kernel, &format!("M={m} N={n} K={k}"), &trial);
-                assert_close(&what, &out.view("c", &c_layout), &reference::matmul(&a, &b, m, n, k), tolerance::BF16);
+                run_matmul(&kernel, &mut trial, [m, n, k], &layouts);
             }
         }
     }
+}
+
+fn compile_matmul(kernel_name: &str, bm: i64, bn: i64, bk: i64) -> Kernel {
+    let consts = [("BLOCK_M", int(bm)), ("BLOCK_N", int(bn)), ("BLOCK_K", int(bk)), ("GROUP_M", int(8))];
+    compile("matmul.tsr", kernel_name, &consts)
+}
+
+/// One matmul launch on random operands laid out as `[a, b, c]`, checked
+/// against the float64 product.
+fn run_matmul(kernel: &Kernel, trial: &mut Trial, [m, n, k]: [usize; 3], [a_layout, b_layout, c_layout]: &[Layout; 3]) {
+    let bf16 = ScalarType::BF16;
+    let mut launch = Launch::new();
+    let a = launch.input_at("a", bf16, &uniform(&mut trial.rng, m * k, -1.0, 1.0), a_layout);
+    let b = launch.input_at("b", bf16, &uniform(&mut trial.rng, k * n, -1.0, 1.0), b_layout);
+    launch.output("c", bf16, c_layout.buffer_len());
+    launch.ints(&["M", "N", "K"], &[m as i64, n as i64, k as i64]);
+    launch.ints(&["stride_am", "stride_ak"], &a_layout.stride_args());
+    launch.ints(&["stride_bk", "stride_bn"], &b_layout.stride_args());
+    launch.ints(&["stride_cm", "stride_cn"], &c_layout.stride_args());
+    let out = launch.run(kernel);
+    let what = case(kernel, &format!("M={m} N={n} K={k}"), trial);
+    assert_close(&what, &out.view("c", c_layout), &reference::matmul(&a, &b, m, n, k), tolerance::BF16);
 }
 
 #[test]
@@ -239,25 +249,12 @@ fn matmul_block_pointers() {
 /// elements (its hints), ragged M and tails of N and K against the blocks.
 #[test]
 fn matmul_aligned_block_pointers() {
-    let bf16 = ScalarType::BF16;
     for (bm, bn, bk) in [(64, 64, 32), (128, 128, 64)] {
-        let consts = [("BLOCK_M", int(bm)), ("BLOCK_N", int(bn)), ("BLOCK_K", int(bk)), ("GROUP_M", int(8))];
-        let kernel = compile("matmul.tsr", "matmul_aligned", &consts);
+        let kernel = compile_matmul("matmul_aligned", bm, bn, bk);
         for mut trial in trials("matmul_aligned") {
             for (m, n, k) in [(1, 8, 8), (17, 40, 72), (129, 96, 80), (600, 16, 136)] {
-                let (a_layout, b_layout, c_layout) =
-                    (Layout::contiguous(&[m, k]), Layout::contiguous(&[k, n]), Layout::contiguous(&[m, n]));
-                let mut launch = Launch::new();
-                let a = launch.input_at("a", bf16, &uniform(&mut trial.rng, m * k, -1.0, 1.0), &a_layout);
-                let b = launch.input_at("b", bf16, &uniform(&mut trial.rng, k * n, -1.0, 1.0), &b_layout);
-                launch.output("c", bf16, c_layout.buffer_len());
-                launch.ints(&["M", "N", "K"], &[m as i64, n as i64, k as i64]);
-                launch.ints(&["stride_am", "stride_ak"], &a_layout.stride_args());
-                launch.ints(&["stride_bk", "stride_bn"], &b_layout.stride_args());
-                launch.ints(&["stride_cm", "stride_cn"], &c_layout.stride_args());
-                let out = launch.run(&kernel);
-                let what = case(&kernel, &format!("M={m} N={n} K={k}"), &trial);
-                assert_close(&what, &out.view("c", &c_layout), &reference::matmul(&a, &b, m, n, k), tolerance::BF16);
+                let layouts = [Layout::contiguous(&[m, k]), Layout::contiguous(&[k, n]), Layout::contiguous(&[m, n])];
+                run_matmul(&kernel, &mut trial, [m, n, k], &layouts);
             }
         }
     }
