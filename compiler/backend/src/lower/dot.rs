@@ -166,21 +166,23 @@ impl Lowerer<'_, '_> {
             .enumerate()
             .map(|(i, v)| !self.pipelined.contains_key(v) && !(i == 0 && register_a.is_some()))
             .collect();
-        let mut region_bytes = 0;
+        // The region starts `align`-aligned; B starts at the first aligned
+        // offset after A (what `stage_operand` computes).
+        let align = if wgmma { u64::from(wgmma::SW128_ATOM_BYTES) } else { 128 };
+        let mut region_bytes: u64 = 0;
         for (index, &staged_here) in from_registers.iter().enumerate() {
             let v = Self::operand_value(op, index)?;
             let numel: u64 = self.shape_of(v)?.iter().map(|&d| u64::from(d)).product();
             if staged_here {
-                region_bytes += numel * u64::from(memory_bytes(self.elem_of(v)?)) + u64::from(wgmma::SW128_ATOM_BYTES);
+                region_bytes = region_bytes.next_multiple_of(align) + numel * u64::from(memory_bytes(self.elem_of(v)?));
             }
         }
         let any_staged = from_registers.iter().any(|&r| r);
-        let align = if wgmma { u64::from(wgmma::SW128_ATOM_BYTES) } else { 128 };
         let region = if any_staged { self.transient_alloc(region_bytes, align) } else { 0 };
         if let Some(table) = &register_a {
             let b_staged = match self.pipelined.get(&b) {
                 Some(st) => st.clone(),
-                None => self.stage_operand(op, 1, kind, wgmma, region, false)?,
+                None => self.stage_operand(op, 1, kind, wgmma, (region, region + region_bytes), false)?,
             };
             if any_staged {
                 self.asm_void("fence.proxy.async.shared::cta;");
@@ -203,7 +205,10 @@ impl Lowerer<'_, '_> {
         for (index, v) in [(0, a), (1, b)] {
             match self.pipelined.get(&v) {
                 Some(st) => staged.push(st.clone()),
-                None => staged.push(self.stage_operand(op, index, kind, wgmma, region, from_registers[0])?),
+                None => {
+                    let bounds = (region, region + region_bytes);
+                    staged.push(self.stage_operand(op, index, kind, wgmma, bounds, from_registers[0])?)
+                }
             }
         }
         if any_staged {
@@ -663,16 +668,16 @@ impl Lowerer<'_, '_> {
     /// transient region at `region` (A first, B after it); with `panels`, in
     /// the 128-byte-swizzle panels `wgmma` reads when the shape allows, each
     /// tile starting on a swizzle atom.
-    /// Writes operand `index` of `op` into the transient region at
-    /// `region`: A at its start, B after A's slot when A is staged there
-    /// too (`a_staged`), else at its start.
+    /// Writes operand `index` of `op` into the transient region `[start,
+    /// end)`: A at its start, B after A's slot when A is staged there too
+    /// (`a_staged`), else at its start.
     fn stage_operand(
         &mut self,
         op: &Op,
         index: usize,
         kind: DotKind,
         panels: bool,
-        region: u64,
+        (region, end): (u64, u64),
         a_staged: bool,
     ) -> Result<Staged> {
         let v = Self::operand_value(op, index)?;
@@ -705,12 +710,18 @@ impl Lowerer<'_, '_> {
             let a_start = if panels { self.atom_aligned(region) } else { region };
             a_start + a_numel * u64::from(memory_bytes(a_elem))
         };
+        // The region starts at an absolute multiple of 128 (1024 for
+        // `wgmma`), so B lands where `dot` sized the region for it.
         let offset = if panel_tile.is_some() {
             self.wgmma_buffers = true;
             self.atom_aligned(after_a)
         } else {
-            after_a.next_multiple_of(128)
+            self.absolute_aligned(after_a, 128)
         };
+        if offset + tile.size_bytes() > end {
+            // A staged operand past its region would overlap the next one.
+            return Err(Self::err(op, Stage::Layout, "a staged dot operand does not fit its shared-memory region"));
+        }
         self.reserve_shared(offset + tile.size_bytes());
         let base = self.shared_base(offset);
         let staged = Staged { base, tile, contiguous, elem };
@@ -726,8 +737,13 @@ impl Lowerer<'_, '_> {
     /// The first transient offset at or after `offset` whose absolute shared
     /// address is a multiple of the 128-byte-swizzle atom.
     fn atom_aligned(&self, offset: u64) -> u64 {
-        let atom = u64::from(wgmma::SW128_ATOM_BYTES);
-        (self.shared_pinned + offset).next_multiple_of(atom) - self.shared_pinned
+        self.absolute_aligned(offset, u64::from(wgmma::SW128_ATOM_BYTES))
+    }
+
+    /// The first transient offset at or after `offset` whose absolute shared
+    /// address is a multiple of `align`.
+    fn absolute_aligned(&self, offset: u64, align: u64) -> u64 {
+        (self.shared_pinned + offset).next_multiple_of(align) - self.shared_pinned
     }
 
     /// The accesses of the registers laid out by `map` to `staged`'s tile:
