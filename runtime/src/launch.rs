@@ -323,6 +323,18 @@ impl KernelHandle {
                 )
             }
             .map_err(|e| load_err(format!("cannot allow {shared} bytes of dynamic shared memory: {}", describe(&e))))?;
+            // Prefer the largest shared-memory carveout, so that two CTAs of
+            // up to ~113 KB each fit one SM (the driver may otherwise pick a
+            // smaller one). A hint: a driver that declines it still runs
+            // the kernel, so its error is not one.
+            // SAFETY: a valid function of the current context.
+            let _ = unsafe {
+                result::function::set_function_attribute(
+                    loaded.function,
+                    CUfunction_attribute::CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
+                    100,
+                )
+            };
         }
         let loaded = Arc::new(loaded);
         lock(&self.0.modules).insert(choice.variant, loaded.clone());
