@@ -356,3 +356,22 @@ fn independent_wgmma_products_overlap_until_read() {
     assert!(ptx.contains("wgmma.wait_group.sync.aligned 0;"));
     assert!(!ptx.contains("wgmma.wait_group.sync.aligned 1;") && !ptx.contains("wgmma.wait_group.sync.aligned 2;"));
 }
+
+/// `matmul_aligned` (one loop version: its hints prove the copies) keeps
+/// its deferred `wgmma` pipeline: the accumulators are waited for after
+/// the loop only where it ran, so no wait reads registers that only the
+/// zero-trip path wrote, and ptxas serializes nothing (C7515).
+#[test]
+fn a_single_version_deferred_loop_is_not_serialized() {
+    let consts = [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("GROUP_M", 8), ("warps", 8), ("stages", 4)];
+    let k = compile(MATMUL, "matmul_aligned", &consts, GpuArch::Sm90a);
+    assert_eq!(k.stages.mlir.matches("} do {").count(), 1, "one loop version");
+    assert!(k.ptx.contains("wgmma.wait_group.sync.aligned 1;"), "deferred waits");
+    if let Some(ptxas) = Ptxas::locate() {
+        let report = ptxas.assemble(&k.ptx, GpuArch::Sm90a).expect("ptxas accepts the kernel");
+        for code in ["C7510", "C7515", "C7517", "C7519"] {
+            assert!(!report.log.contains(code), "ptxas {code}:\n{}", report.log);
+        }
+        assert!(report.functions.iter().all(|f| f.spill_store_bytes == 0), "{}", report.log);
+    }
+}

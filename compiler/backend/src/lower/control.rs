@@ -251,13 +251,40 @@ impl Lowerer<'_, '_> {
         results.remove(0);
         results.truncate(results.len() - usize::from(pipeline.is_some()));
         if let Some(pipe) = pipeline {
+            // The deferred accumulators are waited for only where the loop
+            // ran: on the zero-trip path they are the initial values, and a
+            // wait reading registers that no `wgmma` wrote makes ptxas
+            // serialize every `wgmma` of the loop (C7515).
+            let mut deferred_regs = Vec::new();
             let mut at = 0;
             for (position, &value) in iters.iter().enumerate() {
                 let n = self.register_types(&[value])?.len();
                 if pipe.deferred.iter().any(|&(_, p)| p == position) {
-                    self.wgmma_wait_all(&mut results[at..at + n], 128);
+                    deferred_regs.push(at..at + n);
                 }
                 at += n;
+            }
+            if !deferred_regs.is_empty() {
+                let ran = self.loop_runs(&lower, &upper, &step, &iv_ty);
+                let mut regs: Vec<String> = deferred_regs.iter().flat_map(|r| results[r.clone()].to_vec()).collect();
+                let f32s = vec!["f32"; regs.len()].join(", ");
+                let merged = self.w.fresh();
+                self.w.open(format!("{merged}:{} = scf.if {ran} -> ({f32s}) {{", regs.len()));
+                let before = regs.clone();
+                self.wgmma_wait_all(&mut regs, 128);
+                self.w.line(format!("scf.yield {} : {f32s}", regs.join(", ")));
+                self.w.close("} else {");
+                self.w.depth_in();
+                self.w.line(format!("scf.yield {} : {f32s}", before.join(", ")));
+                self.w.close("}");
+                let mut merged_regs = Self::results(&merged, regs.len()).into_iter();
+                for range in deferred_regs {
+                    for slot in &mut results[range] {
+                        if let Some(r) = merged_regs.next() {
+                            *slot = r;
+                        }
+                    }
+                }
             }
             for &(dot, _) in &pipe.deferred {
                 self.deferred_wgmma.remove(&dot);
