@@ -411,7 +411,7 @@ impl Lowerer<'_, '_> {
     /// ptxas registers (seen: 128 -> 150 and 174 for `la_output_bf16` with
     /// DK 64 and 32 on 8 warps, 4 and 6 copies, past the 2-CTA limit)
     /// while the checks it saves grow with the copies (matmul 128x256x64 on
-    /// 8 warps, 12 copies: 296 -> 144 instructions per iteration).
+    /// 8 warps, 12 copies: 296 -> 137 instructions per iteration).
     fn interior_pays(&self, pipe: &Pipeline) -> Result<bool> {
         let mut copies = 0;
         for load in &pipe.loads {
