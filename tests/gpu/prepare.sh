@@ -19,7 +19,7 @@
 # device tool's 64 MiB per call, so each call carries what its group needs:
 #   check: gpu/bin gpu/kernels.tsb   la-check: gpu/bin gpu/la.tsb
 #   bench: gpu/bin gpu/bench.tsb     la: gpu/bin gpu/la.tsb .whl
-#   la-ab: gpu/bin gpu/la.tsb gpu/la-sync.tsb (63 MB)
+#   la-ab: gpu/bin gpu/la.tsb gpu/la-sync.tsb (46 MB)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./dev.sh setup
