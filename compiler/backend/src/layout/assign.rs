@@ -14,11 +14,11 @@
 //! place the same elements in the same threads). Layouts live in side tables
 //! keyed by [`ValueId`] and by op: the tile IR itself is not changed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use tessera_tir::{Kernel, Op, OpKind, Padding, Region, ScalarType, Type, ValueId};
 
-use super::{AxisInfo, Layout, WARP_SIZE, analyze_axis_info, mma::choose_warps, shared::SharedTile, wgmma};
+use super::{AxisInfo, Layout, WARP_SIZE, analyze_axis_facts, mma::choose_warps, shared::SharedTile, wgmma};
 use crate::error::{BackendError, Result, Stage};
 
 /// How a consumer gets a value in the layout it needs.
@@ -84,6 +84,8 @@ pub struct LaidOutKernel<'k> {
     /// keeps the width that needs no check.
     pub checked_accesses: HashMap<usize, MemoryAccess>,
     pub axis_info: HashMap<ValueId, AxisInfo>,
+    /// Integer values known to equal 1 everywhere ([`analyze_axis_facts`]).
+    pub unit_values: BTreeSet<ValueId>,
     /// The `order` of the `make_block_ptr` every block-pointer value comes from.
     pub block_orders: HashMap<ValueId, Vec<u32>>,
     op_index: HashMap<usize, usize>,
@@ -116,7 +118,7 @@ pub fn assign_layouts_for(kernel: &Kernel, wgmma: bool) -> Result<LaidOutKernel<
     for op in &ops {
         check_supported(kernel, op)?;
     }
-    let axis_info = analyze_axis_info(kernel);
+    let (axis_info, unit_values) = analyze_axis_facts(kernel);
     let num_warps = kernel.meta.num_warps.max(1);
     if !num_warps.is_power_of_two() || num_warps > 32 {
         return Err(BackendError::new(
@@ -136,6 +138,7 @@ pub fn assign_layouts_for(kernel: &Kernel, wgmma: bool) -> Result<LaidOutKernel<
         accesses: HashMap::new(),
         checked_accesses: HashMap::new(),
         axis_info,
+        unit_values,
         block_orders: HashMap::new(),
         op_index,
     };

@@ -64,6 +64,13 @@ fn floor_pow2(v: u64) -> u64 {
 
 /// Runs the analysis over the whole kernel.
 pub fn analyze_axis_info(kernel: &Kernel) -> HashMap<ValueId, AxisInfo> {
+    analyze_axis_facts(kernel).0
+}
+
+/// The axis info of every value, and the integer values known to equal 1
+/// everywhere (`@contig` parameters, the constant 1, and their splats,
+/// broadcasts, integer casts and products).
+pub fn analyze_axis_facts(kernel: &Kernel) -> (HashMap<ValueId, AxisInfo>, BTreeSet<ValueId>) {
     let mut infos = HashMap::new();
     for param in &kernel.params {
         let ty = kernel.values.get(param.value.0 as usize);
@@ -78,7 +85,7 @@ pub fn analyze_axis_info(kernel: &Kernel) -> HashMap<ValueId, AxisInfo> {
     let ones = kernel.params.iter().filter(|p| is_unit_stride(kernel, p)).map(|p| p.value).collect();
     let mut analysis = Analysis { kernel, infos, ones };
     analysis.region(&kernel.body);
-    analysis.infos
+    (analysis.infos, analysis.ones)
 }
 
 /// Whether `param` is an integer the caller promises to be 1 (`@contig`).

@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 pub use assign::{Conversion, ConversionKind, LaidOutKernel, MemoryAccess, assign_layouts, assign_layouts_for};
-pub use axis_info::{AxisInfo, analyze_axis_info};
+pub use axis_info::{AxisInfo, analyze_axis_facts, analyze_axis_info};
 pub use print::print_layouts;
 
 /// Lanes per warp on every NVIDIA GPU the backend targets.

@@ -124,6 +124,25 @@ pub(super) struct InFlight {
     pub reads: Option<(u64, u64)>,
 }
 
+/// The inline-asm pieces for `n` f32 accumulator registers taken through
+/// one instruction: their operand types, the result struct and its `=f`
+/// output constraints, and the input constraints tying each to its output.
+struct AccumulatorAsm {
+    f32s: String,
+    ty: String,
+    outs: String,
+    tied: String,
+}
+
+impl AccumulatorAsm {
+    fn new(n: usize) -> AccumulatorAsm {
+        let f32s = vec!["f32"; n].join(", ");
+        let ty = format!("!llvm.struct<({f32s})>");
+        let tied: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        AccumulatorAsm { f32s, ty, outs: vec!["=f"; n].join(","), tied: tied.join(",") }
+    }
+}
+
 /// A `dot` operand in shared memory.
 #[derive(Clone, Debug)]
 pub(super) struct Staged {
@@ -421,11 +440,8 @@ impl Lowerer<'_, '_> {
         }
         let elem = if plan.elem == ScalarType::BF16 { "bf16" } else { "f16" };
         let text = wgmma::mma_async_asm(plan.band, elem, plan.a.major, plan.b.major);
-        let f32s = vec!["f32"; regs as usize].join(", ");
-        let ty = format!("!llvm.struct<({f32s})>");
-        let tied: Vec<String> = (0..regs).map(|i| i.to_string()).collect();
-        let outs = vec!["=f"; regs as usize].join(",");
-        let constraints = format!("{outs},l,l,r,{}", tied.join(","));
+        let AccumulatorAsm { f32s, ty, outs, tied } = AccumulatorAsm::new(regs as usize);
+        let constraints = format!("{outs},l,l,r,{tied}");
         let a_addr = self.w.def(format!("llvm.ptrtoint {} : !llvm.ptr<3> to i32", a.base));
         let b_addr = self.w.def(format!("llvm.ptrtoint {} : !llvm.ptr<3> to i32", b.base));
         // Warpgroup g is (g % groups_m) along M, (g / groups_m) along N (the
@@ -494,9 +510,7 @@ impl Lowerer<'_, '_> {
     fn wgmma_wait(&mut self, acc: &mut [String], chunk: u32, pending: usize) {
         for part in acc.chunks_mut(chunk as usize) {
             let n = part.len();
-            let f32s = vec!["f32"; n].join(", ");
-            let ty = format!("!llvm.struct<({f32s})>");
-            let outs = vec!["=f"; n].join(",");
+            let AccumulatorAsm { f32s, ty, outs, .. } = AccumulatorAsm::new(n);
             let ins = vec!["f"; n].join(",");
             let movs: String = (0..n).map(|i| format!(" mov.b32 ${i}, ${};", n + i)).collect();
             let r = self.w.def(format!(
@@ -602,11 +616,8 @@ impl Lowerer<'_, '_> {
         let elem =
             if self.elem_of(Self::operand_value(op, 0)?)?.scalar() == Some(ScalarType::BF16) { "bf16" } else { "f16" };
         let text = wgmma::mma_async_reg_a_asm(n, elem, b_tile.major);
-        let f32s = vec!["f32"; regs as usize].join(", ");
-        let ty = format!("!llvm.struct<({f32s})>");
-        let tied: Vec<String> = (0..regs).map(|i| i.to_string()).collect();
-        let outs = vec!["=f"; regs as usize].join(",");
-        let constraints = format!("{outs},r,r,r,r,l,r,{}", tied.join(","));
+        let AccumulatorAsm { f32s, ty, outs, tied } = AccumulatorAsm::new(regs as usize);
+        let constraints = format!("{outs},r,r,r,r,l,r,{tied}");
         let b_addr = self.w.def(format!("llvm.ptrtoint {} : !llvm.ptr<3> to i32", b.base));
         let one = self.w.i32(1);
         let zero = self.w.i32(0);

@@ -50,7 +50,7 @@ use super::block::BlockPtr;
 use super::dot::Staged;
 use super::text::{elem_type, memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{ThreadMap, axis_info::is_unit_stride, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
+use crate::layout::{ThreadMap, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
 
 /// Copies per thread per refill from which refills get an unchecked
 /// version for tiles inside their views ([`Lowerer::pipeline_issue`]).
@@ -294,26 +294,13 @@ impl Lowerer<'_, '_> {
     /// Whether every pipelined copy of `op` is known, at compile time, to
     /// be a `cp.async` vector ([`Self::pipeline_vector_condition`] always
     /// holds): the block pointer comes from `make_block_ptr` (through
-    /// `advance`s), its stride along the copy is the constant 1, and the axis
+    /// `advance`s), its stride along the copy is known to be 1 (the constant
+    /// or an `@contig` parameter, [`crate::layout::LaidOutKernel::unit_values`]), and the axis
     /// info proves the base aligned to a vector and the other strides, the
     /// offset along the copy and its advance multiples of the vector width
     /// (`@div(16)` parameters give this). The loop then has one version.
     pub(super) fn vector_copies_proven(&self, op: &Op, pipe: &Pipeline) -> bool {
         let divisible = |v: ValueId, by: u64| self.lk.axis_info.get(&v).is_some_and(|i| i.divisibility[0] >= by);
-        // The constant 1, or an `@contig` parameter (possibly widened).
-        let is_one = |v: ValueId| {
-            let mut v = v;
-            loop {
-                match self.defs.get(&v).map(|o| (&o.kind, o.operands.first())) {
-                    Some((OpKind::Constant(tessera_tir::Constant::Int(1)), _)) => return true,
-                    Some((OpKind::Cast, Some(&src))) => v = src,
-                    Some(_) => return false,
-                    None => {
-                        return self.kernel.params.iter().any(|p| p.value == v && is_unit_stride(self.kernel, p));
-                    }
-                }
-            }
-        };
         pipe.loads.iter().all(|load| {
             let bytes = memory_bytes(load.elem);
             if !matches!(load.width * bytes, 4 | 8 | 16) {
@@ -327,8 +314,9 @@ impl Lowerer<'_, '_> {
             let make = loop {
                 match self.defs.get(&v) {
                     Some(o) if matches!(o.kind, OpKind::Advance) => {
+                        let Some(&src) = o.operands.first() else { return false };
                         advances.extend(o.operands.get(1 + dim).copied());
-                        v = o.operands[0];
+                        v = src;
                     }
                     Some(o) if matches!(o.kind, OpKind::MakeBlockPtr { .. }) => break *o,
                     _ => return false,
@@ -343,7 +331,10 @@ impl Lowerer<'_, '_> {
                 return false;
             };
             divisible(base, width * u64::from(bytes))
-                && strides.iter().enumerate().all(|(d, &s)| if d == dim { is_one(s) } else { divisible(s, width) })
+                && strides
+                    .iter()
+                    .enumerate()
+                    .all(|(d, &s)| if d == dim { self.lk.unit_values.contains(&s) } else { divisible(s, width) })
                 && divisible(offset, width)
                 && advances.iter().all(|&a| divisible(a, width))
                 && load.deltas.get(dim).is_some_and(|&delta| divisible(delta, width))
