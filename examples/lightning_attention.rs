@@ -7,6 +7,7 @@
 //! target/release/examples/lightning_attention la.tsb                  # one problem: check, time
 //! target/release/examples/lightning_attention la.tsb check            # the correctness matrix
 //! target/release/examples/lightning_attention la.tsb bench --json F   # benchmark shapes, first call
+//! target/release/examples/lightning_attention la.tsb segments         # times per segment length
 //! ```
 //!
 //! Checks: fresh random inputs, outputs poisoned with NaN before the run,
@@ -30,7 +31,7 @@ type Res<T> = Result<T, String>;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bundle) = args.first() else {
-        eprintln!("usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | profile]");
+        eprintln!("usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | segments | profile]");
         std::process::exit(2);
     };
     let json = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
@@ -62,7 +63,8 @@ fn main() {
                 Ok(true)
             }
             Some("bench") => bench(&rt, &la, json.as_deref()),
-            Some(other) => Err(format!("unknown mode `{other}` (check, sanitize, bench, profile)")),
+            Some("segments") => segments(&rt, &la),
+            Some(other) => Err(format!("unknown mode `{other}` (check, sanitize, bench, segments, profile)")),
         }
     })();
     match result {
@@ -499,4 +501,33 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
         println!("SOME TIMED SHAPES FAILED THEIR CHECK");
     }
     Ok(all_correct)
+}
+
+/// Forward and forward+backward times at several segment lengths, beside the
+/// default's: the data `Problem::default_segment` is chosen from. Every
+/// segment length here is covered by the correctness matrix's multi-segment
+/// problems (the kernels are the same; only the grid and the pre-pass change).
+fn segments(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
+    for (b, h, n, d) in [(8, 16, 2048, 128), (4, 16, 8192, 128), (1, 16, 65536, 128), (4, 16, 8192, 64)] {
+        let base = Problem::new(b, h, n, d, d, DType::BF16);
+        let default = dev(la.fit(rt, &base, false))?.segment_len();
+        let mut lens: Vec<usize> = [256, 512, 1024, 2048, 4096, 8192, 16384, n]
+            .into_iter()
+            .filter(|&s| s <= n)
+            .chain([default])
+            .collect();
+        lens.sort_unstable();
+        lens.dedup();
+        for seg in lens {
+            let mut p = base.clone();
+            p.segment = Some(seg);
+            let (f, fb) = time(rt, la, &p, 9)?;
+            let mark = if seg == default { " (default)" } else { "" };
+            println!(
+                "b={b} h={h} n={n} d=e={d} seg {seg:>6} ({:>4} segments): forward {f:.3} ms, forward+backward {fb:.3} ms{mark}",
+                n.div_ceil(seg)
+            );
+        }
+    }
+    Ok(true)
 }

@@ -10,12 +10,14 @@
 #                                       4096..32768 columns) and the torch/Triton peers
 #   bash tests/gpu/session.sh la        the lightning bench (each shape checked first), lightning-attn
 #                                       0.0.5 and fla-core 0.6.0 (wheels in .whl/), table and plot
+#   bash tests/gpu/session.sh la-seg    forward and forward+backward times per segment length (the
+#                                       data behind Problem::default_segment)
 #   bash tests/gpu/session.sh la-ab     the lightning bench of la.tsb and of la-sync.tsb (built with
 #                                       --sync-wgmma: each wgmma waited for at once), one after the other
 # LA_BUNDLE=la-sync.tsb runs la-check or la on the other bundle.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-ab}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-seg|la-ab}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
@@ -78,6 +80,10 @@ case $GROUP in
         python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
             && tee -a "$SUMMARY" < "$OUT/la-table.md"
         ;;
+    la-seg)
+        step "lightning attention, segment lengths" 400 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
+        grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        ;;
     la-ab)
         for bundle in la la-sync; do
             TESSERA_CACHE_DIR=/tmp/tessera-cache-$bundle step "lightning attention bench, $bundle.tsb" 280 \
@@ -85,6 +91,6 @@ case $GROUP in
             grep -vE '^PASS' "$OUT/la-bench-$bundle.txt" | cut -c1-200 | tee -a "$SUMMARY"
         done
         ;;
-    *) echo "usage: session.sh check|la-check|bench|la|la-ab" >&2; exit 2 ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-seg|la-ab" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"
