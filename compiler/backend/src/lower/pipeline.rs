@@ -48,13 +48,17 @@ use tessera_tir::{Op, OpKind, Padding, Region, Type, ValueId, walk_ops};
 use super::Lowerer;
 use super::block::BlockPtr;
 use super::dot::Staged;
-use super::text::{elem_type, memory_bytes, memory_type};
+use super::text::{memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{ThreadMap, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
+use crate::layout::{shared::SharedTile, wgmma::SW128_ATOM_BYTES};
 
 /// Copies per thread per refill from which refills get an unchecked
 /// version for tiles inside their views ([`Lowerer::pipeline_issue`]).
 const MIN_INTERIOR_COPIES: usize = 8;
+
+/// Independent element copies per thread per trip of the rolled element
+/// copy ([`Lowerer::copy_elements`]).
+const ELEMENT_COPY_UNROLL: u32 = 4;
 
 /// How the copies of a pipelined loop are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -576,11 +580,11 @@ impl Lowerer<'_, '_> {
             self.w.line("scf.yield");
             self.w.close("} else {");
             self.w.depth_in();
-            self.copy_elements(load, bp, &staged, &map, &coords.0, valid)?;
+            self.copy_elements(load, bp, &staged, &coords.0, valid)?;
             self.w.line("scf.yield");
             self.w.close("}");
         } else {
-            self.copy_elements(load, bp, &staged, &map, &coords.0, valid)?;
+            self.copy_elements(load, bp, &staged, &coords.0, valid)?;
         }
         Ok(())
     }
@@ -637,42 +641,106 @@ impl Lowerer<'_, '_> {
         Ok(())
     }
 
-    /// The synchronous copy: every element loaded (masked) and stored to the tile.
+    /// The synchronous copy, element by element through registers, masked:
+    /// the fallback for tiles whose copies cannot be vectors. It is a loop
+    /// of [`ELEMENT_COPY_UNROLL`] independent copies per thread per trip
+    /// rather than one straight run of every copy: unrolled, the loads were
+    /// hoisted together and a versioned loop took the register count of this
+    /// rare path (matmul_block_ptr 128x128/8 warps: 255 registers against
+    /// 128 with vector copies alone). Consecutive threads take consecutive
+    /// elements along the contiguous axis (coalesced).
     fn copy_elements(
         &mut self,
         load: &Pipelined,
         bp: &BlockPtr,
         staged: &Staged,
-        map: &ThreadMap,
         coords: &[Vec<String>],
         valid: &str,
     ) -> Result<()> {
-        let (rty, mty, bytes) = (elem_type(load.elem), memory_type(load.elem), memory_bytes(load.elem));
-        let _ = (rty, map);
-        for coord in coords {
-            let mut ok = valid.to_string();
-            if let Some(inside) = self.in_bounds(bp, coord, &load.checked) {
-                ok = self.w.and(&ok, &inside);
+        let threads = 32 * self.lk.num_warps;
+        let shape = load.block_shape();
+        let total = shape[0] * shape[1];
+        let fast = load.contiguous;
+        if total % (threads * ELEMENT_COPY_UNROLL) != 0 || !shape[fast].is_power_of_two() {
+            return self.copy_elements_unrolled(load, bp, staged, coords, valid);
+        }
+        let slow = 1 - fast;
+        let trips = total / (threads * ELEMENT_COPY_UNROLL);
+        let (lo, hi, one) = (self.w.i32(0), self.w.i32(i64::from(trips)), self.w.i32(1));
+        let trip = self.w.fresh();
+        self.w.open(format!("scf.for {trip} = {lo} to {hi} step {one} : i32 {{"));
+        let per_trip = self.w.i32(i64::from(threads * ELEMENT_COPY_UNROLL));
+        let first = self.w.bin("muli", &trip, &per_trip, "i32");
+        let first = self.w.bin("addi", &first, &self.tid.clone(), "i32");
+        let fast_len = shape[fast];
+        let mut copies = Vec::with_capacity(ELEMENT_COPY_UNROLL as usize);
+        // All loads first, then the stores: the loads of a trip overlap.
+        for u in 0..ELEMENT_COPY_UNROLL {
+            let step = self.w.i32(i64::from(u * threads));
+            let index = self.w.bin("addi", &first, &step, "i32");
+            let mask = self.w.i32(i64::from(fast_len - 1));
+            let shift = self.w.i32(i64::from(fast_len.trailing_zeros()));
+            let mut rel = vec![String::new(), String::new()];
+            rel[fast] = self.w.bin("andi", &index, &mask, "i32");
+            rel[slow] = self.w.bin("shrui", &index, &shift, "i32");
+            let mut coord = Vec::with_capacity(2);
+            for d in 0..2 {
+                let c = self.w.bin("addi", &bp.offsets[d], &rel[d], "i32");
+                coord.push(self.w.conv("extsi", &c, "i32", "i64"));
             }
-            let ptr = self.block_address(bp, coord, mty);
-            let r = self.w.fresh();
-            self.w.open(format!("{r} = scf.if {ok} -> ({mty}) {{"));
-            let l = self.w.load(&ptr, "!llvm.ptr<1>", mty, bytes);
-            self.w.line(format!("scf.yield {l} : {mty}"));
-            self.w.close("} else {");
-            self.w.depth_in();
-            let z = self.w.def(format!("llvm.mlir.zero : {mty}"));
-            self.w.line(format!("scf.yield {z} : {mty}"));
-            self.w.close("}");
+            let value = self.masked_element(load, bp, &coord, valid);
+            copies.push((value, rel));
+        }
+        for (value, rel) in copies {
+            let dst = self.tile_ptr(staged, &rel[0], &rel[1]);
+            self.w.store(&value, &dst, memory_type(load.elem), "!llvm.ptr<3>", memory_bytes(load.elem));
+        }
+        self.w.close("}");
+        Ok(())
+    }
+
+    /// [`Self::copy_elements`] unrolled over the layout's registers, for
+    /// tiles that do not split evenly over the threads' trips.
+    fn copy_elements_unrolled(
+        &mut self,
+        load: &Pipelined,
+        bp: &BlockPtr,
+        staged: &Staged,
+        coords: &[Vec<String>],
+        valid: &str,
+    ) -> Result<()> {
+        for coord in coords {
+            let value = self.masked_element(load, bp, coord, valid);
             let mut rel = Vec::with_capacity(2);
             for (d, c) in coord.iter().enumerate() {
                 let c = self.w.conv("trunci", c, "i64", "i32");
                 rel.push(self.w.bin("subi", &c, &bp.offsets[d], "i32"));
             }
             let dst = self.tile_ptr(staged, &rel[0], &rel[1]);
-            self.w.store(&r, &dst, mty, "!llvm.ptr<3>", bytes);
+            self.w.store(&value, &dst, memory_type(load.elem), "!llvm.ptr<3>", memory_bytes(load.elem));
         }
         Ok(())
+    }
+
+    /// The element of the view at `coord` (i64 per axis), zero outside the
+    /// view or where `valid` is false.
+    fn masked_element(&mut self, load: &Pipelined, bp: &BlockPtr, coord: &[String], valid: &str) -> String {
+        let (mty, bytes) = (memory_type(load.elem), memory_bytes(load.elem));
+        let mut ok = valid.to_string();
+        if let Some(inside) = self.in_bounds(bp, coord, &load.checked) {
+            ok = self.w.and(&ok, &inside);
+        }
+        let ptr = self.block_address(bp, coord, mty);
+        let r = self.w.fresh();
+        self.w.open(format!("{r} = scf.if {ok} -> ({mty}) {{"));
+        let l = self.w.load(&ptr, "!llvm.ptr<1>", mty, bytes);
+        self.w.line(format!("scf.yield {l} : {mty}"));
+        self.w.close("} else {");
+        self.w.depth_in();
+        let z = self.w.def(format!("llvm.mlir.zero : {mty}"));
+        self.w.line(format!("scf.yield {z} : {mty}"));
+        self.w.close("}");
+        r
     }
 
     /// `inline asm` with no operands or results.
