@@ -25,6 +25,8 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TESSERA_CACHE_DIR=${TESSERA_CACHE_DIR:-/tmp/tessera-cache}
 SUMMARY="$OUT/summary.txt"
 note() { echo "$*" | tee -a "$SUMMARY"; }
+# The tuner's picks (its cache files), one line each, appended to FILE.
+picks() { echo "tuned picks:" >> "$1"; find "${2:-$TESSERA_CACHE_DIR}" -type f 2>/dev/null | while read -r f; do tr -d '\n ' < "$f" | cut -c1-400; echo; done >> "$1"; }
 # step NAME SECONDS LOG COMMAND...
 step() {
     local name=$1 budget=$2 log=$3; shift 3
@@ -65,12 +67,14 @@ case $GROUP in
     bench)
         step "tessera-bench" 300 "$OUT/bench.txt" "$G/bin/tessera-bench" "$G/bench.tsb" --sources kernels-dsl --json "$OUT/bench.json"
         grep -E '^copy:|variants correct|pick|WRONG|skipped' "$OUT/bench.txt" | cut -c1-160 | tee -a "$SUMMARY"
+        picks "$OUT/bench.txt"
         step "peers (torch, Triton 3.6)" 200 "$OUT/peers.txt" python3 tests/gpu/peers.py --json "$OUT/peers.json"
         grep -E '^copy:|^  (torch|triton)' "$OUT/peers.txt" | cut -c1-160 | tee -a "$SUMMARY"
         ;;
     la)
         step "lightning attention bench" 230 "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$LA" bench --json "$OUT/la-ours.json"
         grep -vE '^PASS' "$OUT/la-bench.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        picks "$OUT/la-bench.txt"
         if [ -d .whl ]; then
             python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
                 && export PYTHONPATH=/tmp/site
@@ -83,6 +87,7 @@ case $GROUP in
     la-seg)
         step "lightning attention, segment lengths" 400 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        picks "$OUT/la-segments.txt"
         ;;
     la-ab)
         for bundle in la la-sync; do
