@@ -12,12 +12,12 @@
 #                                       0.0.5 and fla-core 0.6.0 (wheels in .whl/), table and plot
 #   bash tests/gpu/session.sh la-seg    forward and forward+backward times per segment length (the
 #                                       data behind Problem::default_segment)
-#   bash tests/gpu/session.sh la-ab     the lightning bench of la.tsb and of la-sync.tsb (built with
-#                                       --sync-wgmma: each wgmma waited for at once), one after the other
-# LA_BUNDLE=la-sync.tsb runs la-check or la on the other bundle.
+# LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
+# wgmma waited for at once): on the same warm machine as a run on la.tsb, an A/B of the products
+# in flight, or the fallback when la-check fails.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-seg|la-ab}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-seg}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
@@ -89,13 +89,6 @@ case $GROUP in
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
-    la-ab)
-        for bundle in la la-sync; do
-            TESSERA_CACHE_DIR=/tmp/tessera-cache-$bundle step "lightning attention bench, $bundle.tsb" 280 \
-                "$OUT/la-bench-$bundle.txt" "$G/bin/lightning_attention" "$G/$bundle.tsb" bench --json "$OUT/la-$bundle.json"
-            grep -vE '^PASS' "$OUT/la-bench-$bundle.txt" | cut -c1-200 | tee -a "$SUMMARY"
-        done
-        ;;
-    *) echo "usage: session.sh check|la-check|bench|la|la-seg|la-ab" >&2; exit 2 ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-seg" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"
