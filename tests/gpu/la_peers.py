@@ -5,9 +5,10 @@ device-to-device copy bandwidth. bf16, decay s ~ U(0.01, 0.11) per head.
 Medians of triton.testing.do_bench (CUDA events, L2 cleared before each run).
 fwd+bwd = forward, then torch.autograd.grad of q, k, v.
 
-Usage: python3 la_peers.py OUT.json
+Usage: python3 la_peers.py OUT.json   (LA_PEER_SHAPES=N: the first N shapes only)
 """
 import json
+import os
 import sys
 
 import torch
@@ -17,6 +18,7 @@ SHAPES = [
     (8, 16, 2048, 128), (4, 16, 8192, 128), (2, 16, 32768, 128), (1, 16, 65536, 128), (4, 16, 8192, 64),
     (64, 16, 2048, 128), (16, 16, 8192, 128), (4, 16, 32768, 128), (1, 16, 131072, 128),
 ]
+SHAPES = SHAPES[:int(os.environ.get("LA_PEER_SHAPES", len(SHAPES)))]
 SDPA_SHAPES = SHAPES[:5]
 
 

@@ -10,6 +10,8 @@
 #                                       4096..32768 columns) and the torch/Triton peers
 #   bash tests/gpu/session.sh la        the lightning bench (each shape checked first), lightning-attn
 #                                       0.0.5 and fla-core 0.6.0 (wheels in .whl/), table and plot
+#   bash tests/gpu/session.sh quick     one call for a short lease: the lightning correctness matrix,
+#                                       its bench, and the peers on the first four shapes
 #   bash tests/gpu/session.sh la-seg    forward and forward+backward times per segment length (the
 #                                       data behind Problem::default_segment)
 # LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
@@ -17,7 +19,7 @@
 # in flight, or the fallback when la-check fails.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-seg}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-seg|quick}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
@@ -84,11 +86,27 @@ case $GROUP in
         python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
             && tee -a "$SUMMARY" < "$OUT/la-table.md"
         ;;
+    quick)
+        step "lightning attention, correctness matrix" 200 "$OUT/la-check.txt" "$G/bin/lightning_attention" "$LA" check
+        note "  $(grep -c '^PASS' "$OUT/la-check.txt") passed, $(grep -c '^FAIL' "$OUT/la-check.txt") failed"
+        grep '^FAIL' "$OUT/la-check.txt" | head -5 | cut -c1-200 | tee -a "$SUMMARY"
+        step "lightning attention bench" 190 "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$LA" bench --json "$OUT/la-ours.json"
+        grep -vE '^PASS' "$OUT/la-bench.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        picks "$OUT/la-bench.txt"
+        if [ -d .whl ]; then
+            python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
+                && export PYTHONPATH=/tmp/site
+        fi
+        LA_PEER_SHAPES=4 step "lightning attention peers, four shapes" 150 "$OUT/la-peers.txt" python3 tests/gpu/la_peers.py "$OUT/la-peers.json"
+        tail -6 "$OUT/la-peers.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
+            && tee -a "$SUMMARY" < "$OUT/la-table.md"
+        ;;
     la-seg)
         step "lightning attention, segment lengths" 400 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
-    *) echo "usage: session.sh check|la-check|bench|la|la-seg" >&2; exit 2 ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-seg|quick" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"
