@@ -43,6 +43,27 @@ step() {
 }
 note "session $GROUP, $(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null)"
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+# la_matrix SECONDS: the lightning-attention correctness matrix.
+la_matrix() {
+    step "lightning attention, correctness matrix" "$1" "$OUT/la-check.txt" "$G/bin/lightning_attention" "$LA" check
+    note "  $(grep -c '^PASS' "$OUT/la-check.txt") passed, $(grep -c '^FAIL' "$OUT/la-check.txt") failed"
+    grep '^FAIL' "$OUT/la-check.txt" | head -5 | cut -c1-200 | tee -a "$SUMMARY"
+}
+# la_bench OURS_SECONDS PEERS_SECONDS [PEER_SHAPES]: our lightning bench, the peers (all their
+# shapes, or the first PEER_SHAPES), the merged table and plot.
+la_bench() {
+    step "lightning attention bench" "$1" "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$LA" bench --json "$OUT/la-ours.json"
+    grep -vE '^PASS' "$OUT/la-bench.txt" | cut -c1-200 | tee -a "$SUMMARY"
+    picks "$OUT/la-bench.txt"
+    if [ -d .whl ]; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
+            && export PYTHONPATH=/tmp/site
+    fi
+    LA_PEER_SHAPES=${3:-99} step "lightning attention peers" "$2" "$OUT/la-peers.txt" python3 tests/gpu/la_peers.py "$OUT/la-peers.json"
+    tail -12 "$OUT/la-peers.txt" | cut -c1-200 | tee -a "$SUMMARY"
+    python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
+        && tee -a "$SUMMARY" < "$OUT/la-table.md"
+}
 case $GROUP in
     check)
         RAGGED=$(mktemp); grep -E '#.*ragged' tests/gpu/check.cases > "$RAGGED"
@@ -57,9 +78,7 @@ case $GROUP in
         done
         ;;
     la-check)
-        step "lightning attention, correctness matrix" 300 "$OUT/la-check.txt" "$G/bin/lightning_attention" "$LA" check
-        note "  $(grep -c '^PASS' "$OUT/la-check.txt") passed, $(grep -c '^FAIL' "$OUT/la-check.txt") failed"
-        grep '^FAIL' "$OUT/la-check.txt" | head -5 | cut -c1-200 | tee -a "$SUMMARY"
+        la_matrix 300
         for tool in memcheck racecheck; do
             step "lightning attention, ragged sizes, $tool" 120 "$OUT/la-$tool.txt" "$SAN" --tool $tool --error-exitcode 10 \
                 --print-limit 20 "$G/bin/lightning_attention" "$LA" sanitize
@@ -73,34 +92,10 @@ case $GROUP in
         step "peers (torch, Triton 3.6)" 200 "$OUT/peers.txt" python3 tests/gpu/peers.py --json "$OUT/peers.json"
         grep -E '^copy:|^  (torch|triton)' "$OUT/peers.txt" | cut -c1-160 | tee -a "$SUMMARY"
         ;;
-    la)
-        step "lightning attention bench" 230 "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$LA" bench --json "$OUT/la-ours.json"
-        grep -vE '^PASS' "$OUT/la-bench.txt" | cut -c1-200 | tee -a "$SUMMARY"
-        picks "$OUT/la-bench.txt"
-        if [ -d .whl ]; then
-            python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
-                && export PYTHONPATH=/tmp/site
-        fi
-        step "lightning attention peers" 330 "$OUT/la-peers.txt" python3 tests/gpu/la_peers.py "$OUT/la-peers.json"
-        tail -12 "$OUT/la-peers.txt" | cut -c1-200 | tee -a "$SUMMARY"
-        python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
-            && tee -a "$SUMMARY" < "$OUT/la-table.md"
-        ;;
+    la) la_bench 230 330 ;;
     quick)
-        step "lightning attention, correctness matrix" 200 "$OUT/la-check.txt" "$G/bin/lightning_attention" "$LA" check
-        note "  $(grep -c '^PASS' "$OUT/la-check.txt") passed, $(grep -c '^FAIL' "$OUT/la-check.txt") failed"
-        grep '^FAIL' "$OUT/la-check.txt" | head -5 | cut -c1-200 | tee -a "$SUMMARY"
-        step "lightning attention bench" 190 "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$LA" bench --json "$OUT/la-ours.json"
-        grep -vE '^PASS' "$OUT/la-bench.txt" | cut -c1-200 | tee -a "$SUMMARY"
-        picks "$OUT/la-bench.txt"
-        if [ -d .whl ]; then
-            python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
-                && export PYTHONPATH=/tmp/site
-        fi
-        LA_PEER_SHAPES=4 step "lightning attention peers, four shapes" 150 "$OUT/la-peers.txt" python3 tests/gpu/la_peers.py "$OUT/la-peers.json"
-        tail -6 "$OUT/la-peers.txt" | cut -c1-200 | tee -a "$SUMMARY"
-        python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
-            && tee -a "$SUMMARY" < "$OUT/la-table.md"
+        la_matrix 200
+        la_bench 190 150 4
         ;;
     la-seg)
         step "lightning attention, segment lengths" 400 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments

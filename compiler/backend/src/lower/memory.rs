@@ -61,7 +61,7 @@ impl Lowerer<'_, '_> {
     }
 
     /// One load of `ty` (a scalar or a vector) at `ptr`, guarded by `mask` (0 where it is off).
-    fn guarded_load(&mut self, ptr: &str, mask: Option<&String>, ty: &str, align: u32) -> String {
+    pub(super) fn guarded_load(&mut self, ptr: &str, mask: Option<&String>, ty: &str, align: u32) -> String {
         match mask {
             Some(mask) => {
                 let r = self.w.fresh();

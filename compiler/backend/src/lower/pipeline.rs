@@ -692,8 +692,7 @@ impl Lowerer<'_, '_> {
             copies.push((value, rel));
         }
         for (value, rel) in copies {
-            let dst = self.tile_ptr(staged, &rel[0], &rel[1]);
-            self.w.store(&value, &dst, memory_type(load.elem), "!llvm.ptr<3>", memory_bytes(load.elem));
+            self.store_element(staged, &rel, &value);
         }
         self.w.close("}");
         Ok(())
@@ -716,8 +715,7 @@ impl Lowerer<'_, '_> {
                 let c = self.w.conv("trunci", c, "i64", "i32");
                 rel.push(self.w.bin("subi", &c, &bp.offsets[d], "i32"));
             }
-            let dst = self.tile_ptr(staged, &rel[0], &rel[1]);
-            self.w.store(&value, &dst, memory_type(load.elem), "!llvm.ptr<3>", memory_bytes(load.elem));
+            self.store_element(staged, &rel, &value);
         }
         Ok(())
     }
@@ -731,16 +729,13 @@ impl Lowerer<'_, '_> {
             ok = self.w.and(&ok, &inside);
         }
         let ptr = self.block_address(bp, coord, mty);
-        let r = self.w.fresh();
-        self.w.open(format!("{r} = scf.if {ok} -> ({mty}) {{"));
-        let l = self.w.load(&ptr, "!llvm.ptr<1>", mty, bytes);
-        self.w.line(format!("scf.yield {l} : {mty}"));
-        self.w.close("} else {");
-        self.w.depth_in();
-        let z = self.w.def(format!("llvm.mlir.zero : {mty}"));
-        self.w.line(format!("scf.yield {z} : {mty}"));
-        self.w.close("}");
-        r
+        self.guarded_load(&ptr, Some(&ok), mty, bytes)
+    }
+
+    /// Stores `value`, one element, at block-relative `rel` of `staged`.
+    fn store_element(&mut self, staged: &Staged, rel: &[String], value: &str) {
+        let dst = self.tile_ptr(staged, &rel[0], &rel[1]);
+        self.w.store(value, &dst, memory_type(staged.elem), "!llvm.ptr<3>", memory_bytes(staged.elem));
     }
 
     /// `inline asm` with no operands or results.
