@@ -64,6 +64,15 @@ fn main() {
             }
             Some("bench") => bench(&rt, &la, json.as_deref()),
             Some("segments") => segments(&rt, &la),
+            Some("problem") => {
+                // problem B H N D E [SEG]: one problem checked (Bhnd, bf16).
+                let num = |i: usize| -> Res<usize> {
+                    args.get(i).ok_or("problem B H N D E [SEG]")?.parse().map_err(|e| format!("argument {i}: {e}"))
+                };
+                let mut p = Problem::new(num(2)?, num(3)?, num(4)?, num(5)?, num(6)?, DType::BF16);
+                p.segment = args.get(7).map(|_| num(7)).transpose()?;
+                check(&rt, &la, &p, 0.11, 77)
+            }
             Some(other) => Err(format!("unknown mode `{other}` (check, sanitize, bench, segments, profile)")),
         }
     })();

@@ -146,8 +146,11 @@ impl Runtime {
         // SAFETY: a plain allocation, freed by RawBuffer's Drop.
         let ptr = unsafe { result::malloc_sync(size) }.map_err(driver_err(format!("allocating {size} bytes")))?;
         let buffer = RawBuffer { ptr, bytes, elem, len, ctx: self.ctx.clone() };
+        // On the runtime's stream, like every copy and fill here: the stream
+        // is non-blocking, so work on the legacy default stream (the `_sync`
+        // memsets and copies) would not be ordered before its kernels.
         // SAFETY: `ptr` holds `size` bytes.
-        unsafe { result::memset_d8_sync(ptr, 0, size) }.map_err(driver_err("zeroing a buffer"))?;
+        unsafe { result::memset_d8_async(ptr, 0, size, self.stream.raw()) }.map_err(driver_err("zeroing a buffer"))?;
         Ok(buffer)
     }
 
@@ -158,8 +161,11 @@ impl Runtime {
         }
         let buffer = self.alloc_raw(elem, bytes.len() / elem.size())?;
         if !bytes.is_empty() {
-            // SAFETY: the buffer holds at least `bytes.len()` bytes.
-            unsafe { result::memcpy_htod_sync(buffer.ptr, bytes) }.map_err(driver_err("copying to the device"))?;
+            // SAFETY: the buffer holds at least `bytes.len()` bytes, and
+            // `bytes` outlives the copy (the stream is waited for below).
+            unsafe { result::memcpy_htod_async(buffer.ptr, bytes, self.stream.raw()) }
+                .map_err(driver_err("copying to the device"))?;
+            self.synchronize()?;
         }
         Ok(buffer)
     }
@@ -170,19 +176,24 @@ impl Runtime {
         self.bind()?;
         let mut out = vec![0u8; buffer.bytes];
         if !out.is_empty() {
-            // SAFETY: the buffer holds `buffer.bytes` bytes.
-            unsafe { result::memcpy_dtoh_sync(&mut out, buffer.ptr) }.map_err(driver_err("copying to the host"))?;
+            // SAFETY: the buffer holds `buffer.bytes` bytes, and `out`
+            // outlives the copy (the stream is waited for below).
+            unsafe { result::memcpy_dtoh_async(&mut out, buffer.ptr, self.stream.raw()) }
+                .map_err(driver_err("copying to the host"))?;
+            self.synchronize()?;
         }
         Ok(out)
     }
 
     /// Set every byte of `buffer` to `byte` (0xFF makes every float NaN: a
-    /// poisoned output shows each element a kernel did not write).
+    /// poisoned output shows each element a kernel did not write), on the
+    /// runtime's stream: after the work enqueued before, before the work
+    /// enqueued after.
     pub fn fill_bytes(&self, buffer: &RawBuffer, byte: u8) -> Result<()> {
-        self.synchronize()?;
         self.bind()?;
         // SAFETY: the allocation holds at least `bytes` bytes.
-        unsafe { result::memset_d8_sync(buffer.ptr, byte, buffer.bytes) }.map_err(driver_err("filling a buffer"))
+        unsafe { result::memset_d8_async(buffer.ptr, byte, buffer.bytes, self.stream.raw()) }
+            .map_err(driver_err("filling a buffer"))
     }
 
     /// Copy `bytes` bytes between device buffers, on the runtime's stream.

@@ -260,3 +260,29 @@ fn the_cli_runs_and_tunes_on_the_device() {
     let bench = cli(&["bench", p, "--repeats", "5"]);
     assert_eq!(bench.lines().filter(|l| l.contains("@sm_80")).count(), 5, "{bench}");
 }
+
+/// Allocation, fills, uploads and copies are ordered on the runtime's
+/// (non-blocking) stream with the kernels around them. The fills once ran on
+/// the legacy default stream, unordered with that stream: a poison fill of
+/// a 512 MiB output could land after the kernel that wrote it (lightning
+/// attention's dv at b = 64, H100, 2026-12-05). Here each step's result is
+/// read back after a chain of large fills and copies enqueued without waits.
+#[test]
+fn fills_and_copies_are_ordered_with_the_stream() {
+    let Some(rt) = runtime_or_skip("fills_and_copies_are_ordered_with_the_stream") else { return };
+    let bytes = 256 << 20;
+    let a = rt.alloc_raw(DType::I8, bytes).unwrap();
+    let b = rt.alloc_raw(DType::I8, bytes).unwrap();
+    for round in 1..=4u8 {
+        rt.fill_bytes(&a, round).unwrap();
+        rt.copy_bytes(&b, &a, bytes).unwrap();
+        rt.fill_bytes(&a, 0xFF).unwrap();
+        let got = rt.download_raw(&b).unwrap();
+        assert!(got.iter().all(|&x| x == round), "round {round}: the copy did not see the fill before it");
+        let poisoned = rt.download_raw(&a).unwrap();
+        assert!(poisoned.iter().all(|&x| x == 0xFF), "round {round}: the last fill did not land");
+    }
+    let up = rt.upload_raw(DType::I8, &vec![7u8; bytes]).unwrap();
+    rt.copy_bytes(&b, &up, bytes).unwrap();
+    assert!(rt.download_raw(&b).unwrap().iter().all(|&x| x == 7), "the upload was not complete before the copy");
+}
