@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # CPU side of a GPU session: builds everything the GPU machine runs into gpu/ (ignored by git;
 # the device tool carries it) and downloads the peers' wheels into .whl/. Then, on the GPU
-# machine, four or five calls of tests/gpu/session.sh (each under the device tool's 10-minute
+# machine, five or six calls of tests/gpu/session.sh (each under the device tool's 10-minute
 # limit):
 #
 #   bash tests/gpu/prepare.sh            # here
 #   bash tests/gpu/session.sh check      # GPU: every variant vs interpreter/float64, sanitizers
 #   bash tests/gpu/session.sh la-check   # GPU: the lightning-attention matrix, sanitizers
 #   bash tests/gpu/session.sh bench      # GPU: matmul, softmax, layer norm; torch/Triton peers
-#   bash tests/gpu/session.sh la         # GPU: lightning bench, lightning-attn and fla-core, table, plot
+#   bash tests/gpu/session.sh la         # GPU: lightning bench
+#   bash tests/gpu/session.sh la-peers   # GPU, same warm machine: lightning-attn and fla-core; then here
+#                                        # tests/gpu/la_report.py la-ours.json la-peers.json table.md plot.png
 #   bash tests/gpu/session.sh la-seg     # GPU: lightning times per segment length
 #   LA_BUNDLE=la-sync.tsb bash tests/gpu/session.sh la   # GPU, same warm machine: A/B of the
 #                                        # wgmma products in flight (la-check likewise, as a fallback)
@@ -20,7 +22,8 @@
 # with --sync-wgmma, to compare against or fall back to). All of it is over the
 # device tool's 64 MiB per call, so each call carries what its group needs:
 #   check: gpu/bin gpu/kernels.tsb   la-check: gpu/bin gpu/la.tsb
-#   bench: gpu/bin gpu/bench.tsb     la: gpu/bin gpu/la.tsb .whl
+#   bench: gpu/bin gpu/bench.tsb     la: gpu/bin gpu/la.tsb     la-peers: .whl
+#   quick: gpu/bin gpu/la.tsb .whl
 #   la-seg: gpu/bin gpu/la.tsb       with LA_BUNDLE=la-sync.tsb: gpu/la-sync.tsb for gpu/la.tsb
 set -euo pipefail
 cd "$(dirname "$0")/../.."

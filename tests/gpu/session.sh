@@ -8,10 +8,12 @@
 #                                       sizes under memcheck and racecheck
 #   bash tests/gpu/session.sh bench     tessera-bench (matmul 4096/8192, softmax and layer norm at
 #                                       4096..32768 columns) and the torch/Triton peers
-#   bash tests/gpu/session.sh la        the lightning bench (each shape checked first), lightning-attn
-#                                       0.0.5 and fla-core 0.6.0 (wheels in .whl/), table and plot
+#   bash tests/gpu/session.sh la        the lightning bench (each shape checked first)
+#   bash tests/gpu/session.sh la-peers  lightning-attn 0.0.5 and fla-core 0.6.0 (wheels in .whl/) on the
+#                                       same shapes; on the same warm machine as `la`, then
+#                                       tests/gpu/la_report.py merges the two JSON files (table, plot)
 #   bash tests/gpu/session.sh quick     one call for a short lease: the lightning correctness matrix,
-#                                       its bench, and the peers on the first four shapes
+#                                       its bench, and the peers on the first two shapes
 #   bash tests/gpu/session.sh la-seg    forward and forward+backward times per segment length (the
 #                                       data behind Problem::default_segment)
 # LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
@@ -19,7 +21,7 @@
 # in flight, or the fallback when la-check fails.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-seg|quick}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-seg|quick}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
@@ -49,20 +51,26 @@ la_matrix() {
     note "  $(grep -c '^PASS' "$OUT/la-check.txt") passed, $(grep -c '^FAIL' "$OUT/la-check.txt") failed"
     grep '^FAIL' "$OUT/la-check.txt" | head -5 | cut -c1-200 | tee -a "$SUMMARY"
 }
-# la_bench OURS_SECONDS PEERS_SECONDS [PEER_SHAPES]: our lightning bench, the peers (all their
-# shapes, or the first PEER_SHAPES), the merged table and plot.
-la_bench() {
+# la_ours SECONDS: our lightning bench (every shape checked first) and the tuner's picks.
+la_ours() {
     step "lightning attention bench" "$1" "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$LA" bench --json "$OUT/la-ours.json"
     grep -vE '^PASS' "$OUT/la-bench.txt" | cut -c1-200 | tee -a "$SUMMARY"
     picks "$OUT/la-bench.txt"
+}
+# la_peers SECONDS [SHAPES]: lightning-attn and fla-core (wheels in .whl/) on the bench's shapes
+# (or the first SHAPES). The table: tests/gpu/la_report.py on la-ours.json and la-peers.json,
+# here or on the CPU machine (both from one warm machine, so from one card).
+la_peers() {
     if [ -d .whl ]; then
         python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
             && export PYTHONPATH=/tmp/site
     fi
-    LA_PEER_SHAPES=${3:-99} step "lightning attention peers" "$2" "$OUT/la-peers.txt" python3 tests/gpu/la_peers.py "$OUT/la-peers.json"
+    LA_PEER_SHAPES=${2:-99} step "lightning attention peers" "$1" "$OUT/la-peers.txt" python3 tests/gpu/la_peers.py "$OUT/la-peers.json"
     tail -12 "$OUT/la-peers.txt" | cut -c1-200 | tee -a "$SUMMARY"
-    python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
-        && tee -a "$SUMMARY" < "$OUT/la-table.md"
+    if [ -f "$OUT/la-ours.json" ]; then
+        python3 tests/gpu/la_report.py "$OUT/la-ours.json" "$OUT/la-peers.json" "$OUT/la-table.md" "$OUT/la-plot.png" \
+            && tee -a "$SUMMARY" < "$OUT/la-table.md"
+    fi
 }
 case $GROUP in
     check)
@@ -92,16 +100,18 @@ case $GROUP in
         step "peers (torch, Triton 3.6)" 200 "$OUT/peers.txt" python3 tests/gpu/peers.py --json "$OUT/peers.json"
         grep -E '^copy:|^  (torch|triton)' "$OUT/peers.txt" | cut -c1-160 | tee -a "$SUMMARY"
         ;;
-    la) la_bench 230 330 ;;
+    la) la_ours 540 ;;
+    la-peers) la_peers 560 ;;
     quick)
-        la_matrix 200
-        la_bench 190 150 4
+        la_matrix 120
+        la_ours 300
+        la_peers 160 2
         ;;
     la-seg)
         step "lightning attention, segment lengths" 400 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
-    *) echo "usage: session.sh check|la-check|bench|la|la-seg|quick" >&2; exit 2 ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-seg|quick" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"
