@@ -513,27 +513,35 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
 }
 
 /// Forward and forward+backward times at several segment lengths, beside the
-/// default's: the data `Problem::default_segment` is chosen from. Every
-/// segment length here is covered by the correctness matrix's multi-segment
-/// problems (the kernels are the same; only the grid and the pre-pass change).
+/// default's: the data `Problem::default_segment` is chosen from. The tuning
+/// key does not hold the segment length, so each length tunes afresh (new
+/// kernel handles on a cache folder of its own, under `TESSERA_CACHE_DIR` or
+/// the temporary folder, `seg-LEN`), and its own picks are what is timed.
+/// Every segment length here is covered by the correctness matrix's
+/// multi-segment problems (the kernels are the same; only the grid and the
+/// pre-pass change).
 fn segments(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
-    for (b, h, n, d) in [(8, 16, 2048, 128), (4, 16, 8192, 128), (1, 16, 65536, 128), (4, 16, 8192, 64)] {
+    let root = std::env::var_os("TESSERA_CACHE_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let shapes = [(8, 16, 2048, 128), (4, 16, 8192, 128), (2, 16, 32768, 128), (1, 16, 65536, 128), (4, 16, 8192, 64)];
+    for (b, h, n, d) in shapes {
         let base = Problem::new(b, h, n, d, d, DType::BF16);
         let default = dev(la.fit(rt, &base, false))?.segment_len();
-        let mut lens: Vec<usize> = [256, 512, 1024, 2048, 4096, 8192, 16384, n]
-            .into_iter()
-            .filter(|&s| s <= n)
-            .chain([default])
-            .collect();
+        let mut lens: Vec<usize> =
+            [512, 1024, 2048, 4096, 8192, 16384, n].into_iter().filter(|&s| s <= n).chain([default]).collect();
         lens.sort_unstable();
         lens.dedup();
         for seg in lens {
+            let tuning = tessera_runtime::TuneOptions {
+                cache_dir: Some(root.join(format!("seg-{b}-{h}-{n}-{d}-{seg}"))),
+                ..la.tuning().clone()
+            };
+            let fresh = LightningAttention::new(Bundle::from_data(la.bundle().data().clone())).with_tuning(tuning);
             let mut p = base.clone();
             p.segment = Some(seg);
-            let (f, fb) = time(rt, la, &p, 9)?;
+            let (f, fb) = time(rt, &fresh, &p, 9)?;
             let mark = if seg == default { " (default)" } else { "" };
             println!(
-                "b={b} h={h} n={n} d=e={d} seg {seg:>6} ({:>4} segments): forward {f:.3} ms, forward+backward {fb:.3} ms{mark}",
+                "b={b} h={h} n={n} d=e={d} seg {seg:>6} ({:>3} segments): forward {f:.3} ms, forward+backward {fb:.3} ms{mark}",
                 n.div_ceil(seg)
             );
         }

@@ -30,7 +30,7 @@ export PYTHONUNBUFFERED=1 TESSERA_CACHE_DIR=${TESSERA_CACHE_DIR:-/tmp/tessera-ca
 SUMMARY="$OUT/summary.txt"
 note() { echo "$*" | tee -a "$SUMMARY"; }
 # The tuner's picks (its cache files), one line each, appended to FILE.
-picks() { echo "tuned picks:" >> "$1"; find "${2:-$TESSERA_CACHE_DIR}" -type f 2>/dev/null | while read -r f; do tr -d '\n ' < "$f" | cut -c1-400; echo; done >> "$1"; }
+picks() { echo "tuned picks:" >> "$1"; find "${2:-$TESSERA_CACHE_DIR}" -type f 2>/dev/null | while read -r f; do echo "${f#"${2:-$TESSERA_CACHE_DIR}"/}: $(tr -d '\n ' < "$f" | sed 's/"kernel_hash":"[0-9a-f]*",//' | cut -c1-400)"; done >> "$1"; }
 # step NAME SECONDS LOG COMMAND...
 step() {
     local name=$1 budget=$2 log=$3; shift 3
@@ -108,7 +108,7 @@ case $GROUP in
         la_peers 160 2
         ;;
     la-seg)
-        step "lightning attention, segment lengths" 400 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
+        step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
