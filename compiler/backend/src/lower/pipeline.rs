@@ -34,8 +34,8 @@
 //! hardware zero-fills, no memory is read), fewer bytes at the view's edge
 //! along `order[0]`. A uniform check (stride 1 along `order[0]`, aligned
 //! addresses) guards this; otherwise the copy is done element by element
-//! through registers, with the same masks. Iterations past the end still
-//! commit (empty) groups, so the wait count stays uniform. In the vector
+//! through registers, with the same masks, as a rolled loop. Iterations past
+//! the end still commit (empty) groups, so the wait count stays uniform. In the vector
 //! version, refills of at least [`MIN_INTERIOR_COPIES`] copies per thread
 //! test once (uniformly) whether every tile lies inside its view; then each
 //! copy is a full `cp.async` a uniform distance from the thread's first
