@@ -8,6 +8,7 @@
 //! target/release/examples/lightning_attention la.tsb check            # the correctness matrix
 //! target/release/examples/lightning_attention la.tsb bench --json F   # benchmark shapes, first call
 //! target/release/examples/lightning_attention la.tsb segments         # times per segment length
+//! target/release/examples/lightning_attention la.tsb problem 64 16 2048 128 128   # one problem, checked
 //! ```
 //!
 //! Checks: fresh random inputs, outputs poisoned with NaN before the run,
@@ -31,7 +32,9 @@ type Res<T> = Result<T, String>;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bundle) = args.first() else {
-        eprintln!("usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | segments | profile]");
+        eprintln!(
+            "usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | segments | problem B H N D E [SEG] | profile]"
+        );
         std::process::exit(2);
     };
     let json = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
@@ -73,7 +76,7 @@ fn main() {
                 p.segment = args.get(7).map(|_| num(7)).transpose()?;
                 check(&rt, &la, &p, 0.11, 77)
             }
-            Some(other) => Err(format!("unknown mode `{other}` (check, sanitize, bench, segments, profile)")),
+            Some(other) => Err(format!("unknown mode `{other}` (check, sanitize, bench, segments, problem, profile)")),
         }
     })();
     match result {

@@ -51,10 +51,8 @@ enum Command {
         /// GPU architecture of the backend stages (layout ... sass).
         #[arg(long, default_value = "sm_90a", value_parser = gpu::parse_arch)]
         arch: GpuArch,
-        /// Wait for each `wgmma` product right after issuing it, in source
-        /// order (the code before products ran until read; for comparison).
-        #[arg(long)]
-        sync_wgmma: bool,
+        #[command(flatten)]
+        codegen: CodegenArgs,
     },
     /// Run a kernel over its launch grid.
     Run {
@@ -106,29 +104,41 @@ enum Command {
         /// Worker threads (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
-        /// Wait for each `wgmma` product right after issuing it, in source
-        /// order (the code before products ran until read; for comparison).
-        #[arg(long)]
-        sync_wgmma: bool,
+        #[command(flatten)]
+        codegen: CodegenArgs,
     },
     /// Explain a diagnostic code, or list all codes.
     Explain { code: Option<String> },
+}
+
+/// Code-generation switches shared by `emit` and `build`.
+#[derive(clap::Args)]
+struct CodegenArgs {
+    /// Wait for each `wgmma` product right after issuing it, in source
+    /// order (the code before products ran until read; for comparison).
+    #[arg(long)]
+    sync_wgmma: bool,
+}
+
+impl From<CodegenArgs> for Codegen {
+    fn from(args: CodegenArgs) -> Codegen {
+        Codegen { sync_wgmma: args.sync_wgmma }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { files } => commands::check::run(&files),
-        Command::Emit { file, kernel, consts, stage, print_after_all, arch, sync_wgmma } => {
-            let codegen = Codegen { sync_wgmma };
-            commands::emit::run(&file, kernel.as_deref(), &consts, &stage, print_after_all, arch, codegen)
+        Command::Emit { file, kernel, consts, stage, print_after_all, arch, codegen } => {
+            commands::emit::run(&file, kernel.as_deref(), &consts, &stage, print_after_all, arch, codegen.into())
         }
         Command::Run { file, interp: _, kernel, consts, args, show, seed } => {
             commands::run::run(&file, kernel.as_deref(), &consts, &args, &show, seed)
         }
         Command::Demo { dir } => commands::demo::run(&dir),
-        Command::Build { files, output, arch, consts, jobs, sync_wgmma } => {
-            commands::build::run(&files, &output, &arch, &consts, jobs, Codegen { sync_wgmma })
+        Command::Build { files, output, arch, consts, jobs, codegen } => {
+            commands::build::run(&files, &output, &arch, &consts, jobs, codegen.into())
         }
         Command::Explain { code } => commands::explain::run(code.as_deref()),
     };

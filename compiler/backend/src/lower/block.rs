@@ -121,16 +121,27 @@ impl Lowerer<'_, '_> {
     }
 
     pub(super) fn block_address(&mut self, bp: &BlockPtr, coord: &[String], mty: &str) -> String {
+        let linear = self.strided_offset(bp, coord.iter().cloned().enumerate());
+        let linear = linear.unwrap_or_else(|| self.w.int(0, "i64"));
+        self.w.gep(&bp.base, &linear, "i64", "!llvm.ptr<1>", mty)
+    }
+
+    /// The element offset `sum of c * stride[axis]` (i64) of `(axis, c)`
+    /// pairs (i64 coordinates) in `bp`'s view; `None` for no pairs.
+    pub(super) fn strided_offset(
+        &mut self,
+        bp: &BlockPtr,
+        coord: impl IntoIterator<Item = (usize, String)>,
+    ) -> Option<String> {
         let mut linear: Option<String> = None;
-        for (c, s) in coord.iter().zip(&bp.strides) {
-            let term = self.w.bin("muli", c, s, "i64");
+        for (d, c) in coord {
+            let term = self.w.bin("muli", &c, &bp.strides[d], "i64");
             linear = Some(match linear {
                 Some(prev) => self.w.bin("addi", &prev, &term, "i64"),
                 None => term,
             });
         }
-        let linear = linear.unwrap_or_else(|| self.w.int(0, "i64"));
-        self.w.gep(&bp.base, &linear, "i64", "!llvm.ptr<1>", mty)
+        linear
     }
 
     /// Whether the element at `coord` is inside the view along `checked` axes.

@@ -676,12 +676,10 @@ impl Lowerer<'_, '_> {
     }
 
     /// Writes operand `index` (0: A, 1: B) of `op` from registers into the
-    /// transient region at `region` (A first, B after it); with `panels`, in
-    /// the 128-byte-swizzle panels `wgmma` reads when the shape allows, each
-    /// tile starting on a swizzle atom.
-    /// Writes operand `index` of `op` into the transient region `[start,
-    /// end)`: A at its start, B after A's slot when A is staged there too
-    /// (`a_staged`), else at its start.
+    /// transient region `[start, end)`: A at its start, B after A's slot when
+    /// A is staged there too (`a_staged`), else at its start; with `panels`,
+    /// in the 128-byte-swizzle panels `wgmma` reads when the shape allows,
+    /// each tile starting on a swizzle atom. A tile past `end` is an error.
     fn stage_operand(
         &mut self,
         op: &Op,

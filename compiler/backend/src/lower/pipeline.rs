@@ -50,7 +50,7 @@ use super::block::BlockPtr;
 use super::dot::Staged;
 use super::text::{memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{shared::SharedTile, wgmma::SW128_ATOM_BYTES};
+use crate::layout::{ThreadMap, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
 
 /// Copies per thread per refill from which refills get an unchecked
 /// version for tiles inside their views ([`Lowerer::pipeline_issue`]).
@@ -290,11 +290,6 @@ impl Lowerer<'_, '_> {
         self.w.select(&positive, &below, &above, "i1")
     }
 
-    /// The uniform condition (i1) under which every copy of `pipe` may be a
-    /// `cp.async` vector in every iteration: each block pointer's fast-path
-    /// condition at its loop-entry value (see [`Self::block_fast_path`]),
-    /// and its advance along the contiguous axis a multiple of the vector.
-    /// `None` when no load copies vectors at all.
     /// Whether every pipelined copy of `op` is known, at compile time, to
     /// be a `cp.async` vector ([`Self::pipeline_vector_condition`] always
     /// holds): the block pointer comes from `make_block_ptr` (through
@@ -345,6 +340,11 @@ impl Lowerer<'_, '_> {
         })
     }
 
+    /// The uniform condition (i1) under which every copy of `pipe` may be a
+    /// `cp.async` vector in every iteration: each block pointer's fast-path
+    /// condition at its loop-entry value (see [`Self::block_fast_path`]),
+    /// and its advance along the contiguous axis a multiple of the vector.
+    /// `None` when no load copies vectors at all.
     pub(super) fn pipeline_vector_condition(&mut self, op: &Op, pipe: &Pipeline) -> Result<Option<String>> {
         let mut all: Option<String> = None;
         for load in &pipe.loads {
@@ -466,16 +466,9 @@ impl Lowerer<'_, '_> {
         };
         let first = map.regs.first().ok_or_else(|| BackendError::new(Stage::Layout, "an empty pipelined tile"))?;
         let rel0 = rel_of(self, first);
-        let mut linear: Option<String> = None;
-        for (d, r) in rel0.iter().enumerate() {
-            let wide = self.w.conv("extsi", r, "i32", "i64");
-            let term = self.w.bin("muli", &wide, &bp.strides[d], "i64");
-            linear = Some(match linear {
-                Some(prev) => self.w.bin("addi", &prev, &term, "i64"),
-                None => term,
-            });
-        }
-        let linear = linear.unwrap_or_else(|| self.w.int(0, "i64"));
+        let wide: Vec<(usize, String)> =
+            rel0.iter().enumerate().map(|(d, r)| (d, self.w.conv("extsi", r, "i32", "i64"))).collect();
+        let linear = self.strided_offset(bp, wide).unwrap_or_else(|| self.w.int(0, "i64"));
         let src0 = self.w.gep(&tile, &linear, "i64", "!llvm.ptr<1>", mty);
         // Opaque to LLVM: otherwise it folds each copy's uniform distance
         // into a per-thread offset hoisted out of the loop (two registers
@@ -484,25 +477,17 @@ impl Lowerer<'_, '_> {
             "llvm.inline_asm asm_dialect = att \"mov.b64 $0, $1;\", \"=l,l\" {src0} : (!llvm.ptr<1>) -> !llvm.ptr<1>"
         ));
         let dst0 = self.tile_ptr(&staged, &rel0[0], &rel0[1]);
-        let mut i = 0;
-        while i < map.regs.len() {
-            if i % load.width as usize != 0 || !Self::is_vector(&map, i, load.width, load.contiguous as u32) {
-                return Err(BackendError::new(Stage::Layout, "a pipelined load's registers are not vectors"));
-            }
+        for i in copy_starts(&map, load)? {
             let reg = &map.regs[i];
-            let mut step: Option<String> = None;
-            for (d, (&c, &c0)) in reg.iter().zip(first).enumerate() {
-                if c == c0 {
-                    continue;
-                }
-                let dc = self.w.int(i64::from(c) - i64::from(c0), "i64");
-                let term = self.w.bin("muli", &dc, &bp.strides[d], "i64");
-                step = Some(match step {
-                    Some(prev) => self.w.bin("addi", &prev, &term, "i64"),
-                    None => term,
-                });
-            }
-            let src = match step {
+            // Its distance from the first copy: only the axes where they differ.
+            let moved: Vec<(usize, String)> = reg
+                .iter()
+                .zip(first)
+                .enumerate()
+                .filter(|&(_, (&c, &c0))| c != c0)
+                .map(|(d, (&c, &c0))| (d, self.w.int(i64::from(c) - i64::from(c0), "i64")))
+                .collect();
+            let src = match self.strided_offset(bp, moved) {
                 Some(step) => self.w.gep(&src0, &step, "i64", "!llvm.ptr<1>", mty),
                 None => src0.clone(),
             };
@@ -521,7 +506,6 @@ impl Lowerer<'_, '_> {
             self.w.line(format!(
                 "llvm.inline_asm has_side_effects asm_dialect = att \"cp.async.{cache}.shared.global [$0], [$1], {copy_bytes};\", \"r,l\" {dst}, {src} : (i32, !llvm.ptr<1>) -> ()"
             ));
-            i += load.width as usize;
         }
         Ok(())
     }
@@ -552,21 +536,14 @@ impl Lowerer<'_, '_> {
 
     fn issue_copy(&mut self, load: &Pipelined, bp: &BlockPtr, slot: &str, valid: &str) -> Result<()> {
         let staged = self.pipeline_buffer(load, slot);
-        let layout = self.layout_of(load.result)?;
         let shape = load.block_shape();
-        let map = layout.thread_map(&shape);
+        let map = self.layout_of(load.result)?.thread_map(&shape);
         let bytes = memory_bytes(load.elem);
         let copy_bytes = load.width * bytes;
-        let coords = self.block_coords(bp, &map)?;
-        let fast_dim = load.contiguous;
         let vectors = |s: &mut Self| -> Result<()> {
-            let mut i = 0;
-            while i < map.regs.len() {
-                if i % load.width as usize != 0 || !Self::is_vector(&map, i, load.width, fast_dim as u32) {
-                    return Err(BackendError::new(Stage::Layout, "a pipelined load's registers are not vectors"));
-                }
+            let coords = s.block_coords(bp, &map)?;
+            for i in copy_starts(&map, load)? {
                 s.copy_vector(load, bp, &staged, &coords.0[i], valid, copy_bytes)?;
-                i += load.width as usize;
             }
             Ok(())
         };
@@ -574,17 +551,17 @@ impl Lowerer<'_, '_> {
         if vector_copies && self.copy_mode == CopyMode::Vector {
             vectors(self)?;
         } else if vector_copies && self.copy_mode == CopyMode::Checked {
-            let fast = self.block_fast_path(bp, &shape, &[], fast_dim, load.width, bytes);
+            let fast = self.block_fast_path(bp, &shape, &[], load.contiguous, load.width, bytes);
             self.w.open(format!("scf.if {fast} {{"));
             vectors(self)?;
             self.w.line("scf.yield");
             self.w.close("} else {");
             self.w.depth_in();
-            self.copy_elements(load, bp, &staged, &coords.0, valid)?;
+            self.copy_elements(load, bp, &staged, &map, valid)?;
             self.w.line("scf.yield");
             self.w.close("}");
         } else {
-            self.copy_elements(load, bp, &staged, &coords.0, valid)?;
+            self.copy_elements(load, bp, &staged, &map, valid)?;
         }
         Ok(())
     }
@@ -654,17 +631,27 @@ impl Lowerer<'_, '_> {
         load: &Pipelined,
         bp: &BlockPtr,
         staged: &Staged,
-        coords: &[Vec<String>],
+        map: &ThreadMap,
         valid: &str,
     ) -> Result<()> {
         let threads = 32 * self.lk.num_warps;
         let shape = load.block_shape();
         let total = shape[0] * shape[1];
-        let fast = load.contiguous;
+        let (fast, slow) = (load.contiguous, 1 - load.contiguous);
         if total % (threads * ELEMENT_COPY_UNROLL) != 0 || !shape[fast].is_power_of_two() {
-            return self.copy_elements_unrolled(load, bp, staged, coords, valid);
+            // Tiles that do not split evenly into trips: one copy per
+            // register of the thread's layout, in a straight run.
+            for coord in self.block_coords(bp, map)?.0 {
+                let value = self.masked_element(load, bp, &coord, valid);
+                let mut rel = Vec::with_capacity(2);
+                for (d, c) in coord.iter().enumerate() {
+                    let c = self.w.conv("trunci", c, "i64", "i32");
+                    rel.push(self.w.bin("subi", &c, &bp.offsets[d], "i32"));
+                }
+                self.store_element(staged, &rel, &value);
+            }
+            return Ok(());
         }
-        let slow = 1 - fast;
         let trips = total / (threads * ELEMENT_COPY_UNROLL);
         let (lo, hi, one) = (self.w.i32(0), self.w.i32(i64::from(trips)), self.w.i32(1));
         let trip = self.w.fresh();
@@ -672,14 +659,13 @@ impl Lowerer<'_, '_> {
         let per_trip = self.w.i32(i64::from(threads * ELEMENT_COPY_UNROLL));
         let first = self.w.bin("muli", &trip, &per_trip, "i32");
         let first = self.w.bin("addi", &first, &self.tid.clone(), "i32");
-        let fast_len = shape[fast];
+        let mask = self.w.i32(i64::from(shape[fast] - 1));
+        let shift = self.w.i32(i64::from(shape[fast].trailing_zeros()));
         let mut copies = Vec::with_capacity(ELEMENT_COPY_UNROLL as usize);
         // All loads first, then the stores: the loads of a trip overlap.
         for u in 0..ELEMENT_COPY_UNROLL {
             let step = self.w.i32(i64::from(u * threads));
             let index = self.w.bin("addi", &first, &step, "i32");
-            let mask = self.w.i32(i64::from(fast_len - 1));
-            let shift = self.w.i32(i64::from(fast_len.trailing_zeros()));
             let mut rel = vec![String::new(), String::new()];
             rel[fast] = self.w.bin("andi", &index, &mask, "i32");
             rel[slow] = self.w.bin("shrui", &index, &shift, "i32");
@@ -695,28 +681,6 @@ impl Lowerer<'_, '_> {
             self.store_element(staged, &rel, &value);
         }
         self.w.close("}");
-        Ok(())
-    }
-
-    /// [`Self::copy_elements`] unrolled over the layout's registers, for
-    /// tiles that do not split evenly over the threads' trips.
-    fn copy_elements_unrolled(
-        &mut self,
-        load: &Pipelined,
-        bp: &BlockPtr,
-        staged: &Staged,
-        coords: &[Vec<String>],
-        valid: &str,
-    ) -> Result<()> {
-        for coord in coords {
-            let value = self.masked_element(load, bp, coord, valid);
-            let mut rel = Vec::with_capacity(2);
-            for (d, c) in coord.iter().enumerate() {
-                let c = self.w.conv("trunci", c, "i64", "i32");
-                rel.push(self.w.bin("subi", &c, &bp.offsets[d], "i32"));
-            }
-            self.store_element(staged, &rel, &value);
-        }
         Ok(())
     }
 
@@ -744,6 +708,23 @@ impl Lowerer<'_, '_> {
     }
 }
 
+/// The first register of each of `load`'s copies in `map`: every `width`-th,
+/// each starting `width` registers contiguous along the copy's axis (an
+/// error otherwise: the layout must give a pipelined tile whole vectors).
+fn copy_starts(map: &ThreadMap, load: &Pipelined) -> Result<Vec<usize>> {
+    let width = load.width.max(1) as usize;
+    (0..map.regs.len())
+        .step_by(width)
+        .map(|i| {
+            if Lowerer::is_vector(map, i, load.width, load.contiguous as u32) {
+                Ok(i)
+            } else {
+                Err(BackendError::new(Stage::Layout, "a pipelined load's registers are not vectors"))
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use tessera_tir::ConstValue;
@@ -751,6 +732,7 @@ mod tests {
     use crate::{GpuArch, Target, compile_kernel};
 
     const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
+    const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
 
     /// The MLIR of `matmul_block_ptr` at 128x256x64 on `warps` warps with `stages` stages.
     /// In the vector version, a refill whose tiles lie inside their views
@@ -768,50 +750,42 @@ mod tests {
         assert_eq!(full(&fast), 12, "unchecked copies in the loop");
         assert_eq!(sized(&fast), 12, "checked copies for the tail");
         // Lightning attention's output kernel, DK 32: 4 copies a thread.
-        let consts: Vec<(String, ConstValue)> =
-            [("DK", 32), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 2)]
-                .iter()
-                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
-                .collect();
-        let source = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
-        let tir = tessera_frontend::compile_str("la.tsr", source, "la_output_bf16", &consts).expect("front end");
-        let mlir = compile_kernel(&tir, &Target::new(GpuArch::Sm90a)).expect("backend").stages.mlir;
+        let consts = [("DK", 32), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 2)];
+        let mlir = mlir_of(LIGHTNING, "la_output_bf16", &consts, GpuArch::Sm90a);
         let fast = fast_loop(&mlir);
         assert_eq!(full(&fast), 0);
         assert_eq!(sized(&fast), 4);
     }
 
-    fn block_ptr_mlir(warps: i64, stages: i64, arch: GpuArch) -> String {
+    /// The tile IR of `kernel` in `source` at the compile-time values `consts`.
+    fn tir_of(source: &str, kernel: &str, consts: &[(&str, i64)]) -> tessera_tir::Kernel {
         let consts: Vec<(String, ConstValue)> =
-            [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", warps), ("stages", stages)]
-                .iter()
-                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
-                .collect();
-        let tir = tessera_frontend::compile_str("matmul.tsr", MATMUL, "matmul_block_ptr", &consts).expect("front end");
-        compile_kernel(&tir, &Target::new(arch)).expect("backend").stages.mlir
+            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
+        tessera_frontend::compile_str("kernel.tsr", source, kernel, &consts).expect("front end")
     }
 
-    /// Each iteration of the pipelined loop must wait for its own tile
-    /// (`stages - 2` groups left pending), then meet a barrier before any
-    /// `cp.async` refills the buffer that the previous iteration's
-    /// `ldmatrix`es (sm_80) or `wgmma`s (sm_90a, after a proxy fence between
-    /// the wait and the barrier, and once those `wgmma`s are known complete)
-    /// read. The 128x256 tile is the one where a slow warp would expose a
-    /// missing barrier first.
+    fn mlir_of(source: &str, kernel: &str, consts: &[(&str, i64)], arch: GpuArch) -> String {
+        compile_kernel(&tir_of(source, kernel, consts), &Target::new(arch)).expect("backend").stages.mlir
+    }
+
+    /// `kernel` of matmul.tsr at 128x256x64.
+    fn matmul_mlir(kernel: &str, warps: i64, stages: i64, arch: GpuArch) -> String {
+        let consts = [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", warps), ("stages", stages)];
+        mlir_of(MATMUL, kernel, &consts, arch)
+    }
+
+    fn block_ptr_mlir(warps: i64, stages: i64, arch: GpuArch) -> String {
+        matmul_mlir("matmul_block_ptr", warps, stages, arch)
+    }
+
     /// The chunk-state loop scales the rows of its value tile before the
     /// `dot`: the tile is still copied with `cp.async` (nothing is loaded
     /// from global memory inside the loop), and the scaling reads it back
     /// from its buffer with vector loads.
     #[test]
     fn a_tile_scaled_before_its_dot_is_pipelined_and_read_back() {
-        const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
-        let consts: Vec<(String, ConstValue)> =
-            [("DK", 64), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 4), ("stages", 3)]
-                .iter()
-                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
-                .collect();
-        let tir = tessera_frontend::compile_str("lightning_attn.tsr", LIGHTNING, "la_chunk_state_bf16", &consts)
-            .expect("front end");
+        let consts = [("DK", 64), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 4), ("stages", 3)];
+        let tir = tir_of(LIGHTNING, "la_chunk_state_bf16", &consts);
         for arch in [GpuArch::Sm80, GpuArch::Sm90a] {
             let mlir = compile_kernel(&tir, &Target::new(arch)).expect("backend").stages.mlir;
             let (_, fast) = mlir.split_once("} do {").expect("a loop");
@@ -854,18 +828,19 @@ mod tests {
             assert!(loops[0].contains("scf.if"), "{arch}: the version is chosen before the loop");
         }
         // `matmul_aligned`'s hints prove the copies: one version, vectors only.
-        let consts: Vec<(String, ConstValue)> =
-            [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", 8), ("stages", 3)]
-                .iter()
-                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
-                .collect();
-        let tir = tessera_frontend::compile_str("matmul.tsr", MATMUL, "matmul_aligned", &consts).expect("front end");
-        let mlir = compile_kernel(&tir, &Target::new(GpuArch::Sm90a)).expect("backend").stages.mlir;
+        let mlir = matmul_mlir("matmul_aligned", 8, 3, GpuArch::Sm90a);
         assert_eq!(mlir.matches("} do {").count(), 1, "one loop");
         let global_loads = mlir.lines().filter(|l| l.contains("llvm.load") && l.contains("!llvm.ptr<1>")).count();
         assert_eq!(global_loads, 0, "no element copies");
     }
 
+    /// Each iteration of the pipelined loop must wait for its own tile
+    /// (`stages - 2` groups left pending), then meet a barrier before any
+    /// `cp.async` refills the buffer that the previous iteration's
+    /// `ldmatrix`es (sm_80) or `wgmma`s (sm_90a, after a proxy fence between
+    /// the wait and the barrier, and once those `wgmma`s are known complete)
+    /// read. The 128x256 tile is the one where a slow warp would expose a
+    /// missing barrier first.
     #[test]
     fn the_loop_waits_then_barriers_before_refilling() {
         // 128x256 on 4 warps is rejected (E0816: 256 accumulators per thread).
