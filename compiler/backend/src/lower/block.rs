@@ -135,7 +135,9 @@ impl Lowerer<'_, '_> {
     ) -> Option<String> {
         let mut linear: Option<String> = None;
         for (d, c) in coord {
-            let term = self.w.bin("muli", &c, &bp.strides[d], "i64");
+            // The view's rank bounds the axes (as a zip over the strides did).
+            let Some(stride) = bp.strides.get(d) else { continue };
+            let term = self.w.bin("muli", &c, stride, "i64");
             linear = Some(match linear {
                 Some(prev) => self.w.bin("addi", &prev, &term, "i64"),
                 None => term,
