@@ -33,7 +33,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bundle) = args.first() else {
         eprintln!(
-            "usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | segments | problem B H N D E [SEG] | profile]"
+            "usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | segments | problem B H N D E [SEG] | profile [B H N D E]]"
         );
         std::process::exit(2);
     };
@@ -56,9 +56,19 @@ fn main() {
             Some("check") => check_matrix(&rt, &la),
             Some("sanitize") => sanitize(&rt, &la),
             Some("profile") => {
-                // One forward and backward at (4, 16, 8192, 128), for ncu (run
-                // after `bench` with the same tuning cache: nothing tunes).
-                let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
+                // One forward and backward at (4, 16, 8192, 128) or `profile B H N D E`,
+                // for ncu (run after `bench` or `problem` with the same tuning cache,
+                // so that nothing tunes under the profiler).
+                let dims: Vec<usize> = args[2..]
+                    .iter()
+                    .map(|a| a.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("profile B H N D E: {e}"))?;
+                let p = match dims[..] {
+                    [] => Problem::new(4, 16, 8192, 128, 128, DType::BF16),
+                    [b, h, n, d, e] => Problem::new(b, h, n, d, e, DType::BF16),
+                    _ => return Err("usage: profile [B H N D E]".into()),
+                };
                 let input = random(&rt, &p, 0.11, 3)?;
                 let fwd = dev(la.forward(&rt, &p, &input.inputs()))?;
                 dev(la.backward(&rt, &p, &input.inputs(), &fwd, input.d_o()))?;
@@ -431,6 +441,13 @@ fn copy_bandwidth(rt: &Runtime) -> Res<f64> {
 
 fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool> {
     let mut lines = Vec::new();
+    // Rewritten after every row, so a call cut short keeps the rows it measured.
+    let save = |lines: &Vec<String>| -> Res<()> {
+        match json {
+            Some(path) => std::fs::write(path, lines.join("\n") + "\n").map_err(|e| format!("writing {path}: {e}")),
+            None => Ok(()),
+        }
+    };
     // First call at (4, 16, 8192, 128) from an empty tuning cache.
     let cache = std::env::temp_dir().join(format!("tessera-la-first-call-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
@@ -471,6 +488,7 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
     let bw = copy_bandwidth(rt)?;
     println!("copy bandwidth {:.0} GB/s", bw / 1e9);
     lines.push(format!(r#"{{"copy_gbps": {}}}"#, bw / 1e9));
+    save(&lines)?;
     let shapes = [
         (8, 16, 2048, 128),
         (4, 16, 8192, 128),
@@ -505,9 +523,7 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
             r#"{{"b": {b}, "h": {h}, "n": {n}, "d": {d}, "fwd_ms": {f}, "fwdbwd_ms": {fb}, "floor_fwd_ms": {floor_f}, "floor_fwdbwd_ms": {floor_fb}, "segment": {}, "workspace_bytes": {extra}, "checked": {correct}}}"#,
             fitted.segment_len()
         ));
-    }
-    if let Some(path) = json {
-        std::fs::write(path, lines.join("\n") + "\n").map_err(|e| format!("writing {path}: {e}"))?;
+        save(&lines)?;
     }
     if !all_correct {
         println!("SOME TIMED SHAPES FAILED THEIR CHECK");

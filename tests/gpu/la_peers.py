@@ -5,11 +5,18 @@ device-to-device copy bandwidth. bf16, decay s ~ U(0.01, 0.11) per head.
 Medians of triton.testing.do_bench (CUDA events, L2 cleared before each run).
 fwd+bwd = forward, then torch.autograd.grad of q, k, v.
 
-Usage: python3 la_peers.py OUT.json   (LA_PEER_SHAPES=N: the first N shapes only)
+Each row is written to OUT.json as soon as it is measured, so a call that
+runs out of time keeps the shapes it finished. `first_s` is the wall time of
+a peer's first call at a shape (Triton compiling and autotuning included; on
+a warm machine the Triton cache of an earlier call may serve it).
+
+Usage: python3 la_peers.py OUT.json   (LA_PEER_SHAPES=N: the first N shapes only;
+LA_PEER_FROM=I: skip the first I, to resume in a second call)
 """
 import json
 import os
 import sys
+import time
 
 import torch
 import triton
@@ -18,8 +25,8 @@ SHAPES = [
     (8, 16, 2048, 128), (4, 16, 8192, 128), (2, 16, 32768, 128), (1, 16, 65536, 128), (4, 16, 8192, 64),
     (64, 16, 2048, 128), (16, 16, 8192, 128), (4, 16, 32768, 128), (1, 16, 131072, 128),
 ]
-SHAPES = SHAPES[:int(os.environ.get("LA_PEER_SHAPES", len(SHAPES)))]
 SDPA_SHAPES = SHAPES[:5]
+SHAPES = SHAPES[int(os.environ.get("LA_PEER_FROM", 0)):int(os.environ.get("LA_PEER_SHAPES", len(SHAPES)))]
 
 
 def bench(fn):
@@ -33,13 +40,27 @@ def copy_gbps():
     return 2 * src.numel() / (ms * 1e-3) / 1e9
 
 
+def first_call_s(fn):
+    """Wall time of one call, synchronized (the first: compile and autotune included)."""
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    fn()
+    torch.cuda.synchronize()
+    return time.perf_counter() - t
+
+
 def main():
-    out = []
+    out = open(sys.argv[1], "w")
+
+    def emit(row):
+        print(row, flush=True)
+        out.write(json.dumps(row) + "\n")
+        out.flush()
+
     from lightning_attn.ops.triton.lightning_attn2 import lightning_attn2
     from fla.ops.simple_gla import chunk_simple_gla
 
-    out.append({"copy_gbps": copy_gbps()})
-    print("copy", out[-1], flush=True)
+    emit({"copy_gbps": copy_gbps()})
     torch.manual_seed(0)
     for (b, h, n, d) in SHAPES:
         row = {"b": b, "h": h, "n": n, "d": d}
@@ -66,6 +87,7 @@ def main():
 
         for name, fn in [("la2_fwd", la2_f), ("la2_fwdbwd", la2_fb), ("fla_fwd", fla_f), ("fla_fwdbwd", fla_fb)]:
             try:
+                row[name + "_first_s"] = first_call_s(fn)
                 row[name] = bench(fn)
             except Exception as e:  # noqa: BLE001 - a peer failing is a result to report
                 row[name] = None
@@ -78,13 +100,10 @@ def main():
                 o = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True)
                 return torch.autograd.grad(o, (qs, ks, vs), do)
             row["sdpa_fwdbwd"] = bench(sdpa_fb)
-        print(row, flush=True)
-        out.append(row)
+        emit(row)
         del q, k, v, do, qs, ks, vs, qf, kf, vf, dof, qfs, kfs, vfs
         torch.cuda.empty_cache()
-    with open(sys.argv[1], "w") as f:
-        for r in out:
-            f.write(json.dumps(r) + "\n")
+    out.close()
 
 
 if __name__ == "__main__":

@@ -16,17 +16,24 @@
 #                                       its bench, and the peers on the first two shapes
 #   bash tests/gpu/session.sh la-seg    forward and forward+backward times per segment length (the
 #                                       data behind Problem::default_segment)
+#   bash tests/gpu/session.sh la-prof   Nsight Compute (full set, source counters) of the forward's
+#                                       kernels at (4,16,8192) and (1,16,65536), after tuning them
+#   bash tests/gpu/session.sh first     one call when machines are scarce: the correctness matrix,
+#                                       the bench, then la-prof
 # LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
 # wgmma waited for at once): on the same warm machine as a run on la.tsb, an A/B of the products
 # in flight, or the fallback when la-check fails.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-seg|quick}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-seg|la-prof|first|quick}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TESSERA_CACHE_DIR=${TESSERA_CACHE_DIR:-/tmp/tessera-cache}
+# Triton's cache inside the checkout (ignored there), so that a later call on the same warm
+# machine finds the peers compiled and autotuned.
+export TRITON_CACHE_DIR=${TRITON_CACHE_DIR:-$PWD/.triton-cache}
 SUMMARY="$OUT/summary.txt"
 note() { echo "$*" | tee -a "$SUMMARY"; }
 # The tuner's picks (its cache files), one line each, appended to FILE.
@@ -72,6 +79,20 @@ la_peers() {
             && tee -a "$SUMMARY" < "$OUT/la-table.md"
     fi
 }
+# la_prof: each shape run once untimed (tunes into the cache), then its forward and the
+# backward's first kernel under ncu.
+la_prof() {
+    local NCU; NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
+    for shape in "4 16 8192 128 128 2" "1 16 65536 128 128 4"; do
+        set -- $shape
+        local tag="$1-$3"
+        step "tune at $tag" 120 "$OUT/prof-tune-$tag.txt" "$G/bin/lightning_attention" "$LA" profile $1 $2 $3 $4 $5
+        step "ncu at $tag" 150 "$OUT/prof-$tag.txt" "$NCU" --clock-control none --set full --import-source no \
+            --kernel-name regex:la_ -c $6 "$G/bin/lightning_attention" "$LA" profile $1 $2 $3 $4 $5
+        grep -E "^  la_|Duration|DRAM Throughput|Compute \(SM\) Throughput|Registers Per|Stall|Issue Slots Busy|Executed Ipc A" "$OUT/prof-$tag.txt" \
+            | head -40 | cut -c1-160 | tee -a "$SUMMARY"
+    done
+}
 case $GROUP in
     check)
         RAGGED=$(mktemp); grep -E '#.*ragged' tests/gpu/check.cases > "$RAGGED"
@@ -107,11 +128,17 @@ case $GROUP in
         la_ours 300
         la_peers 160 2
         ;;
+    la-prof) la_prof ;;
+    first)
+        la_matrix 150
+        la_ours 300
+        la_prof
+        ;;
     la-seg)
         step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
-    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-seg|quick" >&2; exit 2 ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-seg|la-prof|first|quick" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"
