@@ -103,12 +103,11 @@ fn matmul_runs_on_tensor_cores() {
     let (text, kernels) = points(MATMUL, "matmul", MATMUL_POINTS);
     for (i, k) in kernels.iter().enumerate() {
         let fp = PtxFingerprint::of_ptx(&k.ptx);
-        // On sm_90a, operands staged from registers into whole 128-byte
-        // panels (BLOCK_K = 64) feed `wgmma`, after a proxy fence; the
-        // 64x64x32 point (64-byte rows) and sm_80 stay on `mma.sync`.
+        // On sm_90a, operands staged from registers into swizzle panels
+        // (128-byte rows at BLOCK_K = 64, 64-byte rows at 32) feed `wgmma`,
+        // after a proxy fence; sm_80 stays on `mma.sync`.
         let point = MATMUL_POINTS[i / 2];
-        let panels = point.contains(&("BLOCK_K", 64));
-        if k.target.arch == GpuArch::Sm90a && panels {
+        if k.target.arch == GpuArch::Sm90a {
             assert!(fp.wgmma > 0 && fp.mma_sync == 0 && fp.ldmatrix == 0, "{point:?}: {fp:?}");
             assert!(k.ptx.contains("fence.proxy.async.shared::cta;"), "{point:?}: no proxy fence");
             assert!(k.ptx.contains(".extern .shared .align 1024 .b8 __tessera_smem[]"), "{point:?}");
@@ -222,12 +221,18 @@ fn matmul_block_ptr_runs_on_wgmma_on_sm90a() {
         assert!(fp.wgmma == 0 && fp.mma_sync > 0, "{consts:?}: {fp:?}");
         assert!(!sm80.ptx.contains("fence.proxy.async") && sm80.ptx.contains(".align 16 .b8 __tessera_smem[]"));
     }
-    // BLOCK_K = 32: the 64-byte rows of A are not 128-byte swizzle panels,
-    // so the dot stays on mma.sync, with nothing of wgmma's around it.
+    // BLOCK_K = 32: A's rows are 64 bytes, read through 64-byte-swizzle
+    // descriptors (mode 2 in bits 62-63, K-major, SBO 512 bytes); B's rows
+    // (64 N) stay 128-byte panels.
     let k = compile(MATMUL, "matmul_block_ptr", MATMUL_POINTS[1], GpuArch::Sm90a);
     let fp = PtxFingerprint::of_ptx(&k.ptx);
-    assert!(fp.wgmma == 0 && fp.mma_sync > 0, "{fp:?}");
-    assert!(!k.ptx.contains("fence.proxy.async") && k.ptx.contains(".align 16 .b8 __tessera_smem[]"));
+    assert!(fp.wgmma > 0 && fp.mma_sync == 0 && fp.ldmatrix == 0, "{fp:?}");
+    assert!(k.ptx.contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16"), "no m64n64k16");
+    let a_bits = 0x8000_0020_0001_0000_u64 as i64;
+    assert!(k.ptx.contains(&a_bits.to_string()) || k.ptx.contains(&format!("{a_bits:#x}")), "no SW64 descriptor");
+    if let Some(stats) = &k.ptxas {
+        assert_eq!((stats.spill_store_bytes, stats.spill_load_bytes), (0, 0), "BLOCK_K = 32 spills");
+    }
 }
 
 #[test]

@@ -278,7 +278,7 @@ fn collect_ops<'k>(region: &'k Region, out: &mut Vec<&'k Op>) {
 /// pipeline stages, each operand either a zero-padded `load_block` (which
 /// the software pipeliner puts in shared memory, where `wgmma` reads it) or
 /// a register value the lowering stages there, with tiles of whole
-/// 128-byte swizzle panels.
+/// swizzle panels.
 /// The tiling is a valid `mma.sync` tiling too (banded ones included), so a
 /// dot the lowering then finds unsuitable still runs, on `mma.sync`.
 fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<Layout> {
@@ -298,7 +298,7 @@ fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<Lay
         return None;
     }
     // The load's tile, stored with `order[0]` contiguous, must be whole
-    // 128-byte swizzle panels (see `SharedTile::wgmma_sw128`).
+    // swizzle panels (see `SharedTile::wgmma_panels`).
     let from_block_load = |v: ValueId| {
         let Some(load) = lk.ops.iter().find(|o| o.results.first() == Some(&v)) else { return false };
         let zero_padded = matches!(load.kind, OpKind::LoadBlock { padding: Padding::Zero, .. });
@@ -307,7 +307,7 @@ fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<Lay
         let panels = match (order.and_then(|o| o.first()), shape) {
             (Some(&fast @ 0..=1), &[d0, d1]) => {
                 let (rows, cols) = if fast == 1 { (d0, d1) } else { (d1, d0) };
-                SharedTile::wgmma_sw128(rows, cols, 2).is_some()
+                SharedTile::wgmma_panels(rows, cols, 2).is_some()
             }
             _ => false,
         };
@@ -319,7 +319,7 @@ fn wgmma_accumulator(lk: &LaidOutKernel, op: &Op, shape: [u32; 2]) -> Option<Lay
         let is_block_load =
             lk.ops.iter().any(|o| o.results.first() == Some(&v) && matches!(o.kind, OpKind::LoadBlock { .. }));
         match shape_of(lk.kernel, v) {
-            &[rows, cols] => !is_block_load && SharedTile::wgmma_sw128(rows, cols, 2).is_some(),
+            &[rows, cols] => !is_block_load && SharedTile::wgmma_panels(rows, cols, 2).is_some(),
             _ => false,
         }
     };

@@ -20,11 +20,14 @@
 //! contiguous elements stays one vector access.
 //!
 //! Hopper's `wgmma` reads its operands through matrix descriptors instead,
-//! which only describe rows of at most 128 bytes (the 128-byte swizzle
-//! atom). [`SharedTile::wgmma_sw128`] therefore cuts wider rows into
-//! *panels* of 128 bytes, stored one after the other (each `rows` rows of
-//! 128 bytes, 16-byte chunk `c` of row `r` at `c ^ (r % 8)`); see
-//! [`super::wgmma`] for why this is the canonical layout the descriptors name.
+//! which only describe rows of 32, 64 or 128 bytes (the swizzle modes).
+//! [`SharedTile::wgmma_panels`] therefore cuts a row into *panels* of the
+//! widest of these that divides it, stored one after the other (each `rows`
+//! rows of `P` bytes, 16-byte chunk `c` of row `r` at
+//! `c ^ ((r / (128 / P)) % (P / 16))`, which for `P = 128` is `c ^ (r % 8)`):
+//! the same placement [`SharedTile::swizzled`] gives a tile `P` bytes wide,
+//! so `ldmatrix` readers share it; see [`super::wgmma`] for why this is the
+//! canonical layout the descriptors name.
 
 use super::ThreadMap;
 
@@ -57,19 +60,31 @@ impl SharedTile {
         SharedTile { rows, cols, bytes, vec, per_phase, max_phase, panel: cols.max(1) }
     }
 
-    /// The placement `wgmma` reads with 128-byte-swizzle descriptors: panels
-    /// of 128-byte rows, chunk `c` of row `r` at `c ^ (r % 8)`. `None` when
-    /// `cols` is not a whole number of 128-byte panels or `rows` not a whole
-    /// number of 8-row swizzle atoms.
-    pub fn wgmma_sw128(rows: u32, cols: u32, bytes: u32) -> Option<SharedTile> {
-        if !matches!(bytes, 1 | 2 | 4) || rows == 0 || !rows.is_multiple_of(8) {
+    /// The placement `wgmma` reads through swizzled descriptors: panels of
+    /// `P`-byte rows, `P` the widest of 128, 64 and 32 that divides a row,
+    /// chunk `c` of row `r` at `c ^ ((r / (128 / P)) % (P / 16))`. `None`
+    /// when a row is not a whole number of 32-byte panels or `rows` not a
+    /// whole number of 8-row swizzle atoms.
+    pub fn wgmma_panels(rows: u32, cols: u32, bytes: u32) -> Option<SharedTile> {
+        if !matches!(bytes, 1 | 2 | 4) || rows == 0 || !rows.is_multiple_of(8) || cols == 0 {
             return None;
         }
-        let panel = 128 / bytes;
-        if cols == 0 || !cols.is_multiple_of(panel) {
-            return None;
-        }
-        Some(SharedTile { rows, cols, bytes, vec: 16 / bytes, per_phase: 1, max_phase: 8, panel })
+        let row_bytes = cols * bytes;
+        let panel_bytes = [128, 64, 32].into_iter().find(|&p| row_bytes.is_multiple_of(p))?;
+        Some(SharedTile {
+            rows,
+            cols,
+            bytes,
+            vec: 16 / bytes,
+            per_phase: 128 / panel_bytes,
+            max_phase: panel_bytes / 16,
+            panel: panel_bytes / bytes,
+        })
+    }
+
+    /// Bytes of one row of a panel.
+    pub fn panel_bytes(&self) -> u32 {
+        self.panel * self.bytes
     }
 
     /// Bytes the tile occupies.
@@ -150,7 +165,7 @@ mod tests {
         // step, so a thread's vectors sit 4, 8, 12, ... rows below its first.
         let layout = Layout::blocked_in_order(&[64, 64], 1, 8, &[1, 0]);
         let map = layout.thread_map(&[64, 64]);
-        let tile = SharedTile::wgmma_sw128(64, 64, 2).expect("one panel");
+        let tile = SharedTile::wgmma_panels(64, 64, 2).expect("one panel");
         let first = map.regs[0].clone();
         let (mut constant, mut varying) = (0, 0);
         for (i, reg) in map.regs.iter().enumerate().step_by(8) {
@@ -191,12 +206,12 @@ mod tests {
 
     #[test]
     fn wgmma_tiles_are_panels_of_128_byte_rows() {
-        let t = SharedTile::wgmma_sw128(64, 256, 2).expect("a whole number of panels");
+        let t = SharedTile::wgmma_panels(64, 256, 2).expect("a whole number of panels");
         assert_eq!((t.vec, t.per_phase, t.max_phase, t.panel), (8, 1, 8, 64));
         // Column 70 is panel 1, column 6 (chunk 0 ^ 3 = 3) of row 3.
         assert_eq!(t.offset(3, 70), 64 * 64 + 3 * 64 + 3 * 8 + 6);
         // One 64-column panel is exactly the classic 128-byte-row tile.
-        let one = SharedTile::wgmma_sw128(128, 64, 2).expect("one panel");
+        let one = SharedTile::wgmma_panels(128, 64, 2).expect("one panel");
         let classic = SharedTile::swizzled(128, 64, 2);
         for (r, c) in [(0, 0), (5, 17), (127, 63), (9, 40)] {
             assert_eq!(one.offset(r, c), classic.offset(r, c));
@@ -204,8 +219,30 @@ mod tests {
         let slots: HashSet<u32> = (0..64).flat_map(|r| (0..256).map(move |c| t.offset(r, c))).collect();
         assert_eq!(slots.len(), 64 * 256);
         assert!(slots.iter().all(|&s| s < 64 * 256));
-        assert_eq!(SharedTile::wgmma_sw128(64, 48, 2), None);
-        assert_eq!(SharedTile::wgmma_sw128(12, 64, 2), None);
+        assert_eq!(SharedTile::wgmma_panels(64, 8, 2), None);
+        assert_eq!(SharedTile::wgmma_panels(12, 64, 2), None);
+    }
+
+    /// Rows of 96, 64 and 32 bytes get 32- and 64-byte panels, placed as
+    /// `swizzled` places a tile one panel wide (so `ldmatrix` readers of a
+    /// pipeline buffer and `wgmma` agree on it).
+    #[test]
+    fn narrow_rows_get_narrow_panels() {
+        for (cols, panel_bytes) in [(48, 32), (32, 64), (16, 32), (96, 64), (64, 128)] {
+            let t = SharedTile::wgmma_panels(64, cols, 2).expect("whole 32-byte panels");
+            assert_eq!(t.panel_bytes(), panel_bytes, "{cols} columns");
+            let one = SharedTile::swizzled(64, t.panel, 2);
+            for r in 0..64 {
+                for c in 0..t.panel {
+                    assert_eq!(t.offset(r, c), one.offset(r, c), "{cols} columns, ({r}, {c})");
+                }
+            }
+            let slots: HashSet<u32> = (0..64).flat_map(|r| (0..cols).map(move |c| t.offset(r, c))).collect();
+            assert_eq!(slots.len() as u32, 64 * cols);
+        }
+        // 64-byte rows: chunk c of row r at c ^ ((r / 2) % 4).
+        let t = SharedTile::wgmma_panels(16, 32, 2).expect("one panel");
+        assert_eq!(t.offset(6, 9), 6 * 32 + (1 ^ 3) * 8 + 1);
     }
 
     #[test]

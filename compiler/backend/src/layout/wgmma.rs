@@ -2,36 +2,40 @@
 //! of its operands and the warp tiling under which its accumulator is our
 //! [`super::Layout::Mma`] layout.
 //!
-//! # Operands: 128-byte-swizzle canonical layouts
+//! # Operands: swizzled canonical layouts
 //!
 //! `wgmma` reads A and B from shared memory through 64-bit matrix
 //! descriptors (PTX ISA, "Matrix Descriptor Format"): bits 0-13 the start
 //! address, 16-29 the leading dimension byte offset (LBO), 32-45 the stride
 //! dimension byte offset (SBO), each as `(bytes & 0x3FFFF) >> 4`; bits
-//! 49-51 the base offset; bits 62-63 the swizzle mode (1 = 128 bytes).
+//! 49-51 the base offset; bits 62-63 the swizzle mode (1, 2, 3 = 128, 64,
+//! 32 bytes).
 //!
-//! With the 128-byte swizzle, memory is made of 8-row atoms of 128-byte
-//! rows (1024 bytes), and the hardware swizzles *absolute* addresses: byte
-//! address bits 4-6 (the 16-byte chunk) are XORed with bits 7-9 (the row
-//! within the atom). A tile whose base is 1024-byte aligned, stored as
-//! [`SharedTile::wgmma_sw128`] panels (chunk `c` of row `r` at `c ^ (r %
-//! 8)`), is therefore exactly what the descriptor names, for both majors
+//! With the `P`-byte swizzle (`P` = 128, 64 or 32), memory is made of
+//! 8-row atoms of `P`-byte rows (`8P` bytes), and the hardware swizzles
+//! *absolute* addresses: byte address bits 4.. (the 16-byte chunk, `P / 16`
+//! of them in a row) are XORed with the same number of bits from bit 7 on.
+//! A tile whose base is 1024-byte aligned, stored as
+//! [`SharedTile::wgmma_panels`] panels of `P`-byte rows (chunk `c` of row
+//! `r` at `c ^ ((r / (128 / P)) % (P / 16))`, for `P = 128` `c ^ (r % 8)`),
+//! is therefore exactly what the descriptor names, for both majors
 //! (canonical layouts in units of `T` = 16 bytes, as CUTLASS's
-//! `make_gmma_desc` spells them):
+//! `make_gmma_desc` spells them, with `p = P / 16` chunks a row):
 //!
 //! * **K-major** (`imm-trans` 0; A of `dot(a, b)` stored K-contiguous):
-//!   `((8, m), (T, 2)) : ((8T, SBO), (1, T))`. Tile rows are M (or N),
-//!   columns K. The 8 rows of an atom are 128 bytes apart, atoms along M
-//!   `SBO` = 1024 bytes apart; the 16 K of one instruction are two chunks of
+//!   `((8, m), (T, 2)) : ((pT, SBO), (1, T))`. Tile rows are M (or N),
+//!   columns K. The 8 rows of an atom are `P` bytes apart, atoms along M
+//!   `SBO` = `8P` bytes apart; the 16 K of one instruction are two chunks of
 //!   one row. LBO is unused for swizzled K-major layouts (we set 16 bytes, as
-//!   CUTLASS does). Stepping K by 16 within a 64-wide panel adds 32 bytes to
-//!   the start address, which the absolute-address swizzle handles.
+//!   CUTLASS does). Stepping K by 16 within a panel adds 32 bytes to the
+//!   start address, which the absolute-address swizzle handles; the next
+//!   panel starts `rows * P` bytes on.
 //! * **MN-major** (`imm-trans` 1; B of `dot(a, b)` with B `[K, N]`
-//!   row-major): `((T, 8, m), (8, k)) : ((1, T, LBO), (8T, SBO))`. Tile rows
-//!   are K, columns N cut into 64-element panels: 64 N contiguous per row,
-//!   the 8 K rows of an atom 128 bytes apart, the next 8 K `SBO` = 1024 bytes
-//!   on, the next 64 N (the next panel) `LBO` = `rows * 128` bytes on.
-//!   Stepping K by 16 adds `16 * 128` bytes to the start address.
+//!   row-major): `((T, p, m), (8, k)) : ((1, T, LBO), (pT, SBO))`. Tile rows
+//!   are K, columns N cut into `P`-byte panels: `P` bytes of N contiguous per
+//!   row, the 8 K rows of an atom `P` bytes apart, the next 8 K `SBO` = `8P`
+//!   bytes on, the next panel of N `LBO` = `rows * P` bytes on. Stepping K
+//!   by 16 adds `16 * P` bytes to the start address.
 //!
 //! [`OperandTile::hardware_offset`] models the hardware's address
 //! computation from these definitions; the tests check it against
@@ -77,9 +81,9 @@ pub const WGMMA_M: u32 = 64;
 pub const WGMMA_K: u32 = 16;
 /// The largest N of one `wgmma`.
 pub const WGMMA_MAX_N: u32 = 256;
-/// Bytes of one 128-byte-swizzle atom (8 rows of 128 bytes): tiles start on
-/// this alignment.
-pub const SW128_ATOM_BYTES: u32 = 1024;
+/// Bytes of the largest swizzle atom (8 rows of 128 bytes): `wgmma` tiles
+/// start on this alignment, which every swizzle mode's atom divides.
+pub const WGMMA_TILE_ALIGN: u32 = 1024;
 
 /// The descriptor's swizzle mode (bits 62-63).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,24 +155,30 @@ pub struct OperandTile {
 
 impl OperandTile {
     /// The operand tile for `tile` (which must be a
-    /// [`SharedTile::wgmma_sw128`] placement); `None` otherwise.
+    /// [`SharedTile::wgmma_panels`] placement); `None` otherwise.
     pub fn new(tile: SharedTile, major: Major) -> Option<OperandTile> {
-        let sw128 = SharedTile::wgmma_sw128(tile.rows, tile.cols, tile.bytes)?;
-        (sw128 == tile).then_some(OperandTile { tile, major })
+        let panels = SharedTile::wgmma_panels(tile.rows, tile.cols, tile.bytes)?;
+        (panels == tile).then_some(OperandTile { tile, major })
+    }
+
+    /// Bytes of one panel row: the swizzle width `P`.
+    fn row_bytes(&self) -> u32 {
+        self.tile.panel_bytes()
     }
 
     /// The descriptor fields (start address aside).
     pub fn descriptor(&self) -> MatrixDescriptor {
+        let p = self.row_bytes();
         let leading_byte_offset = match self.major {
             Major::K => 16,
-            Major::Mn => self.tile.rows * 128,
+            Major::Mn => self.tile.rows * p,
         };
-        MatrixDescriptor {
-            leading_byte_offset,
-            stride_byte_offset: SW128_ATOM_BYTES,
-            base_offset: 0,
-            swizzle: Swizzle::B128,
-        }
+        let swizzle = match p {
+            128 => Swizzle::B128,
+            64 => Swizzle::B64,
+            _ => Swizzle::B32,
+        };
+        MatrixDescriptor { leading_byte_offset, stride_byte_offset: 8 * p, base_offset: 0, swizzle }
     }
 
     /// Bytes from the tile's start to the descriptor start of the
@@ -180,19 +190,17 @@ impl OperandTile {
     /// so a start inside a row reads the chunks `cp.async` placed there,
     /// as K steps inside a K-major row do.)
     pub fn start_offset(&self, mn0: u32, extent: u32, k0: u32) -> Option<u32> {
-        let t = &self.tile;
+        let (t, p) = (&self.tile, self.row_bytes());
         if !k0.is_multiple_of(WGMMA_K) {
             return None;
         }
         match self.major {
-            Major::K => {
-                mn0.is_multiple_of(8).then(|| (k0 / t.panel) * t.rows * 128 + mn0 * 128 + (k0 % t.panel) * t.bytes)
-            }
+            Major::K => mn0.is_multiple_of(8).then(|| (k0 / t.panel) * t.rows * p + mn0 * p + (k0 % t.panel) * t.bytes),
             Major::Mn => {
                 let within = mn0 % t.panel;
                 let chunk = 16 / t.bytes;
                 let fits = within == 0 || (within.is_multiple_of(chunk) && within + extent <= t.panel);
-                fits.then(|| (mn0 / t.panel) * t.rows * 128 + within * t.bytes + k0 * 128)
+                fits.then(|| (mn0 / t.panel) * t.rows * p + within * t.bytes + k0 * p)
             }
         }
     }
@@ -200,26 +208,26 @@ impl OperandTile {
     /// The byte offset from the tile's start at which the hardware reads
     /// operand element (`mn`, `k`) relative to the instruction start
     /// (`start` from [`OperandTile::start_offset`]): the canonical layout of
-    /// the descriptor, then the 128-byte swizzle of the address bits (the
-    /// tile being 1024-byte aligned, tile offsets are addresses mod 1024).
+    /// the descriptor, then the swizzle of the address bits (the tile being
+    /// 1024-byte aligned, tile offsets are addresses mod 1024).
     pub fn hardware_offset(&self, start: u32, mn: u32, k: u32) -> u32 {
         let d = self.descriptor();
-        let bytes = self.tile.bytes;
-        let elems_per_chunk = 16 / bytes;
+        let (bytes, p) = (self.tile.bytes, self.row_bytes());
         let linear = match self.major {
-            // ((8, m), (T, 2)) : ((8T, SBO), (1, T)), K in elements.
-            Major::K => start + (mn / 8) * d.stride_byte_offset + (mn % 8) * 128 + k * bytes,
-            // ((T, 8, m), (8, k)) : ((1, T, LBO), (8T, SBO)), MN in elements.
+            // ((8, m), (T, 2)) : ((pT, SBO), (1, T)), K in elements.
+            Major::K => start + (mn / 8) * d.stride_byte_offset + (mn % 8) * p + k * bytes,
+            // ((T, p, m), (8, k)) : ((1, T, LBO), (pT, SBO)), MN in elements.
             Major::Mn => {
-                let per_atom_row = 8 * elems_per_chunk;
+                let per_atom_row = p / bytes;
                 start
                     + (mn / per_atom_row) * d.leading_byte_offset
                     + (mn % per_atom_row) * bytes
                     + (k / 8) * d.stride_byte_offset
-                    + (k % 8) * 128
+                    + (k % 8) * p
             }
         };
-        linear ^ (((linear >> 7) & 7) << 4)
+        let chunks = p / 16;
+        linear ^ (((linear >> 7) & (chunks - 1)) << 4)
     }
 }
 
@@ -385,7 +393,7 @@ mod tests {
         // Start 0x2400 (9216 B) -> 0x240 in bits 0-13.
         assert_eq!(k_major.encode(0x2400), 0x4000_0040_0001_0240);
         // MN-major B of 64 K rows: LBO = 64 * 128 = 8192 B -> 512 = 0x200.
-        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 256, 2).expect("panels"), Major::Mn).expect("sw128");
+        let b = OperandTile::new(SharedTile::wgmma_panels(64, 256, 2).expect("panels"), Major::Mn).expect("wgmma tile");
         assert_eq!(b.descriptor().fixed_bits(), 0x4000_0040_0200_0000);
         // Addresses wrap at 256 KiB and drop their low 4 bits.
         assert_eq!(encode_field(0x4_0010), 1);
@@ -420,41 +428,75 @@ mod tests {
     #[test]
     fn k_major_a_reads_what_was_written() {
         // A: [128, 64] bf16, K-contiguous, read as two warpgroups of 64 rows.
-        let a = OperandTile::new(SharedTile::wgmma_sw128(128, 64, 2).expect("one panel"), Major::K).expect("sw128");
+        let a =
+            OperandTile::new(SharedTile::wgmma_panels(128, 64, 2).expect("one panel"), Major::K).expect("wgmma tile");
         check_reads(&a, WGMMA_M, 128, 64);
         // K = 128: two K panels.
-        let a = OperandTile::new(SharedTile::wgmma_sw128(64, 128, 2).expect("panels"), Major::K).expect("sw128");
+        let a = OperandTile::new(SharedTile::wgmma_panels(64, 128, 2).expect("panels"), Major::K).expect("wgmma tile");
         check_reads(&a, WGMMA_M, 64, 128);
     }
 
     #[test]
     fn mn_major_b_reads_what_was_written() {
         // B: [64, 256] bf16 row-major (N contiguous): one m64n256k16 per K step.
-        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 256, 2).expect("panels"), Major::Mn).expect("sw128");
+        let b = OperandTile::new(SharedTile::wgmma_panels(64, 256, 2).expect("panels"), Major::Mn).expect("wgmma tile");
         check_reads(&b, 256, 256, 64);
-        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 128, 2).expect("panels"), Major::Mn).expect("sw128");
+        let b = OperandTile::new(SharedTile::wgmma_panels(64, 128, 2).expect("panels"), Major::Mn).expect("wgmma tile");
         check_reads(&b, 128, 128, 64);
         // Two warpgroups splitting N = 64 into bands of 32, and N = 128 into 64.
-        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 64, 2).expect("one panel"), Major::Mn).expect("sw128");
+        let b =
+            OperandTile::new(SharedTile::wgmma_panels(64, 64, 2).expect("one panel"), Major::Mn).expect("wgmma tile");
         check_reads(&b, 32, 64, 64);
         check_reads(&b, 16, 64, 64);
-        let b = OperandTile::new(SharedTile::wgmma_sw128(128, 128, 2).expect("panels"), Major::Mn).expect("sw128");
+        let b =
+            OperandTile::new(SharedTile::wgmma_panels(128, 128, 2).expect("panels"), Major::Mn).expect("wgmma tile");
         check_reads(&b, 64, 128, 128);
+    }
+
+    /// 64- and 32-byte rows (a 32- or 16-wide bf16 operand, or panels of a
+    /// row that 128 does not divide): each swizzle mode's descriptor reads
+    /// what `cp.async` wrote, for both majors, whole and in bands.
+    #[test]
+    fn narrow_swizzles_read_what_was_written() {
+        for (cols, swizzle) in [(32, Swizzle::B64), (16, Swizzle::B32), (96, Swizzle::B64), (48, Swizzle::B32)] {
+            // K-major A [128, cols]: K = cols.
+            let a = OperandTile::new(SharedTile::wgmma_panels(128, cols, 2).expect("panels"), Major::K)
+                .expect("wgmma tile");
+            assert_eq!(a.descriptor().swizzle, swizzle, "{cols}");
+            check_reads(&a, WGMMA_M, 128, cols);
+            // N-major B [64 K, cols N], whole and in bands of 8 and 16.
+            let b = OperandTile::new(SharedTile::wgmma_panels(64, cols, 2).expect("panels"), Major::Mn)
+                .expect("wgmma tile");
+            check_reads(&b, cols, cols, 64);
+            check_reads(&b, 8, cols, 64);
+            check_reads(&b, 16, cols, 64);
+        }
+    }
+
+    #[test]
+    fn descriptor_fields_follow_the_row_width() {
+        // K-major 64-byte rows: SBO 8 * 64 = 512 B -> 32, mode 2.
+        let a = OperandTile::new(SharedTile::wgmma_panels(64, 32, 2).expect("one panel"), Major::K).expect("tile");
+        assert_eq!(a.descriptor().fixed_bits(), 0x8000_0020_0001_0000);
+        // N-major 32-byte rows of 64 K: LBO 64 * 32 = 2048 B -> 128, SBO 256 B -> 16, mode 3.
+        let b = OperandTile::new(SharedTile::wgmma_panels(64, 16, 2).expect("one panel"), Major::Mn).expect("tile");
+        assert_eq!(b.descriptor().fixed_bits(), 0xC000_0010_0080_0000);
     }
 
     #[test]
     fn k_major_b_bands_read_what_was_written() {
         // B = K^T stored K-contiguous, [N = 64, K = 128]: bands of 32 rows.
-        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 128, 2).expect("panels"), Major::K).expect("sw128");
+        let b = OperandTile::new(SharedTile::wgmma_panels(64, 128, 2).expect("panels"), Major::K).expect("wgmma tile");
         check_reads(&b, 32, 64, 128);
     }
 
     #[test]
-    fn misaligned_instructions_and_non_sw128_tiles_are_refused() {
-        let a = OperandTile::new(SharedTile::wgmma_sw128(128, 64, 2).expect("one panel"), Major::K).expect("sw128");
+    fn misaligned_instructions_and_non_panel_tiles_are_refused() {
+        let a =
+            OperandTile::new(SharedTile::wgmma_panels(128, 64, 2).expect("one panel"), Major::K).expect("wgmma tile");
         assert_eq!(a.start_offset(4, 64, 0), None);
         assert_eq!(a.start_offset(0, 64, 8), None);
-        let b = OperandTile::new(SharedTile::wgmma_sw128(64, 256, 2).expect("panels"), Major::Mn).expect("sw128");
+        let b = OperandTile::new(SharedTile::wgmma_panels(64, 256, 2).expect("panels"), Major::Mn).expect("wgmma tile");
         // Inside a panel only when the instruction ends in it.
         assert_eq!(b.start_offset(32, 64, 0), None);
         assert_eq!(b.start_offset(36, 16, 0), None);
@@ -523,8 +565,9 @@ mod tests {
     /// `m64nNk16` steps with descriptors built from the shared address as the
     /// lowering builds them, then storing the accumulator.
     fn warpgroup_kernel(n: u32) -> String {
-        let a = OperandTile::new(SharedTile::wgmma_sw128(64, 64, 2).expect("one panel"), Major::K).expect("sw128");
-        let b = OperandTile::new(SharedTile::wgmma_sw128(64, n, 2).expect("panels"), Major::Mn).expect("sw128");
+        let a =
+            OperandTile::new(SharedTile::wgmma_panels(64, 64, 2).expect("one panel"), Major::K).expect("wgmma tile");
+        let b = OperandTile::new(SharedTile::wgmma_panels(64, n, 2).expect("panels"), Major::Mn).expect("wgmma tile");
         let b_base = a.tile.size_bytes() as u32;
         let regs = n / 2;
         let mut body = vec![

@@ -187,7 +187,7 @@ impl Lowerer<'_, '_> {
             .collect();
         // The region starts `align`-aligned; B starts at the first aligned
         // offset after A (what `stage_operand` computes).
-        let align = if wgmma { u64::from(wgmma::SW128_ATOM_BYTES) } else { 128 };
+        let align = if wgmma { u64::from(wgmma::WGMMA_TILE_ALIGN) } else { 128 };
         let mut region_bytes: u64 = 0;
         for (index, &staged_here) in from_registers.iter().enumerate() {
             let v = Self::operand_value(op, index)?;
@@ -342,7 +342,7 @@ impl Lowerer<'_, '_> {
 
     /// How `op` runs on `wgmma` with operands `a` and `b` in shared memory,
     /// when it can: [`Self::wgmma_accumulator`] holds, both operands are
-    /// 128-byte-swizzle panel tiles of the dot's shapes, every instruction
+    /// swizzle panel tiles of the dot's shapes, every instruction
     /// (M repetition, warpgroup, K step) starts where a descriptor can, and
     /// the warpgroups' A (along M) and B (along N) start a constant stride
     /// apart.
@@ -678,7 +678,7 @@ impl Lowerer<'_, '_> {
     /// Writes operand `index` (0: A, 1: B) of `op` from registers into the
     /// transient region `[start, end)`: A at its start, B after A's slot when
     /// A is staged there too (`a_staged`), else at its start; with `panels`,
-    /// in the 128-byte-swizzle panels `wgmma` reads when the shape allows,
+    /// in the swizzle panels `wgmma` reads when the shape allows,
     /// each tile starting on a swizzle atom. A tile past `end` is an error.
     fn stage_operand(
         &mut self,
@@ -707,7 +707,7 @@ impl Lowerer<'_, '_> {
         };
         let (rows, cols) = (shape[1 - contiguous], shape[contiguous]);
         let bytes = memory_bytes(elem);
-        let panel_tile = if panels { SharedTile::wgmma_sw128(rows, cols, bytes) } else { None };
+        let panel_tile = if panels { SharedTile::wgmma_panels(rows, cols, bytes) } else { None };
         let tile = panel_tile.unwrap_or_else(|| SharedTile::swizzled(rows, cols, bytes));
         let after_a = if index == 0 || !a_staged {
             region
@@ -744,9 +744,9 @@ impl Lowerer<'_, '_> {
     }
 
     /// The first transient offset at or after `offset` whose absolute shared
-    /// address is a multiple of the 128-byte-swizzle atom.
+    /// address is a multiple of [`wgmma::WGMMA_TILE_ALIGN`].
     fn atom_aligned(&self, offset: u64) -> u64 {
-        self.absolute_aligned(offset, u64::from(wgmma::SW128_ATOM_BYTES))
+        self.absolute_aligned(offset, u64::from(wgmma::WGMMA_TILE_ALIGN))
     }
 
     /// The first transient offset at or after `offset` whose absolute shared

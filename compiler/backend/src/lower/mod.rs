@@ -132,8 +132,8 @@ pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen) -> Result<Lowered
         // Dynamic shared memory (`.extern .shared`): the launch passes
         // `shared_bytes`, which may exceed the 48 KiB static limit. `wgmma`
         // swizzles absolute addresses, so its operand buffers need the
-        // 1024-byte alignment of a 128-byte-swizzle atom.
-        let align = if lowerer.wgmma_buffers { crate::layout::wgmma::SW128_ATOM_BYTES } else { 16 };
+        // 1024-byte alignment of the largest swizzle atom.
+        let align = if lowerer.wgmma_buffers { crate::layout::wgmma::WGMMA_TILE_ALIGN } else { 16 };
         mlir.push_str(&format!(
             "  llvm.mlir.global external @{SHARED_SYMBOL}() {{addr_space = 3 : i32, alignment = {align} : i64}} : !llvm.array<0 x i8>\n"
         ));

@@ -50,7 +50,7 @@ use super::block::BlockPtr;
 use super::dot::Staged;
 use super::text::{memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{ThreadMap, shared::SharedTile, wgmma::SW128_ATOM_BYTES};
+use crate::layout::{ThreadMap, shared::SharedTile, wgmma::WGMMA_TILE_ALIGN};
 
 /// Copies per thread per refill from which refills get an unchecked
 /// version for tiles inside their views ([`Lowerer::pipeline_issue`]).
@@ -185,7 +185,7 @@ impl Lowerer<'_, '_> {
         if loads.is_empty() {
             return Ok(None);
         }
-        // Loads whose `dot` readers all run on `wgmma` get the 128-byte-swizzle
+        // Loads whose `dot` readers all run on `wgmma` get the swizzle
         // panels its descriptors name, 1024-byte aligned (other readers
         // gather from panels as from any tile).
         let wgmma_dots = self.wgmma_dots(body, &loads);
@@ -198,7 +198,7 @@ impl Lowerer<'_, '_> {
                 .collect();
             let all_wgmma =
                 !readers.is_empty() && readers.iter().all(|o| wgmma_dots.iter().any(|d| std::ptr::eq(*d, *o)));
-            let panels = SharedTile::wgmma_sw128(load.tile.rows, load.tile.cols, load.tile.bytes);
+            let panels = SharedTile::wgmma_panels(load.tile.rows, load.tile.cols, load.tile.bytes);
             if let (true, Some(tile)) = (all_wgmma, panels) {
                 load.tile = tile;
                 wgmma = true;
@@ -206,7 +206,7 @@ impl Lowerer<'_, '_> {
         }
         for load in &mut loads {
             if wgmma {
-                offset = offset.next_multiple_of(u64::from(SW128_ATOM_BYTES));
+                offset = offset.next_multiple_of(u64::from(WGMMA_TILE_ALIGN));
             }
             load.offset = offset;
             offset += (load.tile.size_bytes() * u64::from(stages)).next_multiple_of(128);
@@ -260,7 +260,7 @@ impl Lowerer<'_, '_> {
 
     /// The `dot`s of `body` that may run on `wgmma` once `loads` are
     /// pipelined: [`Self::wgmma_accumulator`] holds, and each operand is
-    /// either among them with rows of whole 128-byte panels or not
+    /// either among them with rows of whole swizzle panels or not
     /// pipelined at all (it is then staged from registers, see
     /// [`Self::dot`]).
     fn wgmma_dots<'b>(&self, body: &'b Region, loads: &[Pipelined]) -> Vec<&'b Op> {
@@ -269,7 +269,7 @@ impl Lowerer<'_, '_> {
         }
         let usable = |v: Option<&ValueId>| {
             v.is_some_and(|v| match loads.iter().find(|l| l.result == *v) {
-                Some(l) => SharedTile::wgmma_sw128(l.tile.rows, l.tile.cols, l.tile.bytes).is_some(),
+                Some(l) => SharedTile::wgmma_panels(l.tile.rows, l.tile.cols, l.tile.bytes).is_some(),
                 None => true,
             })
         };
