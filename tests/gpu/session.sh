@@ -19,7 +19,7 @@
 #   bash tests/gpu/session.sh la-prof   Nsight Compute (full set, source counters) of the forward's
 #                                       kernels at (4,16,8192) and (1,16,65536), after tuning them
 #   bash tests/gpu/session.sh first     one call when machines are scarce: the correctness matrix,
-#                                       the bench, then la-prof
+#                                       the bench, then la-prof at (4,16,8192)
 # LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
 # wgmma waited for at once): on the same warm machine as a run on la.tsb, an A/B of the products
 # in flight, or the fallback when la-check fails.
@@ -81,13 +81,15 @@ la_peers() {
 }
 # la_prof: each shape run once untimed (tunes into the cache), then its forward and the
 # backward's first kernel under ncu.
+# la_prof [SHAPES...]: each shape "B H N D E KERNELS" (default: (4,16,8192) and (1,16,65536)).
 la_prof() {
     local NCU; NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
-    for shape in "4 16 8192 128 128 2" "1 16 65536 128 128 4"; do
+    [ $# -gt 0 ] || set -- "4 16 8192 128 128 2" "1 16 65536 128 128 4"
+    for shape in "$@"; do
         set -- $shape
         local tag="$1-$3"
-        step "tune at $tag" 120 "$OUT/prof-tune-$tag.txt" "$G/bin/lightning_attention" "$LA" profile $1 $2 $3 $4 $5
-        step "ncu at $tag" 150 "$OUT/prof-$tag.txt" "$NCU" --clock-control none --set full --import-source no \
+        step "tune at $tag" 60 "$OUT/prof-tune-$tag.txt" "$G/bin/lightning_attention" "$LA" profile $1 $2 $3 $4 $5
+        step "ncu at $tag" 100 "$OUT/prof-$tag.txt" "$NCU" --clock-control none --set full --import-source no \
             --kernel-name regex:la_ -c $6 "$G/bin/lightning_attention" "$LA" profile $1 $2 $3 $4 $5
         grep -E "^  la_|Duration|DRAM Throughput|Compute \(SM\) Throughput|Registers Per|Stall|Issue Slots Busy|Executed Ipc A" "$OUT/prof-$tag.txt" \
             | head -40 | cut -c1-160 | tee -a "$SUMMARY"
@@ -131,8 +133,8 @@ case $GROUP in
     la-prof) la_prof ;;
     first)
         la_matrix 150
-        la_ours 300
-        la_prof
+        la_ours 280
+        la_prof "4 16 8192 128 128 2"
         ;;
     la-seg)
         step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
