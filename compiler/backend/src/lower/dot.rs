@@ -154,6 +154,13 @@ pub(super) struct Staged {
     pub elem: ElemType,
 }
 
+/// A `wgmma` matrix descriptor being built: its low word in an i32 value,
+/// its high word's bits (LBO's top, SBO, base offset, swizzle) a constant.
+struct Descriptor {
+    low: String,
+    high: u64,
+}
+
 impl Lowerer<'_, '_> {
     pub(super) fn dot(&mut self, op: &Op, precision: DotPrecision) -> Result<()> {
         let (a, b) = (Self::operand_value(op, 0)?, Self::operand_value(op, 1)?);
@@ -470,6 +477,8 @@ impl Lowerer<'_, '_> {
         };
         let one = self.w.i32(1);
         let zero = self.w.i32(0);
+        let a_base = self.descriptor(&a_addr, &plan.a);
+        let b_base = self.descriptor(&b_addr, &plan.b);
         self.asm_void("wgmma.fence.sync.aligned;");
         for rep in 0..plan.reps {
             let at = (rep * regs) as usize;
@@ -478,8 +487,8 @@ impl Lowerer<'_, '_> {
                 let fail = || Self::err(op, Stage::Layout, "a wgmma instruction does not start where a descriptor can");
                 let a_start = plan.a.start_offset(rep * WGMMA_M * groups_m, WGMMA_M, k0).ok_or_else(fail)?;
                 let b_start = plan.b.start_offset(0, plan.band, k0).ok_or_else(fail)?;
-                let a_desc = self.descriptor(&a_addr, a_start, &plan.a);
-                let b_desc = self.descriptor(&b_addr, b_start, &plan.b);
+                let a_desc = self.descriptor_at(&a_base, a_start);
+                let b_desc = self.descriptor_at(&b_base, b_start);
                 let r = self.w.def(format!(
                     "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{constraints}\" {a_desc}, {b_desc}, {scale_d}, {} : (i64, i64, i32, {f32s}) -> {ty}",
                     acc[at..at + regs as usize].join(", ")
@@ -640,11 +649,12 @@ impl Lowerer<'_, '_> {
             fragments.push(packed);
         }
         let mut b_descs = Vec::with_capacity(steps);
+        let b_base = self.descriptor(&b_addr, b_tile);
         for step in 0..steps as u32 {
             let start = b_tile.start_offset(0, n, step * WGMMA_K).ok_or_else(|| {
                 Self::err(op, Stage::Layout, "a wgmma instruction does not start where a descriptor can")
             })?;
-            b_descs.push(self.descriptor(&b_addr, start, b_tile));
+            b_descs.push(self.descriptor_at(&b_base, start));
         }
         self.asm_void("wgmma.fence.sync.aligned;");
         for (i, packed) in fragments.iter().enumerate() {
@@ -662,17 +672,38 @@ impl Lowerer<'_, '_> {
         Ok(acc)
     }
 
-    /// The 64-bit matrix descriptor of `tile` for an instruction starting
-    /// `start` bytes after shared address `addr` (i32).
-    fn descriptor(&mut self, addr: &str, start: u32, tile: &OperandTile) -> String {
-        let at = self.add_const(addr, start);
+    /// The descriptor of `tile` for an instruction starting at shared
+    /// address `addr` (i32): its low word (the start-address field and the
+    /// LBO) as an i32, with the high word's constant fixed bits. See
+    /// [`Self::descriptor_at`].
+    fn descriptor(&mut self, addr: &str, tile: &OperandTile) -> Descriptor {
         let mask = self.w.i32(0x3FFFF);
-        let masked = self.w.bin("andi", &at, &mask, "i32");
+        let masked = self.w.bin("andi", addr, &mask, "i32");
         let four = self.w.i32(4);
         let field = self.w.bin("shrui", &masked, &four, "i32");
-        let wide = self.w.conv("extui", &field, "i32", "i64");
-        let fixed = self.w.int(tile.descriptor().fixed_bits() as i64, "i64");
-        self.w.bin("ori", &fixed, &wide, "i64")
+        let fixed = tile.descriptor().fixed_bits();
+        let low_fixed = self.w.i32(i64::from(fixed as u32 as i32));
+        let low = self.w.bin("ori", &field, &low_fixed, "i32");
+        Descriptor { low, high: fixed >> 32 }
+    }
+
+    /// The 64-bit descriptor `start` bytes (a multiple of 16) past `base`:
+    /// its start-address field plus `start / 16`, added to the low word
+    /// alone. The field cannot carry into the next one: shared addresses
+    /// and offsets stay below the 256 KiB the 14-bit field spans. One 32-bit
+    /// add per K step and M repetition, instead of rebuilding the
+    /// descriptor, and the high word stays a constant.
+    fn descriptor_at(&mut self, base: &Descriptor, start: u32) -> String {
+        debug_assert!(start.is_multiple_of(16), "descriptor start {start}");
+        let low = if start == 0 {
+            base.low.clone()
+        } else {
+            let step = self.w.i32(i64::from(start >> 4));
+            self.w.bin("addi", &base.low, &step, "i32")
+        };
+        let wide = self.w.conv("extui", &low, "i32", "i64");
+        let high = self.w.int((base.high << 32) as i64, "i64");
+        self.w.bin("ori", &high, &wide, "i64")
     }
 
     /// Writes operand `index` (0: A, 1: B) of `op` from registers into the
