@@ -218,11 +218,12 @@ impl Pins {
         self.iter().all(|(name, value)| info.value(name) == Some(value))
     }
 
-    /// Every pin names a compile-time parameter of `decl` (or `warps`,
-    /// `stages`): checked with the arguments, before any device work.
+    /// Every pin names a compile-time parameter of `decl` (or a launch
+    /// knob: `warps`, `stages`, `occupancy`): checked with the arguments,
+    /// before any device work.
     pub fn check(&self, decl: &KernelDecl) -> Result<(), ArgError> {
         match self.iter().find(|(name, _)| {
-            !matches!(*name, "warps" | "stages") && !decl.const_params.iter().any(|p| p.name == *name)
+            !crate::bundle::KNOBS.contains(name) && !decl.const_params.iter().any(|p| p.name == *name)
         }) {
             None => Ok(()),
             Some((name, value)) => Err(ArgError::UnknownPin {
@@ -232,7 +233,7 @@ impl Pins {
                     .const_params
                     .iter()
                     .map(|p| p.name.as_str())
-                    .chain(["warps", "stages"])
+                    .chain(crate::bundle::KNOBS)
                     .collect::<Vec<_>>()
                     .join(", "),
             }),
@@ -512,6 +513,7 @@ mod tests {
             ]),
             warps,
             stages: 1,
+            occupancy: 1,
             arch: "sm_90a".into(),
             shared_bytes: 0,
             registers: 32,

@@ -423,13 +423,7 @@ pub fn admits(decl: &KernelDecl, info: &crate::bundle::VariantInfo, bound: &[Arg
 
 /// [`admits`] with the integer arguments given by name through `args`.
 pub fn admits_with(decl: &KernelDecl, info: &crate::bundle::VariantInfo, args: &dyn Fn(&str) -> Option<i64>) -> bool {
-    let lookup = |name: &str| {
-        args(name).or_else(|| match name {
-            "warps" => Some(i64::from(info.warps)),
-            "stages" => Some(i64::from(info.stages)),
-            _ => info.consts.get(name).and_then(|v| v.as_int()),
-        })
-    };
+    let lookup = |name: &str| args(name).or_else(|| info.value(name));
     decl.require.iter().all(|r| r.eval(&lookup).is_ok_and(|v| v != 0))
 }
 
@@ -488,6 +482,7 @@ mod tests {
             consts: BTreeMap::from([("BLOCK".into(), ConstValue::Int(256))]),
             warps: 4,
             stages: 1,
+            occupancy: 1,
             arch: "sm_80".into(),
             shared_bytes: 0,
             registers: 32,
@@ -558,6 +553,7 @@ mod require_tests {
             consts: BTreeMap::from([("BLOCK".into(), ConstValue::Int(block))]),
             warps,
             stages: 1,
+            occupancy: 1,
             arch: "sm_90a".into(),
             shared_bytes: 0,
             registers: 32,

@@ -167,6 +167,7 @@ mod tests {
                 consts: BTreeMap::from([("BLOCK".to_string(), crate::bundle::ConstValue::Int(block))]),
                 warps: 4,
                 stages: 1,
+                occupancy: 1,
                 arch: arch.into(),
                 shared_bytes: 0,
                 registers: 32,

@@ -300,6 +300,7 @@ fn structural_inconsistencies_are_named() {
             "gives compile-time values for {}, the kernel declares {\"BLOCK\"}",
         ),
         (Box::new(|m| m["kernels"][1]["variants"][0]["warps"] = 0.into()), "has 0 warps"),
+        (Box::new(|m| m["kernels"][1]["variants"][0]["occupancy"] = 9.into()), "and occupancy 9"),
         (Box::new(|m| m["kernels"][1]["variants"][1] = m["kernels"][1]["variants"][0].clone()), "appears twice"),
         (
             Box::new(|m| m["kernels"][0]["variants"][0]["code"] = serde_json::json!({"ptx": null, "cubin": null})),

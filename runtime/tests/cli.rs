@@ -61,7 +61,7 @@ fn errors_are_one_line_with_their_kind() {
         ),
         (
             pinned("D=64"),
-            "error[pin]: --pin: kernel `vector_add` has no compile-time parameter to pin as `D=64` (it has: BLOCK, warps, stages)",
+            "error[pin]: --pin: kernel `vector_add` has no compile-time parameter to pin as `D=64` (it has: BLOCK, warps, stages, occupancy)",
         ),
         (pinned("BLOCK=big"), "error[pin]: --pin BLOCK=big: write NAME=INTEGER, e.g. --pin DK=128"),
     ];

@@ -24,6 +24,7 @@ fn bundle(dir: &std::path::Path) -> std::path::PathBuf {
         consts: Default::default(),
         warps: 4,
         stages: 1,
+        occupancy: 1,
         arch: "sm_90a".into(),
         shared_bytes: 0,
         registers: 0,

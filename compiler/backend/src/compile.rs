@@ -210,6 +210,9 @@ fn variant_params(kernel: &Kernel) -> String {
     let mut params: Vec<String> = kernel.consts.iter().map(|(name, value)| format!("{name} = {value}")).collect();
     params.push(format!("warps = {}", kernel.meta.num_warps));
     params.push(format!("stages = {}", kernel.meta.num_stages));
+    if kernel.meta.occupancy != 1 {
+        params.push(format!("occupancy = {}", kernel.meta.occupancy));
+    }
     params.join(", ")
 }
 

@@ -157,6 +157,7 @@ fn spec_label(spec: &Spec, arch: GpuArch) -> String {
     let mut values = spec.kernel.consts.clone();
     values.push(("warps".into(), ConstValue::Int(i64::from(spec.kernel.meta.num_warps))));
     values.push(("stages".into(), ConstValue::Int(i64::from(spec.kernel.meta.num_stages))));
+    values.push(("occupancy".into(), ConstValue::Int(i64::from(spec.kernel.meta.occupancy))));
     plan::label(&values, arch)
 }
 

@@ -18,7 +18,7 @@ use tessera_syntax::ast;
 use tessera_tir::{ConstValue, Kernel, TuneSpace};
 
 /// Launch knobs a `--const` or a tuning axis may name besides compile-time parameters.
-const KNOBS: [&str; 2] = ["warps", "stages"];
+const KNOBS: [&str; 3] = tessera_tir::LAUNCH_KNOBS;
 
 /// A parsed source file.
 pub struct Source {
@@ -279,7 +279,8 @@ fn example(ty: tessera_tir::ScalarType) -> &'static str {
 
 /// The runtime's label of a variant (`VariantInfo::label`) for a point the
 /// front end refused: compile-time values by name, then warps and stages
-/// (the language's defaults, 4 and 1, when the point does not set them).
+/// (the language's defaults, 4 and 1, when the point does not set them),
+/// and the occupancy when it is not 1.
 pub fn label(values: &[(String, ConstValue)], arch: GpuArch) -> String {
     let knob = |name: &str, default: i64| {
         values.iter().rev().find(|(n, _)| n == name).map_or(default.to_string(), |(_, v)| v.to_string())
@@ -290,7 +291,11 @@ pub fn label(values: &[(String, ConstValue)], arch: GpuArch) -> String {
     for (name, value) in consts {
         out.push_str(&format!("{name}={value},"));
     }
-    format!("{out}warps={},stages={}@{arch}", knob("warps", 4), knob("stages", 1))
+    let occupancy = match knob("occupancy", 1).as_str() {
+        "1" => String::new(),
+        n => format!(",occupancy={n}"),
+    };
+    format!("{out}warps={},stages={}{occupancy}@{arch}", knob("warps", 4), knob("stages", 1))
 }
 
 #[cfg(test)]

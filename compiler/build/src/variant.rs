@@ -31,6 +31,7 @@ pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&
             .collect::<BTreeMap<_, _>>(),
         warps: compiled.num_warps,
         stages: kernel.meta.num_stages,
+        occupancy: kernel.meta.occupancy,
         arch: arch.name().to_string(),
         shared_bytes: compiled.shared_bytes,
         registers: 0,

@@ -149,7 +149,8 @@ pub const GRID_ARITY: &str = "E0401";
 pub const GRID_PARAM_TYPE: &str = "E0402";
 /// A grid expression using something other than `+ - * / %`, `cdiv`, `min`, `max`, literals and parameters.
 pub const GRID_EXPR: &str = "E0403";
-/// A `tune` entry naming neither a compile-time parameter nor `warps`/`stages`.
+/// A `tune` entry naming neither a compile-time parameter nor a launch knob
+/// (`warps`, `stages`, `occupancy`).
 pub const TUNE_UNKNOWN: &str = "E0404";
 /// A `warps` value that is not a power of two in 1..=32.
 pub const BAD_WARPS: &str = "E0405";
@@ -182,6 +183,8 @@ pub const TUNE_VALUE_TYPE: &str = "E0417";
 pub const REQUIRE_EXPR: &str = "E0418";
 /// The compile-time values of a specialization make a `require` condition false.
 pub const REQUIRE_FAILED: &str = "E0419";
+/// An `occupancy` value outside 1..=8.
+pub const BAD_OCCUPANCY: &str = "E0420";
 
 /// Every front-end code with a one-line summary, in code order.
 pub const ALL: &[(&str, &str)] = &[
@@ -267,6 +270,7 @@ pub const ALL: &[(&str, &str)] = &[
     (TUNE_VALUE_TYPE, "`tune` value does not fit the parameter's type"),
     (REQUIRE_EXPR, "unsupported `require` condition"),
     (REQUIRE_FAILED, "the compile-time values break a `require` condition"),
+    (BAD_OCCUPANCY, "invalid `occupancy` value"),
 ];
 
 #[cfg(test)]

@@ -36,11 +36,12 @@ pub use tessera_tir::ConstValue;
 use crate::lower::{Lowerer, coerce_const};
 use crate::scope::BindingKind;
 use crate::value::Value;
+use meta::MAX_OCCUPANCY;
 use std::collections::{HashMap, HashSet};
 use tessera_diagnostics::{Diagnostic, FileId, SourceMap, Span};
 use tessera_syntax::ast::{self, Item, Module};
 use tessera_tir::passes::PassManager;
-use tessera_tir::{Kernel, OpKind};
+use tessera_tir::{Kernel, LAUNCH_KNOBS, OpKind};
 
 /// Tuning points `check_file` lowers per kernel at most.
 const MAX_CHECKED_POINTS: usize = 256;
@@ -157,7 +158,7 @@ fn lower_unverified(
     lw.define_globals();
     lw.scopes.push_frame();
     let sig = lw.signature(k);
-    let (values, warps, stages) = resolve_consts(&mut lw, k, &sig, consts);
+    let (values, warps, stages, occupancy) = resolve_consts(&mut lw, k, &sig, consts);
 
     lw.b.kernel.consts = values.clone();
     for p in &k.params {
@@ -181,14 +182,18 @@ fn lower_unverified(
     }
     let grid = lw.grid(k, &sig, &values);
     lw.b.kernel.meta.grid = grid;
-    let knobs =
-        [("warps".to_string(), ConstValue::Int(warps.into())), ("stages".to_string(), ConstValue::Int(stages.into()))];
+    let knobs = [
+        ("warps".to_string(), ConstValue::Int(warps.into())),
+        ("stages".to_string(), ConstValue::Int(stages.into())),
+        ("occupancy".to_string(), ConstValue::Int(occupancy.into())),
+    ];
     let with_knobs: Vec<(String, ConstValue)> = values.iter().cloned().chain(knobs).collect();
     lw.b.kernel.meta.require = lw.specialized_requirements(k, &sig, &with_knobs);
     lw.b.kernel.meta.tune = sig.tune.clone();
     lw.b.kernel.meta.key = sig.key.clone();
     lw.b.kernel.meta.num_warps = warps;
     lw.b.kernel.meta.num_stages = stages;
+    lw.b.kernel.meta.occupancy = occupancy;
     if lw.diags.iter().any(Diagnostic::is_error) || !ready || recursive {
         return Err(dedup(lw.diags));
     }
@@ -196,14 +201,14 @@ fn lower_unverified(
 }
 
 /// The compile-time values of a specialization, in parameter order, plus
-/// `warps` and `stages`.
+/// `warps`, `stages` and `occupancy`.
 fn resolve_consts(
     lw: &mut Lowerer<'_>,
     k: &ast::Kernel,
     sig: &KernelSignature,
     consts: &[(String, ConstValue)],
-) -> (Vec<(String, ConstValue)>, u32, u32) {
-    let (mut warps, mut stages) = (4u32, 1u32);
+) -> (Vec<(String, ConstValue)>, u32, u32, u32) {
+    let (mut warps, mut stages, mut occupancy) = (4u32, 1u32, 1u32);
     let mut given: HashMap<&str, ConstValue> = HashMap::new();
     for (name, v) in consts {
         match name.as_str() {
@@ -214,6 +219,10 @@ fn resolve_consts(
             "stages" => match v {
                 ConstValue::Int(s) if (1..=i64::from(u32::MAX)).contains(s) => stages = *s as u32,
                 _ => lw.bad_stages(k.name.span, &Value::from_const(v)),
+            },
+            "occupancy" => match v {
+                ConstValue::Int(o) if (1..=MAX_OCCUPANCY).contains(o) => occupancy = *o as u32,
+                _ => lw.bad_occupancy(k.name.span, &Value::from_const(v)),
             },
             _ => match sig.const_param(name) {
                 Some(c) => match coerce_const(&Value::from_const(v), c.ty) {
@@ -233,7 +242,7 @@ fn resolve_consts(
                     }
                 },
                 None => {
-                    let names = sig.const_params.iter().map(|c| c.name.as_str()).chain(["warps", "stages"]);
+                    let names = sig.const_params.iter().map(|c| c.name.as_str()).chain(LAUNCH_KNOBS);
                     let mut d = Diagnostic::error(
                         codes::UNKNOWN_CONST_PARAM,
                         format!("kernel `{}` has no compile-time parameter `{name}`", k.name.name),
@@ -278,7 +287,7 @@ fn resolve_consts(
             }
         }
     }
-    (values, warps, stages)
+    (values, warps, stages, occupancy)
 }
 
 /// Problems of the module as a whole: duplicate items, names taken from

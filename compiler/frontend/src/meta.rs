@@ -8,7 +8,12 @@ use crate::value::Value;
 use std::collections::HashMap;
 use tessera_diagnostics::{Diagnostic, Span};
 use tessera_syntax::ast::{self, BinOp, Clause, Expr, ExprKind, UnOp};
-use tessera_tir::{ConstValue, ElemType, MetaCmp, MetaExpr, ParamHints, ScalarType, TuneSpace, Type};
+use tessera_tir::{ConstValue, ElemType, LAUNCH_KNOBS, MetaCmp, MetaExpr, ParamHints, ScalarType, TuneSpace, Type};
+
+/// The largest `occupancy`: programs per multiprocessor the registers are
+/// budgeted for (beyond 8, 64 threads would get at most 128 registers
+/// anyway).
+pub(crate) const MAX_OCCUPANCY: i64 = 8;
 
 /// A runtime parameter: its IR type (a scalar or a scalar pointer) and hints.
 #[derive(Clone, Debug, PartialEq)]
@@ -303,12 +308,12 @@ impl Lowerer<'_> {
                 continue;
             }
             let ty = match name {
-                "warps" | "stages" => ScalarType::I32,
+                "warps" | "stages" | "occupancy" => ScalarType::I32,
                 _ => match sig.const_param(name) {
                     Some(c) => c.ty,
                     None => {
                         let consts: Vec<&str> = sig.const_params.iter().map(|c| c.name.as_str()).collect();
-                        let names = consts.iter().copied().chain(["warps", "stages"]);
+                        let names = consts.iter().copied().chain(LAUNCH_KNOBS);
                         let mut d = Diagnostic::error(
                             codes::TUNE_UNKNOWN,
                             format!("`tune` names `{name}`, which is not a compile-time parameter"),
@@ -391,6 +396,13 @@ impl Lowerer<'_> {
                     None
                 }
             },
+            "occupancy" => match v {
+                Value::Int(o) if (1..=MAX_OCCUPANCY).contains(&o) => Some(ConstValue::Int(o)),
+                _ => {
+                    self.bad_occupancy(e.span, &v);
+                    None
+                }
+            },
             _ => match coerce_const(&v, ty) {
                 Some(c) => c.to_const(),
                 None => {
@@ -429,6 +441,18 @@ impl Lowerer<'_> {
             )
             .with_label("invalid stage count")
             .with_help("1 disables software pipelining; 2 to 4 are typical"),
+        );
+    }
+
+    pub(crate) fn bad_occupancy(&mut self, span: Span, v: &Value) {
+        self.error(
+            Diagnostic::error(
+                codes::BAD_OCCUPANCY,
+                format!("`occupancy` must be an integer from 1 to {MAX_OCCUPANCY}, found {}", v.describe()),
+                span,
+            )
+            .with_label("invalid occupancy")
+            .with_help("programs per multiprocessor the registers are budgeted for: 1 (no cap) or 2 are typical"),
         );
     }
 
@@ -601,7 +625,7 @@ impl Lowerer<'_> {
                     } else {
                         return Err(self.meta_param_type(clause, id.span, &id.name, &format!("compile-time {}", c.ty)));
                     }
-                } else if clause == MetaClause::Require && matches!(id.name.as_str(), "warps" | "stages") {
+                } else if clause == MetaClause::Require && LAUNCH_KNOBS.contains(&id.name.as_str()) {
                     // The variant's launch knobs (substituted in a specialization).
                     Some(MetaExpr::Param(id.name.clone()))
                 } else {

@@ -119,6 +119,7 @@ const CASES: &[Case] = &[
     (codes::REQUIRE_EXPR, "kernel k(p: *f32, n: i32) require(p > n) { }", "k", NONE),
     (codes::REQUIRE_EXPR, "kernel k(n: i32) require(load(n) > 0) { }", "k", NONE),
     (codes::REQUIRE_FAILED, "kernel k(n: i32, const B: i32 = 64) require(B % 128 == 0) { }", "k", NONE),
+    (codes::BAD_OCCUPANCY, "kernel k() tune(occupancy = [1, 16]) { }", "k", NONE),
 ];
 
 /// Helpers nested deeper than the inlining limit (acyclic).

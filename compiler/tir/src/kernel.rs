@@ -309,6 +309,11 @@ impl TuneSpace {
     }
 }
 
+/// The launch knobs a `tune` axis, a `--const` or a `require` may name
+/// besides compile-time parameters: warps per program, software-pipeline
+/// stages, and programs per multiprocessor the registers are budgeted for.
+pub const LAUNCH_KNOBS: [&str; 3] = ["warps", "stages", "occupancy"];
+
 /// Launch metadata carried from the source through every stage into bundles.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelMeta {
@@ -323,6 +328,10 @@ pub struct KernelMeta {
     pub require: Vec<MetaExpr>,
     pub num_warps: u32,
     pub num_stages: u32,
+    /// Programs each multiprocessor must be able to hold at once as far as
+    /// registers go (`occupancy`, default 1): above 1, the code generator
+    /// caps registers per thread so that many fit (PTX `.minnctapersm`).
+    pub occupancy: u32,
 }
 
 impl Default for KernelMeta {
@@ -334,6 +343,7 @@ impl Default for KernelMeta {
             require: Vec::new(),
             num_warps: 4,
             num_stages: 1,
+            occupancy: 1,
         }
     }
 }

@@ -603,6 +603,7 @@ impl<'a> Parser<'a> {
                 "grid" => self.kernel.meta.grid = self.comma_list(Parser::meta)?,
                 "warps" => self.kernel.meta.num_warps = self.int("warp count")?,
                 "stages" => self.kernel.meta.num_stages = self.int("stage count")?,
+                "occupancy" => self.kernel.meta.occupancy = self.int("occupancy")?,
                 "tune" => {
                     let axes = self.comma_list(|p| {
                         let name = p.name("a tuning axis name")?;

@@ -286,6 +286,9 @@ impl Printer<'_> {
         let grid: Vec<String> = k.meta.grid.iter().map(meta_text).collect();
         let _ =
             write!(self.out, " grid({}) warps({}) stages({})", grid.join(", "), k.meta.num_warps, k.meta.num_stages);
+        if k.meta.occupancy != 1 {
+            let _ = write!(self.out, " occupancy({})", k.meta.occupancy);
+        }
         if !k.meta.tune.axes.is_empty() {
             let axes: Vec<String> = k
                 .meta

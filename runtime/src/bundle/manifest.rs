@@ -187,6 +187,10 @@ pub struct VariantInfo {
     pub consts: BTreeMap<String, ConstValue>,
     pub warps: u32,
     pub stages: u32,
+    /// Programs per multiprocessor its registers were budgeted for (the
+    /// `occupancy` knob; 1, the default, when a bundle predates it).
+    #[serde(default = "one")]
+    pub occupancy: u32,
     /// Target architecture, e.g. `sm_90a` or `sm_80`.
     pub arch: String,
     /// Dynamic shared memory the kernel needs at launch, in bytes.
@@ -204,24 +208,31 @@ impl VariantInfo {
         self.warps.saturating_mul(32)
     }
 
-    /// Short human-readable name: `BLOCK=1024,warps=4,stages=1@sm_90a`.
     /// The integer value of compile-time parameter `name`, or of the
-    /// `warps` and `stages` knobs.
+    /// `warps`, `stages` and `occupancy` knobs.
     pub fn value(&self, name: &str) -> Option<i64> {
         match name {
             "warps" => Some(i64::from(self.warps)),
             "stages" => Some(i64::from(self.stages)),
+            "occupancy" => Some(i64::from(self.occupancy)),
             _ => self.consts.get(name).and_then(ConstValue::as_int),
         }
     }
 
+    /// Short human-readable name: `BLOCK=1024,warps=4,stages=1@sm_90a`
+    /// (`,occupancy=N` after the stages when it is not 1).
     pub fn label(&self) -> String {
         let mut s = String::new();
         for (k, v) in &self.consts {
             s.push_str(&format!("{k}={v},"));
         }
-        format!("{s}warps={},stages={}@{}", self.warps, self.stages, self.arch)
+        let occupancy = if self.occupancy == 1 { String::new() } else { format!(",occupancy={}", self.occupancy) };
+        format!("{s}warps={},stages={}{occupancy}@{}", self.warps, self.stages, self.arch)
     }
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Indices into the bundle's code-object table.
@@ -258,4 +269,37 @@ pub struct Manifest {
     pub source_hash: String,
     /// Sorted by name.
     pub kernels: Vec<KernelEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(occupancy: u32) -> VariantInfo {
+        VariantInfo {
+            consts: BTreeMap::from([("BLOCK".to_string(), ConstValue::Int(64))]),
+            warps: 8,
+            stages: 2,
+            occupancy,
+            arch: "sm_90a".into(),
+            shared_bytes: 0,
+            registers: 128,
+            spills: 0,
+            entry: "k".into(),
+        }
+    }
+
+    /// A manifest written before the `occupancy` knob reads as occupancy 1;
+    /// the label names the knob only when it is not 1, so labels (and the
+    /// tuning caches keyed by them) of such variants do not change.
+    #[test]
+    fn occupancy_defaults_to_one_and_labels_only_when_set() {
+        let mut json = serde_json::to_value(info(1)).expect("serializes");
+        json.as_object_mut().expect("an object").remove("occupancy");
+        let old: VariantInfo = serde_json::from_value(json).expect("reads without the field");
+        assert_eq!(old, info(1));
+        assert_eq!(old.label(), "BLOCK=64,warps=8,stages=2@sm_90a");
+        assert_eq!(info(2).label(), "BLOCK=64,warps=8,stages=2,occupancy=2@sm_90a");
+        assert_eq!(info(2).value("occupancy"), Some(2));
+    }
 }

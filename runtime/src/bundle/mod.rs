@@ -22,6 +22,11 @@ pub use manifest::{
     VariantEntry, VariantInfo,
 };
 
+/// The launch knobs a tuning axis or a pin may name besides compile-time
+/// parameters (the compiler's `LAUNCH_KNOBS`; the runtime does not depend on
+/// the compiler's crates).
+pub const KNOBS: [&str; 3] = ["warps", "stages", "occupancy"];
+
 pub(crate) use format::hex as hex_digest;
 use format::{hex, sha256};
 use std::collections::{BTreeMap, HashMap};

@@ -8,7 +8,7 @@ use crate::select::Arch;
 use std::collections::{BTreeSet, HashSet};
 
 /// Launch knobs that tuning axes may name besides compile-time parameters.
-const KNOBS: [&str; 2] = ["warps", "stages"];
+use super::KNOBS;
 
 pub(crate) fn validate(manifest: &Manifest, objects: &[Vec<u8>]) -> Result<(), BundleError> {
     let mut names = HashSet::new();
@@ -92,8 +92,8 @@ fn check_variants(kernel: &KernelEntry, objects: &[Vec<u8>], used: &mut [bool]) 
         if info.consts.values().any(|v| matches!(v, ConstValue::Float(f) if !f.is_finite())) {
             return err("has a non-finite compile-time value".into());
         }
-        if !(1..=32).contains(&info.warps) || info.stages == 0 {
-            return err(format!("has {} warps and {} stages", info.warps, info.stages));
+        if !(1..=32).contains(&info.warps) || info.stages == 0 || !(1..=8).contains(&info.occupancy) {
+            return err(format!("has {} warps, {} stages and occupancy {}", info.warps, info.stages, info.occupancy));
         }
         if Arch::parse(&info.arch).is_none() {
             return err(format!("names architecture `{}`, expected sm_<major><minor>[a|f]", info.arch));

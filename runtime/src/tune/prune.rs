@@ -52,6 +52,7 @@ mod tests {
             consts: BTreeMap::new(),
             warps,
             stages: 1,
+            occupancy: 1,
             arch: "sm_90a".into(),
             shared_bytes,
             registers,

@@ -103,6 +103,7 @@ pub fn info(block: i64, warps: u32, arch: &str) -> VariantInfo {
         consts: BTreeMap::from([("BLOCK".to_string(), ConstValue::Int(block))]),
         warps,
         stages: 1,
+        occupancy: 1,
         arch: arch.into(),
         shared_bytes: 0,
         registers: 16,

@@ -249,6 +249,7 @@ mod tests {
                 consts: Default::default(),
                 warps,
                 stages: 1,
+                occupancy: 1,
                 arch: "sm_90a".into(),
                 shared_bytes: 0,
                 registers: 0,

@@ -380,3 +380,20 @@ fn a_single_version_deferred_loop_is_not_serialized() {
         assert!(report.functions.iter().all(|f| f.spill_store_bytes == 0), "{}", report.log);
     }
 }
+
+/// `occupancy = 2` asks ptxas (`.minnctapersm 2`) for registers that let two
+/// programs share a multiprocessor: at 8 warps, at most 128 a thread (the
+/// lightning output kernel's 32-column slice needs about 144 uncapped).
+#[test]
+fn occupancy_caps_registers_per_thread() {
+    let source = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
+    let point = [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 32), ("warps", 8), ("stages", 2)];
+    let free = compile(source, "la_output_bf16", &point, GpuArch::Sm90a);
+    let capped = compile(source, "la_output_bf16", &[&point[..], &[("occupancy", 2)]].concat(), GpuArch::Sm90a);
+    assert!(!free.ptx.contains(".minnctapersm"), "no cap asked for");
+    assert!(capped.ptx.contains(".maxntid 256, 1, 1\n.minnctapersm 2"), "no .minnctapersm 2");
+    if let (Some(free), Some(capped)) = (&free.ptxas, &capped.ptxas) {
+        assert!(free.registers > 128, "uncapped: {} registers", free.registers);
+        assert!(capped.registers <= 128, "capped: {} registers", capped.registers);
+    }
+}

@@ -138,8 +138,14 @@ pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen) -> Result<Lowered
             "  llvm.mlir.global external @{SHARED_SYMBOL}() {{addr_space = 3 : i32, alignment = {align} : i64}} : !llvm.array<0 x i8>\n"
         ));
     }
+    // `occupancy` > 1: PTX `.minnctapersm`, with which ptxas keeps the
+    // registers per thread within what that many programs of `threads` leave.
+    let min_ctas = match kernel.meta.occupancy {
+        0 | 1 => String::new(),
+        n => format!(", nvvm.minctasm = {n} : i32"),
+    };
     mlir.push_str(&format!(
-        "  llvm.func @{}({}) attributes {{nvvm.kernel, nvvm.maxntid = array<i32: {threads}, 1, 1>}} {{\n",
+        "  llvm.func @{}({}) attributes {{nvvm.kernel, nvvm.maxntid = array<i32: {threads}, 1, 1>{min_ctas}}} {{\n",
         symbol(&kernel.name),
         params.join(", ")
     ));
