@@ -19,7 +19,7 @@
 #   bash tests/gpu/session.sh la-prof   Nsight Compute (full set, source counters) of the forward's
 #                                       kernels at (4,16,8192) and (1,16,65536), after tuning them
 #   bash tests/gpu/session.sh first     one call when machines are scarce: the correctness matrix,
-#                                       the bench, then la-prof at (4,16,8192)
+#                                       the bench, the peers on the first two shapes
 # LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
 # wgmma waited for at once): on the same warm machine as a run on la.tsb, an A/B of the products
 # in flight, or the fallback when la-check fails.
@@ -132,9 +132,9 @@ case $GROUP in
         ;;
     la-prof) la_prof ;;
     first)
-        la_matrix 150
-        la_ours 280
-        la_prof "4 16 8192 128 128 2"
+        la_matrix 100
+        la_ours 240
+        la_peers 240 2
         ;;
     la-seg)
         step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
