@@ -15,10 +15,7 @@ use tessera_backend::GpuArch;
 use tessera_diagnostics::{Diagnostic, FileId, SourceMap, render_all};
 use tessera_frontend::{KernelSignature, lower_kernel};
 use tessera_syntax::ast;
-use tessera_tir::{ConstValue, Kernel, TuneSpace};
-
-/// Launch knobs a `--const` or a tuning axis may name besides compile-time parameters.
-const KNOBS: [&str; 3] = tessera_tir::LAUNCH_KNOBS;
+use tessera_tir::{ConstValue, Kernel, LAUNCH_KNOBS as KNOBS, TuneSpace};
 
 /// A parsed source file.
 pub struct Source {

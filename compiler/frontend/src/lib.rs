@@ -158,7 +158,7 @@ fn lower_unverified(
     lw.define_globals();
     lw.scopes.push_frame();
     let sig = lw.signature(k);
-    let (values, warps, stages, occupancy) = resolve_consts(&mut lw, k, &sig, consts);
+    let (values, knobs) = resolve_consts(&mut lw, k, &sig, consts);
 
     lw.b.kernel.consts = values.clone();
     for p in &k.params {
@@ -182,46 +182,59 @@ fn lower_unverified(
     }
     let grid = lw.grid(k, &sig, &values);
     lw.b.kernel.meta.grid = grid;
-    let knobs = [
-        ("warps".to_string(), ConstValue::Int(warps.into())),
-        ("stages".to_string(), ConstValue::Int(stages.into())),
-        ("occupancy".to_string(), ConstValue::Int(occupancy.into())),
-    ];
-    let with_knobs: Vec<(String, ConstValue)> = values.iter().cloned().chain(knobs).collect();
+    let with_knobs: Vec<(String, ConstValue)> = values.iter().cloned().chain(knobs.values()).collect();
     lw.b.kernel.meta.require = lw.specialized_requirements(k, &sig, &with_knobs);
     lw.b.kernel.meta.tune = sig.tune.clone();
     lw.b.kernel.meta.key = sig.key.clone();
-    lw.b.kernel.meta.num_warps = warps;
-    lw.b.kernel.meta.num_stages = stages;
-    lw.b.kernel.meta.occupancy = occupancy;
+    lw.b.kernel.meta.num_warps = knobs.warps;
+    lw.b.kernel.meta.num_stages = knobs.stages;
+    lw.b.kernel.meta.occupancy = knobs.occupancy;
     if lw.diags.iter().any(Diagnostic::is_error) || !ready || recursive {
         return Err(dedup(lw.diags));
     }
     Ok(lw.b.finish())
 }
 
-/// The compile-time values of a specialization, in parameter order, plus
-/// `warps`, `stages` and `occupancy`.
+/// The launch knobs of a specialization (see `tessera_tir::LAUNCH_KNOBS`).
+struct LaunchKnobs {
+    warps: u32,
+    stages: u32,
+    occupancy: u32,
+}
+
+impl LaunchKnobs {
+    /// By name, as `require` conditions read them.
+    fn values(&self) -> [(String, ConstValue); 3] {
+        [
+            ("warps".to_string(), ConstValue::Int(self.warps.into())),
+            ("stages".to_string(), ConstValue::Int(self.stages.into())),
+            ("occupancy".to_string(), ConstValue::Int(self.occupancy.into())),
+        ]
+    }
+}
+
+/// The compile-time values of a specialization, in parameter order, and its
+/// launch knobs.
 fn resolve_consts(
     lw: &mut Lowerer<'_>,
     k: &ast::Kernel,
     sig: &KernelSignature,
     consts: &[(String, ConstValue)],
-) -> (Vec<(String, ConstValue)>, u32, u32, u32) {
-    let (mut warps, mut stages, mut occupancy) = (4u32, 1u32, 1u32);
+) -> (Vec<(String, ConstValue)>, LaunchKnobs) {
+    let mut knobs = LaunchKnobs { warps: 4, stages: 1, occupancy: 1 };
     let mut given: HashMap<&str, ConstValue> = HashMap::new();
     for (name, v) in consts {
         match name.as_str() {
             "warps" => match v {
-                ConstValue::Int(w) if (1..=32).contains(w) && (*w as u64).is_power_of_two() => warps = *w as u32,
+                ConstValue::Int(w) if (1..=32).contains(w) && (*w as u64).is_power_of_two() => knobs.warps = *w as u32,
                 _ => lw.bad_warps(k.name.span, &Value::from_const(v)),
             },
             "stages" => match v {
-                ConstValue::Int(s) if (1..=i64::from(u32::MAX)).contains(s) => stages = *s as u32,
+                ConstValue::Int(s) if (1..=i64::from(u32::MAX)).contains(s) => knobs.stages = *s as u32,
                 _ => lw.bad_stages(k.name.span, &Value::from_const(v)),
             },
             "occupancy" => match v {
-                ConstValue::Int(o) if (1..=MAX_OCCUPANCY).contains(o) => occupancy = *o as u32,
+                ConstValue::Int(o) if (1..=MAX_OCCUPANCY).contains(o) => knobs.occupancy = *o as u32,
                 _ => lw.bad_occupancy(k.name.span, &Value::from_const(v)),
             },
             _ => match sig.const_param(name) {
@@ -287,7 +300,7 @@ fn resolve_consts(
             }
         }
     }
-    (values, warps, stages, occupancy)
+    (values, knobs)
 }
 
 /// Problems of the module as a whole: duplicate items, names taken from
