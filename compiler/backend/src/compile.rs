@@ -9,7 +9,7 @@ use tessera_tir::passes::PassManager;
 use crate::{
     context::MlirContext,
     error::{BackendError, Result, Stage},
-    layout::{LaidOutKernel, assign_layouts_for, print_layouts},
+    layout::{LaidOutKernel, LayoutOptions, assign_layouts_for, print_layouts},
     lower::lower_kernel_with,
     pipeline,
     ptxas::{FunctionStats, Ptxas},
@@ -80,7 +80,11 @@ impl CompiledKernel {
 /// qualifying `dot`s on sm_90a (what `compile_kernel` and `tessera emit
 /// --stage layout|mlir` both print).
 pub fn assign_layouts_for_target<'k>(kernel: &'k Kernel, target: &Target) -> Result<LaidOutKernel<'k>> {
-    assign_layouts_for(kernel, target.arch == GpuArch::Sm90a)
+    let options = LayoutOptions {
+        wgmma: target.arch == GpuArch::Sm90a,
+        accumulator_stores_in_loops: target.codegen.direct_loop_stores,
+    };
+    assign_layouts_for(kernel, options)
 }
 
 /// The kernel as `target` runs it: on sm_90a, where `wgmma` runs

@@ -114,6 +114,11 @@ pub struct Codegen {
     /// Wait for every `wgmma` product right after issuing it, in source
     /// order: no `schedule-dots`, no product in flight past its `dot`.
     pub sync_wgmma: bool,
+    /// Stores of tensor-core accumulators inside loops store from the
+    /// accumulator layout instead of converting to the coalesced layout
+    /// through shared memory first (a barrier every iteration); see
+    /// `LayoutOptions::accumulator_stores_in_loops`. For comparison on a GPU.
+    pub direct_loop_stores: bool,
 }
 
 /// A complete code-generation target.

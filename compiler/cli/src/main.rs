@@ -118,11 +118,16 @@ struct CodegenArgs {
     /// order (the code before products ran until read; for comparison).
     #[arg(long)]
     sync_wgmma: bool,
+    /// Store tensor-core accumulators inside loops from their own layout,
+    /// without the conversion through shared memory (an experiment, for
+    /// comparison on a GPU).
+    #[arg(long)]
+    direct_loop_stores: bool,
 }
 
 impl From<CodegenArgs> for Codegen {
     fn from(args: CodegenArgs) -> Codegen {
-        Codegen { sync_wgmma: args.sync_wgmma }
+        Codegen { sync_wgmma: args.sync_wgmma, direct_loop_stores: args.direct_loop_stores }
     }
 }
 

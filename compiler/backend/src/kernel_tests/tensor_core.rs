@@ -356,7 +356,7 @@ fn independent_wgmma_products_overlap_until_read() {
     // `Codegen::sync_wgmma` (`--sync-wgmma`): every product waited for at once.
     let consts: Vec<(String, ConstValue)> = consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
     let tir = tessera_frontend::compile_str("la.tsr", LIGHTNING, "la_output_bf16", &consts).expect("front end");
-    let sync = Target::new(GpuArch::Sm90a).with_codegen(crate::Codegen { sync_wgmma: true });
+    let sync = Target::new(GpuArch::Sm90a).with_codegen(crate::Codegen { sync_wgmma: true, ..Default::default() });
     let ptx = compile_kernel(&tir, &sync).expect("backend").ptx;
     assert!(ptx.contains("wgmma.wait_group.sync.aligned 0;"));
     assert!(!ptx.contains("wgmma.wait_group.sync.aligned 1;") && !ptx.contains("wgmma.wait_group.sync.aligned 2;"));
@@ -386,14 +386,41 @@ fn a_single_version_deferred_loop_is_not_serialized() {
 /// lightning output kernel's 32-column slice needs about 144 uncapped).
 #[test]
 fn occupancy_caps_registers_per_thread() {
-    let source = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
     let point = [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 32), ("warps", 8), ("stages", 2)];
-    let free = compile(source, "la_output_bf16", &point, GpuArch::Sm90a);
-    let capped = compile(source, "la_output_bf16", &[&point[..], &[("occupancy", 2)]].concat(), GpuArch::Sm90a);
+    let free = compile(LIGHTNING, "la_output_bf16", &point, GpuArch::Sm90a);
+    let capped = compile(LIGHTNING, "la_output_bf16", &[&point[..], &[("occupancy", 2)]].concat(), GpuArch::Sm90a);
     assert!(!free.ptx.contains(".minnctapersm"), "no cap asked for");
     assert!(capped.ptx.contains(".maxntid 256, 1, 1\n.minnctapersm 2"), "no .minnctapersm 2");
     if let (Some(free), Some(capped)) = (&free.ptxas, &capped.ptxas) {
         assert!(free.registers > 128, "uncapped: {} registers", free.registers);
         assert!(capped.registers <= 128, "capped: {} registers", capped.registers);
     }
+}
+
+/// With `Codegen::direct_loop_stores`, the output block of the lightning
+/// output kernel (a `wgmma` accumulator, stored inside the loop) is stored
+/// from the accumulator layout: 32-bit stores of bf16 pairs, and one barrier
+/// fewer an iteration than the default (a conversion through shared memory
+/// to 16-byte stores). Stores outside loops (the matmul epilogue) convert
+/// either way.
+#[test]
+fn direct_loop_stores_skip_the_conversion() {
+    let consts = [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)];
+    let staged = compile(LIGHTNING, "la_output_bf16", &consts, GpuArch::Sm90a);
+    let direct = crate::Codegen { direct_loop_stores: true, ..Default::default() };
+    let compile_direct = |source: &str, kernel: &str, consts: &[(&str, i64)]| {
+        let consts: Vec<(String, ConstValue)> =
+            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
+        let tir = tessera_frontend::compile_str("k.tsr", source, kernel, &consts).expect("front end");
+        compile_kernel(&tir, &Target::new(GpuArch::Sm90a).with_codegen(direct)).expect("backend")
+    };
+    let (d, s) = (
+        PtxFingerprint::of_ptx(&compile_direct(LIGHTNING, "la_output_bf16", &consts).ptx),
+        PtxFingerprint::of_ptx(&staged.ptx),
+    );
+    assert_eq!(d.bar + 1, s.bar, "direct {d:?}\nstaged {s:?}");
+    assert!(d.st_global.scalar > s.st_global.scalar && d.st_global.v4 < s.st_global.v4, "{d:?}\n{s:?}");
+    let point = [("BLOCK_M", 128), ("BLOCK_N", 128), ("BLOCK_K", 64), ("warps", 8), ("stages", 3)];
+    let matmul = PtxFingerprint::of_ptx(&compile_direct(MATMUL, "matmul_block_ptr", &point).ptx);
+    assert!(matmul.st_global.v4 > 0, "{matmul:?}");
 }

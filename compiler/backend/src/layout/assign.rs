@@ -103,15 +103,38 @@ impl<'k> LaidOutKernel<'k> {
     }
 }
 
+/// Target facts and code-generation choices layout assignment depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayoutOptions {
+    /// The target has Hopper's `wgmma.mma_async` (sm_90a).
+    pub wgmma: bool,
+    /// A store inside a loop of a tensor-core accumulator (whose pointers and
+    /// mask are rebuilt in any layout) stores from the accumulator layout:
+    /// narrower stores, but no conversion through shared memory, whose
+    /// barrier every iteration would wait for. Off (the default): converted
+    /// to the coalesced blocked layout first, as outside loops. Not yet the
+    /// default: unmeasured on a GPU, and the pointers rebuilt in the
+    /// accumulator layout raise register pressure (the exact-f32 lightning
+    /// output kernel at DK 32 goes from 168 registers to ptxas's 32 with
+    /// 4.6 KB of spill).
+    pub accumulator_stores_in_loops: bool,
+}
+
+impl Default for LayoutOptions {
+    fn default() -> LayoutOptions {
+        LayoutOptions { wgmma: false, accumulator_stores_in_loops: false }
+    }
+}
+
 /// Checks the kernel is in the supported subset and assigns layouts, for a
 /// target without `wgmma`.
 pub fn assign_layouts(kernel: &Kernel) -> Result<LaidOutKernel<'_>> {
-    assign_layouts_for(kernel, false)
+    assign_layouts_for(kernel, LayoutOptions::default())
 }
 
-/// [`assign_layouts`], with `wgmma` saying whether the target has Hopper's
-/// `wgmma.mma_async` (sm_90a).
-pub fn assign_layouts_for(kernel: &Kernel, wgmma: bool) -> Result<LaidOutKernel<'_>> {
+/// [`assign_layouts`] for a target and code-generation choices.
+pub fn assign_layouts_for(kernel: &Kernel, options: LayoutOptions) -> Result<LaidOutKernel<'_>> {
+    let wgmma = options.wgmma;
     let mut ops = Vec::new();
     collect_ops(&kernel.body, &mut ops);
     let op_index = ops.iter().enumerate().map(|(i, op)| (*op as *const Op as usize, i)).collect();
@@ -149,6 +172,8 @@ pub fn assign_layouts_for(kernel: &Kernel, wgmma: bool) -> Result<LaidOutKernel<
         vec_by_shape: HashMap::new(),
         block_accesses: HashMap::new(),
         checked: HashMap::new(),
+        loop_depth: 0,
+        accumulator_stores_in_loops: options.accumulator_stores_in_loops,
     };
     assigner.plan_accesses(&lk)?;
     assigner.region(&lk, &kernel.body)?;
@@ -412,6 +437,10 @@ struct Assigner {
     /// Per rank-1 load or store: the dimension and the wider width its
     /// contiguity allows behind a run-time alignment and mask check.
     checked: HashMap<usize, (u32, u32)>,
+    /// Loops around the op being assigned.
+    loop_depth: u32,
+    /// See [`LayoutOptions::accumulator_stores_in_loops`].
+    accumulator_stores_in_loops: bool,
 }
 
 /// The largest power of two at most `v` (1 for 0), as a `u32`.
@@ -429,6 +458,19 @@ fn assigner_default(vec_by_shape: &HashMap<Vec<u32>, u32>, num_warps: u32, shape
 impl Assigner {
     fn default_for(&self, lk: &LaidOutKernel, shape: &[u32]) -> Layout {
         assigner_default(&self.vec_by_shape, lk.num_warps, shape)
+    }
+
+    /// The accumulator layout a `store` inside a loop keeps (see
+    /// [`LayoutOptions::accumulator_stores_in_loops`]): when the stored value
+    /// is a tensor-core accumulator and the pointers and mask are flexible.
+    fn accumulator_store(&self, lk: &LaidOutKernel, op: &Op) -> Option<Layout> {
+        if !self.accumulator_stores_in_loops || self.loop_depth == 0 || !matches!(op.kind, OpKind::Store { .. }) {
+            return None;
+        }
+        let value = *op.operands.get(1)?;
+        let layout = self.fixed(lk, value).filter(|l| matches!(l, Layout::Mma { .. }))?;
+        let others_flexible = op.operands.iter().filter(|&&v| v != value).all(|&v| self.fixed(lk, v).is_none());
+        others_flexible.then_some(layout)
     }
 
     /// Vector widths the axis info allows for every load, store and atomic.
@@ -564,7 +606,7 @@ impl Assigner {
                 let ptr = first.ok_or_else(malformed)?;
                 let shape = shape_of(lk.kernel, ptr).to_vec();
                 if !shape.is_empty() {
-                    let layout = self.default_for(lk, &shape);
+                    let layout = self.accumulator_store(lk, op).unwrap_or_else(|| self.default_for(lk, &shape));
                     for (i, &v) in op.operands.iter().enumerate() {
                         self.request(lk, id, i, v, &layout);
                     }
@@ -746,6 +788,22 @@ impl Assigner {
     /// `dot`): the init is converted once before the loop instead of the
     /// carried value twice per iteration.
     fn carried(
+        &mut self,
+        lk: &LaidOutKernel,
+        op: &Op,
+        id: usize,
+        first_init: usize,
+        inits: &[ValueId],
+        regions: &[(&Region, &[ValueId])],
+    ) -> Result<()> {
+        self.loop_depth += 1;
+        let assigned = self.carried_in_loop(lk, op, id, first_init, inits, regions);
+        self.loop_depth -= 1;
+        assigned
+    }
+
+    /// [`Self::carried`] inside the loop.
+    fn carried_in_loop(
         &mut self,
         lk: &LaidOutKernel,
         op: &Op,

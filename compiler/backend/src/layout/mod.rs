@@ -26,7 +26,9 @@ pub mod wgmma;
 use std::collections::HashSet;
 use std::fmt;
 
-pub use assign::{Conversion, ConversionKind, LaidOutKernel, MemoryAccess, assign_layouts, assign_layouts_for};
+pub use assign::{
+    Conversion, ConversionKind, LaidOutKernel, LayoutOptions, MemoryAccess, assign_layouts, assign_layouts_for,
+};
 pub use axis_info::{AxisInfo, analyze_axis_facts, analyze_axis_info};
 pub use print::print_layouts;
 
