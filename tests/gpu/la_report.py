@@ -1,6 +1,7 @@
 """Merges ours.json (examples/lightning_attention.rs bench) and peers.json
-(la_peers.py) from one call into a markdown table and a plot of time per
-token against n at fixed b*n.
+(la_peers.py) from one warm machine into a markdown table and a plot of time
+per token against n (the d = e = 128 benchmark shapes with the peers, and our
+constant-speed sweep at b*n = 131072).
 
 Usage: python3 la_report.py OURS.json PEERS.json TABLE.md PLOT.png
 """
@@ -62,16 +63,26 @@ def main():
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        # Time per token against n: the d = e = 128 benchmark shapes (each
+        # with its peers) and the constant-speed sweep at b*n = 131072.
+        bench = sorted((r for r in ours if "b" in r and r["d"] == 128 and r not in sweep), key=lambda r: r["n"])
+        per_k = lambda ms, r: ms * 1e3 / (r["b"] * r["h"] * r["n"] / 1e3)  # noqa: E731  us per 1k tokens (all heads)
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for ax, what in zip(axes, ["fwd", "fwdbwd"]):
-            ns = [r["n"] for r in sweep]
-            ax.plot(ns, [r[f"{what}_ms"] for r in sweep], "o-", label="tessera")
-            for peer in ["la2", "fla"]:
-                ax.plot(ns, [p.get(key(r), {}).get(f"{peer}_{what}") for r in sweep], "s--", label=peer)
+            ns = [r["n"] for r in bench]
+            ax.plot(ns, [per_k(r[f"{what}_ms"], r) for r in bench], "o-", label="tessera")
+            for peer, name in [("la2", "lightning-attn 0.0.5"), ("fla", "fla-core 0.6.0")]:
+                pts = [(r["n"], p.get(key(r), {}).get(f"{peer}_{what}")) for r in bench]
+                pts = [(n, per_k(v, r)) for (n, v), r in zip(pts, bench) if v is not None]
+                if pts:
+                    ax.plot([n for n, _ in pts], [v for _, v in pts], "s--", label=name)
+            if sweep:
+                ax.plot([r["n"] for r in sweep], [per_k(r[f"{what}_ms"], r) for r in sweep], "^:",
+                        label="tessera, b*n = 131072")
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
-            ax.set_xlabel("sequence length n (b = 131072 / n, h = 16, d = e = 128, bf16)")
-            ax.set_ylabel("ms")
+            ax.set_xlabel("sequence length n (h = 16, d = e = 128, bf16)")
+            ax.set_ylabel("us per 1k tokens (all heads)")
             ax.set_title("forward" if what == "fwd" else "forward + backward")
             ax.legend()
             ax.grid(True, which="both", alpha=0.3)
