@@ -194,6 +194,10 @@ fn lightning_attention_bf16() {
         // One segment with S0 and no final state: the forward starts from S0
         // without a scan, the backward scans for dS0.
         (100, 64, 32, None, TensorLayout::Bhnd, true, false, 1.0),
+        // Several segments, neither state: neither pre-pass computes the
+        // chunk state of the segment its scan walks last (forward the last,
+        // backward the first); their slots stay NaN.
+        (300, 32, 64, Some(64), TensorLayout::Bhnd, false, false, 1.0),
     ];
     for mut trial in trials("lightning_attention_bf16").into_iter().take(2) {
         for (i, &(n, d, e, segment, layout, s0, fin, scale)) in cases.iter().enumerate() {

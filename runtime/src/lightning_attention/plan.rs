@@ -383,8 +383,17 @@ impl StateIn {
     }
 }
 
-fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f32) -> Step {
+/// The chunk states of the segments the scan reads: all but the one it
+/// walks last (the last segment forward, the first in reverse), which only
+/// the final state (`last_needed`: forward) or dS0 (reverse) would read.
+fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f32, last_needed: bool) -> Step {
     let seg = p.segment_len() as i64;
+    let segments = p.segments() as i64;
+    let (first, count) = match (last_needed, reverse) {
+        (true, _) => (0, segments),
+        (false, false) => (0, segments - 1),
+        (false, true) => (1, segments - 1),
+    };
     let (d, e) = (p.d as i64, p.e as i64);
     Step::new(format!("la_chunk_state_{}", p.suffix()))
         .buf("k", k)
@@ -404,6 +413,8 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f
         .int("st_c", 1)
         .int("reverse", i64::from(reverse))
         .float("scale", scale)
+        .int("seg_first", first)
+        .int("seg_count", count)
         .pin("DK", p.d)
 }
 
@@ -424,6 +435,7 @@ fn scan(p: &Problem, states: Buf, init: Option<Buf>, fin: Option<Buf>, reverse: 
         .int("has_fin", i64::from(fin.is_some()))
         .int("reverse", i64::from(reverse))
         .int("fin_shift", i64::from(reverse))
+        .int("has_last", i64::from(fin.is_some()))
 }
 
 fn output(p: &Problem, pass: OutputPass) -> Step {
@@ -472,7 +484,7 @@ pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     let c = p.scale;
     let mut steps = Vec::with_capacity(3);
     if p.forward_prepass() {
-        steps.push(chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c));
+        steps.push(chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c, p.final_state));
         steps.push(scan(
             p,
             Buf::FwdStates,
@@ -521,7 +533,7 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     let (fwd, rev) = (StateIn::forward(p), StateIn::backward(p));
     let mut steps = Vec::with_capacity(5);
     if p.backward_prepass() {
-        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0));
+        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0, p.initial_state));
         steps.push(scan(p, Buf::BwdStates, None, p.initial_state.then_some(Buf::DInitialState), true));
     }
     // dq(t) = do(t) H(t)^T: queries do, keys v, values k.
@@ -564,6 +576,29 @@ mod tests {
 
     fn arg(step: &Step, name: &str) -> Option<StepArg> {
         step.args.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+    }
+
+    /// The chunk states of the segment the scan walks last (the last one
+    /// forward, the first in reverse) are computed only for the final state
+    /// or dS0, and the scan reads that segment's slot only then.
+    #[test]
+    fn the_segment_scanned_last_has_no_chunk_state_unless_a_state_is_wanted() {
+        let mut p = Problem::new(1, 2, 4000, 64, 64, DType::BF16);
+        p.segment = Some(1024);
+        let range = |step: &Step| (arg(step, "seg_first"), arg(step, "seg_count"), arg(step, "has_last"));
+        let i = |v: i32| Some(StepArg::I32(v));
+        let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
+        assert_eq!(range(&fwd[0]), (i(0), i(3), None));
+        assert_eq!(arg(&fwd[1], "has_last"), i(0));
+        assert_eq!(range(&bwd[0]), (i(1), i(3), None));
+        assert_eq!(arg(&bwd[1], "has_last"), i(0));
+        p.final_state = true;
+        p.initial_state = true;
+        let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
+        assert_eq!(range(&fwd[0]), (i(0), i(4), None));
+        assert_eq!(arg(&fwd[1], "has_last"), i(1));
+        assert_eq!(range(&bwd[0]), (i(0), i(4), None));
+        assert_eq!(arg(&bwd[1], "has_last"), i(1));
     }
 
     #[test]
