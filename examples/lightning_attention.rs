@@ -8,7 +8,7 @@
 //! target/release/examples/lightning_attention la.tsb check            # the correctness matrix
 //! target/release/examples/lightning_attention la.tsb bench --json F   # benchmark shapes, first call
 //! target/release/examples/lightning_attention la.tsb segments         # times per segment length
-//! target/release/examples/lightning_attention la.tsb problem 64 16 2048 128 128   # one problem, checked
+//! target/release/examples/lightning_attention la.tsb problem 64 16 2048 128 128   # one problem, checked and timed
 //! ```
 //!
 //! Checks: fresh random inputs, outputs poisoned with NaN before the run,
@@ -78,13 +78,23 @@ fn main() {
             Some("bench") => bench(&rt, &la, json.as_deref()),
             Some("segments") => segments(&rt, &la),
             Some("problem") => {
-                // problem B H N D E [SEG]: one problem checked (Bhnd, bf16).
+                // problem B H N D E [SEG]: one problem checked, then timed (Bhnd, bf16).
                 let num = |i: usize| -> Res<usize> {
                     args.get(i).ok_or("problem B H N D E [SEG]")?.parse().map_err(|e| format!("argument {i}: {e}"))
                 };
                 let mut p = Problem::new(num(2)?, num(3)?, num(4)?, num(5)?, num(6)?, DType::BF16);
                 p.segment = args.get(7).map(|_| num(7)).transpose()?;
-                check(&rt, &la, &p, 0.11, 77)
+                let correct = check(&rt, &la, &p, 0.11, 77)?;
+                let bw = copy_bandwidth(&rt)?;
+                let (f, fb) = time(&rt, &la, &p, 15)?;
+                let (floor_f, floor_fb) = floors(&p, bw);
+                println!(
+                    "{p}: forward {f:.3} ms ({:.2}x floor {floor_f:.3}), forward+backward {fb:.3} ms ({:.2}x floor {floor_fb:.3}), copy {:.0} GB/s",
+                    f / floor_f,
+                    fb / floor_fb,
+                    bw / 1e9
+                );
+                Ok(correct)
             }
             Some(other) => Err(format!("unknown mode `{other}` (check, sanitize, bench, segments, problem, profile)")),
         }
@@ -419,6 +429,13 @@ fn time(rt: &Runtime, la: &LightningAttention, p: &Problem, runs: usize) -> Res<
     Ok((median(f), median(fb)))
 }
 
+/// The memory floors (ms) of the forward (4 tensors) and forward+backward
+/// (11 tensors) of `b*h*n*d` bf16 elements at `bw` bytes per second.
+fn floors(p: &Problem, bw: f64) -> (f64, f64) {
+    let tensor = (p.batch * p.heads * p.n * p.d * 2) as f64;
+    (4.0 * tensor / bw * 1e3, 11.0 * tensor / bw * 1e3)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -508,8 +525,7 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
         let correct = check(rt, la, &p, 0.11, 900 + i as u64)?;
         all_correct &= correct;
         let (f, fb) = time(rt, la, &p, 15)?;
-        let tensor = (b * h * n * d * 2) as f64;
-        let (floor_f, floor_fb) = (4.0 * tensor / bw * 1e3, 11.0 * tensor / bw * 1e3);
+        let (floor_f, floor_fb) = floors(&p, bw);
         let fitted = dev(la.fit(rt, &p, false))?;
         let extra = fitted.workspace_bytes(true);
         println!(

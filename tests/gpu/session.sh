@@ -20,12 +20,14 @@
 #                                       kernels at (4,16,8192) and (1,16,65536), after tuning them
 #   bash tests/gpu/session.sh first     one call when machines are scarce: the correctness matrix,
 #                                       the bench, the peers on the first two shapes
+#   bash tests/gpu/session.sh la-const  the constant-speed shapes the bench reaches last, (4,16,32768)
+#                                       and (1,16,131072), each checked and timed (a short call)
 # LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
 # wgmma waited for at once): on the same warm machine as a run on la.tsb, an A/B of the products
 # in flight, or the fallback when la-check fails.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-seg|la-prof|first|quick}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-seg|la-prof|la-const|first|quick}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
@@ -133,14 +135,21 @@ case $GROUP in
     la-prof) la_prof ;;
     first)
         la_matrix 100
-        la_ours 240
-        la_peers 240 2
+        la_ours 280
+        la_peers 200 2
+        ;;
+    la-const)
+        for shape in "4 16 32768" "1 16 131072"; do
+            set -- $shape
+            step "lightning attention ($1, $2, $3)" 140 "$OUT/la-const-$3.txt" "$G/bin/lightning_attention" "$LA" problem $1 $2 $3 128 128
+            grep -vE '^PASS' "$OUT/la-const-$3.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        done
         ;;
     la-seg)
         step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
-    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-seg|la-prof|first|quick" >&2; exit 2 ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-seg|la-prof|la-const|first|quick" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"
