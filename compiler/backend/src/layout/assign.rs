@@ -796,22 +796,9 @@ impl Assigner {
         inits: &[ValueId],
         regions: &[(&Region, &[ValueId])],
     ) -> Result<()> {
+        // Inside the loop until its results are set (an error ends the
+        // whole assignment, so no early return needs to restore it).
         self.loop_depth += 1;
-        let assigned = self.carried_in_loop(lk, op, id, first_init, inits, regions);
-        self.loop_depth -= 1;
-        assigned
-    }
-
-    /// [`Self::carried`] inside the loop.
-    fn carried_in_loop(
-        &mut self,
-        lk: &LaidOutKernel,
-        op: &Op,
-        id: usize,
-        first_init: usize,
-        inits: &[ValueId],
-        regions: &[(&Region, &[ValueId])],
-    ) -> Result<()> {
         let mut layouts: Vec<Option<Layout>> = inits.iter().map(|&v| self.fixed(lk, v)).collect();
         let tensor = |v: ValueId| !shape_of(lk.kernel, v).is_empty();
         if inits.iter().any(|&v| tensor(v)) {
@@ -867,6 +854,7 @@ impl Assigner {
                 }
             }
         }
+        self.loop_depth -= 1;
         for (&result, layout) in op.results.iter().zip(&layouts) {
             if let Some(layout) = layout {
                 self.set(lk, result, Status::Fixed(layout.clone()));
