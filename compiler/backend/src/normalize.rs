@@ -9,7 +9,7 @@
 //!
 //! Everything the assembler reads stays: every instruction with its types,
 //! operands and predicate guards, labels, register declarations, and directives
-//! (`.version`, `.target`, `.address_size`, `.maxntid`, `.reqntid`, `.shared`
+//! (`.version`, `.target`, `.address_size`, `.maxntid`, `.reqntid`, `.minnctapersm`, `.shared`
 //! declarations with their sizes and alignments, `.param`s). Register numbers
 //! are kept as LLVM printed them: LLVM numbers virtual registers per class in
 //! definition order, so they are already stable for a given input, and renaming
