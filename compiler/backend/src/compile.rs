@@ -80,10 +80,8 @@ impl CompiledKernel {
 /// qualifying `dot`s on sm_90a (what `compile_kernel` and `tessera emit
 /// --stage layout|mlir` both print).
 pub fn assign_layouts_for_target<'k>(kernel: &'k Kernel, target: &Target) -> Result<LaidOutKernel<'k>> {
-    let options = LayoutOptions {
-        wgmma: target.arch == GpuArch::Sm90a,
-        accumulator_stores_in_loops: target.codegen.direct_loop_stores,
-    };
+    let options =
+        LayoutOptions { wgmma: target.arch == GpuArch::Sm90a, direct_loop_stores: target.codegen.direct_loop_stores };
     assign_layouts_for(kernel, options)
 }
 

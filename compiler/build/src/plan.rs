@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tessera_backend::GpuArch;
 use tessera_diagnostics::{Diagnostic, FileId, SourceMap, render_all};
 use tessera_frontend::{KernelSignature, lower_kernel};
+use tessera_runtime::bundle::variant_label;
 use tessera_syntax::ast;
 use tessera_tir::{ConstValue, Kernel, LAUNCH_KNOBS as KNOBS, TuneSpace};
 
@@ -284,15 +285,8 @@ pub fn label(values: &[(String, ConstValue)], arch: GpuArch) -> String {
     };
     let consts: BTreeMap<&str, &ConstValue> =
         values.iter().filter(|(n, _)| !KNOBS.contains(&n.as_str())).map(|(n, v)| (n.as_str(), v)).collect();
-    let mut out = String::new();
-    for (name, value) in consts {
-        out.push_str(&format!("{name}={value},"));
-    }
-    let occupancy = match knob("occupancy", 1).as_str() {
-        "1" => String::new(),
-        n => format!(",occupancy={n}"),
-    };
-    format!("{out}warps={},stages={}{occupancy}@{arch}", knob("warps", 4), knob("stages", 1))
+    let consts = consts.into_iter().map(|(name, value)| format!("{name}={value}"));
+    variant_label(consts, [knob("warps", 4), knob("stages", 1), knob("occupancy", 1)], arch.name())
 }
 
 #[cfg(test)]

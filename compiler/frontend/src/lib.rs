@@ -36,7 +36,6 @@ pub use tessera_tir::ConstValue;
 use crate::lower::{Lowerer, coerce_const};
 use crate::scope::BindingKind;
 use crate::value::Value;
-use meta::MAX_OCCUPANCY;
 use std::collections::{HashMap, HashSet};
 use tessera_diagnostics::{Diagnostic, FileId, SourceMap, Span};
 use tessera_syntax::ast::{self, Item, Module};
@@ -225,18 +224,15 @@ fn resolve_consts(
     let mut given: HashMap<&str, ConstValue> = HashMap::new();
     for (name, v) in consts {
         match name.as_str() {
-            "warps" => match v {
-                ConstValue::Int(w) if (1..=32).contains(w) && (*w as u64).is_power_of_two() => knobs.warps = *w as u32,
-                _ => lw.bad_warps(k.name.span, &Value::from_const(v)),
-            },
-            "stages" => match v {
-                ConstValue::Int(s) if (1..=i64::from(u32::MAX)).contains(s) => knobs.stages = *s as u32,
-                _ => lw.bad_stages(k.name.span, &Value::from_const(v)),
-            },
-            "occupancy" => match v {
-                ConstValue::Int(o) if (1..=MAX_OCCUPANCY).contains(o) => knobs.occupancy = *o as u32,
-                _ => lw.bad_occupancy(k.name.span, &Value::from_const(v)),
-            },
+            knob if LAUNCH_KNOBS.contains(&knob) => {
+                if let Some(value) = lw.knob_value(knob, k.name.span, &Value::from_const(v)) {
+                    match knob {
+                        "warps" => knobs.warps = value,
+                        "stages" => knobs.stages = value,
+                        _ => knobs.occupancy = value,
+                    }
+                }
+            }
             _ => match sig.const_param(name) {
                 Some(c) => match coerce_const(&Value::from_const(v), c.ty) {
                     Some(cv) => {

@@ -8,12 +8,9 @@ use crate::value::Value;
 use std::collections::HashMap;
 use tessera_diagnostics::{Diagnostic, Span};
 use tessera_syntax::ast::{self, BinOp, Clause, Expr, ExprKind, UnOp};
-use tessera_tir::{ConstValue, ElemType, LAUNCH_KNOBS, MetaCmp, MetaExpr, ParamHints, ScalarType, TuneSpace, Type};
-
-/// The largest `occupancy`: programs per multiprocessor the registers are
-/// budgeted for (beyond 8, 64 threads would get at most 128 registers
-/// anyway).
-pub(crate) const MAX_OCCUPANCY: i64 = 8;
+use tessera_tir::{
+    ConstValue, ElemType, LAUNCH_KNOBS, MAX_OCCUPANCY, MetaCmp, MetaExpr, ParamHints, ScalarType, TuneSpace, Type,
+};
 
 /// A runtime parameter: its IR type (a scalar or a scalar pointer) and hints.
 #[derive(Clone, Debug, PartialEq)]
@@ -382,27 +379,9 @@ impl Lowerer<'_> {
             return None;
         }
         match name {
-            "warps" => match v {
-                Value::Int(w) if (1..=32).contains(&w) && (w as u64).is_power_of_two() => Some(ConstValue::Int(w)),
-                _ => {
-                    self.bad_warps(e.span, &v);
-                    None
-                }
-            },
-            "stages" => match v {
-                Value::Int(s) if (1..=i64::from(u32::MAX)).contains(&s) => Some(ConstValue::Int(s)),
-                _ => {
-                    self.bad_stages(e.span, &v);
-                    None
-                }
-            },
-            "occupancy" => match v {
-                Value::Int(o) if (1..=MAX_OCCUPANCY).contains(&o) => Some(ConstValue::Int(o)),
-                _ => {
-                    self.bad_occupancy(e.span, &v);
-                    None
-                }
-            },
+            knob if LAUNCH_KNOBS.contains(&knob) => {
+                self.knob_value(knob, e.span, &v).map(|k| ConstValue::Int(k.into()))
+            }
             _ => match coerce_const(&v, ty) {
                 Some(c) => c.to_const(),
                 None => {
@@ -420,7 +399,29 @@ impl Lowerer<'_> {
         }
     }
 
-    pub(crate) fn bad_warps(&mut self, span: Span, v: &Value) {
+    /// The value of launch knob `name` (`warps`, `stages`, `occupancy`), or
+    /// an error at `span` naming the knob's range.
+    pub(crate) fn knob_value(&mut self, name: &str, span: Span, v: &Value) -> Option<u32> {
+        let int = match v {
+            Value::Int(i) => u32::try_from(*i).ok(),
+            _ => None,
+        };
+        let valid = match name {
+            "warps" => int.filter(|w| (1..=32).contains(w) && w.is_power_of_two()),
+            "stages" => int.filter(|&s| s >= 1),
+            _ => int.filter(|o| (1..=MAX_OCCUPANCY).contains(o)),
+        };
+        if valid.is_none() {
+            match name {
+                "warps" => self.bad_warps(span, v),
+                "stages" => self.bad_stages(span, v),
+                _ => self.bad_occupancy(span, v),
+            }
+        }
+        valid
+    }
+
+    fn bad_warps(&mut self, span: Span, v: &Value) {
         self.error(
             Diagnostic::error(
                 codes::BAD_WARPS,
@@ -432,7 +433,7 @@ impl Lowerer<'_> {
         );
     }
 
-    pub(crate) fn bad_stages(&mut self, span: Span, v: &Value) {
+    fn bad_stages(&mut self, span: Span, v: &Value) {
         self.error(
             Diagnostic::error(
                 codes::BAD_STAGES,
@@ -444,7 +445,7 @@ impl Lowerer<'_> {
         );
     }
 
-    pub(crate) fn bad_occupancy(&mut self, span: Span, v: &Value) {
+    fn bad_occupancy(&mut self, span: Span, v: &Value) {
         self.error(
             Diagnostic::error(
                 codes::BAD_OCCUPANCY,

@@ -314,6 +314,10 @@ impl TuneSpace {
 /// stages, and programs per multiprocessor the registers are budgeted for.
 pub const LAUNCH_KNOBS: [&str; 3] = ["warps", "stages", "occupancy"];
 
+/// The largest `occupancy`: beyond 8 programs a multiprocessor, the
+/// registers left per thread (at most 128 for 64 threads) no longer change.
+pub const MAX_OCCUPANCY: u32 = 8;
+
 /// Launch metadata carried from the source through every stage into bundles.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelMeta {

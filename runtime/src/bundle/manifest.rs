@@ -220,15 +220,29 @@ impl VariantInfo {
     }
 
     /// Short human-readable name: `BLOCK=1024,warps=4,stages=1@sm_90a`
-    /// (`,occupancy=N` after the stages when it is not 1).
+    /// (see [`variant_label`]).
     pub fn label(&self) -> String {
-        let mut s = String::new();
-        for (k, v) in &self.consts {
-            s.push_str(&format!("{k}={v},"));
-        }
-        let occupancy = if self.occupancy == 1 { String::new() } else { format!(",occupancy={}", self.occupancy) };
-        format!("{s}warps={},stages={}{occupancy}@{}", self.warps, self.stages, self.arch)
+        let consts = self.consts.iter().map(|(k, v)| format!("{k}={v}"));
+        let knobs = [self.warps, self.stages, self.occupancy].map(|k| k.to_string());
+        variant_label(consts, knobs, &self.arch)
     }
+}
+
+/// A variant's label, the key of tuning caches and build reports:
+/// `NAME=VALUE,` for each compile-time value (`consts`, in name order), then
+/// `warps=W,stages=S`, `,occupancy=O` when O is not 1 (so labels from before
+/// the knob stay the same), and `@ARCH`. `knobs` is (warps, stages,
+/// occupancy) as written (a build report may label a point whose value the
+/// front end refused).
+pub fn variant_label(consts: impl IntoIterator<Item = String>, knobs: [String; 3], arch: &str) -> String {
+    let [warps, stages, occupancy] = knobs;
+    let mut s = String::new();
+    for c in consts {
+        s.push_str(&c);
+        s.push(',');
+    }
+    let occupancy = if occupancy == "1" { String::new() } else { format!(",occupancy={occupancy}") };
+    format!("{s}warps={warps},stages={stages}{occupancy}@{arch}")
 }
 
 fn one() -> u32 {

@@ -19,13 +19,16 @@ pub use expr::{EvalError, GridExpr};
 pub use format::{FORMAT_VERSION, MAGIC};
 pub use manifest::{
     CodeRefs, ConstParam, ConstValue, DType, Hints, KernelDecl, KernelEntry, Manifest, Param, ParamKind, TuneAxis,
-    VariantEntry, VariantInfo,
+    VariantEntry, VariantInfo, variant_label,
 };
 
 /// The launch knobs a tuning axis or a pin may name besides compile-time
 /// parameters (the compiler's `LAUNCH_KNOBS`; the runtime does not depend on
 /// the compiler's crates).
 pub const KNOBS: [&str; 3] = ["warps", "stages", "occupancy"];
+
+/// The largest `occupancy` a variant may have (the compiler's `MAX_OCCUPANCY`).
+pub const MAX_OCCUPANCY: u32 = 8;
 
 pub(crate) use format::hex as hex_digest;
 use format::{hex, sha256};

@@ -7,8 +7,7 @@ use super::manifest::{ConstValue, KernelEntry, Manifest, ParamKind};
 use crate::select::Arch;
 use std::collections::{BTreeSet, HashSet};
 
-/// Launch knobs that tuning axes may name besides compile-time parameters.
-use super::KNOBS;
+use super::{KNOBS, MAX_OCCUPANCY};
 
 pub(crate) fn validate(manifest: &Manifest, objects: &[Vec<u8>]) -> Result<(), BundleError> {
     let mut names = HashSet::new();
@@ -92,7 +91,7 @@ fn check_variants(kernel: &KernelEntry, objects: &[Vec<u8>], used: &mut [bool]) 
         if info.consts.values().any(|v| matches!(v, ConstValue::Float(f) if !f.is_finite())) {
             return err("has a non-finite compile-time value".into());
         }
-        if !(1..=32).contains(&info.warps) || info.stages == 0 || !(1..=8).contains(&info.occupancy) {
+        if !(1..=32).contains(&info.warps) || info.stages == 0 || !(1..=MAX_OCCUPANCY).contains(&info.occupancy) {
             return err(format!("has {} warps, {} stages and occupancy {}", info.warps, info.stages, info.occupancy));
         }
         if Arch::parse(&info.arch).is_none() {

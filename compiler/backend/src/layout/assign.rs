@@ -104,26 +104,14 @@ impl<'k> LaidOutKernel<'k> {
 }
 
 /// Target facts and code-generation choices layout assignment depends on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LayoutOptions {
     /// The target has Hopper's `wgmma.mma_async` (sm_90a).
     pub wgmma: bool,
-    /// A store inside a loop of a tensor-core accumulator (whose pointers and
-    /// mask are rebuilt in any layout) stores from the accumulator layout:
-    /// narrower stores, but no conversion through shared memory, whose
-    /// barrier every iteration would wait for. Off (the default): converted
-    /// to the coalesced blocked layout first, as outside loops. Not yet the
-    /// default: unmeasured on a GPU, and the pointers rebuilt in the
-    /// accumulator layout raise register pressure (the exact-f32 lightning
-    /// output kernel at DK 32 goes from 168 registers to ptxas's 32 with
-    /// 4.6 KB of spill).
-    pub accumulator_stores_in_loops: bool,
-}
-
-impl Default for LayoutOptions {
-    fn default() -> LayoutOptions {
-        LayoutOptions { wgmma: false, accumulator_stores_in_loops: false }
-    }
+    /// [`crate::Codegen::direct_loop_stores`]: a store inside a loop of a
+    /// tensor-core accumulator whose pointers and mask are flexible keeps
+    /// the accumulator layout instead of converting to the blocked one.
+    pub direct_loop_stores: bool,
 }
 
 /// Checks the kernel is in the supported subset and assigns layouts, for a
@@ -173,7 +161,7 @@ pub fn assign_layouts_for(kernel: &Kernel, options: LayoutOptions) -> Result<Lai
         block_accesses: HashMap::new(),
         checked: HashMap::new(),
         loop_depth: 0,
-        accumulator_stores_in_loops: options.accumulator_stores_in_loops,
+        direct_loop_stores: options.direct_loop_stores,
     };
     assigner.plan_accesses(&lk)?;
     assigner.region(&lk, &kernel.body)?;
@@ -439,8 +427,8 @@ struct Assigner {
     checked: HashMap<usize, (u32, u32)>,
     /// Loops around the op being assigned.
     loop_depth: u32,
-    /// See [`LayoutOptions::accumulator_stores_in_loops`].
-    accumulator_stores_in_loops: bool,
+    /// See [`LayoutOptions::direct_loop_stores`].
+    direct_loop_stores: bool,
 }
 
 /// The largest power of two at most `v` (1 for 0), as a `u32`.
@@ -461,10 +449,10 @@ impl Assigner {
     }
 
     /// The accumulator layout a `store` inside a loop keeps (see
-    /// [`LayoutOptions::accumulator_stores_in_loops`]): when the stored value
-    /// is a tensor-core accumulator and the pointers and mask are flexible.
+    /// [`LayoutOptions::direct_loop_stores`]): when the stored value is a
+    /// tensor-core accumulator and the pointers and mask are flexible.
     fn accumulator_store(&self, lk: &LaidOutKernel, op: &Op) -> Option<Layout> {
-        if !self.accumulator_stores_in_loops || self.loop_depth == 0 || !matches!(op.kind, OpKind::Store { .. }) {
+        if !self.direct_loop_stores || self.loop_depth == 0 || !matches!(op.kind, OpKind::Store { .. }) {
             return None;
         }
         let value = *op.operands.get(1)?;

@@ -154,11 +154,12 @@ pub(super) struct Staged {
     pub elem: ElemType,
 }
 
-/// A `wgmma` matrix descriptor being built: its low word in an i32 value,
-/// its high word's bits (LBO's top, SBO, base offset, swizzle) a constant.
+/// A `wgmma` matrix descriptor being built: its low word (start address,
+/// LBO) an i32 value, its high word (SBO, base offset, swizzle) an i64
+/// constant with the low 32 bits clear.
 struct Descriptor {
     low: String,
-    high: u64,
+    high: String,
 }
 
 impl Lowerer<'_, '_> {
@@ -684,7 +685,8 @@ impl Lowerer<'_, '_> {
         let fixed = tile.descriptor().fixed_bits();
         let low_fixed = self.w.i32(i64::from(fixed as u32 as i32));
         let low = self.w.bin("ori", &field, &low_fixed, "i32");
-        Descriptor { low, high: fixed >> 32 }
+        let high = self.w.int((fixed & !0xFFFF_FFFF) as i64, "i64");
+        Descriptor { low, high }
     }
 
     /// The 64-bit descriptor `start` bytes (a multiple of 16) past `base`:
@@ -702,8 +704,7 @@ impl Lowerer<'_, '_> {
             self.w.bin("addi", &base.low, &step, "i32")
         };
         let wide = self.w.conv("extui", &low, "i32", "i64");
-        let high = self.w.int((base.high << 32) as i64, "i64");
-        self.w.bin("ori", &high, &wide, "i64")
+        self.w.bin("ori", &base.high, &wide, "i64")
     }
 
     /// Writes operand `index` (0: A, 1: B) of `op` from registers into the
