@@ -406,55 +406,38 @@ impl Lowerer<'_> {
             Value::Int(i) => u32::try_from(*i).ok(),
             _ => None,
         };
-        let valid = match name {
-            "warps" => int.filter(|w| (1..=32).contains(w) && w.is_power_of_two()),
-            "stages" => int.filter(|&s| s >= 1),
-            _ => int.filter(|o| (1..=MAX_OCCUPANCY).contains(o)),
+        // (valid value, code, what it must be, label, help)
+        let (valid, code, must, label, help) = match name {
+            "warps" => (
+                int.filter(|w| (1..=32).contains(w) && w.is_power_of_two()),
+                codes::BAD_WARPS,
+                "a power of two from 1 to 32".to_string(),
+                "invalid warp count",
+                "use 1, 2, 4, 8, 16 or 32",
+            ),
+            "stages" => (
+                int.filter(|&s| s >= 1),
+                codes::BAD_STAGES,
+                "an integer of at least 1".to_string(),
+                "invalid stage count",
+                "1 disables software pipelining; 2 to 4 are typical",
+            ),
+            _ => (
+                int.filter(|o| (1..=MAX_OCCUPANCY).contains(o)),
+                codes::BAD_OCCUPANCY,
+                format!("an integer from 1 to {MAX_OCCUPANCY}"),
+                "invalid occupancy",
+                "programs per multiprocessor the registers are budgeted for: 1 (no cap) or 2 are typical",
+            ),
         };
         if valid.is_none() {
-            match name {
-                "warps" => self.bad_warps(span, v),
-                "stages" => self.bad_stages(span, v),
-                _ => self.bad_occupancy(span, v),
-            }
+            self.error(
+                Diagnostic::error(code, format!("`{name}` must be {must}, found {}", v.describe()), span)
+                    .with_label(label)
+                    .with_help(help),
+            );
         }
         valid
-    }
-
-    fn bad_warps(&mut self, span: Span, v: &Value) {
-        self.error(
-            Diagnostic::error(
-                codes::BAD_WARPS,
-                format!("`warps` must be a power of two from 1 to 32, found {}", v.describe()),
-                span,
-            )
-            .with_label("invalid warp count")
-            .with_help("use 1, 2, 4, 8, 16 or 32"),
-        );
-    }
-
-    fn bad_stages(&mut self, span: Span, v: &Value) {
-        self.error(
-            Diagnostic::error(
-                codes::BAD_STAGES,
-                format!("`stages` must be an integer of at least 1, found {}", v.describe()),
-                span,
-            )
-            .with_label("invalid stage count")
-            .with_help("1 disables software pipelining; 2 to 4 are typical"),
-        );
-    }
-
-    fn bad_occupancy(&mut self, span: Span, v: &Value) {
-        self.error(
-            Diagnostic::error(
-                codes::BAD_OCCUPANCY,
-                format!("`occupancy` must be an integer from 1 to {MAX_OCCUPANCY}, found {}", v.describe()),
-                span,
-            )
-            .with_label("invalid occupancy")
-            .with_help("programs per multiprocessor the registers are budgeted for: 1 (no cap) or 2 are typical"),
-        );
     }
 
     fn key(&mut self, params: &[ast::Ident], sig: &KernelSignature, k: &ast::Kernel) -> Vec<String> {
