@@ -4,7 +4,8 @@
 //! vectors of the width layout assignment chose (16-byte `ld.global.v4` for
 //! f32), one mask bit per vector (the axis info proved the mask uniform over
 //! it). Masked-off lanes never touch memory: each access sits in an `scf.if`
-//! on its mask, and loads yield `other` (or 0) instead. Where a layout
+//! on its mask, and loads yield `other` (or 0) instead, from the masked-off
+//! branch itself (no select after the load). Where a layout
 //! replicates elements over threads, only one owner thread stores or updates
 //! each element.
 //!
@@ -62,6 +63,20 @@ impl Lowerer<'_, '_> {
 
     /// One load of `ty` (a scalar or a vector) at `ptr`, guarded by `mask` (0 where it is off).
     pub(super) fn guarded_load(&mut self, ptr: &str, mask: Option<&String>, ty: &str, align: u32) -> String {
+        self.guarded_load_or(ptr, mask, ty, align, None)
+    }
+
+    /// [`Lowerer::guarded_load`] yielding `others` (one register per element
+    /// of `ty`) where `mask` is off, so that no select follows the load and
+    /// the mask need not live past it.
+    fn guarded_load_or(
+        &mut self,
+        ptr: &str,
+        mask: Option<&String>,
+        ty: &str,
+        align: u32,
+        others: Option<&[String]>,
+    ) -> String {
         match mask {
             Some(mask) => {
                 let r = self.w.fresh();
@@ -70,8 +85,19 @@ impl Lowerer<'_, '_> {
                 self.w.line(format!("scf.yield {l} : {ty}"));
                 self.w.close("} else {");
                 self.w.depth_in();
-                let z = self.w.def(format!("llvm.mlir.zero : {ty}"));
-                self.w.line(format!("scf.yield {z} : {ty}"));
+                let fallback = match others {
+                    Some([one]) => one.clone(),
+                    Some(elements) => {
+                        let mut vector = self.w.def(format!("llvm.mlir.poison : {ty}"));
+                        for (j, e) in elements.iter().enumerate() {
+                            let k = self.w.i32(j as i64);
+                            vector = self.w.def(format!("llvm.insertelement {e}, {vector}[{k} : i32] : {ty}"));
+                        }
+                        vector
+                    }
+                    None => self.w.def(format!("llvm.mlir.zero : {ty}")),
+                };
+                self.w.line(format!("scf.yield {fallback} : {ty}"));
                 self.w.close("}");
                 r
             }
@@ -80,8 +106,16 @@ impl Lowerer<'_, '_> {
     }
 
     /// A checked vector load of the `w` elements at `ptrs`: one vector load
-    /// when [`Lowerer::vector_check`] holds, else masked scalar loads.
-    fn checked_vector_load(&mut self, ptrs: &[String], masks: Option<&[String]>, mty: &str, bytes: u32) -> String {
+    /// when [`Lowerer::vector_check`] holds, else masked scalar loads (each
+    /// yielding its `others` register where its mask is off).
+    fn checked_vector_load(
+        &mut self,
+        ptrs: &[String],
+        masks: Option<&[String]>,
+        others: Option<&[String]>,
+        mty: &str,
+        bytes: u32,
+    ) -> String {
         let w = ptrs.len() as u32;
         let vty = format!("vector<{w}x{mty}>");
         let ok = self.vector_check(&ptrs[0], w, bytes, masks);
@@ -93,7 +127,8 @@ impl Lowerer<'_, '_> {
         self.w.depth_in();
         let mut vector = self.w.def(format!("llvm.mlir.poison : {vty}"));
         for (j, ptr) in ptrs.iter().enumerate() {
-            let e = self.guarded_load(ptr, masks.and_then(|m| m.get(j)), mty, bytes);
+            let other = others.and_then(|o| o.get(j..j + 1));
+            let e = self.guarded_load_or(ptr, masks.and_then(|m| m.get(j)), mty, bytes, other);
             let k = self.w.i32(j as i64);
             vector = self.w.def(format!("llvm.insertelement {e}, {vector}[{k} : i32] : {vty}"));
         }
@@ -135,13 +170,21 @@ impl Lowerer<'_, '_> {
             };
             let (vty, align) = if w > 1 { (format!("vector<{w}x{mty}>"), w * bytes) } else { (mty.to_string(), bytes) };
             let group = i..i + w as usize;
+            // `other` goes into the masked-off branch itself, unless the loaded
+            // memory type is not the register type (i1 stored as i8).
+            let group_others = match &others {
+                Some(o) if mty == rty => {
+                    Some(o.get(group.clone()).ok_or_else(|| Self::err(op, Stage::Layout, "missing `other` register"))?)
+                }
+                _ => None,
+            };
             let loaded = if checked && w > 1 {
                 let group_masks = masks.as_ref().and_then(|m| m.get(group.clone()));
                 let group_ptrs = ptrs.get(group).ok_or_else(|| Self::err(op, Stage::Layout, "missing pointer"))?;
-                self.checked_vector_load(group_ptrs, group_masks, mty, bytes)
+                self.checked_vector_load(group_ptrs, group_masks, group_others, mty, bytes)
             } else {
                 let mask = masks.as_ref().and_then(|m| m.get(i)).cloned();
-                self.guarded_load(&ptrs[i], mask.as_ref(), &vty, align)
+                self.guarded_load_or(&ptrs[i], mask.as_ref(), &vty, align, group_others)
             };
             for j in 0..w as usize {
                 let mut value = if w > 1 {
@@ -153,14 +196,15 @@ impl Lowerer<'_, '_> {
                 if mty != rty {
                     let zero = self.w.int(0, mty);
                     value = self.w.cmpi("ne", &value, &zero, mty);
-                }
-                // A checked vector's mask bits differ per element; otherwise the
-                // first one holds for the whole vector.
-                let mask = masks.as_ref().and_then(|m| m.get(if checked { i + j } else { i }));
-                if let (Some(mask), Some(others)) = (mask, &others) {
-                    let other =
-                        others.get(i + j).ok_or_else(|| Self::err(op, Stage::Layout, "missing `other` register"))?;
-                    value = self.w.select(mask, &value, other, rty);
+                    // A checked vector's mask bits differ per element; otherwise the
+                    // first one holds for the whole vector.
+                    let mask = masks.as_ref().and_then(|m| m.get(if checked { i + j } else { i }));
+                    if let (Some(mask), Some(others)) = (mask, &others) {
+                        let other = others
+                            .get(i + j)
+                            .ok_or_else(|| Self::err(op, Stage::Layout, "missing `other` register"))?;
+                        value = self.w.select(mask, &value, other, rty);
+                    }
                 }
                 out.push(value);
             }

@@ -12,6 +12,7 @@ pub mod canonicalize;
 pub mod cse;
 pub mod dce;
 pub mod licm;
+pub mod reciprocal;
 mod rewrite;
 pub mod schedule;
 
@@ -43,6 +44,11 @@ pub const PASSES: &[Pass] = &[
         summary: "fold constants and identities, constant branches and zero-trip loops",
         run: canonicalize::run,
     },
+    Pass {
+        name: "reciprocal",
+        summary: "divide f32 tensors by a splat scalar as a product with its reciprocal, built once",
+        run: reciprocal::run,
+    },
     Pass { name: "cse", summary: "merge equal pure ops within a region scope", run: cse::run },
     Pass { name: "licm", summary: "hoist loop-invariant pure ops out of for loops", run: licm::run },
     Pass { name: "dce", summary: "remove unused ops and unused loop-carried values", run: dce::run },
@@ -54,7 +60,7 @@ pub const PASSES: &[Pass] = &[
 ];
 
 /// The pipeline run by [`PassManager::default_pipeline`].
-pub const DEFAULT_PIPELINE: &[&str] = &["canonicalize", "cse", "licm", "dce"];
+pub const DEFAULT_PIPELINE: &[&str] = &["canonicalize", "reciprocal", "cse", "licm", "dce"];
 
 /// The pass called `name`.
 pub fn pass(name: &str) -> Option<Pass> {
@@ -153,7 +159,7 @@ impl PassManager {
         PassManager::default()
     }
 
-    /// canonicalize, cse, licm, dce.
+    /// canonicalize, reciprocal, cse, licm, dce.
     pub fn default_pipeline() -> PassManager {
         let passes = PASSES.iter().filter(|p| DEFAULT_PIPELINE.contains(&p.name)).copied();
         let mut passes: Vec<Pass> = passes.collect();

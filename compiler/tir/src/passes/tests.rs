@@ -581,7 +581,10 @@ fn default_pipeline_cleans_a_loop() {
     assert!(twice.contains("  store %17, %18 loc(10:5)\n"), "{twice}");
     let mut k = parse(body);
     let report = PassManager::default_pipeline().run(&mut k).unwrap();
-    assert_eq!(report.runs.iter().map(|r| r.pass).collect::<Vec<_>>(), ["canonicalize", "cse", "licm", "dce"]);
+    assert_eq!(
+        report.runs.iter().map(|r| r.pass).collect::<Vec<_>>(),
+        ["canonicalize", "reciprocal", "cse", "licm", "dce"]
+    );
 }
 
 #[test]
@@ -590,7 +593,7 @@ fn pass_manager_names_unknown_passes() {
     assert_eq!(err.code(), codes::UNKNOWN_PASS);
     assert_eq!(
         err.to_string(),
-        "error[E0540]: unknown pass `fold` (known: canonicalize, cse, licm, dce, schedule-dots)"
+        "error[E0540]: unknown pass `fold` (known: canonicalize, reciprocal, cse, licm, dce, schedule-dots)"
     );
     assert_eq!(PassManager::parse(" cse,,dce ").unwrap().names(), ["cse", "dce"]);
 }
@@ -634,4 +637,83 @@ fn print_after_dumps_each_stage() {
     let quiet = PassManager::parse("dce").unwrap().run(&mut k).unwrap();
     assert_eq!(quiet.runs[0].ir, None);
     assert!(!quiet.changed());
+}
+
+#[test]
+fn reciprocal_turns_divisions_by_a_splat_into_products() {
+    // Two divisions by the same scalar share one reciprocal; a division by a
+    // tensor and a scalar division stay divisions.
+    let body = "  %q = splat %3 : tensor<4xptr<f32>>
+  %x = load %q : tensor<4xf32>
+  %s = splat %1 : tensor<4xf32>
+  %a = div %x, %s : tensor<4xf32>
+  %b = div %a, %s : tensor<4xf32>
+  %c = div %b, %x : tensor<4xf32>
+  %d = div %1, %1 : f32
+  %e = splat %d : tensor<4xf32>
+  %g = add %c, %e : tensor<4xf32>
+  store %q, %g
+  return
+";
+    assert_eq!(
+        run("reciprocal", body),
+        "  %4 = splat %3 : tensor<4xptr<f32>>
+  %5 = load %4 : tensor<4xf32>
+  %6 = splat %1 : tensor<4xf32>
+  %7 = constant 1.0 : f32
+  %8 = div %7, %1 : f32
+  %9 = splat %8 : tensor<4xf32>
+  %10 = mul %5, %9 : tensor<4xf32>
+  %11 = mul %10, %9 : tensor<4xf32>
+  %12 = div %11, %5 : tensor<4xf32>
+  %13 = div %1, %1 : f32
+  %14 = splat %13 : tensor<4xf32>
+  %15 = add %12, %14 : tensor<4xf32>
+  store %4, %15
+  return
+"
+    );
+}
+
+#[test]
+fn reciprocal_leaves_f64_and_16_bit_divisions() {
+    for ty in ["f64", "bf16", "f16"] {
+        let body = format!(
+            "  %x = constant 3.0 : tensor<4x{ty}>
+  %v = constant 2.0 : {ty}
+  %s = splat %v : tensor<4x{ty}>
+  %a = div %x, %s : tensor<4x{ty}>
+  %c = cast %a : tensor<4xf32>
+  %q = splat %3 : tensor<4xptr<f32>>
+  store %q, %c
+  return
+"
+        );
+        assert!(!changed("reciprocal", &body), "{ty}");
+    }
+}
+
+#[test]
+fn reciprocal_inside_a_branch_is_not_reused_after_it() {
+    // The reciprocal built in the `if` does not dominate the division after it.
+    let body = "  %q = splat %3 : tensor<4xptr<f32>>
+  %x = load %q : tensor<4xf32>
+  %s = splat %1 : tensor<4xf32>
+  %t = constant true : i1
+  if %t {
+    %a = div %x, %s : tensor<4xf32>
+    store %q, %a
+    yield
+  } else {
+    yield
+  }
+  %b = div %x, %s : tensor<4xf32>
+  store %q, %b
+  return
+";
+    let out = run("reciprocal", body);
+    assert_eq!(out.matches("div %").count(), 2, "{out}");
+    assert_eq!(out.matches("mul %").count(), 2, "{out}");
+    let mut k = parse(body);
+    PassManager::parse("reciprocal").unwrap().run(&mut k).expect("verifies");
 }
