@@ -518,6 +518,7 @@ mod tests {
             shared_bytes: 0,
             registers: 32,
             spills: 0,
+            divisible: Vec::new(),
             entry: "k".into(),
         };
         assert!(args.pins().admit(&info(64, 4)));

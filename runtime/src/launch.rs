@@ -1,7 +1,7 @@
 //! Bundles opened for launching, and kernel handles.
 
 use crate::args::{ArgValue, LaunchArgs, Pins};
-use crate::bundle::{BundleData, KernelDecl, KernelEntry, VariantEntry};
+use crate::bundle::{BundleData, DIVISIBILITY, KernelDecl, KernelEntry, VariantEntry};
 use crate::device::{Runtime, Stream, describe};
 use crate::error::{Error, Result};
 use crate::module::{self, Loaded};
@@ -64,9 +64,15 @@ impl Bundle {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        let decl = &self.data.manifest().kernels[index].decl;
+        let entry = &self.data.manifest().kernels[index];
+        let decl = &entry.decl;
+        let specialized = entry.variants.iter().any(|v| !v.info.divisible.is_empty());
         let require_reads = (0..decl.params.len())
-            .filter(|&i| decl.require.iter().any(|r| r.params().contains(&decl.params[i].name.as_str())))
+            .filter(|&i| {
+                let name = decl.params[i].name.as_str();
+                decl.require.iter().any(|r| r.params().contains(&name))
+                    || entry.variants.iter().any(|v| v.info.divisible.iter().any(|d| d == name))
+            })
             .collect();
         let handle = KernelHandle(Arc::new(KernelShared {
             data: self.data.clone(),
@@ -75,6 +81,7 @@ impl Bundle {
             tuned: Mutex::default(),
             admitted: Mutex::default(),
             require_reads,
+            specialized,
         }));
         lock(&self.handles).insert(name.to_string(), handle.clone());
         Ok(handle)
@@ -93,8 +100,11 @@ struct KernelShared {
     /// key), by the values of the scalar arguments the conditions read: the
     /// conditions are evaluated once per distinct values, not per launch.
     admitted: Mutex<HashMap<Vec<Option<i64>>, String>>,
-    /// The parameters (by index) that the `require` conditions read.
+    /// The parameters (by index) that the `require` conditions and the
+    /// specialized variants' divisibility assumptions read.
     require_reads: Vec<usize>,
+    /// Some variant is specialized on the divisibility of its arguments.
+    specialized: bool,
 }
 
 /// One kernel of a bundle.
@@ -139,20 +149,21 @@ impl KernelHandle {
     }
 
     /// The candidates for a launch with `bound` arguments: those `pins`
-    /// admit ([`Self::candidates_pinned`]) whose `require` conditions hold
-    /// ([`admits`]); an error names the conditions and the arguments when
-    /// none does.
+    /// admit ([`Self::candidates_pinned`]) whose `require` conditions and
+    /// divisibility assumptions hold ([`admits`]), a specialized variant
+    /// replacing its unspecialized twin; an error names the conditions and
+    /// the arguments when none does.
     pub fn candidates_for(&self, rt: &Runtime, bound: &[ArgValue], pins: &Pins) -> Result<Vec<Choice>> {
         let pinned = self.candidates_pinned(rt, pins)?;
         let decl = self.decl();
-        if decl.require.is_empty() {
+        if decl.require.is_empty() && !self.0.specialized {
             return Ok(pinned);
         }
         let info = |c: &Choice| self.variants().get(c.variant).map(|v| &v.info);
         let admitted: Vec<Choice> =
             pinned.iter().copied().filter(|c| info(c).is_some_and(|i| admits(decl, i, bound))).collect();
         if !admitted.is_empty() {
-            return Ok(admitted);
+            return Ok(prefer_specialized(self.variants(), admitted));
         }
         let conditions: Vec<String> = decl.require.iter().map(|r| format!("`{r}`")).collect();
         let mut names: Vec<&str> = decl.require.iter().flat_map(|r| r.params()).collect();
@@ -189,7 +200,7 @@ impl KernelHandle {
     pub(crate) fn launch_key(&self, bound: &[ArgValue], pins: &Pins) -> String {
         let decl = self.decl();
         let key = tune::pinned_key(decl, bound, pins);
-        if decl.require.is_empty() {
+        if decl.require.is_empty() && !self.0.specialized {
             return key;
         }
         // The conditions read these arguments (and the variants' constants).
@@ -361,6 +372,12 @@ impl KernelHandle {
         let info = &variant.info;
         let launch_err =
             |message: String| Error::Launch { kernel: self.name().to_string(), variant: info.label(), message };
+        if !info.divisibility_holds(&|name| scalar_arg(self.decl(), bound, name)) {
+            return Err(launch_err(format!(
+                "this variant assumes {} divisible by {DIVISIBILITY}, and the arguments are not",
+                info.divisible.join(", ")
+            )));
+        }
         let Some(grid) = grid(self.decl(), info, bound)? else { return Ok(()) };
         let threads = info.threads();
         if threads > rt.info().max_threads_per_block {
@@ -415,8 +432,9 @@ fn scalar_arg(decl: &KernelDecl, bound: &[ArgValue], name: &str) -> Option<i64> 
 
 /// Whether variant `info` admits a launch with `bound`: every `require`
 /// condition of the kernel, evaluated with the arguments and the variant's
-/// compile-time values, is non-zero. A condition without a value (an
-/// overflow, a division by zero) does not admit.
+/// compile-time values, is non-zero, and the arguments it assumes divisible
+/// are. A condition without a value (an overflow, a division by zero) does
+/// not admit.
 pub fn admits(decl: &KernelDecl, info: &crate::bundle::VariantInfo, bound: &[ArgValue]) -> bool {
     admits_with(decl, info, &|name| scalar_arg(decl, bound, name))
 }
@@ -424,7 +442,24 @@ pub fn admits(decl: &KernelDecl, info: &crate::bundle::VariantInfo, bound: &[Arg
 /// [`admits`] with the integer arguments given by name through `args`.
 pub fn admits_with(decl: &KernelDecl, info: &crate::bundle::VariantInfo, args: &dyn Fn(&str) -> Option<i64>) -> bool {
     let lookup = |name: &str| args(name).or_else(|| info.value(name));
-    decl.require.iter().all(|r| r.eval(&lookup).is_ok_and(|v| v != 0))
+    info.divisibility_holds(args) && decl.require.iter().all(|r| r.eval(&lookup).is_ok_and(|v| v != 0))
+}
+
+/// `admitted` without the unspecialized variants whose specialized twin (same
+/// tuning point, same code kind) is admitted too: the twin runs the same
+/// computation without run-time alignment checks, so only it is worth
+/// tuning and launching.
+fn prefer_specialized(variants: &[VariantEntry], admitted: Vec<Choice>) -> Vec<Choice> {
+    let info = |c: &Choice| variants.get(c.variant).map(|v| &v.info);
+    let has_specialized_twin = |c: &Choice| {
+        info(c).is_some_and(|i| {
+            i.divisible.is_empty()
+                && admitted
+                    .iter()
+                    .any(|o| info(o).is_some_and(|j| !j.divisible.is_empty() && j.same_point(i) && j.arch == i.arch))
+        })
+    };
+    admitted.iter().copied().filter(|c| !has_specialized_twin(c)).collect()
 }
 
 /// The launch grid of a variant for bound arguments; None when a dimension
@@ -487,6 +522,7 @@ mod tests {
             shared_bytes: 0,
             registers: 32,
             spills: 0,
+            divisible: Vec::new(),
             entry: "k".into(),
         };
         (decl, info)
@@ -558,6 +594,7 @@ mod require_tests {
             shared_bytes: 0,
             registers: 32,
             spills: 0,
+            divisible: Vec::new(),
             entry: "softmax".into(),
         }
     }
@@ -578,5 +615,47 @@ mod require_tests {
         let by_zero = decl(vec![GridExpr::Rem(p("cols"), Box::new(GridExpr::Int(0)))]);
         assert!(!admits(&by_zero, &variant(1, 4), &cols(3)));
         assert!(admits(&decl(vec![]), &variant(1, 4), &cols(1 << 20)), "no condition admits everything");
+    }
+
+    fn specialized(block: i64, warps: u32) -> VariantInfo {
+        VariantInfo { divisible: vec!["cols".into()], ..variant(block, warps) }
+    }
+
+    fn entry(info: VariantInfo) -> VariantEntry {
+        VariantEntry { info, code: crate::bundle::CodeRefs { ptx: None, cubin: Some(0) } }
+    }
+
+    /// A variant specialized on `cols % 16 == 0` admits only such launches;
+    /// its unspecialized twin admits every launch.
+    #[test]
+    fn divisibility_assumptions_admit_only_divisible_arguments() {
+        let d = decl(vec![]);
+        let cols = |c: i32| vec![ArgValue::Scalar(Scalar::I32(c))];
+        assert!(admits(&d, &specialized(4096, 4), &cols(4096)));
+        assert!(admits(&d, &specialized(4096, 4), &cols(0)));
+        assert!(!admits(&d, &specialized(4096, 4), &cols(4095)));
+        assert!(!admits(&d, &specialized(4096, 4), &cols(4104)), "divisible by 8, not by 16");
+        assert!(admits(&d, &variant(4096, 4), &cols(4095)));
+        assert_eq!(specialized(4096, 4).label(), "BLOCK=4096,warps=4,stages=1@sm_90a/div16(cols)");
+    }
+
+    /// Among admitted choices, a specialized variant replaces its twin (same
+    /// point and arch) and no other variant.
+    #[test]
+    fn a_specialized_variant_replaces_only_its_own_twin() {
+        let variants = vec![
+            entry(variant(4096, 4)),
+            entry(specialized(4096, 4)),
+            entry(variant(4096, 8)),
+            entry(variant(2048, 4)),
+        ];
+        let choice = |variant| Choice { variant, code: crate::select::CodeKind::Cubin, object: 0 };
+        let all: Vec<Choice> = (0..4).map(choice).collect();
+        let kept: Vec<usize> = prefer_specialized(&variants, all).iter().map(|c| c.variant).collect();
+        assert_eq!(kept, vec![1, 2, 3]);
+        // Without its specialized twin among the admitted, the generic one stays.
+        let kept: Vec<usize> =
+            prefer_specialized(&variants, vec![choice(0), choice(2)]).iter().map(|c| c.variant).collect();
+        assert_eq!(kept, vec![0, 2]);
     }
 }

@@ -127,7 +127,8 @@ fn rank(arch: Arch, code: CodeRefs, device: Arch) -> Option<(u8, Arch, CodeKind,
 }
 
 /// The best runnable variant of every tuning point (same compile-time
-/// values, warps and stages), in the order the points first appear.
+/// values, warps and stages) and specialization (its divisible
+/// parameters), in the order they first appear.
 /// Empty when nothing runs on `device`.
 pub fn select(variants: &[VariantEntry], device: Arch) -> Vec<Choice> {
     let mut best: Vec<(usize, (u8, Arch, CodeKind, u32))> = Vec::new();
@@ -136,7 +137,10 @@ pub fn select(variants: &[VariantEntry], device: Arch) -> Vec<Choice> {
         let Some(r) = rank(arch, v.code, device) else { continue };
         let same_point = |(i, _): &(usize, _)| {
             let w: &VariantEntry = &variants[*i];
-            w.info.consts == v.info.consts && w.info.warps == v.info.warps && w.info.stages == v.info.stages
+            w.info.consts == v.info.consts
+                && w.info.warps == v.info.warps
+                && w.info.stages == v.info.stages
+                && w.info.divisible == v.info.divisible
         };
         match best.iter_mut().find(|b| same_point(b)) {
             Some(slot) if (slot.1.0, slot.1.1) < (r.0, r.1) => *slot = (index, r),
@@ -172,6 +176,7 @@ mod tests {
                 shared_bytes: 0,
                 registers: 32,
                 spills: 0,
+                divisible: Vec::new(),
                 entry: "k".into(),
             },
             code: CodeRefs { ptx: ptx.then_some(0), cubin: cubin.then_some(1) },
@@ -248,5 +253,14 @@ mod tests {
         let vs = vec![variant("sm_90a", 256, true, true)];
         assert!(select(&vs, Arch::of_device(8, 0)).is_empty());
         assert_eq!(archs(&vs), vec!["sm_90a".to_string()]);
+    }
+
+    #[test]
+    fn a_specialized_variant_is_its_own_choice() {
+        let generic = variant("sm_90a", 256, false, true);
+        let mut specialized = variant("sm_90a", 256, false, true);
+        specialized.info.divisible = vec!["n".into()];
+        let picks = select(&[generic, specialized], Arch::of_device(9, 0));
+        assert_eq!(picks.iter().map(|c| c.variant).collect::<Vec<_>>(), vec![0, 1]);
     }
 }

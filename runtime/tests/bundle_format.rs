@@ -303,6 +303,14 @@ fn structural_inconsistencies_are_named() {
         (Box::new(|m| m["kernels"][1]["variants"][0]["occupancy"] = 9.into()), "and occupancy 9"),
         (Box::new(|m| m["kernels"][1]["variants"][1] = m["kernels"][1]["variants"][0].clone()), "appears twice"),
         (
+            Box::new(|m| m["kernels"][1]["variants"][0]["divisible"] = serde_json::json!(["x"])),
+            "assumes `x` divisible, which is not an integer parameter of the kernel",
+        ),
+        (
+            Box::new(|m| m["kernels"][1]["variants"][0]["divisible"] = serde_json::json!(["nope"])),
+            "assumes `nope` divisible",
+        ),
+        (
             Box::new(|m| m["kernels"][0]["variants"][0]["code"] = serde_json::json!({"ptx": null, "cubin": null})),
             "has no code object",
         ),

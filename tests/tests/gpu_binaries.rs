@@ -29,6 +29,7 @@ fn bundle(dir: &std::path::Path) -> std::path::PathBuf {
         shared_bytes: 0,
         registers: 0,
         spills: 0,
+        divisible: Vec::new(),
         entry: "vector_add".into(),
     };
     let mut w = BundleWriter::new("test", "0");

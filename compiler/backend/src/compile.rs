@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use melior::ir::Module;
-use tessera_tir::Kernel;
 use tessera_tir::passes::PassManager;
+use tessera_tir::{Kernel, OpKind};
 
 use crate::{
     context::MlirContext,
@@ -59,6 +59,11 @@ pub struct CompiledKernel {
     /// Warps per CTA: launch with `32 * num_warps` threads in x.
     pub num_warps: u32,
     pub stages: KernelStages,
+    /// Integer parameters (indices into the kernel's params) without a
+    /// divisibility hint that feed the address or mask of an access
+    /// vectorized behind a run-time check: compiled again with `@div(16)` on
+    /// them, the kernel can drop those checks (see [`divisibility_candidates`]).
+    pub divisibility_candidates: Vec<usize>,
     /// Registers and spills of the entry, once [`CompiledKernel::assemble`] ran ptxas.
     pub ptxas: Option<FunctionStats>,
 }
@@ -117,6 +122,36 @@ fn has_16_bit_dots(kernel: &Kernel) -> bool {
     found
 }
 
+/// The integer parameters without hints behind the addresses and masks of
+/// `laid_out`'s checked accesses, in parameter order. A row start
+/// `row * stride` or a tail mask `offs < n` is checked per vector at run
+/// time because nothing says `stride` or `n` is a multiple of the vector;
+/// a variant specialized on their divisibility needs no check, no scalar
+/// fallback and fewer registers (Triton specializes every integer argument
+/// divisible by 16 the same way, at JIT time).
+pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
+    let kernel = laid_out.kernel;
+    let mut roots = Vec::new();
+    for &id in laid_out.checked_accesses.keys() {
+        let Some(op) = laid_out.ops.get(id) else { continue };
+        // Address and mask: operands 0 and 1 of a load, 0 and 2 of a store.
+        let mask = match op.kind {
+            OpKind::Load { masked: true, .. } => op.operands.get(1),
+            OpKind::Store { masked: true } => op.operands.get(2),
+            _ => None,
+        };
+        roots.extend(op.operands.first().into_iter().chain(mask).copied());
+    }
+    let mut params = tessera_tir::slice::params_feeding(kernel, &roots);
+    params.retain(|&i| {
+        kernel.params.get(i).is_some_and(|p| {
+            let integer = kernel.ty(p.value).scalar_elem().is_some_and(|s| s.is_int() && !s.is_bool());
+            integer && p.hints.divisibility.is_none() && !p.hints.contiguous
+        })
+    });
+    params
+}
+
 /// Compiles one tile-IR kernel for `target` (non-power-of-two tensor shapes
 /// are rejected with E0813; a variant needing more shared memory than the
 /// target allows with E0812).
@@ -125,6 +160,7 @@ pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel
     let kernel = &*schedule_for_target(kernel, target)?;
     let laid_out = assign_layouts_for_target(kernel, target)?;
     let layout = print_layouts(&laid_out);
+    let divisibility_candidates = divisibility_candidates(&laid_out);
     let lowered = lower_kernel_with(&laid_out, target.codegen)?;
     let limit = max_shared_bytes(target.arch);
     if lowered.shared_bytes > limit {
@@ -156,6 +192,7 @@ pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel
         ptx: artifacts.ptx,
         shared_bytes: lowered.shared_bytes,
         num_warps: laid_out.num_warps,
+        divisibility_candidates,
         stages: KernelStages {
             layout,
             mlir: lowered.mlir,

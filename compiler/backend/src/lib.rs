@@ -39,7 +39,10 @@ mod kernel_tests;
 #[cfg(test)]
 mod tests;
 
-pub use compile::{CompiledKernel, KernelStages, assign_layouts_for_target, compile_kernel, schedule_for_target};
+pub use compile::{
+    CompiledKernel, KernelStages, assign_layouts_for_target, compile_kernel, divisibility_candidates,
+    schedule_for_target,
+};
 pub use context::MlirContext;
 pub use error::{BackendError, MlirDiagnostic, Result, Stage};
 pub use pipeline::{Artifacts, compile};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tessera_backend::ptxas::Ptxas;
 use tessera_backend::{BackendError, Codegen, GpuArch, Target, compile_kernel};
 use tessera_runtime::CodeObjects;
-use tessera_runtime::bundle::VariantInfo;
+use tessera_runtime::bundle::{DIVISIBILITY, VariantInfo};
 use tessera_tir::Kernel;
 
 /// A variant ready for the bundle.
@@ -19,7 +19,39 @@ pub struct Built {
 /// Compiles `kernel` (one lowered tuning point) for `arch`; with `ptxas`, also
 /// to a cubin with register and spill counts. Anything that keeps the variant
 /// from running on `arch` is a rejection.
-pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&Ptxas>) -> Result<Built, Reason> {
+///
+/// When some vectorized access needs a run-time alignment check because of
+/// unhinted integer parameters ([`tessera_backend::divisibility_candidates`]),
+/// a second variant is compiled with those parameters assumed divisible by
+/// [`DIVISIBILITY`] (as if they carried `@div(16)`): the runtime launches it
+/// for arguments that are, the first one otherwise. The specialization is
+/// an optimization: if it fails to build, the unspecialized variant stands.
+pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&Ptxas>) -> Result<Vec<Built>, Reason> {
+    let (generic, candidates) = compile_one(kernel, arch, codegen, ptxas)?;
+    let mut built = vec![generic];
+    if !candidates.is_empty() {
+        let mut specialized = kernel.clone();
+        for &i in &candidates {
+            if let Some(p) = specialized.params.get_mut(i) {
+                p.hints.divisibility = Some(DIVISIBILITY);
+            }
+        }
+        if let Ok((mut variant, _)) = compile_one(&specialized, arch, codegen, ptxas) {
+            variant.info.divisible =
+                candidates.iter().filter_map(|&i| Some(kernel.params.get(i)?.name.clone())).collect();
+            built.push(variant);
+        }
+    }
+    Ok(built)
+}
+
+/// One compilation of `kernel`, and its divisibility candidates.
+fn compile_one(
+    kernel: &Kernel,
+    arch: GpuArch,
+    codegen: Codegen,
+    ptxas: Option<&Ptxas>,
+) -> Result<(Built, Vec<usize>), Reason> {
     let compiled = compile_kernel(kernel, &Target::new(arch).with_codegen(codegen)).map_err(backend_reason)?;
     let threads = compiled.num_warps.saturating_mul(32);
     limits::check_launch(arch, threads, compiled.shared_bytes)?;
@@ -36,6 +68,7 @@ pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&
         shared_bytes: compiled.shared_bytes,
         registers: 0,
         spills: 0,
+        divisible: Vec::new(),
         entry: compiled.entry.clone(),
     };
     let mut code = CodeObjects { ptx: None, cubin: None };
@@ -47,7 +80,7 @@ pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&
         code.cubin = Some(assembled.cubin);
     }
     code.ptx = Some(compiled.ptx);
-    Ok(Built { info, code })
+    Ok((Built { info, code }, compiled.divisibility_candidates))
 }
 
 /// A backend failure as a rejection: its E08xx code, the stage and message on

@@ -44,15 +44,17 @@ fn vector_add_and_softmax_build_into_a_bundle_the_runtime_reads() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("kernels.tsb");
     let sources = vec![kernels_dsl("vector_add.tsr"), kernels_dsl("softmax.tsr")];
-    let opts = options(sources.clone(), &out, &["softmax.BLOCK=1024", "softmax_bf16.BLOCK=1024"]);
+    let opts = options(sources.clone(), &out, &["softmax.BLOCK=2048", "softmax_bf16.BLOCK=2048"]);
     let report = build_ok(&opts);
     let assembled = opts.ptxas.is_some();
     assert_eq!(report.assembled, assembled);
     assert_eq!(report.variants_rejected(), 0, "{}", report.rejections());
     let built: Vec<(&str, usize)> = report.kernels.iter().map(|k| (k.name.as_str(), k.built)).collect();
-    // vector_add: 3 BLOCK x 2 warps; softmax: BLOCK pinned to 1024 x 3 warps (all within its
-    // `require`); each for two architectures.
-    assert_eq!(built, [("vector_add", 12), ("vector_add_bf16", 12), ("softmax", 6), ("softmax_bf16", 6)]);
+    // vector_add: 3 BLOCK x 2 warps; softmax: BLOCK pinned to 2048 x 4 warps (all within its
+    // `require`); each for two architectures, and again specialized on the divisibility of the
+    // parameters behind their run-time vector checks (all of them but vector_add's one point with
+    // one element per thread, which has no vector to check).
+    assert_eq!(built, [("vector_add", 22), ("vector_add_bf16", 22), ("softmax", 16), ("softmax_bf16", 16)]);
     let table = report.summary_table();
     assert!(table.contains("vector_add ") && table.lines().last().is_some_and(|l| l.starts_with("total")), "{table}");
 
@@ -97,6 +99,10 @@ fn vector_add_and_softmax_build_into_a_bundle_the_runtime_reads() {
     let mut points: Vec<(String, i64, u32)> = Vec::new();
     for v in &vector_add.variants {
         let info = &v.info;
+        if !info.divisible.is_empty() {
+            assert_eq!(info.divisible, ["n"], "{}", info.label());
+            continue;
+        }
         assert_eq!(info.entry, "vector_add");
         assert_eq!(info.stages, 1);
         let block = info.consts.get("BLOCK").and_then(ConstValue::as_int).expect("BLOCK is recorded");
@@ -128,6 +134,10 @@ fn vector_add_and_softmax_build_into_a_bundle_the_runtime_reads() {
     assert_eq!(points, expected);
 
     let softmax = bundle.kernel("softmax").expect("softmax");
+    let specialized: Vec<&[String]> =
+        softmax.variants.iter().map(|v| v.info.divisible.as_slice()).filter(|d| !d.is_empty()).collect();
+    assert_eq!(specialized.len(), 8);
+    assert!(specialized.iter().all(|d| *d == ["x_row_stride", "y_row_stride", "cols"]), "{specialized:?}");
     assert_eq!(softmax.decl.grid, [GridExpr::Param("rows".into())]);
     assert_eq!(softmax.decl.tune_space.len(), 2, "BLOCK (pinned to one value) and warps");
     let p = |name: &str| b(GridExpr::Param(name.into()));
@@ -135,14 +145,16 @@ fn vector_add_and_softmax_build_into_a_bundle_the_runtime_reads() {
         softmax.decl.require,
         [
             GridExpr::Le(p("cols"), p("BLOCK")),
-            GridExpr::Le(p("BLOCK"), b(GridExpr::Mul(b(GridExpr::Int(2048)), p("warps"))))
+            GridExpr::Le(p("BLOCK"), b(GridExpr::Mul(b(GridExpr::Int(2048)), p("warps")))),
+            GridExpr::Ge(p("BLOCK"), b(GridExpr::Mul(b(GridExpr::Int(64)), p("warps"))))
         ],
         "the conditions as written, compile-time parameters by name"
     );
-    assert!(softmax.variants.iter().all(|v| v.info.consts.get("BLOCK") == Some(&ConstValue::Int(1024))));
-    let mut warps: Vec<u32> = softmax.variants.iter().map(|v| v.info.warps).collect();
+    assert!(softmax.variants.iter().all(|v| v.info.consts.get("BLOCK") == Some(&ConstValue::Int(2048))));
+    let mut warps: Vec<u32> =
+        softmax.variants.iter().filter(|v| v.info.divisible.is_empty()).map(|v| v.info.warps).collect();
     warps.sort();
-    assert_eq!(warps, [4, 4, 8, 8, 16, 16]);
+    assert_eq!(warps, [4, 4, 8, 8, 16, 16, 32, 32]);
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
@@ -158,7 +170,9 @@ fn building_twice_gives_the_same_bytes_whatever_the_worker_count() {
     let mut opts = options(vec![kernels_dsl("vector_add.tsr")], &first, &consts);
     opts.jobs = Some(1);
     let report = build_ok(&opts);
-    assert_eq!(report.variants_built(), 8, "2 kernels x 2 warps x 2 archs:\n{}", report.summary_table());
+    // 2 kernels x 2 warps x 2 archs, and the specializations on `n` of those with vectors to check
+    // (all but vector_add at 8 warps, one element per thread).
+    assert_eq!(report.variants_built(), 14, "{}", report.summary_table());
     let mut opts = options(vec![kernels_dsl("vector_add.tsr")], &second, &consts);
     opts.jobs = Some(3);
     build_ok(&opts);

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod parser;
 pub mod passes;
 pub mod printer;
+pub mod slice;
 pub mod types;
 pub mod verify;
 

@@ -191,6 +191,13 @@ pub struct VariantInfo {
     /// `occupancy` knob; 1, the default, when a bundle predates it).
     #[serde(default = "one")]
     pub occupancy: u32,
+    /// Integer runtime parameters this variant's code assumes are multiples
+    /// of [`DIVISIBILITY`] (the build compiled it with `@div(16)` on them, so
+    /// rows and tails need no run-time vector checks): the runtime admits it
+    /// only for launches whose arguments are, and then prefers it to its
+    /// unspecialized twin. Empty for an unspecialized variant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub divisible: Vec<String>,
     /// Target architecture, e.g. `sm_90a` or `sm_80`.
     pub arch: String,
     /// Dynamic shared memory the kernel needs at launch, in bytes.
@@ -220,11 +227,32 @@ impl VariantInfo {
     }
 
     /// Short human-readable name: `BLOCK=1024,warps=4,stages=1@sm_90a`
-    /// (see [`variant_label`]).
+    /// (see [`variant_label`]), then `/div16(a,b)` for a variant specialized
+    /// on the divisibility of `a` and `b`.
     pub fn label(&self) -> String {
         let consts = self.consts.iter().map(|(k, v)| format!("{k}={v}"));
         let knobs = [self.warps, self.stages, self.occupancy].map(|k| k.to_string());
-        variant_label(consts, knobs, &self.arch)
+        let label = variant_label(consts, knobs, &self.arch);
+        if self.divisible.is_empty() {
+            label
+        } else {
+            format!("{label}/div{DIVISIBILITY}({})", self.divisible.join(","))
+        }
+    }
+
+    /// The same compile-time point and launch knobs as `other`: the same
+    /// tuning point, whatever the architecture or specialization.
+    pub fn same_point(&self, other: &VariantInfo) -> bool {
+        self.consts == other.consts
+            && self.warps == other.warps
+            && self.stages == other.stages
+            && self.occupancy == other.occupancy
+    }
+
+    /// Whether the integer arguments given by `args` (by name) meet this
+    /// variant's [`VariantInfo::divisible`] assumptions.
+    pub fn divisibility_holds(&self, args: &dyn Fn(&str) -> Option<i64>) -> bool {
+        self.divisible.iter().all(|name| args(name).is_some_and(|v| v % i64::from(DIVISIBILITY) == 0))
     }
 }
 
@@ -244,6 +272,11 @@ pub fn variant_label(consts: impl IntoIterator<Item = String>, knobs: [String; 3
     let occupancy = if occupancy == "1" { String::new() } else { format!(",occupancy={occupancy}") };
     format!("{s}warps={warps},stages={stages}{occupancy}@{arch}")
 }
+
+/// The divisor a specialized variant assumes of its [`VariantInfo::divisible`]
+/// arguments (16, as Triton's specialization: 16-byte vectors of any
+/// element type down to bytes).
+pub const DIVISIBILITY: u32 = 16;
 
 fn one() -> u32 {
     1
@@ -299,6 +332,7 @@ mod tests {
             shared_bytes: 0,
             registers: 128,
             spills: 0,
+            divisible: Vec::new(),
             entry: "k".into(),
         }
     }

@@ -3,7 +3,7 @@
 //! the same checks, so it never produces a file the reader rejects.
 
 use super::error::BundleError;
-use super::manifest::{ConstValue, KernelEntry, Manifest, ParamKind};
+use super::manifest::{ConstValue, DType, KernelEntry, Manifest, ParamKind};
 use crate::select::Arch;
 use std::collections::{BTreeSet, HashSet};
 
@@ -96,6 +96,14 @@ fn check_variants(kernel: &KernelEntry, objects: &[Vec<u8>], used: &mut [bool]) 
         }
         if Arch::parse(&info.arch).is_none() {
             return err(format!("names architecture `{}`, expected sm_<major><minor>[a|f]", info.arch));
+        }
+        for name in &info.divisible {
+            let integer = d.param(name).is_some_and(|p| {
+                matches!(p.kind, ParamKind::Scalar { dtype: DType::I8 | DType::I16 | DType::I32 | DType::I64 })
+            });
+            if !integer {
+                return err(format!("assumes `{name}` divisible, which is not an integer parameter of the kernel"));
+            }
         }
         if info.entry.is_empty() || info.entry.contains('\0') {
             return err("has no valid entry-point name".into());

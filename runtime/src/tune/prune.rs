@@ -57,6 +57,7 @@ mod tests {
             shared_bytes,
             registers,
             spills: 0,
+            divisible: Vec::new(),
             entry: "k".into(),
         }
     }

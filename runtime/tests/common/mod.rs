@@ -108,6 +108,7 @@ pub fn info(block: i64, warps: u32, arch: &str) -> VariantInfo {
         shared_bytes: 0,
         registers: 16,
         spills: 0,
+        divisible: Vec::new(),
         entry: "vector_add".into(),
     }
 }

@@ -121,12 +121,15 @@ pub fn run(opts: &CheckOptions, out: &mut dyn FnMut(&str)) -> Result<Summary, Ru
             .into_iter()
             .partition(|&v| tessera_runtime::admits_with(handle.decl(), &handle.variants()[v].info, &ints));
         if !refused.is_empty() && opts.all_variants {
-            let conditions: Vec<String> = handle.decl().require.iter().map(|r| format!("`{r}`")).collect();
+            let mut conditions: Vec<String> = handle.decl().require.iter().map(|r| format!("`{r}`")).collect();
+            if refused.iter().any(|&v| !handle.variants()[v].info.divisible.is_empty()) {
+                conditions.push("their divisibility assumptions".into());
+            }
             out(&format!(
                 "SKIP  {}  ({at}): {} variant(s) break {} for these arguments",
                 p.case.label(),
                 refused.len(),
-                conditions.join(" and ")
+                conditions.join(" or ")
             ));
         }
         let chosen = if opts.all_variants { admitted } else { nearest_default(&handle, &admitted, p) };
@@ -308,10 +311,15 @@ fn host_work(prepared: &[Prepared], plans: &[(usize, KernelHandle, Vec<usize>)],
         jobs.push(Job::Reference { case: *i });
         let mut seen = BTreeSet::new();
         for &v in chosen {
-            let consts = &handle.variants()[v].info.consts;
-            let key = const_key(consts);
+            let info = &handle.variants()[v].info;
+            let key = const_key(&info.consts);
             if seen.insert(key.clone()) {
-                let consts = consts.iter().map(|(n, v)| (n.clone(), to_tir(v))).collect();
+                // The launch knobs too: a `require` may read them (`BLOCK <= 2048 * warps`),
+                // and any variant's knobs satisfy it with its own constants.
+                let mut consts: Vec<(String, ConstValue)> =
+                    info.consts.iter().map(|(n, v)| (n.clone(), to_tir(v))).collect();
+                consts.push(("warps".into(), ConstValue::Int(i64::from(info.warps))));
+                consts.push(("stages".into(), ConstValue::Int(i64::from(info.stages))));
                 jobs.push(Job::Interp { case: *i, key, consts });
             }
         }

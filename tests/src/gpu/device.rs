@@ -254,6 +254,7 @@ mod tests {
                 shared_bytes: 0,
                 registers: 0,
                 spills: 0,
+                divisible: Vec::new(),
                 entry: "k".into(),
             };
             w.add_variant("k", info, CodeObjects { ptx: Some(format!("// ptx {warps}")), cubin: None }).unwrap();
