@@ -165,3 +165,29 @@ fn ptxas_is_installed_in_ci() {
         assert!(ptxas.path().is_file(), "ptxas at {} does not exist", ptxas.path().display());
     }
 }
+
+/// Which unhinted integer parameters stand behind run-time vector checks (what
+/// the build specializes on): a row's strides and its tail bound, a flat
+/// kernel's length; none where every access is proven (block pointers, the
+/// lightning-attention output kernel).
+#[test]
+fn divisibility_candidates_are_the_parameters_behind_checked_accesses() {
+    let cases: [(&str, &str, &[(&str, i64)], &[&str]); 5] = [
+        ("softmax.tsr", "softmax_bf16", &[("BLOCK", 4096), ("warps", 8)], &["x_row_stride", "y_row_stride", "cols"]),
+        ("layer_norm.tsr", "layer_norm_fwd", &[("BLOCK", 1024)], &["x_row_stride", "y_row_stride", "cols"]),
+        ("vector_add.tsr", "vector_add", &[("BLOCK", 1024)], &["n"]),
+        ("matmul.tsr", "matmul_aligned", &[("BLOCK_M", 64), ("BLOCK_N", 64), ("BLOCK_K", 32)], &[]),
+        ("lightning_attn.tsr", "la_output_bf16", &[("DK", 128), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)], &[]),
+    ];
+    for (file, name, consts, want) in cases {
+        let path = kernels_dir().join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let consts: Vec<(String, ConstValue)> =
+            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
+        let kernel = tessera_frontend::compile_str(file, &text, name, &consts)
+            .unwrap_or_else(|rendered| panic!("{name} does not compile:\n{rendered}"));
+        let compiled = compile_kernel(&kernel, &Target::new(GpuArch::Sm90a)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got: Vec<&str> = compiled.divisibility_candidates.iter().map(|&i| kernel.params[i].name.as_str()).collect();
+        assert_eq!(got, want, "{name}");
+    }
+}
