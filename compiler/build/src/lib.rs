@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use tessera_backend::GpuArch;
 use tessera_runtime::BundleWriter;
 use tessera_tir::ConstValue;
-use variant::Built;
+use variant::{Built, Variants};
 
 /// The compiler version recorded in every bundle's manifest.
 pub fn compiler_version() -> String {
@@ -49,7 +49,7 @@ pub fn compiler_version() -> String {
 }
 
 /// A finished job: the variant or why it was rejected, and its compile time.
-type Outcome<'a> = (&'a Job, Result<Vec<Built>, Reason>, Duration);
+type Outcome<'a> = (&'a Job, Result<Variants, Reason>, Duration);
 
 /// One variant to compile: a lowered point of a kernel, for one architecture.
 struct Job {
@@ -138,7 +138,7 @@ fn spec<'a>(plans: &'a [KernelPlan], job: &Job) -> Option<&'a Spec> {
 
 /// [`variant::compile`], with a panic of the compiler turned into a rejection
 /// of that variant (the other variants still build).
-fn compile_guarded(spec: &Spec, arch: GpuArch, options: &BuildOptions) -> Result<Vec<Built>, Reason> {
+fn compile_guarded(spec: &Spec, arch: GpuArch, options: &BuildOptions) -> Result<Variants, Reason> {
     std::panic::catch_unwind(AssertUnwindSafe(|| {
         variant::compile(&spec.kernel, arch, options.codegen, options.ptxas.as_ref())
     }))
@@ -183,7 +183,10 @@ fn add_kernel(
         let Some(spec) = plan.specs.get(job.spec) else { continue };
         let label = spec_label(spec, job.arch);
         match outcome {
-            Ok(variants) => built.extend(variants.into_iter().map(|variant| (spec, variant, label.clone()))),
+            Ok(variants) => {
+                built.extend(variants.built.into_iter().map(|variant| (spec, variant, label.clone())));
+                report.rejected.extend(variants.rejected);
+            }
             Err(reason) => report.rejected.push(Rejection { variant: label, reason }),
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::assemble;
 use crate::limits;
-use crate::report::Reason;
+use crate::report::{Reason, Rejection};
 use std::collections::BTreeMap;
 use tessera_backend::ptxas::Ptxas;
 use tessera_backend::{BackendError, Codegen, GpuArch, Target, compile_kernel};
@@ -16,6 +16,14 @@ pub struct Built {
     pub code: CodeObjects,
 }
 
+/// What one tuning point gave: its variant, maybe a specialized twin, and
+/// why the twin could not be built when it was wanted and failed (the
+/// unspecialized variant stands; the report lists the twin as rejected).
+pub struct Variants {
+    pub built: Vec<Built>,
+    pub rejected: Option<Rejection>,
+}
+
 /// Compiles `kernel` (one lowered tuning point) for `arch`; with `ptxas`, also
 /// to a cubin with register and spill counts. Anything that keeps the variant
 /// from running on `arch` is a rejection.
@@ -25,24 +33,30 @@ pub struct Built {
 /// a second variant is compiled with those parameters assumed divisible by
 /// [`DIVISIBILITY`] (as if they carried `@div(16)`): the runtime launches it
 /// for arguments that are, the first one otherwise. The specialization is
-/// an optimization: if it fails to build, the unspecialized variant stands.
-pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&Ptxas>) -> Result<Vec<Built>, Reason> {
+/// an optimization: if it fails to build, the unspecialized variant stands
+/// and the twin is reported as rejected.
+pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&Ptxas>) -> Result<Variants, Reason> {
     let (generic, candidates) = compile_one(kernel, arch, codegen, ptxas)?;
-    let mut built = vec![generic];
-    if !candidates.is_empty() {
-        let mut specialized = kernel.clone();
-        for &i in &candidates {
-            if let Some(p) = specialized.params.get_mut(i) {
-                p.hints.divisibility = Some(DIVISIBILITY);
-            }
-        }
-        if let Ok((mut variant, _)) = compile_one(&specialized, arch, codegen, ptxas) {
-            variant.info.divisible =
-                candidates.iter().filter_map(|&i| Some(kernel.params.get(i)?.name.clone())).collect();
-            built.push(variant);
+    if candidates.is_empty() {
+        return Ok(Variants { built: vec![generic], rejected: None });
+    }
+    let divisible: Vec<String> = candidates.iter().filter_map(|&i| Some(kernel.params.get(i)?.name.clone())).collect();
+    let mut specialized = kernel.clone();
+    for &i in &candidates {
+        if let Some(p) = specialized.params.get_mut(i) {
+            p.hints.divisibility = Some(DIVISIBILITY);
         }
     }
-    Ok(built)
+    match compile_one(&specialized, arch, codegen, ptxas) {
+        Ok((mut twin, _)) => {
+            twin.info.divisible = divisible;
+            Ok(Variants { built: vec![generic, twin], rejected: None })
+        }
+        Err(reason) => {
+            let variant = VariantInfo { divisible, ..generic.info.clone() }.label();
+            Ok(Variants { built: vec![generic], rejected: Some(Rejection { variant, reason }) })
+        }
+    }
 }
 
 /// One compilation of `kernel`, and its divisibility candidates.
