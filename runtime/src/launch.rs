@@ -446,7 +446,7 @@ pub fn admits_with(decl: &KernelDecl, info: &crate::bundle::VariantInfo, args: &
 }
 
 /// `admitted` without the unspecialized variants whose specialized twin (same
-/// tuning point, same code kind) is admitted too: the twin runs the same
+/// tuning point, same architecture) is admitted too: the twin runs the same
 /// computation without run-time alignment checks, so only it is worth
 /// tuning and launching.
 fn prefer_specialized(variants: &[VariantEntry], admitted: Vec<Choice>) -> Vec<Choice> {

@@ -127,8 +127,8 @@ fn rank(arch: Arch, code: CodeRefs, device: Arch) -> Option<(u8, Arch, CodeKind,
 }
 
 /// The best runnable variant of every tuning point (same compile-time
-/// values, warps and stages) and specialization (its divisible
-/// parameters), in the order they first appear.
+/// values and launch knobs, [`crate::bundle::VariantInfo::same_point`]) and specialization
+/// (its divisible parameters), in the order they first appear.
 /// Empty when nothing runs on `device`.
 pub fn select(variants: &[VariantEntry], device: Arch) -> Vec<Choice> {
     let mut best: Vec<(usize, (u8, Arch, CodeKind, u32))> = Vec::new();
@@ -137,10 +137,7 @@ pub fn select(variants: &[VariantEntry], device: Arch) -> Vec<Choice> {
         let Some(r) = rank(arch, v.code, device) else { continue };
         let same_point = |(i, _): &(usize, _)| {
             let w: &VariantEntry = &variants[*i];
-            w.info.consts == v.info.consts
-                && w.info.warps == v.info.warps
-                && w.info.stages == v.info.stages
-                && w.info.divisible == v.info.divisible
+            w.info.same_point(&v.info) && w.info.divisible == v.info.divisible
         };
         match best.iter_mut().find(|b| same_point(b)) {
             Some(slot) if (slot.1.0, slot.1.1) < (r.0, r.1) => *slot = (index, r),
@@ -261,6 +258,17 @@ mod tests {
         let mut specialized = variant("sm_90a", 256, false, true);
         specialized.info.divisible = vec!["n".into()];
         let picks = select(&[generic, specialized], Arch::of_device(9, 0));
+        assert_eq!(picks.iter().map(|c| c.variant).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    /// `occupancy` is a launch knob like warps: two variants differing only
+    /// in it are two tuning points (each a candidate), not two codes of one.
+    #[test]
+    fn occupancy_is_part_of_the_tuning_point() {
+        let one = variant("sm_90a", 256, false, true);
+        let mut two = variant("sm_90a", 256, false, true);
+        two.info.occupancy = 2;
+        let picks = select(&[one, two], Arch::of_device(9, 0));
         assert_eq!(picks.iter().map(|c| c.variant).collect::<Vec<_>>(), vec![0, 1]);
     }
 }

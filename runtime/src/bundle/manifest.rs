@@ -178,6 +178,11 @@ impl KernelDecl {
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|p| p.name == name)
     }
+
+    /// Whether `name` is an integer scalar parameter.
+    pub fn is_int_scalar(&self, name: &str) -> bool {
+        self.param(name).is_some_and(|p| matches!(p.kind, ParamKind::Scalar { dtype } if dtype.is_int()))
+    }
 }
 
 /// The compile-time point and code-generation facts of one variant.

@@ -3,7 +3,7 @@
 //! the same checks, so it never produces a file the reader rejects.
 
 use super::error::BundleError;
-use super::manifest::{ConstValue, DType, KernelEntry, Manifest, ParamKind};
+use super::manifest::{ConstValue, KernelEntry, Manifest};
 use crate::select::Arch;
 use std::collections::{BTreeSet, HashSet};
 
@@ -55,7 +55,7 @@ fn check_decl(kernel: &KernelEntry) -> Result<(), BundleError> {
         .flat_map(|g| g.params().into_iter().map(|n| ("grid", n)))
         .chain(d.require.iter().flat_map(|r| r.params().into_iter().map(|n| ("require condition", n))))
     {
-        let scalar_int = d.param(name).is_some_and(|p| matches!(p.kind, ParamKind::Scalar { dtype } if dtype.is_int()));
+        let scalar_int = d.is_int_scalar(name);
         let constant = d.const_params.iter().any(|c| c.name == name);
         let knob = clause != "grid" && KNOBS.contains(&name);
         if !scalar_int && !constant && !knob {
@@ -98,10 +98,7 @@ fn check_variants(kernel: &KernelEntry, objects: &[Vec<u8>], used: &mut [bool]) 
             return err(format!("names architecture `{}`, expected sm_<major><minor>[a|f]", info.arch));
         }
         for name in &info.divisible {
-            let integer = d.param(name).is_some_and(|p| {
-                matches!(p.kind, ParamKind::Scalar { dtype: DType::I8 | DType::I16 | DType::I32 | DType::I64 })
-            });
-            if !integer {
+            if !d.is_int_scalar(name) {
                 return err(format!("assumes `{name}` divisible, which is not an integer parameter of the kernel"));
             }
         }
