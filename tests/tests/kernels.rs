@@ -188,6 +188,42 @@ fn layer_norm_bf16() {
     check_layer_norm("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16);
 }
 
+/// Rows whose mean is 600 times their spread, walked in chunks: the
+/// variance comes from squares around a shift (the first chunk's mean). From
+/// unshifted sums, E[x^2] - E[x]^2 would cancel some 19 of f32's 24 bits
+/// (y off by about 8e-2); with the shift, what is left is f32's rounding
+/// of the mean itself against the spread (some 4e-4, as when centering
+/// on the finished mean).
+#[test]
+fn layer_norm_chunked_statistics_far_from_zero() {
+    let (rows, cols, eps) = (3, 2500, 1e-5);
+    let tol = Tolerance { rel_frobenius: 1e-3, max_abs: 1e-3 };
+    for block in [256, 1024] {
+        let kernel = compile("layer_norm.tsr", "layer_norm_fwd", &[("BLOCK", int(block))]);
+        for mut trial in trials("layer_norm_fwd far from zero") {
+            let rng = &mut trial.rng;
+            let mut launch = Launch::new();
+            let x = launch.input("x", ScalarType::F32, &normal(rng, rows * cols, 300.0, 0.5));
+            let w = launch.input("w", ScalarType::F32, &normal(rng, cols, 1.0, 0.3));
+            let b = launch.input("b", ScalarType::F32, &normal(rng, cols, 0.0, 0.5));
+            launch.output("y", ScalarType::F32, rows * cols);
+            launch.output("mean", ScalarType::F32, rows);
+            launch.output("rstd", ScalarType::F32, rows);
+            launch.int("x_row_stride", cols as i64);
+            launch.int("y_row_stride", cols as i64);
+            launch.int("rows", rows as i64);
+            launch.int("cols", cols as i64);
+            launch.float("eps", eps);
+            let out = launch.run(&kernel);
+            let want = reference::layer_norm(&x, &w, &b, rows, cols, eps);
+            let what = case(&kernel, "mean 300, spread 0.5", &trial);
+            assert_close(&format!("{what}: y"), out.get("y"), &want.y, tol);
+            assert_close(&format!("{what}: mean"), out.get("mean"), &want.mean, tolerance::F32);
+            assert_close(&format!("{what}: rstd"), out.get("rstd"), &want.rstd, tol);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // matmul.tsr
 
