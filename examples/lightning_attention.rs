@@ -33,7 +33,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bundle) = args.first() else {
         eprintln!(
-            "usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | segments | problem B H N D E [SEG] | profile [B H N D E]]"
+            "usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | segments [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
         );
         std::process::exit(2);
     };
@@ -76,7 +76,18 @@ fn main() {
                 Ok(true)
             }
             Some("bench") => bench(&rt, &la, json.as_deref()),
-            Some("segments") => segments(&rt, &la),
+            Some("segments") => {
+                // segments [B H N D]...: the sweep at those shapes (default: the bench's).
+                let nums: Vec<usize> = args[2..]
+                    .iter()
+                    .map(|a| a.parse().map_err(|e| format!("segments: `{a}`: {e}")))
+                    .collect::<Res<_>>()?;
+                if nums.len() % 4 != 0 {
+                    return Err(format!("segments takes shapes as B H N D groups, got {} numbers", nums.len()));
+                }
+                let shapes: Vec<[usize; 4]> = nums.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
+                segments(&rt, &la, &shapes)
+            }
             Some("problem") => {
                 // problem B H N D E [SEG]: one problem checked, then timed (Bhnd, bf16).
                 let num = |i: usize| -> Res<usize> {
@@ -555,14 +566,21 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
 /// Every segment length here is covered by the correctness matrix's
 /// multi-segment problems (the kernels are the same; only the grid and the
 /// pre-pass change).
-fn segments(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
+/// Forward and forward+backward times of each shape (`[b, h, n, d = e]`,
+/// the bench's when none are given) at segment lengths from 512 tokens to
+/// the whole sequence, each tuned from an empty cache.
+fn segments(rt: &Runtime, la: &LightningAttention, shapes: &[[usize; 4]]) -> Res<bool> {
     let root = std::env::var_os("TESSERA_CACHE_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    let shapes = [(8, 16, 2048, 128), (4, 16, 8192, 128), (2, 16, 32768, 128), (1, 16, 65536, 128), (4, 16, 8192, 64)];
-    for (b, h, n, d) in shapes {
+    let bench = [[8, 16, 2048, 128], [4, 16, 8192, 128], [2, 16, 32768, 128], [1, 16, 65536, 128], [4, 16, 8192, 64]];
+    let shapes = if shapes.is_empty() { &bench[..] } else { shapes };
+    for &[b, h, n, d] in shapes {
         let base = Problem::new(b, h, n, d, d, DType::BF16);
         let default = dev(la.fit(rt, &base, false))?.segment_len();
-        let mut lens: Vec<usize> =
-            [512, 1024, 2048, 4096, 8192, 16384, n].into_iter().filter(|&s| s <= n).chain([default]).collect();
+        let mut lens: Vec<usize> = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, n]
+            .into_iter()
+            .filter(|&s| s <= n && n / s <= 16)
+            .chain([default])
+            .collect();
         lens.sort_unstable();
         lens.dedup();
         for seg in lens {

@@ -15,7 +15,8 @@
 #   bash tests/gpu/session.sh quick     one call for a short lease: the lightning correctness matrix,
 #                                       its bench, and the peers on the first two shapes
 #   bash tests/gpu/session.sh la-seg    forward and forward+backward times per segment length (the
-#                                       data behind Problem::default_segment)
+#                                       data behind Problem::default_segment); LA_SEG_SHAPES="B H N D ..."
+#                                       picks the shapes (default: the bench's)
 #   bash tests/gpu/session.sh la-prof   Nsight Compute (full set, source counters) of the forward's
 #                                       kernels at (4,16,8192) and (1,16,65536), after tuning them
 #   bash tests/gpu/session.sh first     one call when machines are scarce: the correctness matrix,
@@ -146,7 +147,7 @@ case $GROUP in
         done
         ;;
     la-seg)
-        step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments
+        step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments ${LA_SEG_SHAPES:-}
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
