@@ -57,7 +57,6 @@ snapshot_tests! {
     matmul_aligned_wgmma: "matmul.tsr" "matmul_aligned" ["BLOCK_N" = 256, "warps" = 8, "stages" = 3];
     linear_attention_fwd: "linear_attention.tsr" "linear_attention_fwd" ["D" = 64];
     linear_attention_fwd_bf16: "linear_attention.tsr" "linear_attention_fwd_bf16" ["D" = 64];
-    la_state_scan: "lightning_attn.tsr" "la_state_scan" [];
     la_chunk_state_bf16: "lightning_attn.tsr" "la_chunk_state_bf16" ["stages" = 2];
     la_chunk_state_f16: "lightning_attn.tsr" "la_chunk_state_f16" ["DK" = 128, "BLOCK_E" = 32, "warps" = 8, "stages" = 2];
     la_chunk_state_f32: "lightning_attn.tsr" "la_chunk_state_f32" ["DK" = 32, "stages" = 2];

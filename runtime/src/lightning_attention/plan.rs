@@ -4,12 +4,14 @@
 //! unit tests check its arithmetic.
 //!
 //! The kernels are those of `kernels-dsl/lightning_attn.tsr`; its header
-//! derives the passes. Forward: chunk states of (k, v), a scan (with the
-//! initial state, giving the final one), outputs of (q, k, v). Backward:
-//! reverse chunk states of (q, do), a reverse scan (giving dS0), then the
-//! output kernel three times: dq from (do, v, k) and the forward states
-//! transposed, dk from (v, do, q) and the reverse states transposed, dv from
-//! (k, q, do) and the reverse states, the last two walking backwards.
+//! derives the passes. Forward: chunk states of (k, v) when there are
+//! several segments, then outputs of (q, k, v), each program folding its
+//! entering state from S0 and the chunk states before it (the last segment's
+//! program writes the final state). Backward: reverse chunk states of (q, do),
+//! then the output kernel three times: dq from (do, v, k) and the forward
+//! chunk states transposed, dk from (v, do, q) and the reverse ones
+//! transposed, dv from (k, q, do) and the reverse ones (writing dS0), the
+//! last two walking backwards.
 
 use crate::bundle::DType;
 use std::fmt;
@@ -125,31 +127,35 @@ impl Problem {
     }
 
     /// Tokens per segment: long enough that the segment states (d*e f32 per
-    /// segment, a few passes) stay small next to the tokens' own traffic,
-    /// short enough that the output kernel's programs (batch * heads *
-    /// segments * value slices, counted at 64 value columns per program, the
-    /// widest `BLOCK_E`) fill 90% of `sm_count` multiprocessors, one program
-    /// each (the tuned variants take a whole multiprocessor). A multiple of
-    /// 256, at least 512 (or n). One segment skips the pre-pass (see
+    /// segment, written once and folded by the segments after) stay small
+    /// next to the tokens' own traffic, short enough that the output
+    /// kernel's programs fill 90% of `sm_count` multiprocessors, one program
+    /// each (the tuned variants take a whole multiprocessor), counting one
+    /// program per 128 value columns: the widest `BLOCK_E`, which reads q
+    /// and k once (the H100's segment sweep, seventh and eighth sessions:
+    /// at (1, 16, 65536) eight segments beat four, forward 0.579 against
+    /// 0.620 ms, forward+backward 1.980 against 2.177). A multiple of 256, at
+    /// least 512 (or n). One segment skips the pre-pass (see
     /// [`Problem::forward_prepass`]).
     pub fn default_segment(&self, sm_count: usize) -> usize {
-        let programs = self.batch * self.heads * self.e.div_ceil(64);
+        let programs = self.batch * self.heads * self.e.div_ceil(128);
         let want_segments = (sm_count * 9 / 10).max(1).div_ceil(programs.max(1)).max(1);
         let seg = self.n.div_ceil(want_segments).div_ceil(256) * 256;
         seg.max(512).min(self.n.div_ceil(256) * 256)
     }
 
-    /// Whether the forward runs chunk states and their scan before the
-    /// outputs: with several segments (for the state entering each), or for
-    /// the final state. One segment starts from S0 or zeros.
+    /// Whether the forward runs chunk states before the outputs: with
+    /// several segments (the state entering each folds those before it).
+    /// One segment starts from S0 or zeros; the final state always comes
+    /// from the output program of the last segment.
     pub fn forward_prepass(&self) -> bool {
-        self.segments() > 1 || self.final_state
+        self.segments() > 1
     }
 
-    /// Whether the backward runs reverse chunk states and their scan: with
-    /// several segments, or for dS0.
+    /// Whether the backward runs reverse chunk states: with several
+    /// segments (dS0 comes from the dv pass's program of the first).
     pub fn backward_prepass(&self) -> bool {
-        self.segments() > 1 || self.initial_state
+        self.segments() > 1
     }
 
     pub fn segment_len(&self) -> usize {
@@ -257,10 +263,12 @@ pub enum Buf {
     DV,
     /// s, f32 `[heads]`.
     Decay,
-    /// f32 `[batch*heads, segments, d, e]`: after the forward, the state
-    /// entering each segment (kept for the backward's dq).
+    /// f32 `[batch*heads, segments, d, e]`: the state each segment
+    /// contributes, decayed to its end (kept for the backward's dq); the last
+    /// segment's slot is never written or read.
     FwdStates,
-    /// Same shape: the reverse state entering each segment from its end.
+    /// Same shape: each segment's reverse contribution, decayed to its
+    /// start; the first segment's slot is never written or read.
     BwdStates,
     InitialState,
     FinalState,
@@ -341,7 +349,8 @@ impl Step {
 }
 
 /// Operands of one output pass: (q, k, v, o) roles, key and value widths,
-/// the state buffer and whether it is read transposed.
+/// the chunk states it folds and whether it reads them (and S0) transposed,
+/// and the final state (or dS0) its last-walked segment writes.
 struct OutputPass {
     q: Buf,
     k: Buf,
@@ -349,51 +358,23 @@ struct OutputPass {
     o: Buf,
     key_width: usize,
     value_width: usize,
-    states: StateIn,
+    /// Chunk states of the segments walked before each one (None: one segment).
+    chunks: Option<Buf>,
+    init: Option<Buf>,
+    fin: Option<Buf>,
     transposed: bool,
     reverse: bool,
     c_inter: f32,
     c_state: f32,
 }
 
-/// Where an output pass finds the state entering each segment.
-#[derive(Clone, Copy)]
-enum StateIn {
-    /// A segment-state buffer the pre-pass filled.
-    Segments(Buf),
-    /// One segment, entering with S0 (`[batch, heads, d, e]`).
-    Initial,
-    /// One segment, entering with zeros.
-    Zeros,
-}
-
-impl StateIn {
-    /// The forward's entering states (the dq pass reads them too).
-    fn forward(p: &Problem) -> StateIn {
-        match (p.forward_prepass(), p.initial_state) {
-            (true, _) => StateIn::Segments(Buf::FwdStates),
-            (false, true) => StateIn::Initial,
-            (false, false) => StateIn::Zeros,
-        }
-    }
-
-    /// The reverse states entering each segment from its end.
-    fn backward(p: &Problem) -> StateIn {
-        if p.backward_prepass() { StateIn::Segments(Buf::BwdStates) } else { StateIn::Zeros }
-    }
-}
-
-/// The chunk states of the segments the scan reads: all but the one it
-/// walks last (the last segment forward, the first in reverse), which only
-/// the final state (`last_needed`: forward) or dS0 (reverse) would read.
-fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f32, last_needed: bool) -> Step {
+/// The chunk states of every segment but the one walked last (the last
+/// segment forward, the first in reverse): no segment comes after it, and
+/// the final state or dS0 comes from its output program.
+fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f32) -> Step {
     let seg = p.segment_len() as i64;
     let segments = p.segments() as i64;
-    let (first, count) = match (last_needed, reverse) {
-        (true, _) => (0, segments),
-        (false, false) => (0, segments - 1),
-        (false, true) => (1, segments - 1),
-    };
+    let first = i64::from(reverse);
     let (d, e) = (p.d as i64, p.e as i64);
     Step::new(format!("la_chunk_state_{}", p.suffix()))
         .buf("k", k)
@@ -414,46 +395,26 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f
         .int("reverse", i64::from(reverse))
         .float("scale", scale)
         .int("seg_first", first)
-        .int("seg_count", count)
+        .int("seg_count", segments - 1)
         .pin("DK", p.d)
-}
-
-fn scan(p: &Problem, states: Buf, init: Option<Buf>, fin: Option<Buf>, reverse: bool) -> Step {
-    let mut step =
-        Step::new("la_state_scan".into()).out("states", states).buf("init", init.unwrap_or(Buf::Placeholder));
-    step = match fin {
-        Some(f) => step.out("fin", f),
-        None => step.buf("fin", Buf::Placeholder),
-    };
-    step.buf("s", Buf::Decay)
-        .int("batch", p.batch as i64)
-        .int("heads", p.heads as i64)
-        .int("n", p.n as i64)
-        .int("seg_len", p.segment_len() as i64)
-        .int("size", (p.d * p.e) as i64)
-        .int("has_init", i64::from(init.is_some()))
-        .int("has_fin", i64::from(fin.is_some()))
-        .int("reverse", i64::from(reverse))
-        .int("fin_shift", i64::from(reverse))
-        .int("has_last", i64::from(fin.is_some()))
 }
 
 fn output(p: &Problem, pass: OutputPass) -> Step {
     let (d, e) = (p.d as i64, p.e as i64);
     // States are [d, e] row-major; a transposed read sees [e, d].
     let (st_r, st_c) = if pass.transposed { (1, e) } else { (e, 1) };
-    let (states, st_bh, has_state) = match pass.states {
-        StateIn::Segments(b) => (b, p.segments() as i64 * d * e, 1),
-        StateIn::Initial => (Buf::InitialState, d * e, 1),
-        StateIn::Zeros => (Buf::Placeholder, 0, 0),
-    };
-    Step::new(format!("la_output_{}", p.suffix()))
+    let step = Step::new(format!("la_output_{}", p.suffix()))
         .buf("q", pass.q)
         .buf("k", pass.k)
         .buf("v", pass.v)
         .out("o", pass.o)
-        .buf("st", states)
-        .buf("s", Buf::Decay)
+        .buf("st", pass.chunks.unwrap_or(Buf::Placeholder))
+        .buf("init", pass.init.unwrap_or(Buf::Placeholder));
+    let step = match pass.fin {
+        Some(f) => step.out("fin", f),
+        None => step.buf("fin", Buf::Placeholder),
+    };
+    step.buf("s", Buf::Decay)
         .int("batch", p.batch as i64)
         .int("heads", p.heads as i64)
         .int("n", p.n as i64)
@@ -463,11 +424,14 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(p.width_of(pass.k)))
         .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(pass.v)))
         .strides(["stride_ob", "stride_oh", "stride_on"], p.strides(p.width_of(pass.o)))
-        .int("st_bh", st_bh)
+        .int("st_bh", if pass.chunks.is_some() { p.segments() as i64 * d * e } else { 0 })
         .int("st_seg", d * e)
         .int("st_r", st_r)
         .int("st_c", st_c)
-        .int("has_state", has_state)
+        .int("head_st", d * e)
+        .int("has_init", i64::from(pass.init.is_some()))
+        .int("fold", i64::from(pass.chunks.is_some()))
+        .int("has_fin", i64::from(pass.fin.is_some()))
         .int("reverse", i64::from(pass.reverse))
         .float("c_intra", p.scale)
         .float("c_inter", pass.c_inter)
@@ -475,23 +439,16 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         .pin("DK", pass.key_width)
 }
 
-/// The forward: o, and the final state when asked for. Leaves the entering
-/// state of every segment in [`Buf::FwdStates`] for the backward. Fails for
-/// a problem [`Problem::check`] refuses (its sizes would not fit the i32
-/// arguments, for one).
+/// The forward: o, and the final state when asked for. Leaves the chunk
+/// states in [`Buf::FwdStates`] for the backward's dq. Fails for a problem
+/// [`Problem::check`] refuses (its sizes would not fit the i32 arguments,
+/// for one).
 pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     p.check()?;
     let c = p.scale;
-    let mut steps = Vec::with_capacity(3);
+    let mut steps = Vec::with_capacity(2);
     if p.forward_prepass() {
-        steps.push(chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c, p.final_state));
-        steps.push(scan(
-            p,
-            Buf::FwdStates,
-            p.initial_state.then_some(Buf::InitialState),
-            p.final_state.then_some(Buf::FinalState),
-            false,
-        ));
+        steps.push(chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c));
     }
     steps.push(output(
         p,
@@ -502,7 +459,9 @@ pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
             o: Buf::O,
             key_width: p.d,
             value_width: p.e,
-            states: StateIn::forward(p),
+            chunks: p.forward_prepass().then_some(Buf::FwdStates),
+            init: p.initial_state.then_some(Buf::InitialState),
+            fin: p.final_state.then_some(Buf::FinalState),
             transposed: false,
             reverse: false,
             c_inter: 1.0,
@@ -512,36 +471,42 @@ pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     Ok(steps)
 }
 
-/// The backward, after [`forward`] (it reads the forward's entering
-/// states): dq, dk, dv, and dS0 when there is an initial state.
+/// The backward, after [`forward`] (it reads the forward's chunk states):
+/// dq, dk, dv, and dS0 when there is an initial state.
 pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     p.check()?;
     let c = p.scale;
-    let pass = |q, k, v, o, key_width, value_width, states, transposed, reverse, c_inter, c_state| OutputPass {
+    let fwd_chunks = p.forward_prepass().then_some(Buf::FwdStates);
+    let rev_chunks = p.backward_prepass().then_some(Buf::BwdStates);
+    let init = p.initial_state.then_some(Buf::InitialState);
+    let mut steps = Vec::with_capacity(4);
+    if p.backward_prepass() {
+        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0));
+    }
+    let pass = |q, k, v, o, widths: (usize, usize), chunks, transposed, reverse, c_inter, c_state| OutputPass {
         q,
         k,
         v,
         o,
-        key_width,
-        value_width,
-        states,
+        key_width: widths.0,
+        value_width: widths.1,
+        chunks,
+        init: None,
+        fin: None,
         transposed,
         reverse,
         c_inter,
         c_state,
     };
-    let (fwd, rev) = (StateIn::forward(p), StateIn::backward(p));
-    let mut steps = Vec::with_capacity(5);
-    if p.backward_prepass() {
-        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0, p.initial_state));
-        steps.push(scan(p, Buf::BwdStates, None, p.initial_state.then_some(Buf::DInitialState), true));
-    }
-    // dq(t) = do(t) H(t)^T: queries do, keys v, values k.
-    steps.push(output(p, pass(Buf::DO, Buf::V, Buf::K, Buf::DQ, p.e, p.d, fwd, true, false, 1.0, c)));
+    // dq(t) = do(t) H(t)^T: queries do, keys v, values k; H from S0 too.
+    let dq = pass(Buf::DO, Buf::V, Buf::K, Buf::DQ, (p.e, p.d), fwd_chunks, true, false, 1.0, c);
+    steps.push(output(p, OutputPass { init, ..dq }));
     // dk(j) = c v(j) R(j)^T: queries v, keys do, values q, backwards.
-    steps.push(output(p, pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, p.e, p.d, rev, true, true, c, 1.0)));
-    // dv(j) = c k(j) R(j): queries k, keys q, values do, backwards.
-    steps.push(output(p, pass(Buf::K, Buf::Q, Buf::DO, Buf::DV, p.d, p.e, rev, false, true, c, 1.0)));
+    steps.push(output(p, pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, (p.e, p.d), rev_chunks, true, true, c, 1.0)));
+    // dv(j) = c k(j) R(j): queries k, keys q, values do, backwards; its
+    // first segment ends with R(0), and dS0 = lambda R(0).
+    let dv = pass(Buf::K, Buf::Q, Buf::DO, Buf::DV, (p.d, p.e), rev_chunks, false, true, c, 1.0);
+    steps.push(output(p, OutputPass { fin: p.initial_state.then_some(Buf::DInitialState), ..dv }));
     Ok(steps)
 }
 
@@ -551,19 +516,24 @@ mod tests {
 
     #[test]
     fn segments_fill_the_device_and_stay_long() {
-        // 64 heads x 2 value slices already fill 132 multiprocessors.
-        let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
-        assert_eq!(p.default_segment(132), 8192);
+        // 128 heads fill 132 multiprocessors at 90%.
         let p = Problem::new(8, 16, 2048, 128, 128, DType::BF16);
         assert_eq!(p.default_segment(132), 2048);
-        // 16 heads x 2 slices: four segments.
+        // 64 heads: two segments.
+        let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
+        assert_eq!(p.default_segment(132), 4096);
+        let p = Problem::new(4, 16, 32768, 128, 128, DType::BF16);
+        assert_eq!(p.default_segment(132), 16384);
+        // 16 heads: eight segments.
         let p = Problem::new(1, 16, 65536, 128, 128, DType::BF16);
+        assert_eq!(p.default_segment(132), 8192);
+        let p = Problem::new(1, 16, 131072, 128, 128, DType::BF16);
         assert_eq!(p.default_segment(132), 16384);
         let p = Problem::new(2, 16, 32768, 128, 128, DType::BF16);
-        assert_eq!(p.default_segment(132), 16384);
-        // e = 64 is one slice per head.
-        let p = Problem::new(4, 16, 8192, 64, 64, DType::BF16);
-        assert_eq!(p.default_segment(132), 4096);
+        assert_eq!(p.default_segment(132), 8192);
+        // e = 256 counts two programs per head.
+        let p = Problem::new(4, 16, 8192, 256, 256, DType::BF16);
+        assert_eq!(p.default_segment(132), 8192);
         // Short sequences are one segment, however few programs that makes.
         let p = Problem::new(1, 1, 17, 64, 64, DType::BF16);
         assert_eq!(p.default_segment(132), 256);
@@ -578,64 +548,59 @@ mod tests {
         step.args.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
     }
 
-    /// The chunk states of the segment the scan walks last (the last one
-    /// forward, the first in reverse) are computed only for the final state
-    /// or dS0, and the scan reads that segment's slot only then.
+    /// The segment walked last (the last one forward, the first in reverse)
+    /// has no chunk state whatever is wanted: the final state and dS0 come
+    /// from its output program, which alone has `fin` to write.
     #[test]
-    fn the_segment_scanned_last_has_no_chunk_state_unless_a_state_is_wanted() {
+    fn the_segment_walked_last_has_no_chunk_state() {
         let mut p = Problem::new(1, 2, 4000, 64, 64, DType::BF16);
         p.segment = Some(1024);
-        let range = |step: &Step| (arg(step, "seg_first"), arg(step, "seg_count"), arg(step, "has_last"));
+        let range = |step: &Step| (arg(step, "seg_first"), arg(step, "seg_count"));
         let i = |v: i32| Some(StepArg::I32(v));
-        let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
-        assert_eq!(range(&fwd[0]), (i(0), i(3), None));
-        assert_eq!(arg(&fwd[1], "has_last"), i(0));
-        assert_eq!(range(&bwd[0]), (i(1), i(3), None));
-        assert_eq!(arg(&bwd[1], "has_last"), i(0));
-        p.final_state = true;
-        p.initial_state = true;
-        let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
-        assert_eq!(range(&fwd[0]), (i(0), i(4), None));
-        assert_eq!(arg(&fwd[1], "has_last"), i(1));
-        assert_eq!(range(&bwd[0]), (i(0), i(4), None));
-        assert_eq!(arg(&bwd[1], "has_last"), i(1));
+        for states in [false, true] {
+            p.final_state = states;
+            p.initial_state = states;
+            let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
+            assert_eq!(kernels(&fwd), ["la_chunk_state_bf16", "la_output_bf16"]);
+            assert_eq!(range(&fwd[0]), (i(0), i(3)));
+            assert_eq!(range(&bwd[0]), (i(1), i(3)));
+            assert_eq!(arg(&fwd[1], "fold"), i(1));
+            let fin = |step: &Step| (arg(step, "fin"), arg(step, "has_fin"));
+            let buf = |b: Buf| Some(StepArg::Buf(b));
+            let want_fin = if states { (buf(Buf::FinalState), i(1)) } else { (buf(Buf::Placeholder), i(0)) };
+            assert_eq!(fin(&fwd[1]), want_fin);
+            // dq and dk never write a state; dv writes dS0.
+            assert_eq!(fin(&bwd[1]), (buf(Buf::Placeholder), i(0)));
+            assert_eq!(fin(&bwd[2]), (buf(Buf::Placeholder), i(0)));
+            let want_ds0 = if states { (buf(Buf::DInitialState), i(1)) } else { (buf(Buf::Placeholder), i(0)) };
+            assert_eq!(fin(&bwd[3]), want_ds0);
+            // S0 enters the forward and dq (transposed), never the reverse passes.
+            let init: Vec<_> = [&fwd[1], &bwd[1], &bwd[2], &bwd[3]].iter().map(|s| arg(s, "has_init")).collect();
+            assert_eq!(init, [i(states as i32), i(states as i32), i(0), i(0)]);
+        }
     }
 
     #[test]
-    fn one_segment_skips_the_prepass_unless_a_state_is_wanted() {
+    fn one_segment_runs_outputs_alone() {
         let mut p = Problem::new(1, 2, 1000, 64, 64, DType::BF16);
         p.segment = Some(1024);
-        let fwd = forward(&p).unwrap();
-        assert_eq!(kernels(&fwd), ["la_output_bf16"]);
-        assert_eq!(arg(&fwd[0], "has_state"), Some(StepArg::I32(0)));
-        assert_eq!(arg(&fwd[0], "st"), Some(StepArg::Buf(Buf::Placeholder)));
-        assert_eq!(kernels(&backward(&p).unwrap()), ["la_output_bf16"; 3]);
-        assert_eq!(p.workspace_bytes(true), 16);
-        assert_eq!(p.buffer(Buf::FwdStates).1, vec![2, 0, 64, 64]);
-
-        // S0 enters the forward (and dq) directly; dS0 needs the reverse scan.
-        p.initial_state = true;
-        let fwd = forward(&p).unwrap();
-        assert_eq!(kernels(&fwd), ["la_output_bf16"]);
-        assert_eq!(arg(&fwd[0], "st"), Some(StepArg::Buf(Buf::InitialState)));
-        assert_eq!(arg(&fwd[0], "st_bh"), Some(StepArg::I32(64 * 64)));
-        let bwd = backward(&p).unwrap();
-        assert_eq!(kernels(&bwd)[..2], ["la_chunk_state_bf16", "la_state_scan"]);
-        assert_eq!(arg(&bwd[2], "st"), Some(StepArg::Buf(Buf::InitialState)));
-        assert_eq!(arg(&bwd[3], "st"), Some(StepArg::Buf(Buf::BwdStates)));
-        assert_eq!(p.workspace_bytes(true), 2 * 64 * 64 * 4 + 16);
-
-        // The final state needs the forward scan.
-        p.initial_state = false;
-        p.final_state = true;
-        assert_eq!(kernels(&forward(&p).unwrap()).len(), 3);
-        assert_eq!(kernels(&backward(&p).unwrap()).len(), 3);
-
-        // Several segments always scan.
-        p.final_state = false;
+        for (s0, fin) in [(false, false), (true, false), (false, true), (true, true)] {
+            p.initial_state = s0;
+            p.final_state = fin;
+            let fwd = forward(&p).unwrap();
+            assert_eq!(kernels(&fwd), ["la_output_bf16"]);
+            assert_eq!(arg(&fwd[0], "fold"), Some(StepArg::I32(0)));
+            assert_eq!(arg(&fwd[0], "st"), Some(StepArg::Buf(Buf::Placeholder)));
+            let want_init = if s0 { Buf::InitialState } else { Buf::Placeholder };
+            assert_eq!(arg(&fwd[0], "init"), Some(StepArg::Buf(want_init)));
+            assert_eq!(kernels(&backward(&p).unwrap()), ["la_output_bf16"; 3]);
+            assert_eq!(p.workspace_bytes(true), 16);
+            assert_eq!(p.buffer(Buf::FwdStates).1, vec![2, 0, 64, 64]);
+        }
+        // Several segments: chunk states in both directions.
         p.segment = Some(512);
-        assert_eq!(kernels(&forward(&p).unwrap()).len(), 3);
-        assert_eq!(kernels(&backward(&p).unwrap()).len(), 5);
+        assert_eq!(kernels(&forward(&p).unwrap()).len(), 2);
+        assert_eq!(kernels(&backward(&p).unwrap()).len(), 4);
         assert_eq!(p.workspace_bytes(false), 2 * 2 * 64 * 64 * 4 + 16);
     }
 
@@ -672,6 +637,6 @@ mod tests {
         // chunk states keyed by q (d), dq keyed by v (e), dk by do (e), dv by q (d).
         assert_eq!(pins, vec![32, 64, 64, 32]);
         let steps = forward(&p).unwrap();
-        assert_eq!(kernels(&steps), ["la_chunk_state_bf16", "la_state_scan", "la_output_bf16"]);
+        assert_eq!(kernels(&steps), ["la_chunk_state_bf16", "la_output_bf16"]);
     }
 }
