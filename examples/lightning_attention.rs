@@ -7,7 +7,9 @@
 //! target/release/examples/lightning_attention la.tsb                  # one problem: check, time
 //! target/release/examples/lightning_attention la.tsb check            # the correctness matrix
 //! target/release/examples/lightning_attention la.tsb bench --json F   # benchmark shapes, first call
-//! target/release/examples/lightning_attention la.tsb segments         # times per segment length
+//! target/release/examples/lightning_attention la.tsb first            # the first call alone
+//! TESSERA_PRINT_TUNING=1 target/release/examples/lightning_attention la.tsb first   # ... with each tuning's phases
+//! target/release/examples/lightning_attention la.tsb segments [B H N D]...   # times per segment length
 //! target/release/examples/lightning_attention la.tsb problem 64 16 2048 128 128   # one problem, checked and timed
 //! ```
 //!
@@ -33,7 +35,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bundle) = args.first() else {
         eprintln!(
-            "usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | segments [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
+            "usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
         );
         std::process::exit(2);
     };
@@ -76,13 +78,14 @@ fn main() {
                 Ok(true)
             }
             Some("bench") => bench(&rt, &la, json.as_deref()),
+            Some("first") => first_call(&rt, &la).map(|_| true),
             Some("segments") => {
                 // segments [B H N D]...: the sweep at those shapes (default: the bench's).
                 let nums: Vec<usize> = args[2..]
                     .iter()
                     .map(|a| a.parse().map_err(|e| format!("segments: `{a}`: {e}")))
                     .collect::<Res<_>>()?;
-                if nums.len() % 4 != 0 {
+                if !nums.len().is_multiple_of(4) {
                     return Err(format!("segments takes shapes as B H N D groups, got {} numbers", nums.len()));
                 }
                 let shapes: Vec<[usize; 4]> = nums.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
@@ -107,7 +110,9 @@ fn main() {
                 );
                 Ok(correct)
             }
-            Some(other) => Err(format!("unknown mode `{other}` (check, sanitize, bench, segments, problem, profile)")),
+            Some(other) => {
+                Err(format!("unknown mode `{other}` (check, sanitize, bench, first, segments, problem, profile)"))
+            }
         }
     })();
     match result {
@@ -467,16 +472,10 @@ fn copy_bandwidth(rt: &Runtime) -> Res<f64> {
     Ok(2.0 * bytes as f64 / (median(t) * 1e-3))
 }
 
-fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool> {
-    let mut lines = Vec::new();
-    // Rewritten after every row, so a call cut short keeps the rows it measured.
-    let save = |lines: &Vec<String>| -> Res<()> {
-        match json {
-            Some(path) => std::fs::write(path, lines.join("\n") + "\n").map_err(|e| format!("writing {path}: {e}")),
-            None => Ok(()),
-        }
-    };
-    // First call at (4, 16, 8192, 128) from an empty tuning cache.
+/// The first forward+backward at (4, 16, 8192, 128) from an empty tuning
+/// cache (tuning included), the second, and one by new handles on the warm
+/// cache, in seconds; printed as one line.
+fn first_call(rt: &Runtime, la: &LightningAttention) -> Res<(f64, f64, f64)> {
     let cache = std::env::temp_dir().join(format!("tessera-la-first-call-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     // New kernel handles (nothing tuned in this process) on the cache folder,
@@ -486,33 +485,44 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
         LightningAttention::new(Bundle::from_data(la.bundle().data().clone())).with_tuning(tuning)
     };
     let fresh = on_cache();
-    {
-        let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
-        let input = random(rt, &p, 0.11, 3)?;
-        let call = || -> Res<f64> {
-            let start = Instant::now();
-            let fwd = dev(fresh.forward(rt, &p, &input.inputs()))?;
-            dev(fresh.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;
-            dev(rt.synchronize())?;
-            Ok(start.elapsed().as_secs_f64())
-        };
-        let first = call()?;
-        let second = call()?;
-        // As a new process would: new handles, the warm on-disk cache.
-        let warm = on_cache();
+    let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
+    let input = random(rt, &p, 0.11, 3)?;
+    let call = || -> Res<f64> {
         let start = Instant::now();
-        let fwd = dev(warm.forward(rt, &p, &input.inputs()))?;
-        dev(warm.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;
+        let fwd = dev(fresh.forward(rt, &p, &input.inputs()))?;
+        dev(fresh.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;
         dev(rt.synchronize())?;
-        let cached = start.elapsed().as_secs_f64();
-        println!(
-            "first call (empty cache, tuning included) {first:.3} s; second call {:.1} ms; fresh handles, warm cache {:.1} ms",
-            second * 1e3,
-            cached * 1e3
-        );
-        lines.push(format!(r#"{{"first_call_s": {first}, "second_call_s": {second}, "warm_cache_s": {cached}}}"#));
-        let _ = std::fs::remove_dir_all(&cache);
-    }
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let first = call()?;
+    let second = call()?;
+    // As a new process would: new handles, the warm on-disk cache.
+    let warm = on_cache();
+    let start = Instant::now();
+    let fwd = dev(warm.forward(rt, &p, &input.inputs()))?;
+    dev(warm.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;
+    dev(rt.synchronize())?;
+    let cached = start.elapsed().as_secs_f64();
+    println!(
+        "first call (empty cache, tuning included) {first:.3} s; second call {:.1} ms; fresh handles, warm cache {:.1} ms",
+        second * 1e3,
+        cached * 1e3
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok((first, second, cached))
+}
+
+fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool> {
+    let mut lines = Vec::new();
+    // Rewritten after every row, so a call cut short keeps the rows it measured.
+    let save = |lines: &Vec<String>| -> Res<()> {
+        match json {
+            Some(path) => std::fs::write(path, lines.join("\n") + "\n").map_err(|e| format!("writing {path}: {e}")),
+            None => Ok(()),
+        }
+    };
+    let (first, second, cached) = first_call(rt, la)?;
+    lines.push(format!(r#"{{"first_call_s": {first}, "second_call_s": {second}, "warm_cache_s": {cached}}}"#));
     let bw = copy_bandwidth(rt)?;
     println!("copy bandwidth {:.0} GB/s", bw / 1e9);
     lines.push(format!(r#"{{"copy_gbps": {}}}"#, bw / 1e9));

@@ -20,6 +20,12 @@ const DEFAULT_SHARED_LIMIT: u32 = 48 * 1024;
 /// Largest grid along y and z (x allows 2^31 - 1).
 const MAX_GRID_YZ: i64 = 65535;
 
+/// `TESSERA_PRINT_TUNING` set (and not `0`): every tuning a launch runs
+/// prints its candidate table and where its time went to stderr.
+fn print_tuning() -> bool {
+    std::env::var_os("TESSERA_PRINT_TUNING").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain maps: still usable.
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -300,6 +306,9 @@ impl KernelHandle {
             return Ok(*only);
         }
         let report = tune::tune(self, rt, bound, pins, options)?;
+        if print_tuning() {
+            eprintln!("{report}");
+        }
         let choice = report.picked_choice().ok_or_else(|| Error::Tune {
             kernel: self.name().to_string(),
             key: key.clone(),

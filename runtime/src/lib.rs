@@ -53,4 +53,4 @@ pub use bundle::{BundleError, BundleWriter, CodeObjects, DType};
 pub use device::{DeviceBuffer, DeviceInfo, Element, RawBuffer, Runtime, Stream};
 pub use error::{Error, Result};
 pub use launch::{Bundle, KernelHandle, admits, admits_with};
-pub use tune::{TuneOptions, TuneReport, clear_cache};
+pub use tune::{TuneOptions, TunePhases, TuneReport, clear_cache};

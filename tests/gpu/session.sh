@@ -14,6 +14,7 @@
 #                                       tests/gpu/la_report.py merges the two JSON files (table, plot)
 #   bash tests/gpu/session.sh quick     one call for a short lease: the lightning correctness matrix,
 #                                       its bench, and the peers on the first two shapes
+#   bash tests/gpu/session.sh la-first  the first call at (4,16,8192) alone, each tuning's phases printed
 #   bash tests/gpu/session.sh la-seg    forward and forward+backward times per segment length (the
 #                                       data behind Problem::default_segment); LA_SEG_SHAPES="B H N D ..."
 #                                       picks the shapes (default: the bench's)
@@ -28,7 +29,7 @@
 # in flight, or the fallback when la-check fails.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-seg|la-prof|la-const|first|quick}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-first|la-seg|la-prof|la-const|first|quick}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
@@ -146,11 +147,18 @@ case $GROUP in
             grep -vE '^PASS' "$OUT/la-const-$3.txt" | cut -c1-200 | tee -a "$SUMMARY"
         done
         ;;
+    la-first)
+        # The first call alone, with every tuning's table and phases (module loads, checks,
+        # timing): run as a lease's first call to see what a cold machine adds.
+        step "lightning attention, first call" 120 "$OUT/la-first.txt" env TESSERA_PRINT_TUNING=1 \
+            "$G/bin/lightning_attention" "$LA" first
+        grep -E '^first call|tuned in' "$OUT/la-first.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        ;;
     la-seg)
         step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments ${LA_SEG_SHAPES:-}
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
-    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-seg|la-prof|la-const|first|quick" >&2; exit 2 ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-first|la-seg|la-prof|la-const|first|quick" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"

@@ -3,7 +3,7 @@
 use super::cache::{CacheEntry, CacheKey, TuneCache, default_cache_dir};
 use super::compare::{Tolerance, compare};
 use super::prune::prune;
-use super::{CandidateRow, CandidateStatus, TuneOptions, TuneReport};
+use super::{CandidateRow, CandidateStatus, TuneOptions, TunePhases, TuneReport};
 use crate::args::{ArgValue, Pins};
 use crate::bundle::{DType, FORMAT_VERSION};
 use crate::device::{RawBuffer, Runtime, driver_err};
@@ -77,6 +77,7 @@ pub(crate) fn tune(
         device: info.name.clone(),
         from_cache: false,
         elapsed: Duration::ZERO,
+        phases: TunePhases::default(),
         rows: Vec::new(),
         pick: None,
         cache_path: None,
@@ -115,6 +116,7 @@ pub(crate) fn tune(
 
     // Save every pointer argument, so each candidate starts from the same data
     // and the caller's buffers are left as they were.
+    let setup = Instant::now();
     rt.synchronize()?;
     let mut saved = Vec::new();
     for (param, arg) in decl.params.iter().zip(bound) {
@@ -128,6 +130,7 @@ pub(crate) fn tune(
     }
     let flush = rt.alloc_raw(DType::I8, (info.l2_bytes * 2).max(MIN_FLUSH_BYTES))?;
     let per_candidate = opts.budget / candidates.len().max(1) as u32;
+    report.phases.setup = setup.elapsed();
 
     let mut reference: Option<Vec<Vec<u8>>> = None;
     for choice in &candidates {
@@ -145,7 +148,10 @@ pub(crate) fn tune(
             report.rows.push(row);
             continue;
         }
-        if let Err(e) = handle.module(rt, *choice) {
+        let loading = Instant::now();
+        let loaded = handle.module(rt, *choice);
+        report.phases.loading += loading.elapsed();
+        if let Err(e) = loaded {
             // The row already names the kernel and variant.
             row.status = CandidateStatus::LoadFailed(match e {
                 Error::ModuleLoad { message, .. } => message,
@@ -154,14 +160,16 @@ pub(crate) fn tune(
             report.rows.push(row);
             continue;
         }
-        match run_candidate(handle, rt, *choice, bound, &saved, &flush, opts, per_candidate) {
+        match run_candidate(handle, rt, *choice, bound, &saved, &flush, opts, per_candidate, &mut report.phases) {
             Err(Error::Launch { message, .. }) => row.status = CandidateStatus::LaunchFailed(message),
             Err(e) => row.status = CandidateStatus::LaunchFailed(e.to_string()),
             Ok((outputs, median)) => {
+                let comparing = Instant::now();
                 let mismatch = match &reference {
                     None => None,
                     Some(want) => check(&saved, &outputs, want, opts.tolerance),
                 };
+                report.phases.checking += comparing.elapsed();
                 match mismatch {
                     Some(why) => row.status = CandidateStatus::Mismatch(why),
                     None => {
@@ -223,7 +231,8 @@ fn check(saved: &[Saved], got: &[Vec<u8>], want: &[Vec<u8>], tol: Option<Toleran
     None
 }
 
-/// Check run, then timing. Returns the compared outputs and the median time.
+/// Check run, then timing (each added to its phase). Returns the compared
+/// outputs and the median time.
 #[allow(clippy::too_many_arguments)]
 fn run_candidate(
     handle: &KernelHandle,
@@ -234,8 +243,10 @@ fn run_candidate(
     flush: &RawBuffer,
     opts: &TuneOptions,
     budget: Duration,
+    phases: &mut TunePhases,
 ) -> Result<(Vec<Vec<u8>>, f64)> {
     let stream = rt.stream();
+    let checking = Instant::now();
     restore(rt, saved)?;
     handle.launch_choice(rt, stream, choice, bound)?;
     rt.synchronize()?;
@@ -255,6 +266,8 @@ fn run_candidate(
         outputs.push(host);
     }
 
+    phases.checking += checking.elapsed();
+    let timing = Instant::now();
     for _ in 0..opts.warmup {
         handle.launch_choice(rt, stream, choice, bound)?;
     }
@@ -268,6 +281,7 @@ fn run_candidate(
             .map_err(driver_err("flushing the L2 cache"))?;
         times.push(f64::from(rt.time_ms(|| handle.launch_choice(rt, stream, choice, bound))?));
     }
+    phases.timing += timing.elapsed();
     times.sort_by(f64::total_cmp);
     let median = times.get(times.len() / 2).copied().unwrap_or_default();
     Ok((outputs, median))
