@@ -141,10 +141,15 @@ fn check_layer_norm(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
     // cols > BLOCK at the first two points (1000 > 256, 2500 > 1024) walks
     // the row in chunks with ragged tails; a row that fits (every row at
     // the third point) is read once and kept in registers.
-    let shapes = [(1, 1), (3, 1000), (7, 300), (2, 2500)];
+    check_layer_norm_at(kernel_name, elem, tol, &[256, 1024, 4096], &[(1, 1), (3, 1000), (7, 300), (2, 2500)]);
+}
+
+fn check_layer_norm_at(kernel_name: &str, elem: ScalarType, tol: Tolerance, blocks: &[i64], shapes: &[(usize, usize)]) {
     let eps = 1e-5;
-    for block in [256, 1024, 4096] {
-        let kernel = compile("layer_norm.tsr", kernel_name, &[("BLOCK", int(block))]);
+    for &block in blocks {
+        // The fewest warps the tuning space allows this block (at most 2048 lanes a warp).
+        let warps = (block / 2048).max(4);
+        let kernel = compile("layer_norm.tsr", kernel_name, &[("BLOCK", int(block)), ("warps", int(warps))]);
         for mut trial in trials(kernel_name) {
             for (i, &(rows, cols)) in shapes.iter().enumerate() {
                 let (x_layout, y_layout) = if i % 2 == 1 {
@@ -186,6 +191,16 @@ fn layer_norm_f32() {
 #[test]
 fn layer_norm_bf16() {
     check_layer_norm("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16);
+}
+
+/// Blocks past 8192 lanes: a row that fits writes its output a quarter
+/// block at a time, re-reading x (10000 of 16384, ragged); a longer row is
+/// walked in quarter-block chunks (20000 > 16384).
+#[test]
+fn layer_norm_long_rows() {
+    let shapes = [(2, 10000), (1, 20000)];
+    check_layer_norm_at("layer_norm_fwd", ScalarType::F32, tolerance::F32, &[16384], &shapes);
+    check_layer_norm_at("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16, &[16384], &shapes);
 }
 
 /// Rows whose mean is 600 times their spread, walked in chunks: the
