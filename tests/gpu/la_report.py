@@ -22,7 +22,7 @@ def main():
     bw_peers = next(r["copy_gbps"] for r in peers if "copy_gbps" in r)
     first = next((r for r in ours if "first_call_s" in r), None)
     lines = [
-        f"Copy bandwidth: {bw_ours:.0f} GB/s (ours, cuMemcpyDtoD) and {bw_peers:.0f} GB/s (torch copy_), same call.",
+        f"Copy bandwidth: {bw_ours:.0f} GB/s (ours, cuMemcpyDtoD) and {bw_peers:.0f} GB/s (torch copy_, in the peers' run).",
         "",
         "| b | h | n | d=e | floor fwd | ours fwd | la2 fwd | fla fwd | sdpa fwd | floor fwd+bwd | ours fwd+bwd | la2 fwd+bwd | fla fwd+bwd | sdpa fwd+bwd |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
