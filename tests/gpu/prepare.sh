@@ -12,6 +12,8 @@
 #   bash tests/gpu/session.sh la-peers   # GPU, same warm machine: lightning-attn and fla-core; then here
 #                                        # tests/gpu/la_report.py la-ours.json la-peers.json table.md plot.png
 #   bash tests/gpu/session.sh la-seg     # GPU: lightning times per segment length
+#   bash tests/gpu/session.sh la-first   # GPU, as a lease's first call: the first call alone, with
+#                                        # each tuning's phases (TESSERA_PRINT_TUNING=1)
 #   LA_BUNDLE=la-sync.tsb bash tests/gpu/session.sh la   # GPU, same warm machine: A/B of the
 #                                        # wgmma products in flight (la-check likewise, as a fallback)
 #
@@ -24,7 +26,7 @@
 #   check: gpu/bin gpu/kernels.tsb   la-check: gpu/bin gpu/la.tsb
 #   bench: gpu/bin gpu/bench.tsb     la: gpu/bin gpu/la.tsb     la-peers: .whl
 #   quick: gpu/bin gpu/la.tsb .whl
-#   la-seg: gpu/bin gpu/la.tsb       with LA_BUNDLE=la-sync.tsb: gpu/la-sync.tsb for gpu/la.tsb
+#   la-seg, la-first: gpu/bin gpu/la.tsb       with LA_BUNDLE=la-sync.tsb: gpu/la-sync.tsb for gpu/la.tsb
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./dev.sh setup
