@@ -133,79 +133,6 @@ impl SharedTile {
     }
 }
 
-/// Where a layout conversion through shared memory puts a tensor: row-major,
-/// each innermost row followed by 16 bytes of padding when rows are a
-/// multiple of 32 bytes. Without it, the rows of such a tensor start on the
-/// same bank, so a writer whose lanes span rows (an `mma` accumulator: eight
-/// rows of four lanes per register) stores eight-way conflicted; with it,
-/// consecutive rows start an odd number of 16-byte chunks apart, so eight
-/// rows cover all 32 banks, and rows stay 16-byte aligned for vector reads.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExchangeBuffer {
-    /// Element strides of the tensor's dimensions.
-    pub strides: Vec<u32>,
-    /// Elements the buffer spans (padding included).
-    pub elems: u64,
-}
-
-impl ExchangeBuffer {
-    /// Plain row-major placement of `shape` (a reshape's reader sees another
-    /// shape over the same row-major order, so it cannot be padded).
-    pub fn row_major(shape: &[u32]) -> ExchangeBuffer {
-        let mut strides = vec![1u32; shape.len()];
-        for d in (0..shape.len().saturating_sub(1)).rev() {
-            strides[d] = strides[d + 1] * shape[d + 1];
-        }
-        let elems = shape.iter().map(|&d| u64::from(d)).product::<u64>().max(1);
-        ExchangeBuffer { strides, elems }
-    }
-
-    /// The padded placement of a `shape` tensor of `bytes`-byte elements
-    /// (row-major where padding would not help: one row, rank 1, or rows
-    /// that are not a multiple of 32 bytes).
-    pub fn padded(shape: &[u32], bytes: u32) -> ExchangeBuffer {
-        let plain = Self::row_major(shape);
-        let (Some(&cols), true) = (shape.last(), shape.len() >= 2) else { return plain };
-        let rows: u64 = shape[..shape.len() - 1].iter().map(|&d| u64::from(d)).product();
-        let row_bytes = cols * bytes.max(1);
-        if rows <= 1 || bytes == 0 || 16 % bytes != 0 || !row_bytes.is_multiple_of(32) {
-            return plain;
-        }
-        let mut strides = vec![1u32; shape.len()];
-        strides[shape.len() - 2] = cols + 16 / bytes;
-        for d in (0..shape.len() - 2).rev() {
-            strides[d] = strides[d + 1] * shape[d + 1];
-        }
-        let elems = u64::from(strides[0]) * u64::from(shape[0]);
-        ExchangeBuffer { strides, elems }
-    }
-
-    /// Shared-memory wavefronts of the worst single access (one register of
-    /// every lane of one warp) when `map` writes or reads this buffer:
-    /// 4-byte words sharing a bank cost one wavefront each (1 is conflict-free).
-    pub fn worst_wavefronts(&self, map: &ThreadMap, bytes: u32) -> u32 {
-        let mut worst = 1;
-        for reg in &map.regs {
-            let mut words: Vec<std::collections::BTreeSet<u64>> = vec![Default::default(); 32];
-            for lane in 0..32u32 {
-                let mut coord = reg.clone();
-                for (bit, contribution) in map.lane.iter().enumerate() {
-                    if lane >> bit & 1 == 1 {
-                        for (c, &amount) in coord.iter_mut().zip(contribution) {
-                            *c += amount;
-                        }
-                    }
-                }
-                let elem: u64 = coord.iter().zip(&self.strides).map(|(&c, &s)| u64::from(c) * u64::from(s)).sum();
-                let word = elem * u64::from(bytes) / 4;
-                words[(word % 32) as usize].insert(word);
-            }
-            worst = worst.max(words.iter().map(|w| w.len() as u32).max().unwrap_or(1));
-        }
-        worst
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,41 +256,5 @@ mod tests {
         // Without the swizzle all eight rows of a 128-byte-wide tile hit one group.
         let plain = SharedTile { max_phase: 1, ..SharedTile::swizzled(64, 64, 2) };
         assert_eq!(bank_groups(&plain, 0, 3).len(), 1);
-    }
-
-    /// A wgmma accumulator (64 x 128, two warpgroups splitting N) written
-    /// for the blocked layout a coalesced store reads: every register's
-    /// store hits eight rows of one bank group unpadded, none padded; the
-    /// 16-byte reads of the blocked layout stay at the minimum.
-    #[test]
-    fn padded_exchange_rows_spread_over_the_banks() {
-        use crate::layout::Layout;
-        let shape = [64u32, 128];
-        let acc = Layout::Mma { warps_per_cta: vec![4, 2], banded: true }.thread_map(&shape);
-        let plain = ExchangeBuffer::row_major(&shape);
-        let padded = ExchangeBuffer::padded(&shape, 2);
-        assert_eq!(padded.strides, vec![136, 1]);
-        assert_eq!(padded.elems, 64 * 136);
-        assert_eq!(plain.worst_wavefronts(&acc, 2), 8);
-        assert_eq!(padded.worst_wavefronts(&acc, 2), 1);
-        // f32 (the fold's and the final state's conversions) and narrower rows.
-        let acc = Layout::Mma { warps_per_cta: vec![8, 1], banded: false }.thread_map(&[128, 128]);
-        assert_eq!(
-            ExchangeBuffer::padded(&[128, 128], 4).worst_wavefronts(&acc, 4),
-            2,
-            "8-byte pairs: two words a lane"
-        );
-        assert!(ExchangeBuffer::row_major(&[128, 128]).worst_wavefronts(&acc, 4) >= 8);
-        let acc = Layout::Mma { warps_per_cta: vec![4, 1], banded: false }.thread_map(&[64, 32]);
-        assert_eq!(ExchangeBuffer::padded(&[64, 32], 2).worst_wavefronts(&acc, 2), 1);
-        assert_eq!(ExchangeBuffer::row_major(&[64, 32]).worst_wavefronts(&acc, 2), 4);
-        // Rows that are an odd number of 16-byte chunks, one row, rank 1: as is.
-        assert_eq!(ExchangeBuffer::padded(&[64, 8], 2), ExchangeBuffer::row_major(&[64, 8]));
-        assert_eq!(ExchangeBuffer::padded(&[1, 128], 2), ExchangeBuffer::row_major(&[1, 128]));
-        assert_eq!(ExchangeBuffer::padded(&[256], 4), ExchangeBuffer::row_major(&[256]));
-        // Rank 3: the padded row stride scales the outer dimension.
-        let p = ExchangeBuffer::padded(&[2, 4, 64], 2);
-        assert_eq!(p.strides, vec![4 * 72, 72, 1]);
-        assert_eq!(p.elems, 2 * 4 * 72);
     }
 }

@@ -29,7 +29,7 @@ use std::collections::{HashMap, HashSet};
 use tessera_tir::{ElemType, Kernel, Op, OpKind, Region, Type, ValueId, walk_ops};
 
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{LaidOutKernel, Layout, ThreadMap, axis_info::is_unit_stride, shared::ExchangeBuffer};
+use crate::layout::{LaidOutKernel, Layout, ThreadMap, axis_info::is_unit_stride};
 use crate::target::Codegen;
 use text::{Writer, elem_type};
 
@@ -463,8 +463,9 @@ impl<'k> Lowerer<'_, 'k> {
     }
 
     /// Per register, the row-major linear index of its element (i32).
-    fn linear_indices(&mut self, map: &ThreadMap, strides: &[u32]) -> Result<Vec<String>> {
+    fn linear_indices(&mut self, map: &ThreadMap) -> Result<Vec<String>> {
         let base = self.base(map)?;
+        let strides = row_major_strides(&map.shape);
         let mut base_lin: Option<String> = None;
         for (d, b) in base.iter().enumerate() {
             let stride = self.w.i32(i64::from(strides[d]));
@@ -480,7 +481,7 @@ impl<'k> Lowerer<'_, 'k> {
         };
         let mut out = Vec::with_capacity(map.regs.len());
         for c in &map.regs {
-            let offset: u64 = c.iter().zip(strides).map(|(&c, &s)| u64::from(c) * u64::from(s)).sum();
+            let offset: u64 = c.iter().zip(&strides).map(|(&c, &s)| u64::from(c) * u64::from(s)).sum();
             let offset = self.w.i32(offset as i64);
             out.push(self.w.bin("addi", &base_lin, &offset, "i32"));
         }
@@ -596,17 +597,10 @@ impl<'k> Lowerer<'_, 'k> {
         elem: ElemType,
         writer: Option<String>,
     ) -> Result<Vec<String>> {
+        let numel: u64 = from.shape.iter().map(|&d| u64::from(d)).product();
         let bytes = u64::from(text::memory_bytes(elem));
-        // Same shape both sides: rows padded against bank conflicts; a
-        // reshape reads another shape in the same row-major order.
-        let buffer = if from.shape == to.shape {
-            ExchangeBuffer::padded(&from.shape, bytes as u32)
-        } else {
-            ExchangeBuffer::row_major(&from.shape)
-        };
-        let size = buffer.elems * bytes;
-        let at = self.transient_alloc(size, 16);
-        let writes = self.linear_indices(from, &buffer.strides)?;
+        let at = self.transient_alloc(numel * bytes, 16);
+        let writes = self.linear_indices(from)?;
         let base = self.shared_base(at);
         let (mty, rty) = (text::memory_type(elem), elem_type(elem));
         let writer = writer.or_else(|| self.owner(from));
@@ -622,10 +616,8 @@ impl<'k> Lowerer<'_, 'k> {
             self.w.line("scf.yield");
             self.w.close("}");
         }
-        self.transient_sync(at, size);
-        let read_strides =
-            if from.shape == to.shape { buffer.strides } else { ExchangeBuffer::row_major(&to.shape).strides };
-        let reads = self.linear_indices(to, &read_strides)?;
+        self.transient_sync(at, numel * bytes);
+        let reads = self.linear_indices(to)?;
         let mut out = Vec::with_capacity(reads.len());
         for index in &reads {
             let ptr = self.w.gep(&base, index, "i32", "!llvm.ptr<3>", mty);
@@ -833,6 +825,14 @@ fn drop_dim(c: &[u32], dim: usize) -> Vec<u32> {
 /// The coordinate of the broadcast operand element that `c` reads.
 fn broadcast_source(c: &[u32], src_shape: &[u32]) -> Vec<u32> {
     c.iter().zip(src_shape).map(|(&x, &d)| if d == 1 { 0 } else { x }).collect()
+}
+
+fn row_major_strides(shape: &[u32]) -> Vec<u32> {
+    let mut strides = vec![1u32; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    strides
 }
 
 #[cfg(test)]

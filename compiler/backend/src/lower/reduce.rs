@@ -12,7 +12,7 @@ use tessera_tir::{ElemType, Op, ReduceKind, ScalarType, ScanKind};
 use super::Lowerer;
 use super::text::{memory_bytes, scalar_type};
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{Layout, shared::ExchangeBuffer};
+use crate::layout::Layout;
 
 /// A partial reduction: the accumulated value and, for argmax/argmin, its index.
 #[derive(Clone, Debug)]
@@ -207,7 +207,7 @@ impl Lowerer<'_, '_> {
                 });
             }
             let group = group.ok_or_else(|| Self::err(op, Stage::Layout, "no warp group"))?;
-            let lin = self.linear_indices(&out_map, &ExchangeBuffer::row_major(&out_map.shape).strides)?;
+            let lin = self.linear_indices(&out_map)?;
             let outputs_c = self.w.i32(outputs as i64);
             let group_base = self.w.bin("muli", &group, &outputs_c, "i32");
             let values_base = self.shared_base(at);
@@ -279,7 +279,7 @@ impl Lowerer<'_, '_> {
         let bytes = u64::from(memory_bytes(ElemType::Scalar(acc)));
         let at = self.transient_alloc(numel * bytes, 16);
         let stride: u32 = shape[a + 1..].iter().product();
-        let lin = self.linear_indices(&map, &ExchangeBuffer::row_major(&map.shape).strides)?;
+        let lin = self.linear_indices(&map)?;
         let base = self.shared_base(at);
         let writer = self.owner(&map);
         if let Some(pred) = &writer {
