@@ -196,6 +196,9 @@ fn lightning_attention_bf16() {
         // chunk state of the segment walked last (forward the last, backward
         // the first); their slots stay NaN, and no program may read them.
         (300, 32, 64, Some(64), TensorLayout::Bhnd, false, false, 1.0),
+        // Segments that are not whole blocks: each chunk-state walk starts
+        // (forward states) or ends (reverse states) on a partial block.
+        (250, 32, 32, Some(100), TensorLayout::Bnhd, true, true, 1.0),
     ];
     for mut trial in trials("lightning_attention_bf16").into_iter().take(2) {
         for (i, &(n, d, e, segment, layout, s0, fin, scale)) in cases.iter().enumerate() {

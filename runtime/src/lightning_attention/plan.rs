@@ -7,11 +7,12 @@
 //! derives the passes. Forward: chunk states of (k, v) when there are
 //! several segments, then outputs of (q, k, v), each program folding its
 //! entering state from S0 and the chunk states before it (the last segment's
-//! program writes the final state). Backward: reverse chunk states of (q, do),
-//! then the output kernel three times: dq from (do, v, k) and the forward
-//! chunk states transposed, dk from (v, do, q) and the reverse ones
-//! transposed, dv from (k, q, do) and the reverse ones (writing dS0), the
-//! last two walking backwards.
+//! program writes the final state). Backward: reverse chunk states of (q,
+//! do), then dk from (v, do, q) and the reverse ones transposed, walking
+//! backwards, dq from (do, v, k) and the forward chunk states transposed,
+//! and dv from (k, q, do) and the reverse ones (writing dS0), walking
+//! backwards. Every pass walks each segment the other way from the pass
+//! before it, so it starts on tokens that pass read last, still in L2.
 
 use crate::bundle::DType;
 use std::fmt;
@@ -472,7 +473,8 @@ pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
 }
 
 /// The backward, after [`forward`] (it reads the forward's chunk states):
-/// dq, dk, dv, and dS0 when there is an initial state.
+/// the reverse chunk states, dk, dq, dv, and dS0 when there is an initial
+/// state.
 pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     p.check()?;
     let c = p.scale;
@@ -480,9 +482,6 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     let rev_chunks = p.backward_prepass().then_some(Buf::BwdStates);
     let init = p.initial_state.then_some(Buf::InitialState);
     let mut steps = Vec::with_capacity(4);
-    if p.backward_prepass() {
-        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0));
-    }
     let pass = |q, k, v, o, widths: (usize, usize), chunks, transposed, reverse, c_inter, c_state| OutputPass {
         q,
         k,
@@ -498,11 +497,18 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
         c_inter,
         c_state,
     };
+    // Each pass starts where the one before it ended, on tokens it shares
+    // with it that are still in L2: the reverse chunk states walk each
+    // segment forwards over (q, do); dk walks back over (v, do, q); dq
+    // forwards over (do, v, k); dv back over (k, q, do).
+    if p.backward_prepass() {
+        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0));
+    }
+    // dk(j) = c v(j) R(j)^T: queries v, keys do, values q, backwards.
+    steps.push(output(p, pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, (p.e, p.d), rev_chunks, true, true, c, 1.0)));
     // dq(t) = do(t) H(t)^T: queries do, keys v, values k; H from S0 too.
     let dq = pass(Buf::DO, Buf::V, Buf::K, Buf::DQ, (p.e, p.d), fwd_chunks, true, false, 1.0, c);
     steps.push(output(p, OutputPass { init, ..dq }));
-    // dk(j) = c v(j) R(j)^T: queries v, keys do, values q, backwards.
-    steps.push(output(p, pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, (p.e, p.d), rev_chunks, true, true, c, 1.0)));
     // dv(j) = c k(j) R(j): queries k, keys q, values do, backwards; its
     // first segment ends with R(0), and dS0 = lambda R(0).
     let dv = pass(Buf::K, Buf::Q, Buf::DO, Buf::DV, (p.d, p.e), rev_chunks, false, true, c, 1.0);
@@ -562,21 +568,28 @@ mod tests {
             p.initial_state = states;
             let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
             assert_eq!(kernels(&fwd), ["la_chunk_state_bf16", "la_output_bf16"]);
+            assert_eq!(kernels(&bwd), ["la_chunk_state_bf16", "la_output_bf16", "la_output_bf16", "la_output_bf16"]);
             assert_eq!(range(&fwd[0]), (i(0), i(3)));
             assert_eq!(range(&bwd[0]), (i(1), i(3)));
+            let written: Vec<_> = bwd.iter().map(|s| arg(s, "o").or(arg(s, "st"))).collect();
+            let buf = |b: Buf| Some(StepArg::Buf(b));
+            assert_eq!(written, [buf(Buf::BwdStates), buf(Buf::DK), buf(Buf::DQ), buf(Buf::DV)]);
+            // Walk directions alternate: forwards, back, forwards, back.
+            let reverse: Vec<_> = bwd.iter().map(|s| arg(s, "reverse")).collect();
+            assert_eq!(reverse, [i(1), i(1), i(0), i(1)]);
             assert_eq!(arg(&fwd[1], "fold"), i(1));
             let fin = |step: &Step| (arg(step, "fin"), arg(step, "has_fin"));
             let buf = |b: Buf| Some(StepArg::Buf(b));
             let want_fin = if states { (buf(Buf::FinalState), i(1)) } else { (buf(Buf::Placeholder), i(0)) };
             assert_eq!(fin(&fwd[1]), want_fin);
-            // dq and dk never write a state; dv writes dS0.
+            // dk and dq never write a state; dv writes dS0.
             assert_eq!(fin(&bwd[1]), (buf(Buf::Placeholder), i(0)));
             assert_eq!(fin(&bwd[2]), (buf(Buf::Placeholder), i(0)));
             let want_ds0 = if states { (buf(Buf::DInitialState), i(1)) } else { (buf(Buf::Placeholder), i(0)) };
             assert_eq!(fin(&bwd[3]), want_ds0);
             // S0 enters the forward and dq (transposed), never the reverse passes.
             let init: Vec<_> = [&fwd[1], &bwd[1], &bwd[2], &bwd[3]].iter().map(|s| arg(s, "has_init")).collect();
-            assert_eq!(init, [i(states as i32), i(states as i32), i(0), i(0)]);
+            assert_eq!(init, [i(states as i32), i(0), i(states as i32), i(0)]);
         }
     }
 
@@ -634,7 +647,7 @@ mod tests {
         let mut p = Problem::new(1, 2, 1000, 32, 64, DType::BF16);
         p.segment = Some(512);
         let pins: Vec<i64> = backward(&p).unwrap().iter().filter_map(|s| s.pins.first().map(|x| x.1)).collect();
-        // chunk states keyed by q (d), dq keyed by v (e), dk by do (e), dv by q (d).
+        // chunk states keyed by q (d), dk by do (e), dq by v (e), dv by q (d).
         assert_eq!(pins, vec![32, 64, 64, 32]);
         let steps = forward(&p).unwrap();
         assert_eq!(kernels(&steps), ["la_chunk_state_bf16", "la_output_bf16"]);
