@@ -22,6 +22,11 @@
 #                                       kernels at (4,16,8192) and (1,16,65536), after tuning them
 #   bash tests/gpu/session.sh first     one call when machines are scarce: the correctness matrix,
 #                                       the bench, the peers on the first two shapes
+#   bash tests/gpu/session.sh la-ab     an A/B of two lightning builds on one machine: for each tag
+#                                       in AB_TAGS (default "old new"), $G/ab/lightning_attention-TAG
+#                                       with $G/ab/la-TAG-128.tsb (a DK=128 bundle, ~9 MB, so both fit
+#                                       one carry), `problem` at AB_SHAPES ("B H N,B H N", default
+#                                       the pre-pass shapes and (4,16,8192)), tags alternating, twice
 #   bash tests/gpu/session.sh la-const  the constant-speed shapes the bench reaches last, (4,16,32768)
 #                                       and (1,16,131072), each checked and timed (a short call)
 # LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
@@ -29,7 +34,7 @@
 # in flight, or the fallback when la-check fails.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-first|la-seg|la-prof|la-const|first|quick}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-first|la-ab|la-seg|la-prof|la-const|first|quick}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
@@ -154,11 +159,27 @@ case $GROUP in
             "$G/bin/lightning_attention" "$LA" first
         grep -E '^first call|tuned in' "$OUT/la-first.txt" | cut -c1-200 | tee -a "$SUMMARY"
         ;;
+    la-ab)
+        IFS=, read -ra AB_LIST <<< "${AB_SHAPES:-1 16 65536,1 16 131072,4 16 8192}"
+        for round in 1 2; do
+            for shape in "${AB_LIST[@]}"; do
+                for tag in ${AB_TAGS:-old new}; do
+                    set -- $shape
+                    echo "== round $round, $tag, ($1, $2, $3)" >> "$OUT/la-ab.txt"
+                    step "A/B $tag ($1, $2, $3), round $round" 120 "$OUT/la-ab-step.txt" \
+                        "$G/ab/lightning_attention-$tag" "$G/ab/la-$tag-128.tsb" problem $1 $2 $3 128 128
+                    cat "$OUT/la-ab-step.txt" >> "$OUT/la-ab.txt"
+                    grep -E 'forward' "$OUT/la-ab-step.txt" | sed "s/^/  $tag: /" | cut -c1-220 | tee -a "$SUMMARY"
+                done
+            done
+        done
+        rm -f "$OUT/la-ab-step.txt"
+        ;;
     la-seg)
         step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments ${LA_SEG_SHAPES:-}
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
-    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-first|la-seg|la-prof|la-const|first|quick" >&2; exit 2 ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-first|la-ab|la-seg|la-prof|la-const|first|quick" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"
