@@ -38,7 +38,7 @@ mkdir -p gpu/bin
 cp target/release/tessera-gpucheck target/release/tessera-bench target/release/tessera-run \
    target/release/examples/lightning_attention gpu/bin/
 KERNELS=(kernels-dsl/vector_add.tsr kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/layer_norm.tsr
-         kernels-dsl/matmul.tsr kernels-dsl/linear_attention.tsr)
+         kernels-dsl/matmul.tsr kernels-dsl/linear_attention.tsr kernels-dsl/prefix_sum.tsr)
 $T build "${KERNELS[@]}" -o gpu/kernels.tsb --arch sm_90a --const D=32
 $T build kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/layer_norm.tsr kernels-dsl/matmul.tsr \
     -o gpu/bench.tsb --arch sm_90a \

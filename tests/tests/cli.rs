@@ -84,6 +84,20 @@ fn check_accepts_every_shipped_kernel() {
     }
 }
 
+/// The README's first command runs `tessera demo kernels-dsl`: every line of
+/// `kernels-dsl/demo.args` must still name a kernel and its parameters as the
+/// sources declare them, and run on the interpreter (the PTX table, minutes,
+/// is skipped here; `backend_stages` covers it).
+#[test]
+fn demo_runs_every_listed_kernel() {
+    let o = tessera(&["demo", "kernels-dsl", "--no-ptx"]);
+    assert!(o.status.success(), "tessera demo failed:\n{}{}", stdout(&o), stderr(&o));
+    let listing = std::fs::read_to_string(workspace_root().join("kernels-dsl/demo.args")).expect("demo.args");
+    let launches = listing.lines().filter(|l| !l.split('#').next().unwrap_or("").trim().is_empty()).count();
+    let ran = stdout(&o).lines().filter(|l| l.contains(" programs, ")).count();
+    assert_eq!(ran, launches, "every line of demo.args runs once:\n{}", stdout(&o));
+}
+
 #[test]
 fn check_reports_source_errors_on_stderr() {
     let o = tessera(&["check", "tests/diagnostics/E0201_shape_mismatch.tsr"]);

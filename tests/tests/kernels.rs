@@ -391,6 +391,49 @@ fn linear_attention_bf16() {
 /// defaults or tuned values are also lowered at every point of their tuning
 /// space. (Kernels with a caller-given size, such as linear attention's D,
 /// are lowered by their tests above.)
+// ---------------------------------------------------------------------------
+// prefix_sum.tsr
+
+/// The single-pass scan. Each program learns the sum before its block from
+/// the programs before it, through memory (ticket, status, totals, prefixes).
+/// The interpreter runs programs one after another, so this checks the
+/// arithmetic and the bookkeeping of the protocol (every block takes one
+/// ticket and ends with status 2); the GPU check runs it concurrently.
+#[test]
+fn prefix_sum() {
+    for (block, warps) in [(1024, 4), (4096, 8)] {
+        let kernel = compile("prefix_sum.tsr", "prefix_sum", &[("BLOCK", int(block)), ("warps", int(warps))]);
+        for mut trial in trials("prefix_sum") {
+            for n in [1usize, 17, 1024, 5000, 20000] {
+                let blocks = n.div_ceil(block as usize);
+                let mut launch = Launch::new();
+                let x = launch.input("x", ScalarType::F32, &uniform(&mut trial.rng, n, -1.0, 1.0));
+                // A tail past n that the kernel must leave alone.
+                launch.output("y", ScalarType::F32, n + 7);
+                launch.output("totals", ScalarType::F32, blocks);
+                launch.output("prefixes", ScalarType::F32, blocks);
+                launch.input("status", ScalarType::I32, &vec![0.0; blocks]);
+                launch.input("ticket", ScalarType::I32, &[0.0]);
+                launch.int("n", n as i64);
+                let out = launch.run(&kernel);
+                let want: Vec<f64> = x
+                    .iter()
+                    .scan(0.0, |sum, v| {
+                        *sum += v;
+                        Some(*sum)
+                    })
+                    .collect();
+                let what = case(&kernel, &format!("n={n}"), &trial);
+                assert_close(&format!("{what}: y"), &out.view("y", &Layout::contiguous(&[n])), &want, tolerance::F32);
+                let block_ends: Vec<f64> = (0..blocks).map(|b| want[((b + 1) * block as usize).min(n) - 1]).collect();
+                assert_close(&format!("{what}: prefixes"), out.get("prefixes"), &block_ends, tolerance::F32);
+                assert_eq!(out.get("status"), vec![2.0; blocks], "{what}: status");
+                assert_eq!(out.get("ticket"), [blocks as f64], "{what}: ticket");
+            }
+        }
+    }
+}
+
 #[test]
 fn every_kernel_file_checks_clean() {
     let files = tessera_tests::harness::kernel_files();

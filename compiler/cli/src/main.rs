@@ -85,6 +85,10 @@ enum Command {
     Demo {
         #[arg(default_value = "kernels-dsl")]
         dir: PathBuf,
+        /// Skip the last part, every variant through the GPU backend to PTX
+        /// (minutes): the specializations and the interpreter runs only.
+        #[arg(long)]
+        no_ptx: bool,
     },
     /// Compile every kernel of the files at every point of its tuning space,
     /// for each architecture, into a `.tsb` bundle for the runtime.
@@ -141,7 +145,7 @@ fn main() -> ExitCode {
         Command::Run { file, interp: _, kernel, consts, args, show, seed } => {
             commands::run::run(&file, kernel.as_deref(), &consts, &args, &show, seed)
         }
-        Command::Demo { dir } => commands::demo::run(&dir),
+        Command::Demo { dir, no_ptx } => commands::demo::run(&dir, !no_ptx),
         Command::Build { files, output, arch, consts, jobs, codegen } => {
             commands::build::run(&files, &output, &arch, &consts, jobs, codegen.into())
         }

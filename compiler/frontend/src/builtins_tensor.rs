@@ -197,6 +197,10 @@ impl Lowerer<'_> {
             BuiltinKind::Load => self.load(&a),
             BuiltinKind::Store => self.store(&a),
             BuiltinKind::AtomicAdd => self.atomic_add(&a),
+            BuiltinKind::Fence => {
+                self.b.emit(OpKind::Fence, vec![], vec![]);
+                Ok(Value::Unit)
+            }
             BuiltinKind::MakeBlockPtr => self.make_block_ptr(&a),
             BuiltinKind::Advance => self.advance(&a),
             BuiltinKind::Dot => self.dot(&a),

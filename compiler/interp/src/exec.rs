@@ -424,6 +424,12 @@ impl<'a> Machine<'a> {
                 let mask = if *masked { Some(t(2)?) } else { None };
                 self.memory().atomic_add(t(0)?, t(1)?, mask)?
             }
+            // Programs run one after another, each to completion: every
+            // access of earlier programs is already visible.
+            OpKind::Fence => {
+                arity(0)?;
+                return Ok(None);
+            }
             OpKind::MakeBlockPtr { .. } => {
                 let operands: Vec<&Tensor> = (0..vals.len()).map(t).collect::<Result<_, _>>()?;
                 let Type::BlockPtr { block, .. } = self.result_type(op)? else {

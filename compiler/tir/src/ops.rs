@@ -272,6 +272,11 @@ pub enum OpKind {
     /// Operands: (ptrs, value) or (ptrs, value, mask). Result: the old values
     /// (masked-off lanes give 0). Atomic per element.
     AtomicAdd { masked: bool },
+    /// No operands or results. Every memory access of the program before it
+    /// is ordered before every access after it, as any program of the grid
+    /// observes them (the whole program waits at it): with an atomic flag,
+    /// what lets one program publish results another one reads.
+    Fence,
     /// Operands: base (scalar ptr), then `rank` each of shape (i64),
     /// strides (i64) and offsets (i32). Result: `blockptr<block x elem>`.
     /// `order` lists axes from fastest- to slowest-varying in memory.
@@ -339,6 +344,7 @@ impl OpKind {
             OpKind::Load { .. } => "load",
             OpKind::Store { .. } => "store",
             OpKind::AtomicAdd { .. } => "atomic_add",
+            OpKind::Fence => "fence",
             OpKind::MakeBlockPtr { .. } => "make_block_ptr",
             OpKind::Advance => "advance",
             OpKind::LoadBlock { .. } => "load_block",
@@ -361,7 +367,7 @@ impl OpKind {
 
     /// Ops with effects beyond their results (never removed as dead code).
     pub fn has_side_effects(&self) -> bool {
-        matches!(self, OpKind::Store { .. } | OpKind::AtomicAdd { .. } | OpKind::StoreBlock { .. })
+        matches!(self, OpKind::Store { .. } | OpKind::AtomicAdd { .. } | OpKind::StoreBlock { .. } | OpKind::Fence)
             || self.is_terminator()
     }
 

@@ -913,6 +913,7 @@ impl<'a> Parser<'a> {
             "load" => OpKind::Load { masked: false, has_other: false },
             "store" => OpKind::Store { masked: false },
             "atomic_add" => OpKind::AtomicAdd { masked: false },
+            "fence" => OpKind::Fence,
             "make_block_ptr" => OpKind::MakeBlockPtr { order: Vec::new() },
             "advance" => OpKind::Advance,
             "load_block" => OpKind::LoadBlock { boundary_check: Vec::new(), padding: Padding::Zero },

@@ -212,9 +212,12 @@ impl Verifier<'_> {
     fn contract(&self, op: &Op) -> Check {
         let n = op.operands.len();
         let (want_results, want_regions) = match &op.kind {
-            OpKind::Store { .. } | OpKind::StoreBlock { .. } | OpKind::Yield | OpKind::Condition | OpKind::Return => {
-                (Some(0), 0)
-            }
+            OpKind::Store { .. }
+            | OpKind::StoreBlock { .. }
+            | OpKind::Fence
+            | OpKind::Yield
+            | OpKind::Condition
+            | OpKind::Return => (Some(0), 0),
             OpKind::For => (None, 1),
             OpKind::If | OpKind::While => (None, 2),
             _ => (Some(1), 0),
@@ -552,7 +555,7 @@ impl Verifier<'_> {
                 Ok(())
             }
             OpKind::Yield => Ok(()),
-            OpKind::Return => count(0),
+            OpKind::Return | OpKind::Fence => count(0),
         }
     }
 

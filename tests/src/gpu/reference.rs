@@ -33,6 +33,7 @@ pub const KNOWN: &[&str] = &[
     "matmul_aligned",
     "linear_attention_fwd",
     "linear_attention_fwd_bf16",
+    "prefix_sum",
 ];
 
 /// The expected outputs of `kernel` for `args`; None when there is no
@@ -50,6 +51,7 @@ pub fn expected(
         "layer_norm_fwd" | "layer_norm_fwd_bf16" => layer_norm,
         "matmul" | "matmul_block_ptr" | "matmul_aligned" => matmul,
         "linear_attention_fwd" | "linear_attention_fwd_bf16" => linear_attention,
+        "prefix_sum" => prefix_sum,
         _ => return None,
     };
     Some(family(&Reader { args, consts }))
@@ -119,6 +121,22 @@ fn vector_add(r: &Reader<'_>) -> Result<Vec<Expected>, String> {
     let layout = Layout::contiguous(&[n]);
     let (x, z) = (r.view("x", &layout)?, r.view("z", &layout)?);
     Ok(vec![r.expect("y", layout, reference::vector_add(&x, &z))?])
+}
+
+/// y, the running sum of x (the scratch buffers are the kernel's own business).
+fn prefix_sum(r: &Reader<'_>) -> Result<Vec<Expected>, String> {
+    let n = r.size("n")?;
+    let layout = Layout::contiguous(&[n]);
+    let x = r.view("x", &layout)?;
+    let mut sum = 0.0;
+    let running = x
+        .iter()
+        .map(|v| {
+            sum += v;
+            sum
+        })
+        .collect();
+    Ok(vec![r.expect("y", layout, running)?])
 }
 
 fn softmax(r: &Reader<'_>) -> Result<Vec<Expected>, String> {
@@ -193,7 +211,7 @@ mod tests {
     #[test]
     fn references_agree_with_the_interpreter() {
         type Case<'a> = (&'a str, &'a str, Vec<(&'a str, i64)>, &'a str);
-        let cases: [Case<'_>; 5] = [
+        let cases: [Case<'_>; 6] = [
             ("vector_add.tsr", "vector_add_bf16", vec![], "n=300 x=rand(n) z=rand(n) y=empty(n)"),
             (
                 "softmax.tsr",
@@ -222,6 +240,12 @@ mod tests {
                 "batch=1 heads=2 n=20 e=16 stride_qb=640 stride_qh=320 stride_qn=16 stride_kb=640 stride_kh=320 \
                  stride_kn=16 stride_vb=640 stride_vh=320 stride_vn=16 stride_ob=640 stride_oh=320 stride_on=16 \
                  q=randn(640) k=randn(640) v=randn(640) o=empty(640) s=rand(2, 0.01, 0.5)",
+            ),
+            (
+                "prefix_sum.tsr",
+                "prefix_sum",
+                vec![("BLOCK", 1024)],
+                "n=3000 x=rand(n) y=empty(n) totals=empty(3) prefixes=empty(3) status=zeros(3) ticket=zeros(1)",
             ),
         ];
         for (file, name, consts, args) in cases {

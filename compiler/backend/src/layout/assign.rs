@@ -737,7 +737,12 @@ impl Assigner {
                     self.request(lk, id, 1, value, &layout);
                 }
             }
-            OpKind::Yield | OpKind::Condition | OpKind::Return | OpKind::ProgramId(_) | OpKind::NumPrograms(_) => {}
+            OpKind::Yield
+            | OpKind::Condition
+            | OpKind::Return
+            | OpKind::Fence
+            | OpKind::ProgramId(_)
+            | OpKind::NumPrograms(_) => {}
             OpKind::Unary(_)
             | OpKind::Binary(_)
             | OpKind::Compare(_)

@@ -716,6 +716,16 @@ impl<'k> Lowerer<'_, 'k> {
             OpKind::Load { .. } => self.load(op),
             OpKind::Store { .. } => self.store(op),
             OpKind::AtomicAdd { .. } => self.atomic_add(op),
+            OpKind::Fence => {
+                // Each thread's accesses before the fence are ordered before
+                // its later ones for every observer on the GPU; the barrier
+                // extends that to the whole program (a flag one thread
+                // writes after it follows every thread's earlier stores, and
+                // every thread's reads after it follow a flag one read).
+                self.asm_memory_barrier("fence.acq_rel.gpu;");
+                self.full_barrier();
+                Ok(())
+            }
             OpKind::Dot { precision } => self.dot(op, *precision),
             OpKind::MakeBlockPtr { .. } => self.make_block_ptr(op),
             OpKind::Advance => self.advance(op),

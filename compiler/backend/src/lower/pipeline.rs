@@ -126,6 +126,13 @@ impl Lowerer<'_, '_> {
         let Some(terminator) = body.ops.last().filter(|t| matches!(t.kind, OpKind::Yield)) else {
             return Ok(None);
         };
+        // Prefetching would issue the next trip's loads before this trip's
+        // `fence`, which orders them after it.
+        let mut fenced = false;
+        walk_ops(body, &mut |o: &Op| fenced |= matches!(o.kind, OpKind::Fence));
+        if fenced {
+            return Ok(None);
+        }
         let mut defined_in_body = HashSet::new();
         walk_ops(body, &mut |o: &Op| defined_in_body.extend(o.results.iter().copied()));
         let mut uses: Vec<(&Op, usize, ValueId)> = Vec::new();
@@ -705,6 +712,12 @@ impl Lowerer<'_, '_> {
     /// `inline asm` with no operands or results.
     pub(super) fn asm_void(&mut self, text: &str) {
         self.w.line(format!("llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"\" : () -> ()"));
+    }
+
+    /// [`Self::asm_void`] that LLVM may not move memory accesses across.
+    pub(super) fn asm_memory_barrier(&mut self, text: &str) {
+        self.w
+            .line(format!("llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"~{{memory}}\" : () -> ()"));
     }
 }
 

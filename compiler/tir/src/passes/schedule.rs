@@ -58,7 +58,7 @@ fn latency(op: &Op) -> u64 {
 
 fn touches_memory(op: &Op) -> bool {
     matches!(op.kind, OpKind::Load { .. } | OpKind::LoadBlock { .. } | OpKind::Store { .. } | OpKind::StoreBlock { .. })
-        || matches!(op.kind, OpKind::AtomicAdd { .. })
+        || matches!(op.kind, OpKind::AtomicAdd { .. } | OpKind::Fence)
 }
 
 /// Reorders a run of region-free, non-terminator ops; true when the order changed.
