@@ -141,15 +141,27 @@ fn check_layer_norm(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
     // cols > BLOCK at the first two points (1000 > 256, 2500 > 1024) walks
     // the row in chunks with ragged tails; a row that fits (every row at
     // the third point) is read once and kept in registers.
-    check_layer_norm_at(kernel_name, elem, tol, &[256, 1024, 4096], &[(1, 1), (3, 1000), (7, 300), (2, 2500)]);
+    let points = [one_row(256), one_row(1024), one_row(4096)];
+    check_layer_norm_at(kernel_name, elem, tol, &points, &[(1, 1), (3, 1000), (7, 300), (2, 2500)]);
 }
 
-fn check_layer_norm_at(kernel_name: &str, elem: ScalarType, tol: Tolerance, blocks: &[i64], shapes: &[(usize, usize)]) {
+/// (BLOCK, warps, ROWS) with one row a program and the fewest warps the
+/// tuning space allows the block (at most 2048 lanes a warp).
+fn one_row(block: i64) -> (i64, i64, i64) {
+    (block, (block / 2048).max(4), 1)
+}
+
+fn check_layer_norm_at(
+    kernel_name: &str,
+    elem: ScalarType,
+    tol: Tolerance,
+    points: &[(i64, i64, i64)],
+    shapes: &[(usize, usize)],
+) {
     let eps = 1e-5;
-    for &block in blocks {
-        // The fewest warps the tuning space allows this block (at most 2048 lanes a warp).
-        let warps = (block / 2048).max(4);
-        let kernel = compile("layer_norm.tsr", kernel_name, &[("BLOCK", int(block)), ("warps", int(warps))]);
+    for &(block, warps, rows_per_program) in points {
+        let consts = [("BLOCK", int(block)), ("warps", int(warps)), ("ROWS", int(rows_per_program))];
+        let kernel = compile("layer_norm.tsr", kernel_name, &consts);
         for mut trial in trials(kernel_name) {
             for (i, &(rows, cols)) in shapes.iter().enumerate() {
                 let (x_layout, y_layout) = if i % 2 == 1 {
@@ -199,8 +211,22 @@ fn layer_norm_bf16() {
 #[test]
 fn layer_norm_long_rows() {
     let shapes = [(2, 10000), (1, 20000)];
-    check_layer_norm_at("layer_norm_fwd", ScalarType::F32, tolerance::F32, &[16384], &shapes);
-    check_layer_norm_at("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16, &[16384], &shapes);
+    check_layer_norm_at("layer_norm_fwd", ScalarType::F32, tolerance::F32, &[one_row(16384)], &shapes);
+    check_layer_norm_at("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16, &[one_row(16384)], &shapes);
+}
+
+/// Two rows a program (`ROWS = 2`, 4096-lane chunks): an odd number of rows
+/// leaves the last program one live row; rows shorter than a chunk, ragged
+/// over several, and one row alone.
+#[test]
+fn layer_norm_two_rows_a_program() {
+    let shapes = [(1, 1), (3, 1000), (5, 9000), (4, 4096), (2, 20000)];
+    for (name, elem, tol) in [
+        ("layer_norm_fwd", ScalarType::F32, tolerance::F32),
+        ("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16),
+    ] {
+        check_layer_norm_at(name, elem, tol, &[(4096, 8, 2), (4096, 16, 2)], &shapes);
+    }
 }
 
 /// Rows whose mean is 600 times their spread, walked in chunks: the
