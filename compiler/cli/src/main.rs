@@ -48,6 +48,10 @@ enum Command {
         /// Print the IR after every pass (with --stage tir).
         #[arg(long)]
         print_after_all: bool,
+        /// Integer parameter assumed divisible by 16, as in the specialized
+        /// variants a bundle ships (`/div16(...)` in their labels); repeatable.
+        #[arg(long = "divisible", value_name = "PARAM")]
+        divisible: Vec<String>,
         /// GPU architecture of the backend stages (layout ... sass).
         #[arg(long, default_value = "sm_90a", value_parser = gpu::parse_arch)]
         arch: GpuArch,
@@ -139,8 +143,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { files } => commands::check::run(&files),
-        Command::Emit { file, kernel, consts, stage, print_after_all, arch, codegen } => {
-            commands::emit::run(&file, kernel.as_deref(), &consts, &stage, print_after_all, arch, codegen.into())
+        Command::Emit { file, kernel, consts, stage, print_after_all, divisible, arch, codegen } => {
+            let what = commands::emit::Emit { stage: &stage, print_after_all, divisible: &divisible, arch };
+            commands::emit::run(&file, kernel.as_deref(), &consts, &what, codegen.into())
         }
         Command::Run { file, interp: _, kernel, consts, args, show, seed } => {
             commands::run::run(&file, kernel.as_deref(), &consts, &args, &show, seed)

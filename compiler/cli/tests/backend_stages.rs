@@ -188,3 +188,27 @@ fn layout_stage_follows_the_target() {
     assert!(ampere.contains("#mma<v2, wpc = [2, 2]>"), "{ampere}");
     assert!(hopper.contains("#mma<v2, wpc = [4, 1]>"), "{hopper}");
 }
+
+/// `--divisible` prints a bundle's specialized twin: vector_add's `n` divisible
+/// by 16 lets every access be a 16-byte vector without a run-time check; a
+/// name that is not an integer parameter is E0704 with the ones there are.
+#[test]
+fn divisible_emits_the_specialized_twin() {
+    let emit = |extra: &[&str]| {
+        let mut args = vec!["emit", "kernels-dsl/vector_add.tsr", "--kernel", "vector_add", "--stage", "ptx"];
+        args.extend_from_slice(extra);
+        tessera(&args)
+    };
+    let vectors = |o: &Output| stdout(o).matches("ld.global.v4").count();
+    let (generic, twin) = (emit(&[]), emit(&["--divisible", "n"]));
+    assert!(generic.status.success() && twin.status.success(), "{}{}", stderr(&generic), stderr(&twin));
+    assert_ne!(stdout(&generic), stdout(&twin), "the hint changes the code");
+    assert!(vectors(&twin) >= vectors(&generic) && vectors(&twin) > 0, "16-byte loads in the twin:\n{}", stdout(&twin));
+    let bad = emit(&["--divisible", "x"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("error[E0704]") && stderr(&bad).contains("integer parameters: n"),
+        "{}",
+        stderr(&bad)
+    );
+}

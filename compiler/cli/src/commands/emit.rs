@@ -1,25 +1,34 @@
 //! `tessera emit`: print one stage of the pipeline for one specialization.
 
-use crate::error::{CliError, CliResult, UNKNOWN_STAGE};
+use crate::error::{BAD_ARG, CliError, CliResult, UNKNOWN_STAGE};
 use crate::gpu;
 use crate::source::{load, parse_consts};
 use std::path::Path;
 use std::process::ExitCode;
 use tessera_backend::{Codegen, GpuArch};
+use tessera_runtime::bundle::DIVISIBILITY;
 
 /// Stages this build can print, in pipeline order: the front end's, then the
 /// GPU backend's ([`gpu::STAGES`]).
 pub const STAGES: &[&str] = &["ast", "tir-raw", "tir", "layout", "mlir", "llvm", "ptx", "sass"];
 
+/// What to print: the stage, and how the specialization is made.
+pub struct Emit<'a> {
+    pub stage: &'a str,
+    pub print_after_all: bool,
+    /// Integer parameters assumed divisible by 16 (the build's specialized twins).
+    pub divisible: &'a [String],
+    pub arch: GpuArch,
+}
+
 pub fn run(
     file: &Path,
     kernel: Option<&str>,
     consts: &[String],
-    stage: &str,
-    print_after_all: bool,
-    arch: GpuArch,
+    what: &Emit<'_>,
     codegen: Codegen,
 ) -> CliResult<ExitCode> {
+    let Emit { stage, print_after_all, divisible, arch } = *what;
     if !STAGES.contains(&stage) {
         return Err(CliError::new(UNKNOWN_STAGE, format!("unknown stage `{stage}`"))
             .with_help(format!("stages: {}", STAGES.join(", "))));
@@ -37,11 +46,13 @@ pub fn run(
             println!("{item:#?}");
         }
         "tir-raw" => {
-            let k = source.lower_unoptimized(&signature.name, &consts)?;
+            let mut k = source.lower_unoptimized(&signature.name, &consts)?;
+            assume_divisible(&mut k, divisible)?;
             print!("{}", tessera_tir::printer::print_kernel(&k));
         }
         backend if gpu::STAGES.contains(&backend) => {
-            let k = source.lower(&signature.name, &consts)?;
+            let mut k = source.lower(&signature.name, &consts)?;
+            assume_divisible(&mut k, divisible)?;
             let at = gpu::Context { kernel: &signature.name, file, arch, stage: backend, codegen };
             print!("{}", gpu::stage_text(&k, backend, &at)?);
         }
@@ -55,10 +66,36 @@ pub fn run(
                     .map_err(|e| CliError::new(crate::error::SOURCE_ERRORS, e.to_string()))?;
                 print!("{}", report.dump());
             } else {
-                let k = source.lower(&signature.name, &consts)?;
+                let mut k = source.lower(&signature.name, &consts)?;
+                assume_divisible(&mut k, divisible)?;
                 print!("{}", tessera_tir::printer::print_kernel(&k));
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Marks the integer parameters `names` divisible by 16, as the build does for
+/// a variant's specialized twin; an unknown or non-integer name is an error.
+fn assume_divisible(kernel: &mut tessera_tir::Kernel, names: &[String]) -> CliResult<()> {
+    let integer: Vec<bool> = kernel
+        .params
+        .iter()
+        .map(|p| kernel.values.get(p.value.0 as usize).and_then(|t| t.scalar_elem()).is_some_and(|e| e.is_int()))
+        .collect();
+    for name in names {
+        match kernel.params.iter().position(|p| &p.name == name).filter(|&i| integer[i]) {
+            Some(i) => kernel.params[i].hints.divisibility = Some(DIVISIBILITY),
+            None => {
+                let integers: Vec<&str> =
+                    kernel.params.iter().zip(&integer).filter(|(_, int)| **int).map(|(p, _)| p.name.as_str()).collect();
+                return Err(CliError::new(
+                    BAD_ARG,
+                    format!("`--divisible {name}`: `{}` has no integer parameter `{name}`", kernel.name),
+                )
+                .with_help(format!("its integer parameters: {}", integers.join(", "))));
+            }
+        }
+    }
+    Ok(())
 }
