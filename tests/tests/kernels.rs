@@ -215,7 +215,7 @@ fn layer_norm_long_rows() {
     check_layer_norm_at("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16, &[one_row(16384)], &shapes);
 }
 
-/// Two rows a program (`ROWS = 2`, 4096-lane chunks): an odd number of rows
+/// Two rows a program (`ROWS = 2`, 4096- and 8192-lane chunks): an odd number of rows
 /// leaves the last program one live row; rows shorter than a chunk, ragged
 /// over several, and one row alone.
 #[test]
@@ -225,7 +225,7 @@ fn layer_norm_two_rows_a_program() {
         ("layer_norm_fwd", ScalarType::F32, tolerance::F32),
         ("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16),
     ] {
-        check_layer_norm_at(name, elem, tol, &[(4096, 8, 2), (4096, 16, 2)], &shapes);
+        check_layer_norm_at(name, elem, tol, &[(4096, 8, 2), (4096, 16, 2), (8192, 16, 2)], &shapes);
     }
 }
 
