@@ -472,6 +472,14 @@ fn copy_bandwidth(rt: &Runtime) -> Res<f64> {
     Ok(2.0 * bytes as f64 / (median(t) * 1e-3))
 }
 
+/// Issue 5's benchmark shapes, `[b, h, n, d = e]`.
+const BENCH_SHAPES: [[usize; 4]; 5] =
+    [[8, 16, 2048, 128], [4, 16, 8192, 128], [2, 16, 32768, 128], [1, 16, 65536, 128], [4, 16, 8192, 64]];
+
+/// Constant speed: b*n = 131072 from n = 2048 to 131072.
+const CONSTANT_SPEED_SHAPES: [[usize; 4]; 4] =
+    [[64, 16, 2048, 128], [16, 16, 8192, 128], [4, 16, 32768, 128], [1, 16, 131072, 128]];
+
 /// The first forward+backward at (4, 16, 8192, 128) from an empty tuning
 /// cache (tuning included), the second, and one by new handles on the warm
 /// cache, in seconds; printed as one line.
@@ -484,25 +492,20 @@ fn first_call(rt: &Runtime, la: &LightningAttention) -> Res<(f64, f64, f64)> {
         let tuning = tessera_runtime::TuneOptions { cache_dir: Some(cache.clone()), ..la.tuning().clone() };
         LightningAttention::new(Bundle::from_data(la.bundle().data().clone())).with_tuning(tuning)
     };
-    let fresh = on_cache();
     let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
     let input = random(rt, &p, 0.11, 3)?;
-    let call = || -> Res<f64> {
+    let call = |handles: &LightningAttention| -> Res<f64> {
         let start = Instant::now();
-        let fwd = dev(fresh.forward(rt, &p, &input.inputs()))?;
-        dev(fresh.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;
+        let fwd = dev(handles.forward(rt, &p, &input.inputs()))?;
+        dev(handles.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;
         dev(rt.synchronize())?;
         Ok(start.elapsed().as_secs_f64())
     };
-    let first = call()?;
-    let second = call()?;
+    let fresh = on_cache();
+    let first = call(&fresh)?;
+    let second = call(&fresh)?;
     // As a new process would: new handles, the warm on-disk cache.
-    let warm = on_cache();
-    let start = Instant::now();
-    let fwd = dev(warm.forward(rt, &p, &input.inputs()))?;
-    dev(warm.backward(rt, &p, &input.inputs(), &fwd, input.d_o()))?;
-    dev(rt.synchronize())?;
-    let cached = start.elapsed().as_secs_f64();
+    let cached = call(&on_cache())?;
     println!(
         "first call (empty cache, tuning included) {first:.3} s; second call {:.1} ms; fresh handles, warm cache {:.1} ms",
         second * 1e3,
@@ -527,20 +530,9 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
     println!("copy bandwidth {:.0} GB/s", bw / 1e9);
     lines.push(format!(r#"{{"copy_gbps": {}}}"#, bw / 1e9));
     save(&lines)?;
-    let shapes = [
-        (8, 16, 2048, 128),
-        (4, 16, 8192, 128),
-        (2, 16, 32768, 128),
-        (1, 16, 65536, 128),
-        (4, 16, 8192, 64),
-        // Constant speed at b*n = 131072.
-        (64, 16, 2048, 128),
-        (16, 16, 8192, 128),
-        (4, 16, 32768, 128),
-        (1, 16, 131072, 128),
-    ];
+    let shapes = BENCH_SHAPES.iter().chain(&CONSTANT_SPEED_SHAPES);
     let mut all_correct = true;
-    for (i, (b, h, n, d)) in shapes.into_iter().enumerate() {
+    for (i, &[b, h, n, d]) in shapes.enumerate() {
         let p = Problem::new(b, h, n, d, d, DType::BF16);
         // Every timed shape is first checked against float64 on fresh inputs.
         let correct = check(rt, la, &p, 0.11, 900 + i as u64)?;
@@ -573,16 +565,14 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
 /// key does not hold the segment length, so each length tunes afresh (new
 /// kernel handles on a cache folder of its own, under `TESSERA_CACHE_DIR` or
 /// the temporary folder, `seg-LEN`), and its own picks are what is timed.
-/// Every segment length here is covered by the correctness matrix's
-/// multi-segment problems (the kernels are the same; only the grid and the
-/// pre-pass change).
-/// Forward and forward+backward times of each shape (`[b, h, n, d = e]`,
-/// the bench's when none are given) at segment lengths from 512 tokens to
-/// the whole sequence, each tuned from an empty cache.
+/// Shapes are `[b, h, n, d = e]`, the bench's when none are given; lengths
+/// run from 512 tokens to the whole sequence (at most 16 segments). Every
+/// segment length here is covered by the correctness matrix's multi-segment
+/// problems (the kernels are the same; only the grid and the pre-pass
+/// change).
 fn segments(rt: &Runtime, la: &LightningAttention, shapes: &[[usize; 4]]) -> Res<bool> {
     let root = std::env::var_os("TESSERA_CACHE_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    let bench = [[8, 16, 2048, 128], [4, 16, 8192, 128], [2, 16, 32768, 128], [1, 16, 65536, 128], [4, 16, 8192, 64]];
-    let shapes = if shapes.is_empty() { &bench[..] } else { shapes };
+    let shapes = if shapes.is_empty() { &BENCH_SHAPES[..] } else { shapes };
     for &[b, h, n, d] in shapes {
         let base = Problem::new(b, h, n, d, d, DType::BF16);
         let default = dev(la.fit(rt, &base, false))?.segment_len();

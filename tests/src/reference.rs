@@ -9,6 +9,16 @@ pub fn vector_add(x: &[f64], z: &[f64]) -> Vec<f64> {
     x.iter().zip(z).map(|(a, b)| a + b).collect()
 }
 
+/// The inclusive running sum of `x`.
+pub fn prefix_sum(x: &[f64]) -> Vec<f64> {
+    x.iter()
+        .scan(0.0, |sum, v| {
+            *sum += v;
+            Some(*sum)
+        })
+        .collect()
+}
+
 /// Softmax of each row of `x: [rows, cols]`.
 pub fn softmax(x: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     let mut y = vec![0.0; rows * cols];

@@ -442,13 +442,7 @@ fn prefix_sum() {
                 launch.input("ticket", ScalarType::I32, &[0.0]);
                 launch.int("n", n as i64);
                 let out = launch.run(&kernel);
-                let want: Vec<f64> = x
-                    .iter()
-                    .scan(0.0, |sum, v| {
-                        *sum += v;
-                        Some(*sum)
-                    })
-                    .collect();
+                let want = reference::prefix_sum(&x);
                 let what = case(&kernel, &format!("n={n}"), &trial);
                 assert_close(&format!("{what}: y"), &out.view("y", &Layout::contiguous(&[n])), &want, tolerance::F32);
                 let block_ends: Vec<f64> = (0..blocks).map(|b| want[((b + 1) * block as usize).min(n) - 1]).collect();

@@ -144,10 +144,8 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
     }
     let mut params = tessera_tir::slice::params_feeding(kernel, &roots);
     params.retain(|&i| {
-        kernel.params.get(i).is_some_and(|p| {
-            let integer = kernel.ty(p.value).scalar_elem().is_some_and(|s| s.is_int() && !s.is_bool());
-            integer && p.hints.divisibility.is_none() && !p.hints.contiguous
-        })
+        kernel.is_integer_param(i)
+            && kernel.params.get(i).is_some_and(|p| p.hints.divisibility.is_none() && !p.hints.contiguous)
     });
     params
 }

@@ -388,6 +388,13 @@ impl Kernel {
     pub fn ty(&self, v: ValueId) -> &Type {
         &self.values[v.0 as usize]
     }
+    /// Whether parameter `index` is an integer scalar (not a bool): what a
+    /// divisibility hint may be put on.
+    pub fn is_integer_param(&self, index: usize) -> bool {
+        self.params.get(index).is_some_and(|p| {
+            self.values.get(p.value.0 as usize).and_then(Type::scalar_elem).is_some_and(|s| s.is_int() && !s.is_bool())
+        })
+    }
     /// Add a runtime parameter (also an argument of the body region).
     pub fn add_param(&mut self, name: impl Into<String>, ty: Type, hints: ParamHints) -> ValueId {
         let value = self.new_value(ty);

@@ -59,6 +59,7 @@ pub fn run(
         _ => {
             if print_after_all {
                 let mut k = source.lower_unoptimized(&signature.name, &consts)?;
+                assume_divisible(&mut k, divisible)?;
                 println!("// ----- lowered -----\n{}", tessera_tir::printer::print_kernel(&k));
                 let report = tessera_tir::passes::PassManager::default_pipeline()
                     .print_after(true)
@@ -78,17 +79,14 @@ pub fn run(
 /// Marks the integer parameters `names` divisible by 16, as the build does for
 /// a variant's specialized twin; an unknown or non-integer name is an error.
 fn assume_divisible(kernel: &mut tessera_tir::Kernel, names: &[String]) -> CliResult<()> {
-    let integer: Vec<bool> = kernel
-        .params
-        .iter()
-        .map(|p| kernel.values.get(p.value.0 as usize).and_then(|t| t.scalar_elem()).is_some_and(|e| e.is_int()))
-        .collect();
     for name in names {
-        match kernel.params.iter().position(|p| &p.name == name).filter(|&i| integer[i]) {
+        match kernel.params.iter().position(|p| &p.name == name).filter(|&i| kernel.is_integer_param(i)) {
             Some(i) => kernel.params[i].hints.divisibility = Some(DIVISIBILITY),
             None => {
-                let integers: Vec<&str> =
-                    kernel.params.iter().zip(&integer).filter(|(_, int)| **int).map(|(p, _)| p.name.as_str()).collect();
+                let integers: Vec<&str> = (0..kernel.params.len())
+                    .filter(|&i| kernel.is_integer_param(i))
+                    .map(|i| kernel.params[i].name.as_str())
+                    .collect();
                 return Err(CliError::new(
                     BAD_ARG,
                     format!("`--divisible {name}`: `{}` has no integer parameter `{name}`", kernel.name),
