@@ -11,6 +11,8 @@
 //! TESSERA_PRINT_TUNING=1 target/release/examples/lightning_attention la.tsb first   # ... with each tuning's phases
 //! target/release/examples/lightning_attention la.tsb segments [B H N D]...   # times per segment length
 //! target/release/examples/lightning_attention la.tsb problem 64 16 2048 128 128   # one problem, checked and timed
+//! target/release/examples/lightning_attention la.tsb compare [B H N D]...   # two-pass against chained plans
+//! target/release/examples/lightning_attention la.tsb --chained check   # any mode, with chained plans
 //! ```
 //!
 //! Checks: fresh random inputs, outputs poisoned with NaN before the run,
@@ -32,17 +34,20 @@ use tessera_tests::reference::{AttentionShape, lightning_attention};
 type Res<T> = Result<T, String>;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--chained` anywhere: every problem runs as a chained plan.
+    let chained = args.iter().any(|a| a == "--chained");
+    args.retain(|a| a != "--chained");
     let Some(bundle) = args.first() else {
         eprintln!(
-            "usage: lightning_attention BUNDLE [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
+            "usage: lightning_attention BUNDLE [--chained] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
         );
         std::process::exit(2);
     };
     let json = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
     let result = (|| -> Res<bool> {
         // The bundle first: a bad file is reported without a device.
-        let la = LightningAttention::new(Bundle::open(bundle).map_err(|e| e.to_string())?);
+        let la = LightningAttention::new(Bundle::open(bundle).map_err(|e| e.to_string())?).with_chained(chained);
         let rt = Runtime::new().map_err(|e| e.to_string())?;
         println!("device: {} ({} SMs)", rt.info().name, rt.info().sm_count);
         match args.get(1).map(String::as_str) {
@@ -79,18 +84,10 @@ fn main() {
             }
             Some("bench") => bench(&rt, &la, json.as_deref()),
             Some("first") => first_call(&rt, &la).map(|_| true),
-            Some("segments") => {
-                // segments [B H N D]...: the sweep at those shapes (default: the bench's).
-                let nums: Vec<usize> = args[2..]
-                    .iter()
-                    .map(|a| a.parse().map_err(|e| format!("segments: `{a}`: {e}")))
-                    .collect::<Res<_>>()?;
-                if !nums.len().is_multiple_of(4) {
-                    return Err(format!("segments takes shapes as B H N D groups, got {} numbers", nums.len()));
-                }
-                let shapes: Vec<[usize; 4]> = nums.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
-                segments(&rt, &la, &shapes)
-            }
+            // segments [B H N D]...: the sweep at those shapes (default: the bench's).
+            Some("segments") => segments(&rt, &la, &shape_args("segments", &args[2..])?),
+            // compare [B H N D]...: both plans at those shapes (default: the bench's).
+            Some("compare") => compare(&rt, &la, &shape_args("compare", &args[2..])?),
             Some("problem") => {
                 // problem B H N D E [SEG]: one problem checked, then timed (Bhnd, bf16).
                 let num = |i: usize| -> Res<usize> {
@@ -110,9 +107,9 @@ fn main() {
                 );
                 Ok(correct)
             }
-            Some(other) => {
-                Err(format!("unknown mode `{other}` (check, sanitize, bench, first, segments, problem, profile)"))
-            }
+            Some(other) => Err(format!(
+                "unknown mode `{other}` (check, sanitize, bench, first, segments, compare, problem, profile)"
+            )),
         }
     })();
     match result {
@@ -123,6 +120,16 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// `B H N D` groups of numbers, as `segments` and `compare` take them.
+fn shape_args(mode: &str, args: &[String]) -> Res<Vec<[usize; 4]>> {
+    let nums: Vec<usize> =
+        args.iter().map(|a| a.parse().map_err(|e| format!("{mode}: `{a}`: {e}"))).collect::<Res<_>>()?;
+    if !nums.len().is_multiple_of(4) {
+        return Err(format!("{mode} takes shapes as B H N D groups, got {} numbers", nums.len()));
+    }
+    Ok(nums.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect())
 }
 
 fn dev<T>(r: tessera_runtime::Result<T>) -> Res<T> {
@@ -576,11 +583,15 @@ fn segments(rt: &Runtime, la: &LightningAttention, shapes: &[[usize; 4]]) -> Res
     for &[b, h, n, d] in shapes {
         let base = Problem::new(b, h, n, d, d, DType::BF16);
         let default = dev(la.fit(rt, &base, false))?.segment_len();
-        let mut lens: Vec<usize> = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, n]
-            .into_iter()
-            .filter(|&s| s <= n && n / s <= 16)
-            .chain([default])
-            .collect();
+        // Chained plans take short segments (their states cost nothing to
+        // fold), two-pass ones at most 16.
+        let (lens, most): (&[usize], usize) = if la.chained() {
+            (&[256, 384, 512, 768, 1024, 2048, 4096], 1024)
+        } else {
+            (&[512, 1024, 2048, 4096, 8192, 16384, 32768, 65536], 16)
+        };
+        let mut lens: Vec<usize> =
+            lens.iter().copied().chain([n]).filter(|&s| s <= n && n / s <= most).chain([default]).collect();
         lens.sort_unstable();
         lens.dedup();
         for seg in lens {
@@ -588,7 +599,9 @@ fn segments(rt: &Runtime, la: &LightningAttention, shapes: &[[usize; 4]]) -> Res
                 cache_dir: Some(root.join(format!("seg-{b}-{h}-{n}-{d}-{seg}"))),
                 ..la.tuning().clone()
             };
-            let fresh = LightningAttention::new(Bundle::from_data(la.bundle().data().clone())).with_tuning(tuning);
+            let fresh = LightningAttention::new(Bundle::from_data(la.bundle().data().clone()))
+                .with_tuning(tuning)
+                .with_chained(la.chained());
             let mut p = base.clone();
             p.segment = Some(seg);
             let (f, fb) = time(rt, &fresh, &p, 9)?;
@@ -600,4 +613,50 @@ fn segments(rt: &Runtime, la: &LightningAttention, shapes: &[[usize; 4]]) -> Res
         }
     }
     Ok(true)
+}
+
+/// The two-pass and the chained plan at each shape (`[b, h, n, d = e]`, the
+/// bench's when none are given), each checked against float64 first, then
+/// timed alternately twice (the lower median of each kept), beside the copy
+/// bandwidth: an A/B on one machine.
+fn compare(rt: &Runtime, la: &LightningAttention, shapes: &[[usize; 4]]) -> Res<bool> {
+    let shapes = if shapes.is_empty() { &BENCH_SHAPES[..] } else { shapes };
+    let bw = copy_bandwidth(rt)?;
+    println!("copy bandwidth {:.0} GB/s", bw / 1e9);
+    let plans = [la.clone().with_chained(false), la.clone().with_chained(true)];
+    let mut all_correct = true;
+    for (i, &[b, h, n, d]) in shapes.iter().enumerate() {
+        let p = Problem::new(b, h, n, d, d, DType::BF16);
+        for plan in &plans {
+            all_correct &= check(rt, plan, &p, 0.11, 1300 + i as u64)?;
+        }
+        let mut best = [(f64::MAX, f64::MAX); 2];
+        for _ in 0..2 {
+            for (k, plan) in plans.iter().enumerate() {
+                let (f, fb) = time(rt, plan, &p, 15)?;
+                best[k] = (best[k].0.min(f), best[k].1.min(fb));
+            }
+        }
+        let (floor_f, floor_fb) = floors(&p, bw);
+        for (plan, (f, fb)) in plans.iter().zip(best) {
+            let fitted = dev(plan.fit(rt, &p, false))?;
+            println!(
+                "{}: forward {f:.3} ms ({:.2}x floor), forward+backward {fb:.3} ms ({:.2}x floor), {} segments, workspace {:.1} MB",
+                if plan.chained() { "chained " } else { "two-pass" },
+                f / floor_f,
+                fb / floor_fb,
+                fitted.segments(),
+                fitted.workspace_bytes(true) as f64 / 1e6
+            );
+        }
+        println!(
+            "b={b} h={h} n={n} d=e={d}: chained / two-pass: forward {:.3}, forward+backward {:.3}",
+            best[1].0 / best[0].0,
+            best[1].1 / best[0].1
+        );
+    }
+    if !all_correct {
+        println!("SOME COMPARED SHAPES FAILED THEIR CHECK");
+    }
+    Ok(all_correct)
 }

@@ -29,12 +29,16 @@
 #                                       the pre-pass shapes and (4,16,8192)), tags alternating, twice
 #   bash tests/gpu/session.sh la-const  the constant-speed shapes the bench reaches last, (4,16,32768)
 #                                       and (1,16,131072), each checked and timed (a short call)
+#   bash tests/gpu/session.sh la-chain  two-pass against chained plans (`compare`), every bench and
+#                                       constant-speed shape checked, then timed alternately;
+#                                       LA_CHAIN_SHAPES="B H N D ..." picks the shapes
+# LA_FLAGS=--chained runs la-check, la, la-const or la-seg with chained plans.
 # LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
 # wgmma waited for at once): on the same warm machine as a run on la.tsb, an A/B of the products
 # in flight, or the fallback when la-check fails.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-first|la-ab|la-seg|la-prof|la-const|first|quick}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-first|la-ab|la-seg|la-chain|la-prof|la-const|first|quick}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
@@ -63,13 +67,13 @@ note "session $GROUP, $(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name,driver_v
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 # la_matrix SECONDS: the lightning-attention correctness matrix.
 la_matrix() {
-    step "lightning attention, correctness matrix" "$1" "$OUT/la-check.txt" "$G/bin/lightning_attention" "$LA" check
+    step "lightning attention, correctness matrix" "$1" "$OUT/la-check.txt" "$G/bin/lightning_attention" "$LA" ${LA_FLAGS:-} check
     note "  $(grep -c '^PASS' "$OUT/la-check.txt") passed, $(grep -c '^FAIL' "$OUT/la-check.txt") failed"
     grep '^FAIL' "$OUT/la-check.txt" | head -5 | cut -c1-200 | tee -a "$SUMMARY"
 }
 # la_ours SECONDS: our lightning bench (every shape checked first) and the tuner's picks.
 la_ours() {
-    step "lightning attention bench" "$1" "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$LA" bench --json "$OUT/la-ours.json"
+    step "lightning attention bench" "$1" "$OUT/la-bench.txt" "$G/bin/lightning_attention" "$LA" ${LA_FLAGS:-} bench --json "$OUT/la-ours.json"
     grep -vE '^PASS' "$OUT/la-bench.txt" | cut -c1-200 | tee -a "$SUMMARY"
     picks "$OUT/la-bench.txt"
 }
@@ -121,7 +125,7 @@ case $GROUP in
         la_matrix 300
         for tool in memcheck racecheck; do
             step "lightning attention, ragged sizes, $tool" 120 "$OUT/la-$tool.txt" "$SAN" --tool $tool --error-exitcode 10 \
-                --print-limit 20 "$G/bin/lightning_attention" "$LA" sanitize
+                --print-limit 20 "$G/bin/lightning_attention" "$LA" ${LA_FLAGS:-} sanitize
             note "  $(grep -E 'SUMMARY' "$OUT/la-$tool.txt" | tail -1)"
         done
         ;;
@@ -148,7 +152,7 @@ case $GROUP in
     la-const)
         for shape in "4 16 32768" "1 16 131072"; do
             set -- $shape
-            step "lightning attention ($1, $2, $3)" 140 "$OUT/la-const-$3.txt" "$G/bin/lightning_attention" "$LA" problem $1 $2 $3 128 128
+            step "lightning attention ($1, $2, $3)" 140 "$OUT/la-const-$3.txt" "$G/bin/lightning_attention" "$LA" ${LA_FLAGS:-} problem $1 $2 $3 128 128
             grep -vE '^PASS' "$OUT/la-const-$3.txt" | cut -c1-200 | tee -a "$SUMMARY"
         done
         ;;
@@ -175,11 +179,19 @@ case $GROUP in
         done
         rm -f "$OUT/la-ab-step.txt"
         ;;
+    la-chain)
+        # Two-pass against chained plans at the bench's shapes and the constant-speed ones
+        # (b*n = 131072), each checked first, timed alternately.
+        step "lightning attention, two-pass vs chained" 560 "$OUT/la-chain.txt" "$G/bin/lightning_attention" "$LA" compare \
+            ${LA_CHAIN_SHAPES:-8 16 2048 128 4 16 8192 128 2 16 32768 128 1 16 65536 128 4 16 8192 64 64 16 2048 128 16 16 8192 128 4 16 32768 128 1 16 131072 128}
+        grep -vE '^PASS' "$OUT/la-chain.txt" | cut -c1-200 | tee -a "$SUMMARY"
+        picks "$OUT/la-chain.txt"
+        ;;
     la-seg)
-        step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" segments ${LA_SEG_SHAPES:-}
+        step "lightning attention, segment lengths" 560 "$OUT/la-segments.txt" "$G/bin/lightning_attention" "$LA" ${LA_FLAGS:-} segments ${LA_SEG_SHAPES:-}
         grep -E 'seg' "$OUT/la-segments.txt" | cut -c1-200 | tee -a "$SUMMARY"
         picks "$OUT/la-segments.txt"
         ;;
-    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-first|la-ab|la-seg|la-prof|la-const|first|quick" >&2; exit 2 ;;
+    *) echo "usage: session.sh check|la-check|bench|la|la-peers|la-first|la-ab|la-seg|la-chain|la-prof|la-const|first|quick" >&2; exit 2 ;;
 esac
 note "outputs: $(cd "$OUT" && ls | tr '\n' ' ')"

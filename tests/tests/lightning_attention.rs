@@ -22,6 +22,7 @@ fn scalar(d: DType) -> ScalarType {
     match d {
         DType::BF16 => ScalarType::BF16,
         DType::F16 => ScalarType::F16,
+        DType::I32 => ScalarType::I32,
         _ => ScalarType::F32,
     }
 }
@@ -35,8 +36,63 @@ struct Interp {
 }
 
 impl Interp {
-    fn run(&mut self, steps: &[Step]) {
+    /// Run the steps; with `split`, each chained step as two launches, the
+    /// first over the first `split` walk positions, after which their flags
+    /// are set back to 1 (contribution only), so that the second launch's
+    /// first programs fold contributions all the way back to S0: the path
+    /// of a look-back that programs running one after another never take.
+    fn run(&mut self, steps: &[Step], split: Option<i32>) {
         for step in steps {
+            let arg = |name: &str| match step.args.iter().find(|(n, _)| *n == name) {
+                Some((_, StepArg::I32(v))) => *v,
+                _ => panic!("{}: no integer `{name}`", step.kernel),
+            };
+            match split {
+                Some(k) if step.kernel.starts_with("la_chained") => {
+                    let segments = arg("seg_count");
+                    assert!(0 < k && k < segments, "split {k} of {segments} segments");
+                    let with = |first: i32, count: i32| {
+                        let mut s = step.clone();
+                        for (name, a) in &mut s.args {
+                            match *name {
+                                "seg_first" => *a = StepArg::I32(first),
+                                "seg_count" => *a = StepArg::I32(count),
+                                _ => {}
+                            }
+                        }
+                        s
+                    };
+                    self.launch(&with(0, k));
+                    self.assert_chain_scratch_zero(&step.kernel);
+                    let slices = (arg("ev") as u64).div_ceil(self.point.block_e as u64) as i32;
+                    let streams = arg("batch") * arg("heads") * slices;
+                    let flags = self.bufs.get_mut(&Buf::Flags).unwrap();
+                    let mut values = flags.to_f64();
+                    // Flags are per segment: walk position w is segment w,
+                    // or segments - 1 - w walking backwards.
+                    let (w, streams, all) = (k as usize, streams as usize, segments as usize);
+                    let walked = if arg("reverse") != 0 { all - w..all } else { 0..w };
+                    values[walked.start * streams..walked.end * streams].fill(1.0);
+                    *flags = HostBuffer::from_f64(ScalarType::I32, &values);
+                    self.launch(&with(k, segments - k));
+                }
+                _ => self.launch(step),
+            }
+            if step.kernel.starts_with("la_chained") {
+                self.assert_chain_scratch_zero(&step.kernel);
+            }
+        }
+    }
+
+    /// The last program of a chained launch leaves flags and counters zero.
+    fn assert_chain_scratch_zero(&self, kernel: &str) {
+        for b in [Buf::Flags, Buf::Counters] {
+            assert!(self.get(b).iter().all(|&x| x == 0.0), "{kernel} left `{b}` nonzero");
+        }
+    }
+
+    fn launch(&mut self, step: &Step) {
+        {
             let dk = step.pins.iter().find(|(n, _)| *n == "DK").map_or(0, |p| p.1);
             let point = self.point;
             let kernel = self.kernels.entry((step.kernel.clone(), dk)).or_insert_with(|| {
@@ -102,7 +158,7 @@ fn tol(d: DType) -> Tolerance {
 
 /// One problem: random inputs, the forward and backward plans, every output
 /// against the reference.
-fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64)) {
+fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), split: Option<i32>) {
     let shape = AttentionShape { batch: p.batch, heads: p.heads, n: p.n, d: p.d, e: p.e };
     let elem = scalar(p.dtype);
     let rng = &mut trial.rng;
@@ -136,12 +192,26 @@ fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64)) {
     put(Buf::DO, Some(lv.scatter(&d_o)));
     put(Buf::Decay, Some(s.clone()));
     put(Buf::InitialState, s0.clone());
-    for b in [Buf::O, Buf::DQ, Buf::DK, Buf::DV, Buf::FwdStates, Buf::BwdStates, Buf::FinalState, Buf::DInitialState] {
+    for b in [
+        Buf::O,
+        Buf::DQ,
+        Buf::DK,
+        Buf::DV,
+        Buf::FwdStates,
+        Buf::BwdStates,
+        Buf::Contributions,
+        Buf::FinalState,
+        Buf::DInitialState,
+    ] {
         put(b, None);
     }
+    // A chained plan's flags and counters start zero, as allocations do.
+    for b in [Buf::Flags, Buf::Counters] {
+        put(b, Some(vec![0.0; p.buffer(b).1.iter().product()]));
+    }
     put(Buf::Placeholder, Some(vec![f64::NAN; 4]));
-    run.run(&plan::forward(p).expect("a valid problem"));
-    run.run(&plan::backward(p).expect("a valid problem"));
+    run.run(&plan::forward(p).expect("a valid problem"), split);
+    run.run(&plan::backward(p).expect("a valid problem"), split);
 
     let what = |name: &str| format!("{name}: {p} s={s:?} {}", trial.describe());
     let t = tol(p.dtype);
@@ -210,7 +280,7 @@ fn lightning_attention_bf16() {
             p.scale = scale;
             // s = 0 (no decay) first, then decays up to 1.
             let decay = if i == 0 || (trial.index == 0 && i == 1) { (0.0, 0.0) } else { (0.0, 1.0) };
-            check(&p, &mut trial, POINT_16BIT, decay);
+            check(&p, &mut trial, POINT_16BIT, decay, None);
         }
     }
 }
@@ -222,10 +292,10 @@ fn lightning_attention_f16() {
         p.segment = Some(64);
         p.initial_state = true;
         p.final_state = true;
-        check(&p, &mut trial, POINT_16BIT, (0.0, 1.0));
+        check(&p, &mut trial, POINT_16BIT, (0.0, 1.0), None);
         let mut p = Problem::new(2, 1, 33, 64, 32, DType::F16);
         p.layout = TensorLayout::Bnhd;
-        check(&p, &mut trial, POINT_16BIT, (0.0, 0.0));
+        check(&p, &mut trial, POINT_16BIT, (0.0, 0.0), None);
     }
 }
 
@@ -238,6 +308,65 @@ fn lightning_attention_f32() {
         p.initial_state = true;
         p.final_state = true;
         p.scale = 0.5;
-        check(&p, &mut trial, POINT_F32, (0.0, 1.0));
+        check(&p, &mut trial, POINT_F32, (0.0, 1.0), None);
+    }
+}
+
+/// The chained plan (`la_chained`: one launch per pass, segments handing
+/// each other their states through memory), over the same kinds of
+/// problem: several segments (some not whole blocks, a short last one), d
+/// != e both ways, both layouts, every optional state, no decay; and with
+/// each chained launch split in two, so that a look-back folds the
+/// contributions of every segment before it and S0.
+#[test]
+fn lightning_attention_chained_bf16() {
+    let cases = [
+        // (n, d, e, segment, layout, S0, final, scale, split)
+        (200, 32, 32, 64, TensorLayout::Bhnd, true, true, 1.0, None),
+        (250, 32, 64, 100, TensorLayout::Bnhd, true, false, 0.5, None),
+        (300, 64, 32, 64, TensorLayout::Bhnd, false, true, 1.0, None),
+        (300, 32, 64, 64, TensorLayout::Bhnd, true, true, 1.0, Some(3)),
+        (330, 64, 32, 64, TensorLayout::Bnhd, true, true, 0.25, Some(4)),
+        // One segment: the plain output kernel alone.
+        (100, 32, 32, 128, TensorLayout::Bhnd, true, true, 1.0, None),
+    ];
+    for mut trial in trials("lightning_attention_chained_bf16").into_iter().take(2) {
+        for (i, &(n, d, e, segment, layout, s0, fin, scale, split)) in cases.iter().enumerate() {
+            let mut p = Problem::new(2, 2, n, d, e, DType::BF16);
+            p.layout = layout;
+            p.segment = Some(segment);
+            p.chained = true;
+            p.initial_state = s0;
+            p.final_state = fin;
+            p.scale = scale;
+            // Split launches fold states across several segments: decays
+            // small enough (or none) that far segments still count.
+            let decay = match (split, trial.index) {
+                (Some(_), 0) => (0.0, 0.0),
+                (Some(_), _) => (0.0, 0.02),
+                (None, 0) if i == 0 => (0.0, 0.0),
+                (None, _) => (0.0, 1.0),
+            };
+            check(&p, &mut trial, POINT_16BIT, decay, split);
+        }
+    }
+}
+
+#[test]
+fn lightning_attention_chained_f16_f32() {
+    for mut trial in trials("lightning_attention_chained_f16_f32").into_iter().take(1) {
+        let mut p = Problem::new(1, 2, 130, 32, 32, DType::F16);
+        p.segment = Some(32);
+        p.chained = true;
+        p.initial_state = true;
+        p.final_state = true;
+        check(&p, &mut trial, POINT_16BIT, (0.0, 0.02), Some(2));
+        let mut p = Problem::new(1, 2, 70, 32, 32, DType::F32);
+        p.segment = Some(32);
+        p.chained = true;
+        p.initial_state = true;
+        p.final_state = true;
+        p.scale = 0.5;
+        check(&p, &mut trial, POINT_F32, (0.0, 0.05), Some(1));
     }
 }

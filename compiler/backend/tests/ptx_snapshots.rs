@@ -63,6 +63,9 @@ snapshot_tests! {
     la_output_bf16: "lightning_attn.tsr" "la_output_bf16" ["DK" = 128, "warps" = 8, "stages" = 2];
     la_output_f16: "lightning_attn.tsr" "la_output_f16" ["BLOCK_E" = 32, "stages" = 2];
     la_output_f32: "lightning_attn.tsr" "la_output_f32" ["DK" = 32, "stages" = 2];
+    la_chained_bf16: "lightning_attn.tsr" "la_chained_bf16" ["DK" = 128, "BLOCK_E" = 128, "warps" = 8, "stages" = 2];
+    la_chained_f16: "lightning_attn.tsr" "la_chained_f16" ["BLOCK_E" = 32, "stages" = 2];
+    la_chained_f32: "lightning_attn.tsr" "la_chained_f32" ["DK" = 32, "stages" = 2];
     prefix_sum: "prefix_sum.tsr" "prefix_sum" [];
 }
 

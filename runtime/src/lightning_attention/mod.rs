@@ -38,6 +38,7 @@ pub struct LightningAttention {
     bundle: Bundle,
     tune: TuneOptions,
     poison: bool,
+    chained: bool,
 }
 
 /// The inputs of one problem, on the device: q, k (`[.., n, d]`), v
@@ -59,9 +60,23 @@ pub struct Forward {
     pub o: RawBuffer,
     pub final_state: Option<RawBuffer>,
     /// f32 `[batch*heads, segments, d, e]`: the state entering each segment
-    /// (empty when the plan has no pre-pass, [`Problem::forward_prepass`]).
+    /// (empty when the sequence is one segment). Chained
+    /// ([`Problem::chains`]), the state leaving each segment instead.
     pub states: RawBuffer,
     placeholder: RawBuffer,
+    /// A chained plan's scratch, which the backward's chained pass reuses
+    /// (empty otherwise).
+    chain: ChainScratch,
+}
+
+/// What the programs of a chained pass hand each other: each segment's own
+/// state, and the flags and counters, which are zero between launches (from
+/// the allocation; each launch's last program zeroes them again).
+#[derive(Debug)]
+struct ChainScratch {
+    contributions: RawBuffer,
+    flags: RawBuffer,
+    counters: RawBuffer,
 }
 
 /// Gradients of q, k, v and, when the forward had one, the initial state.
@@ -71,8 +86,8 @@ pub struct Gradients {
     pub dk: RawBuffer,
     pub dv: RawBuffer,
     pub d_initial_state: Option<RawBuffer>,
-    /// Workspace: the reverse segment states (empty without a pre-pass,
-    /// [`Problem::backward_prepass`]).
+    /// Workspace: the reverse segment states (empty when the sequence is
+    /// one segment).
     pub states: RawBuffer,
 }
 
@@ -81,7 +96,18 @@ impl LightningAttention {
     /// shape costs well under a second per kernel.
     pub fn new(bundle: Bundle) -> LightningAttention {
         let tune = TuneOptions { warmup: 2, repeats: 10, budget: Duration::from_millis(150), ..TuneOptions::default() };
-        LightningAttention { bundle, tune, poison: false }
+        LightningAttention { bundle, tune, poison: false, chained: false }
+    }
+
+    /// Run every problem with several segments as a chained plan
+    /// ([`Problem::chained`]), whatever the problem says.
+    pub fn with_chained(mut self, chained: bool) -> LightningAttention {
+        self.chained = chained;
+        self
+    }
+
+    pub fn chained(&self) -> bool {
+        self.chained
     }
 
     /// Fill every output with NaN before the kernels run (for checks: an
@@ -124,6 +150,12 @@ impl LightningAttention {
             final_state: p.final_state.then(|| self.output(rt, p, Buf::FinalState)).transpose()?,
             states: self.output(rt, p, Buf::FwdStates)?,
             placeholder: alloc(rt, p, Buf::Placeholder)?,
+            chain: ChainScratch {
+                contributions: alloc(rt, p, Buf::Contributions)?,
+                // Allocations start zeroed, as the flags and counters must.
+                flags: alloc(rt, p, Buf::Flags)?,
+                counters: alloc(rt, p, Buf::Counters)?,
+            },
         })
     }
 
@@ -134,6 +166,7 @@ impl LightningAttention {
         bufs.inputs(p, inputs)?;
         bufs.input(p, Buf::O, &fwd.o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
+        bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
         if let Some(f) = &fwd.final_state {
             bufs.input(p, Buf::FinalState, f)?;
@@ -181,6 +214,7 @@ impl LightningAttention {
         bufs.inputs(p, inputs)?;
         bufs.input(p, Buf::DO, d_o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
+        bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
         bufs.input(p, Buf::DQ, &grads.dq)?;
         bufs.input(p, Buf::DK, &grads.dk)?;
@@ -205,14 +239,16 @@ impl LightningAttention {
         Ok(buffer)
     }
 
-    /// The problem as it will run on this device: checked, with its segment
-    /// length fixed from the device's multiprocessor count.
+    /// The problem as it will run on this device: checked, chained when
+    /// this runner chains, with its segment length fixed from the device's
+    /// multiprocessor count.
     pub fn fit(&self, rt: &Runtime, p: &Problem, initial_state: bool) -> Result<Problem> {
         let mut p = p.clone();
         p.initial_state = initial_state;
+        p.chained |= self.chained;
         p.check()?;
         if p.segment.is_none() {
-            p.segment = Some(p.default_segment(rt.info().sm_count as usize));
+            p.segment = Some(p.segment_for(rt.info().sm_count as usize));
         }
         Ok(p)
     }
@@ -291,6 +327,13 @@ impl<'a> Buffers<'a> {
         }
         self.set(b, buffer);
         Ok(())
+    }
+
+    /// A chained plan's scratch, from the forward that allocated it.
+    fn chain(&mut self, p: &Problem, fwd: &'a Forward) -> Result<()> {
+        self.input(p, Buf::Contributions, &fwd.chain.contributions)?;
+        self.input(p, Buf::Flags, &fwd.chain.flags)?;
+        self.input(p, Buf::Counters, &fwd.chain.counters)
     }
 
     fn get(&self, b: Buf) -> Result<&'a RawBuffer> {

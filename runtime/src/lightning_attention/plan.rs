@@ -13,6 +13,12 @@
 //! and dv from (k, q, do) and the reverse ones (writing dS0), walking
 //! backwards. Every pass walks each segment the other way from the pass
 //! before it, so it starts on tokens that pass read last, still in L2.
+//!
+//! With [`Problem::chained`] (and several segments) the forward's two
+//! launches are one, `la_chained`, whose programs hand each other the
+//! segment states through memory (a decoupled look-back), and likewise the
+//! reverse chunk states and dk; dq and dv then read the one inclusive state
+//! of the segment before theirs instead of folding chunk states.
 
 use crate::bundle::DType;
 use std::fmt;
@@ -45,16 +51,27 @@ pub struct Problem {
     pub initial_state: bool,
     /// The final state H(n-1), f32 `[batch, heads, d, e]`, is wanted.
     pub final_state: bool,
-    /// Tokens per segment; None: [`Problem::default_segment`].
+    /// Tokens per segment; None: [`Problem::default_segment`] (or
+    /// [`CHAINED_SEGMENT`] when chained).
     pub segment: Option<usize>,
+    /// Chain the segments in one launch per pass instead of a chunk-state
+    /// pass before the outputs (see the module documentation); off by
+    /// default until the H100 says it pays.
+    pub chained: bool,
 }
+
+/// Tokens per segment of a chained plan: short, so that a program's keys and
+/// values, read for its segment's state, are still in L2 when it walks them
+/// again for the outputs (132 programs of 512 tokens of two d = 128 bf16
+/// tensors: 34 MB of the H100's 50 MB).
+pub const CHAINED_SEGMENT: usize = 512;
 
 /// `b=2 h=4 n=4097 d=64 e=64 bf16 Bhnd seg=512 scale=1 S0=true final=true`, for messages.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "b={} h={} n={} d={} e={} {} {:?} seg={} scale={} S0={} final={}",
+            "b={} h={} n={} d={} e={} {} {:?} seg={}{} scale={} S0={} final={}",
             self.batch,
             self.heads,
             self.n,
@@ -63,6 +80,7 @@ impl fmt::Display for Problem {
             self.dtype,
             self.layout,
             self.segment_len(),
+            if self.chained { " chained" } else { "" },
             self.scale,
             self.initial_state,
             self.final_state
@@ -93,6 +111,7 @@ impl Problem {
             initial_state: false,
             final_state: false,
             segment: None,
+            chained: false,
         }
     }
 
@@ -145,22 +164,43 @@ impl Problem {
         seg.max(512).min(self.n.div_ceil(256) * 256)
     }
 
+    /// The segment length of a chained plan: [`CHAINED_SEGMENT`], unless
+    /// [`Problem::default_segment`] makes the sequence one segment (nothing
+    /// to chain).
+    pub fn default_chained_segment(&self, sm_count: usize) -> usize {
+        let seg = self.default_segment(sm_count);
+        if seg >= self.n { seg } else { CHAINED_SEGMENT }
+    }
+
     /// Whether the forward runs chunk states before the outputs: with
-    /// several segments (the state entering each folds those before it).
-    /// One segment starts from S0 or zeros; the final state always comes
-    /// from the output program of the last segment.
+    /// several segments (the state entering each folds those before it),
+    /// unless chained. One segment starts from S0 or zeros; the final state
+    /// always comes from the output program of the last segment.
     pub fn forward_prepass(&self) -> bool {
-        self.segments() > 1
+        self.segments() > 1 && !self.chained
     }
 
-    /// Whether the backward runs reverse chunk states: with several
-    /// segments (dS0 comes from the dv pass's program of the first).
+    /// Whether the backward runs reverse chunk states: as the forward
+    /// (dS0 comes from the dv pass's program of the first segment).
     pub fn backward_prepass(&self) -> bool {
-        self.segments() > 1
+        self.forward_prepass()
     }
 
+    /// Whether the segments hand each other their states in the pass that
+    /// walks them (`la_chained`): chained, with several segments.
+    pub fn chains(&self) -> bool {
+        self.segments() > 1 && self.chained
+    }
+
+    /// Tokens per segment, with the segment rule for 132 multiprocessors
+    /// (the H100's) when none is set.
     pub fn segment_len(&self) -> usize {
-        self.segment.unwrap_or_else(|| self.default_segment(132))
+        self.segment.unwrap_or_else(|| self.segment_for(132))
+    }
+
+    /// The default segment length for `sm_count` multiprocessors.
+    pub fn segment_for(&self, sm_count: usize) -> usize {
+        if self.chained { self.default_chained_segment(sm_count) } else { self.default_segment(sm_count) }
     }
 
     pub fn segments(&self) -> usize {
@@ -177,13 +217,21 @@ impl Problem {
         self.batch * self.heads * self.segments() * self.d * self.e
     }
 
-    /// Segments a state buffer holds: none when no pre-pass fills it.
+    /// Segments a state buffer holds: none when no pass fills it (one
+    /// segment), and the contributions only when chained.
     fn state_segments(&self, b: Buf) -> usize {
         let used = match b {
-            Buf::FwdStates => self.forward_prepass(),
-            _ => self.backward_prepass(),
+            Buf::Contributions => self.chains(),
+            _ => self.segments() > 1,
         };
         if used { self.segments() } else { 0 }
+    }
+
+    /// Flags of a chained pass: one per segment and stream (a (batch,
+    /// head, value slice)), for the narrowest slice any variant takes (32
+    /// columns); none unless chained.
+    fn flag_count(&self) -> usize {
+        if self.chains() { self.segments() * self.batch * self.heads * self.d.max(self.e).div_ceil(32) } else { 0 }
     }
 
     /// Elements of S0, the final state or dS0.
@@ -207,7 +255,11 @@ impl Problem {
                 (self.dtype, shape)
             }
             Buf::Decay => (DType::F32, vec![heads]),
-            Buf::FwdStates | Buf::BwdStates => (DType::F32, vec![batch * heads, self.state_segments(b), d, e]),
+            Buf::FwdStates | Buf::BwdStates | Buf::Contributions => {
+                (DType::F32, vec![batch * heads, self.state_segments(b), d, e])
+            }
+            Buf::Flags => (DType::I32, vec![self.flag_count()]),
+            Buf::Counters => (DType::I32, vec![2]),
             Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, vec![batch, heads, d, e]),
             Buf::Placeholder => (DType::F32, vec![4]),
         }
@@ -232,14 +284,16 @@ impl Problem {
 
     /// Device memory the plan allocates beyond inputs, outputs and
     /// gradients: the forward states (kept for the backward), the reverse
-    /// states (none without a pre-pass), and a 16-byte placeholder.
+    /// states (none with one segment), a chained plan's contributions,
+    /// flags and counters, and a 16-byte placeholder.
     pub fn workspace_bytes(&self, backward: bool) -> usize {
         let per_segment = self.batch * self.heads * self.d * self.e * 4;
-        let mut segments = self.state_segments(Buf::FwdStates);
+        let mut segments = self.state_segments(Buf::FwdStates) + self.state_segments(Buf::Contributions);
         if backward {
             segments += self.state_segments(Buf::BwdStates);
         }
-        per_segment * segments + 16
+        let chain = if self.chains() { 4 * (self.flag_count() + 2) } else { 0 };
+        per_segment * segments + chain + 16
     }
 
     fn suffix(&self) -> &'static str {
@@ -270,7 +324,19 @@ pub enum Buf {
     FwdStates,
     /// Same shape: each segment's reverse contribution, decayed to its
     /// start; the first segment's slot is never written or read.
+    /// Chained, the forward's holds each segment's inclusive state (the
+    /// state leaving it, `[d, e]`), the reverse one R^T leaving each
+    /// segment backwards (`[e, d]`, as dk carries it).
     BwdStates,
+    /// A chained pass's own state of each segment (the forward's, then
+    /// reused by the backward's dk pass), same shape as the states.
+    Contributions,
+    /// i32 flags of a chained pass (0 none, 1 contribution published, 2
+    /// inclusive state published); zero between launches.
+    Flags,
+    /// i32 `[2]`: a chained pass's ticket and finished-program count; zero
+    /// between launches.
+    Counters,
     InitialState,
     FinalState,
     DInitialState,
@@ -292,6 +358,9 @@ impl fmt::Display for Buf {
             Buf::Decay => "s",
             Buf::FwdStates => "forward states",
             Buf::BwdStates => "reverse states",
+            Buf::Contributions => "segment contributions",
+            Buf::Flags => "chain flags",
+            Buf::Counters => "chain counters",
             Buf::InitialState => "initial state",
             Buf::FinalState => "final state",
             Buf::DInitialState => "initial-state gradient",
@@ -349,9 +418,20 @@ impl Step {
     }
 }
 
+/// Where an output pass's entering states come from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fold {
+    /// One segment: S0 or zeros.
+    Nothing,
+    /// The chunk states of every segment walked before (`fold` = 1).
+    Chunks(Buf),
+    /// The inclusive state of the segment walked just before (`fold` = 2).
+    Inclusive(Buf),
+}
+
 /// Operands of one output pass: (q, k, v, o) roles, key and value widths,
-/// the chunk states it folds and whether it reads them (and S0) transposed,
-/// and the final state (or dS0) its last-walked segment writes.
+/// the states it folds (or, chained, writes) and their strides as it sees
+/// them, and the final state (or dS0) its last-walked segment writes.
 struct OutputPass {
     q: Buf,
     k: Buf,
@@ -359,11 +439,11 @@ struct OutputPass {
     o: Buf,
     key_width: usize,
     value_width: usize,
-    /// Chunk states of the segments walked before each one (None: one segment).
-    chunks: Option<Buf>,
+    fold: Fold,
+    /// Row and column strides of a `[key_width, value_width]` state tile.
+    state_strides: (i64, i64),
     init: Option<Buf>,
     fin: Option<Buf>,
-    transposed: bool,
     reverse: bool,
     c_inter: f32,
     c_state: f32,
@@ -400,16 +480,15 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f
         .pin("DK", p.d)
 }
 
-fn output(p: &Problem, pass: OutputPass) -> Step {
+/// The arguments `la_output` and `la_chained` share: operands, sizes,
+/// strides, S0 and the final state, direction and scales.
+fn walk_args(p: &Problem, kernel: &str, pass: &OutputPass) -> Step {
     let (d, e) = (p.d as i64, p.e as i64);
-    // States are [d, e] row-major; a transposed read sees [e, d].
-    let (st_r, st_c) = if pass.transposed { (1, e) } else { (e, 1) };
-    let step = Step::new(format!("la_output_{}", p.suffix()))
+    let step = Step::new(format!("{kernel}_{}", p.suffix()))
         .buf("q", pass.q)
         .buf("k", pass.k)
         .buf("v", pass.v)
         .out("o", pass.o)
-        .buf("st", pass.chunks.unwrap_or(Buf::Placeholder))
         .buf("init", pass.init.unwrap_or(Buf::Placeholder));
     let step = match pass.fin {
         Some(f) => step.out("fin", f),
@@ -425,13 +504,11 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(p.width_of(pass.k)))
         .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(pass.v)))
         .strides(["stride_ob", "stride_oh", "stride_on"], p.strides(p.width_of(pass.o)))
-        .int("st_bh", if pass.chunks.is_some() { p.segments() as i64 * d * e } else { 0 })
         .int("st_seg", d * e)
-        .int("st_r", st_r)
-        .int("st_c", st_c)
+        .int("st_r", pass.state_strides.0)
+        .int("st_c", pass.state_strides.1)
         .int("head_st", d * e)
         .int("has_init", i64::from(pass.init.is_some()))
-        .int("fold", i64::from(pass.chunks.is_some()))
         .int("has_fin", i64::from(pass.fin.is_some()))
         .int("reverse", i64::from(pass.reverse))
         .float("c_intra", p.scale)
@@ -440,59 +517,82 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         .pin("DK", pass.key_width)
 }
 
-/// The forward: o, and the final state when asked for. Leaves the chunk
+fn output(p: &Problem, pass: OutputPass) -> Step {
+    let (states, fold) = match pass.fold {
+        Fold::Nothing => (None, 0),
+        Fold::Chunks(b) => (Some(b), 1),
+        Fold::Inclusive(b) => (Some(b), 2),
+    };
+    let st_bh = if states.is_some() { (p.segments() * p.d * p.e) as i64 } else { 0 };
+    walk_args(p, "la_output", &pass).buf("st", states.unwrap_or(Buf::Placeholder)).int("st_bh", st_bh).int("fold", fold)
+}
+
+/// A chained pass: outputs, and the inclusive state of every segment but
+/// the one walked last in `states` (read by a later pass with
+/// [`Fold::Inclusive`]).
+fn chained(p: &Problem, pass: OutputPass, states: Buf) -> Step {
+    walk_args(p, "la_chained", &pass)
+        .out("st", states)
+        .buf("agg", Buf::Contributions)
+        .buf("flags", Buf::Flags)
+        .buf("counters", Buf::Counters)
+        .int("st_bh", (p.segments() * p.d * p.e) as i64)
+        .int("seg_first", 0)
+        .int("seg_count", p.segments() as i64)
+}
+
+/// The forward: o, and the final state when asked for. Leaves the segment
 /// states in [`Buf::FwdStates`] for the backward's dq. Fails for a problem
 /// [`Problem::check`] refuses (its sizes would not fit the i32 arguments,
 /// for one).
 pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     p.check()?;
     let c = p.scale;
+    let pass = OutputPass {
+        q: Buf::Q,
+        k: Buf::K,
+        v: Buf::V,
+        o: Buf::O,
+        key_width: p.d,
+        value_width: p.e,
+        fold: Fold::Nothing,
+        state_strides: (p.e as i64, 1),
+        init: p.initial_state.then_some(Buf::InitialState),
+        fin: p.final_state.then_some(Buf::FinalState),
+        reverse: false,
+        c_inter: 1.0,
+        c_state: c,
+    };
+    if p.chains() {
+        return Ok(vec![chained(p, pass, Buf::FwdStates)]);
+    }
     let mut steps = Vec::with_capacity(2);
     if p.forward_prepass() {
         steps.push(chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c));
     }
-    steps.push(output(
-        p,
-        OutputPass {
-            q: Buf::Q,
-            k: Buf::K,
-            v: Buf::V,
-            o: Buf::O,
-            key_width: p.d,
-            value_width: p.e,
-            chunks: p.forward_prepass().then_some(Buf::FwdStates),
-            init: p.initial_state.then_some(Buf::InitialState),
-            fin: p.final_state.then_some(Buf::FinalState),
-            transposed: false,
-            reverse: false,
-            c_inter: 1.0,
-            c_state: c,
-        },
-    ));
+    let fold = if p.forward_prepass() { Fold::Chunks(Buf::FwdStates) } else { Fold::Nothing };
+    steps.push(output(p, OutputPass { fold, ..pass }));
     Ok(steps)
 }
 
-/// The backward, after [`forward`] (it reads the forward's chunk states):
+/// The backward, after [`forward`] (it reads the forward's segment states):
 /// the reverse chunk states, dk, dq, dv, and dS0 when there is an initial
-/// state.
+/// state; chained, dk hands the reverse states on itself.
 pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     p.check()?;
-    let c = p.scale;
-    let fwd_chunks = p.forward_prepass().then_some(Buf::FwdStates);
-    let rev_chunks = p.backward_prepass().then_some(Buf::BwdStates);
-    let init = p.initial_state.then_some(Buf::InitialState);
+    let (c, d, e) = (p.scale, p.d as i64, p.e as i64);
     let mut steps = Vec::with_capacity(4);
-    let pass = |q, k, v, o, widths: (usize, usize), chunks, transposed, reverse, c_inter, c_state| OutputPass {
+    let pass = |q, k, v, o, widths: (usize, usize), reverse, c_inter, c_state| OutputPass {
         q,
         k,
         v,
         o,
         key_width: widths.0,
         value_width: widths.1,
-        chunks,
+        fold: Fold::Nothing,
+        state_strides: (1, e),
         init: None,
         fin: None,
-        transposed,
         reverse,
         c_inter,
         c_state,
@@ -501,18 +601,33 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     // with it that are still in L2: the reverse chunk states walk each
     // segment forwards over (q, do); dk walks back over (v, do, q); dq
     // forwards over (do, v, k); dv back over (k, q, do).
-    if p.backward_prepass() {
-        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0));
-    }
     // dk(j) = c v(j) R(j)^T: queries v, keys do, values q, backwards.
-    steps.push(output(p, pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, (p.e, p.d), rev_chunks, true, true, c, 1.0)));
-    // dq(t) = do(t) H(t)^T: queries do, keys v, values k; H from S0 too.
-    let dq = pass(Buf::DO, Buf::V, Buf::K, Buf::DQ, (p.e, p.d), fwd_chunks, true, false, 1.0, c);
-    steps.push(output(p, OutputPass { init, ..dq }));
+    let dk = pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, (p.e, p.d), true, c, 1.0);
+    // dq(t) = do(t) H(t)^T: queries do, keys v, values k; H from S0 too,
+    // read transposed from the forward's [d, e] states.
+    let dq = pass(Buf::DO, Buf::V, Buf::K, Buf::DQ, (p.e, p.d), false, 1.0, c);
+    let dq = OutputPass { init: p.initial_state.then_some(Buf::InitialState), ..dq };
     // dv(j) = c k(j) R(j): queries k, keys q, values do, backwards; its
     // first segment ends with R(0), and dS0 = lambda R(0).
-    let dv = pass(Buf::K, Buf::Q, Buf::DO, Buf::DV, (p.d, p.e), rev_chunks, false, true, c, 1.0);
-    steps.push(output(p, OutputPass { fin: p.initial_state.then_some(Buf::DInitialState), ..dv }));
+    let dv = pass(Buf::K, Buf::Q, Buf::DO, Buf::DV, (p.d, p.e), true, c, 1.0);
+    let dv = OutputPass { fin: p.initial_state.then_some(Buf::DInitialState), ..dv };
+    if p.chains() {
+        // dk carries R^T and leaves it [e, d] row-major: dv reads it transposed.
+        steps.push(chained(p, OutputPass { state_strides: (d, 1), ..dk }, Buf::BwdStates));
+        steps.push(output(p, OutputPass { fold: Fold::Inclusive(Buf::FwdStates), ..dq }));
+        steps.push(output(p, OutputPass { fold: Fold::Inclusive(Buf::BwdStates), state_strides: (1, d), ..dv }));
+        return Ok(steps);
+    }
+    let (fwd_chunks, rev_chunks) = if p.backward_prepass() {
+        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0));
+        (Fold::Chunks(Buf::FwdStates), Fold::Chunks(Buf::BwdStates))
+    } else {
+        (Fold::Nothing, Fold::Nothing)
+    };
+    // The reverse chunk states are R, [d, e] like the forward's.
+    steps.push(output(p, OutputPass { fold: rev_chunks, ..dk }));
+    steps.push(output(p, OutputPass { fold: fwd_chunks, ..dq }));
+    steps.push(output(p, OutputPass { fold: rev_chunks, state_strides: (e, 1), ..dv }));
     Ok(steps)
 }
 
@@ -615,6 +730,59 @@ mod tests {
         assert_eq!(kernels(&forward(&p).unwrap()).len(), 2);
         assert_eq!(kernels(&backward(&p).unwrap()).len(), 4);
         assert_eq!(p.workspace_bytes(false), 2 * 2 * 64 * 64 * 4 + 16);
+    }
+
+    /// Chained: one launch per chained pass, dq and dv reading the one
+    /// inclusive state before them, states strided as each pass carries them.
+    #[test]
+    fn chained_plans_hand_states_on_in_one_launch() {
+        let mut p = Problem::new(1, 2, 4000, 32, 64, DType::BF16);
+        p.chained = true;
+        assert_eq!(p.segment_len(), CHAINED_SEGMENT);
+        assert_eq!(p.segments(), 8);
+        assert!(p.chains() && !p.forward_prepass() && !p.backward_prepass());
+        p.initial_state = true;
+        p.final_state = true;
+        let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
+        assert_eq!(kernels(&fwd), ["la_chained_bf16"]);
+        assert_eq!(kernels(&bwd), ["la_chained_bf16", "la_output_bf16", "la_output_bf16"]);
+        let i = |v: i64| Some(StepArg::I32(v as i32));
+        let buf = |b: Buf| Some(StepArg::Buf(b));
+        // The forward leaves H [d, e]; dk leaves R^T [e, d].
+        assert_eq!(
+            (arg(&fwd[0], "st"), arg(&fwd[0], "st_r"), arg(&fwd[0], "st_c")),
+            (buf(Buf::FwdStates), i(64), i(1))
+        );
+        assert_eq!(
+            (arg(&bwd[0], "st"), arg(&bwd[0], "st_r"), arg(&bwd[0], "st_c")),
+            (buf(Buf::BwdStates), i(32), i(1))
+        );
+        assert_eq!((arg(&fwd[0], "seg_first"), arg(&fwd[0], "seg_count")), (i(0), i(8)));
+        assert_eq!(arg(&bwd[0], "reverse"), i(1));
+        // What tuning compares: the outputs and the inclusive states.
+        assert_eq!(fwd[0].outputs, ["o", "fin", "st"]);
+        assert_eq!(bwd[0].outputs, ["o", "st"]);
+        // dq reads H^T, dv reads R from R^T, each one state (fold 2).
+        assert_eq!(
+            (arg(&bwd[1], "fold"), arg(&bwd[1], "st"), arg(&bwd[1], "st_r"), arg(&bwd[1], "st_c")),
+            (i(2), buf(Buf::FwdStates), i(1), i(64))
+        );
+        assert_eq!(
+            (arg(&bwd[2], "fold"), arg(&bwd[2], "st"), arg(&bwd[2], "st_r"), arg(&bwd[2], "st_c")),
+            (i(2), buf(Buf::BwdStates), i(1), i(32))
+        );
+        assert_eq!(arg(&bwd[2], "fin"), buf(Buf::DInitialState));
+        // Workspace: three state buffers of 8 segments, the flags (32-column
+        // slices of the wider width) and two counters.
+        let states = 2 * 8 * 32 * 64 * 4;
+        assert_eq!(p.workspace_bytes(true), 3 * states + 4 * (8 * 2 * 2 + 2) + 16);
+        assert_eq!(p.workspace_bytes(false), 2 * states + 4 * (8 * 2 * 2 + 2) + 16);
+        // A sequence that is one segment anyway runs the plain output kernel.
+        let mut short = Problem::new(8, 16, 2048, 128, 128, DType::BF16);
+        short.chained = true;
+        assert_eq!(short.default_chained_segment(132), 2048);
+        assert_eq!(kernels(&forward(&short).unwrap()), ["la_output_bf16"]);
+        assert_eq!(short.workspace_bytes(true), 16);
     }
 
     #[test]
