@@ -37,9 +37,10 @@ struct Interp {
 
 impl Interp {
     /// Run the steps; with `split`, each chained step as two launches, the
-    /// first over the first `split` walk positions, after which their flags
-    /// are set back to 1 (contribution only), so that the second launch's
-    /// first programs fold contributions all the way back to S0: the path
+    /// first over the first `split` walk positions, after which their slots
+    /// get their segments' own states back (from `la_chunk_state` with the
+    /// chained step's operands) and their flags 1, so that the second
+    /// launch's first programs fold those all the way back to S0: the path
     /// of a look-back that programs running one after another never take.
     fn run(&mut self, steps: &[Step], split: Option<i32>) {
         for step in steps {
@@ -64,6 +65,13 @@ impl Interp {
                     };
                     self.launch(&with(0, k));
                     self.assert_chain_scratch_zero(&step.kernel);
+                    // The first launch's inclusive states, put back after the
+                    // second (the passes after read them).
+                    let Some((_, StepArg::Buf(states))) = step.args.iter().find(|(n, _)| *n == "st") else {
+                        panic!("{}: no `st`", step.kernel)
+                    };
+                    let inclusive = self.get(*states);
+                    self.launch(&own_states(step, k));
                     let slices = (arg("ev") as u64).div_ceil(self.point.block_e as u64) as i32;
                     let streams = arg("batch") * arg("heads") * slices;
                     let flags = self.bufs.get_mut(&Buf::Flags).unwrap();
@@ -75,6 +83,17 @@ impl Interp {
                     values[walked.start * streams..walked.end * streams].fill(1.0);
                     *flags = HostBuffer::from_f64(ScalarType::I32, &values);
                     self.launch(&with(k, segments - k));
+                    let mut merged = self.get(*states);
+                    let (bh, per_head, slot) =
+                        ((arg("batch") * arg("heads")) as usize, arg("st_bh") as usize, arg("st_seg") as usize);
+                    for head in 0..bh {
+                        for j in walked.clone() {
+                            let at = head * per_head + j * slot..head * per_head + (j + 1) * slot;
+                            merged[at.clone()].copy_from_slice(&inclusive[at]);
+                        }
+                    }
+                    let elem = self.bufs[states].elem();
+                    self.bufs.insert(*states, HostBuffer::from_f64(elem, &merged));
                 }
                 _ => self.launch(step),
             }
@@ -136,6 +155,50 @@ impl Interp {
     }
 }
 
+/// The chunk-state launch that writes, into a chained step's state slots,
+/// the own states of the segments at its first `walked` walk positions.
+fn own_states(chained: &Step, walked: i32) -> Step {
+    let mut step = chained.clone();
+    step.kernel = chained.kernel.replace("la_chained", "la_chunk_state");
+    let get = |name: &str| chained.args.iter().find(|(n, _)| *n == name).map(|(_, a)| *a);
+    let (Some(StepArg::I32(segments)), Some(StepArg::I32(reverse)), Some(StepArg::F32(c_state))) =
+        (get("seg_count"), get("reverse"), get("c_state"))
+    else {
+        panic!("{}: no seg_count, reverse or c_state", chained.kernel)
+    };
+    let first = if reverse != 0 { segments - walked } else { 0 };
+    let wanted = [
+        "k",
+        "v",
+        "st",
+        "s",
+        "batch",
+        "heads",
+        "n",
+        "ev",
+        "seg_len",
+        "stride_kb",
+        "stride_kh",
+        "stride_kn",
+        "stride_vb",
+        "stride_vh",
+        "stride_vn",
+        "st_bh",
+        "st_seg",
+        "st_r",
+        "st_c",
+        "reverse",
+    ];
+    step.args.retain(|(n, _)| wanted.contains(n));
+    step.args.extend([
+        ("scale", StepArg::F32(c_state)),
+        ("seg_first", StepArg::I32(first)),
+        ("seg_count", StepArg::I32(walked)),
+    ]);
+    step.outputs = vec!["st"];
+    step
+}
+
 /// The `[b, h, n, w]` view of a tensor of width `w` as the problem stores it,
 /// checked against the strides the plan passes to the kernels.
 fn layout(p: &Problem, w: usize) -> Layout {
@@ -192,17 +255,7 @@ fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), split:
     put(Buf::DO, Some(lv.scatter(&d_o)));
     put(Buf::Decay, Some(s.clone()));
     put(Buf::InitialState, s0.clone());
-    for b in [
-        Buf::O,
-        Buf::DQ,
-        Buf::DK,
-        Buf::DV,
-        Buf::FwdStates,
-        Buf::BwdStates,
-        Buf::Contributions,
-        Buf::FinalState,
-        Buf::DInitialState,
-    ] {
+    for b in [Buf::O, Buf::DQ, Buf::DK, Buf::DV, Buf::FwdStates, Buf::BwdStates, Buf::FinalState, Buf::DInitialState] {
         put(b, None);
     }
     // A chained plan's flags and counters start zero, as allocations do.

@@ -64,17 +64,16 @@ pub struct Forward {
     /// ([`Problem::chains`]), the state leaving each segment instead.
     pub states: RawBuffer,
     placeholder: RawBuffer,
-    /// A chained plan's scratch, which the backward's chained pass reuses
-    /// (empty otherwise).
+    /// A chained plan's flags and counters, which the backward's chained
+    /// pass reuses (empty otherwise).
     chain: ChainScratch,
 }
 
-/// What the programs of a chained pass hand each other: each segment's own
-/// state, and the flags and counters, which are zero between launches (from
-/// the allocation; each launch's last program zeroes them again).
+/// How the programs of a chained pass coordinate: flags and counters, zero
+/// between launches (from the allocation; each launch's last program zeroes
+/// them again).
 #[derive(Debug)]
 struct ChainScratch {
-    contributions: RawBuffer,
     flags: RawBuffer,
     counters: RawBuffer,
 }
@@ -151,7 +150,6 @@ impl LightningAttention {
             states: self.output(rt, p, Buf::FwdStates)?,
             placeholder: alloc(rt, p, Buf::Placeholder)?,
             chain: ChainScratch {
-                contributions: alloc(rt, p, Buf::Contributions)?,
                 // Allocations start zeroed, as the flags and counters must.
                 flags: alloc(rt, p, Buf::Flags)?,
                 counters: alloc(rt, p, Buf::Counters)?,
@@ -329,9 +327,8 @@ impl<'a> Buffers<'a> {
         Ok(())
     }
 
-    /// A chained plan's scratch, from the forward that allocated it.
+    /// A chained plan's flags and counters, from the forward that allocated them.
     fn chain(&mut self, p: &Problem, fwd: &'a Forward) -> Result<()> {
-        self.input(p, Buf::Contributions, &fwd.chain.contributions)?;
         self.input(p, Buf::Flags, &fwd.chain.flags)?;
         self.input(p, Buf::Counters, &fwd.chain.counters)
     }

@@ -218,13 +218,9 @@ impl Problem {
     }
 
     /// Segments a state buffer holds: none when no pass fills it (one
-    /// segment), and the contributions only when chained.
-    fn state_segments(&self, b: Buf) -> usize {
-        let used = match b {
-            Buf::Contributions => self.chains(),
-            _ => self.segments() > 1,
-        };
-        if used { self.segments() } else { 0 }
+    /// segment).
+    fn state_segments(&self) -> usize {
+        if self.segments() > 1 { self.segments() } else { 0 }
     }
 
     /// Flags of a chained pass: one per segment and stream (a (batch,
@@ -255,9 +251,7 @@ impl Problem {
                 (self.dtype, shape)
             }
             Buf::Decay => (DType::F32, vec![heads]),
-            Buf::FwdStates | Buf::BwdStates | Buf::Contributions => {
-                (DType::F32, vec![batch * heads, self.state_segments(b), d, e])
-            }
+            Buf::FwdStates | Buf::BwdStates => (DType::F32, vec![batch * heads, self.state_segments(), d, e]),
             Buf::Flags => (DType::I32, vec![self.flag_count()]),
             Buf::Counters => (DType::I32, vec![2]),
             Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, vec![batch, heads, d, e]),
@@ -284,14 +278,12 @@ impl Problem {
 
     /// Device memory the plan allocates beyond inputs, outputs and
     /// gradients: the forward states (kept for the backward), the reverse
-    /// states (none with one segment), a chained plan's contributions,
-    /// flags and counters, and a 16-byte placeholder.
+    /// states (none with one segment), a chained plan's flags and counters,
+    /// and a 16-byte placeholder.
     pub fn workspace_bytes(&self, backward: bool) -> usize {
         let per_segment = self.batch * self.heads * self.d * self.e * 4;
-        let mut segments = self.state_segments(Buf::FwdStates) + self.state_segments(Buf::Contributions);
-        if backward {
-            segments += self.state_segments(Buf::BwdStates);
-        }
+        let passes = if backward { 2 } else { 1 };
+        let segments = passes * self.state_segments();
         let chain = if self.chains() { 4 * (self.flag_count() + 2) } else { 0 };
         per_segment * segments + chain + 16
     }
@@ -326,13 +318,12 @@ pub enum Buf {
     /// start; the first segment's slot is never written or read.
     /// Chained, the forward's holds each segment's inclusive state (the
     /// state leaving it, `[d, e]`), the reverse one R^T leaving each
-    /// segment backwards (`[e, d]`, as dk carries it).
+    /// segment backwards (`[e, d]`, as dk carries it); during the chained
+    /// pass a slot holds the segment's own state first.
     BwdStates,
-    /// A chained pass's own state of each segment (the forward's, then
-    /// reused by the backward's dk pass), same shape as the states.
-    Contributions,
-    /// i32 flags of a chained pass (0 none, 1 contribution published, 2
-    /// inclusive state published); zero between launches.
+    /// i32 flags of a chained pass (0 nothing yet, 1 the segment's own state
+    /// published, 3 being replaced by, 2 replaced by its inclusive state);
+    /// zero between launches.
     Flags,
     /// i32 `[2]`: a chained pass's ticket and finished-program count; zero
     /// between launches.
@@ -358,7 +349,6 @@ impl fmt::Display for Buf {
             Buf::Decay => "s",
             Buf::FwdStates => "forward states",
             Buf::BwdStates => "reverse states",
-            Buf::Contributions => "segment contributions",
             Buf::Flags => "chain flags",
             Buf::Counters => "chain counters",
             Buf::InitialState => "initial state",
@@ -533,7 +523,6 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
 fn chained(p: &Problem, pass: OutputPass, states: Buf) -> Step {
     walk_args(p, "la_chained", &pass)
         .out("st", states)
-        .buf("agg", Buf::Contributions)
         .buf("flags", Buf::Flags)
         .buf("counters", Buf::Counters)
         .int("st_bh", (p.segments() * p.d * p.e) as i64)
@@ -772,11 +761,11 @@ mod tests {
             (i(2), buf(Buf::BwdStates), i(1), i(32))
         );
         assert_eq!(arg(&bwd[2], "fin"), buf(Buf::DInitialState));
-        // Workspace: three state buffers of 8 segments, the flags (32-column
-        // slices of the wider width) and two counters.
+        // Workspace: a state buffer of 8 segments per direction, the flags
+        // (32-column slices of the wider width) and two counters.
         let states = 2 * 8 * 32 * 64 * 4;
-        assert_eq!(p.workspace_bytes(true), 3 * states + 4 * (8 * 2 * 2 + 2) + 16);
-        assert_eq!(p.workspace_bytes(false), 2 * states + 4 * (8 * 2 * 2 + 2) + 16);
+        assert_eq!(p.workspace_bytes(true), 2 * states + 4 * (8 * 2 * 2 + 2) + 16);
+        assert_eq!(p.workspace_bytes(false), states + 4 * (8 * 2 * 2 + 2) + 16);
         // A sequence that is one segment anyway runs the plain output kernel.
         let mut short = Problem::new(8, 16, 2048, 128, 128, DType::BF16);
         short.chained = true;
