@@ -159,7 +159,7 @@ pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel
     let laid_out = assign_layouts_for_target(kernel, target)?;
     let layout = print_layouts(&laid_out);
     let divisibility_candidates = divisibility_candidates(&laid_out);
-    let lowered = lower_kernel_with(&laid_out, target.codegen)?;
+    let lowered = lower_kernel_with(&laid_out, target.codegen, target.ptx)?;
     let limit = max_shared_bytes(target.arch);
     if lowered.shared_bytes > limit {
         return Err(BackendError::new(

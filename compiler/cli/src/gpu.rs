@@ -90,7 +90,7 @@ pub fn stage_text(kernel: &Kernel, stage: &str, at: &Context) -> Result<String, 
         "mlir" => {
             let kernel = schedule_for_target(kernel, &target).map_err(fail)?;
             let laid_out = assign_layouts_for_target(&kernel, &target).map_err(fail)?;
-            Ok(lower::lower_kernel_with(&laid_out, target.codegen).map_err(fail)?.mlir)
+            Ok(lower::lower_kernel_with(&laid_out, target.codegen, target.ptx).map_err(fail)?.mlir)
         }
         "llvm" => Ok(compile_kernel(kernel, &target).map_err(fail)?.stages.llvm_optimized),
         "ptx" => Ok(compile_kernel(kernel, &target).map_err(fail)?.ptx),

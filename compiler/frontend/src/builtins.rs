@@ -104,7 +104,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     b("ceil", K::Math(UnaryOp::Ceil), X, 1),
     b("cdiv", K::Cdiv, &["x", "div"], 2),
     b("to", K::To, &["x", "dtype"], 2),
-    b("load", K::Load, &["pointer", "mask", "other", "boundary_check", "padding"], 1),
+    b("load", K::Load, &["pointer", "mask", "other", "boundary_check", "padding", "eviction_policy"], 1),
     b("store", K::Store, &["pointer", "value", "mask", "boundary_check"], 2),
     b("atomic_add", K::AtomicAdd, &["pointer", "value", "mask"], 2),
     b("fence", K::Fence, &[], 0),

@@ -8,7 +8,7 @@ use crate::lower::{LResult, Lowerer};
 use crate::shapes::normalize_axis;
 use crate::value::Value;
 use tessera_diagnostics::{Diagnostic, Span};
-use tessera_tir::{ElemType, OpKind, Padding, ScalarType, Shape, Type, ValueId};
+use tessera_tir::{ElemType, Evict, OpKind, Padding, ScalarType, Shape, Type, ValueId};
 
 /// What a memory builtin reads or writes through.
 enum Target {
@@ -52,7 +52,7 @@ impl Lowerer<'_> {
         let (msg, help) = if block {
             (
                 format!("`{option}` does not apply to block pointers"),
-                "block-pointer accesses take `boundary_check` (and `padding` for loads)",
+                "block-pointer accesses take `boundary_check` (and `padding` and `eviction_policy` for loads)",
             )
         } else {
             (
@@ -69,7 +69,7 @@ impl Lowerer<'_> {
         let p = a.req(0);
         match self.target(&p, "load")? {
             Target::Ptrs { id, pointee, shape } => {
-                for (i, opt) in [(3, "boundary_check"), (4, "padding")] {
+                for (i, opt) in [(3, "boundary_check"), (4, "padding"), (5, "eviction_policy")] {
                     if let Some(b) = a.get(i) {
                         return Err(self.wrong_kind(b, opt, false));
                     }
@@ -108,8 +108,22 @@ impl Lowerer<'_> {
                         _ => Padding::Zero,
                     },
                 };
+                let evict = match a.get(5) {
+                    None => Evict::Normal,
+                    Some(b) => {
+                        match self
+                            .const_str(b, "eviction_policy", &["evict_normal", "evict_first", "evict_last"])?
+                            .as_str()
+                        {
+                            "evict_first" => Evict::First,
+                            "evict_last" => Evict::Last,
+                            _ => Evict::Normal,
+                        }
+                    }
+                };
                 let ty = Type::tensor(elem, block);
-                Ok(Value::Ir(self.b.emit1(OpKind::LoadBlock { boundary_check, padding }, vec![id], ty.clone()), ty))
+                let kind = OpKind::LoadBlock { boundary_check, padding, evict };
+                Ok(Value::Ir(self.b.emit1(kind, vec![id], ty.clone()), ty))
             }
         }
     }

@@ -227,3 +227,35 @@ kernel k(x: *f32, cols: i32, rows: i32, const BLOCK: i32 = 1024)
     let require: Vec<String> = sigs[0].require.iter().map(ToString::to_string).collect();
     assert_eq!(require[..2], ["(cols <= BLOCK)", "(BLOCK <= (1024 * warps))"]);
 }
+
+/// `eviction_policy` on a block-pointer load becomes the load's `evict`
+/// attribute (absent for the default); a tensor of pointers refuses it, and
+/// an unknown policy names the accepted ones.
+#[test]
+fn eviction_policy_is_a_block_load_attribute() {
+    let src = r#"
+kernel k(p: *f16, q: *f16) {
+    let bp = make_block_ptr(p, (64, 32), (32, 1), (0, 0), (64, 32), (1, 0));
+    let a = load(bp, eviction_policy = "evict_first");
+    let b = load(bp, eviction_policy = "evict_last");
+    let c = load(bp, eviction_policy = "evict_normal");
+    store(q + arange(0, 64)[:, None] * 32 + arange(0, 32)[None, :], a + b + c);
+}
+"#;
+    let out = ir(src, "k", &[]);
+    assert_eq!(count(&out, "{evict = first}"), 1, "{out}");
+    assert_eq!(count(&out, "{evict = last}"), 1, "{out}");
+    assert_eq!(count(&out, "evict = normal"), 0, "{out}");
+    let codes = |src: &str| -> Vec<String> {
+        common::diagnostics(src, "k", &[]).1.iter().map(|d| d.code.to_string()).collect()
+    };
+    let pointers = r#"kernel k(p: *f32) { let x = load(p + arange(0, 4), eviction_policy = "evict_first"); }"#;
+    assert_eq!(codes(pointers), ["E0208"]);
+    let unknown = r#"
+kernel k(p: *f16) {
+    let bp = make_block_ptr(p, (64, 32), (32, 1), (0, 0), (64, 32), (1, 0));
+    let x = load(bp, eviction_policy = "evict_soon");
+}
+"#;
+    assert_eq!(codes(unknown), ["E0225"]);
+}

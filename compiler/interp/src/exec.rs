@@ -444,7 +444,8 @@ impl<'a> Machine<'a> {
                 let offsets: Vec<&Tensor> = (1..vals.len()).map(t).collect::<Result<_, _>>()?;
                 return Ok(Some(Value::Block(memory::advance(bp, &offsets)?)));
             }
-            OpKind::LoadBlock { boundary_check, padding } => {
+            // The eviction hint is about caches the interpreter has none of.
+            OpKind::LoadBlock { boundary_check, padding, .. } => {
                 arity(1)?;
                 let Value::Block(bp) = &*vals[0] else {
                     return Err(Fault::malformed("load_block takes a block pointer"));

@@ -180,7 +180,11 @@ fn block_pointers_pad_and_skip_on_checked_axes() {
     let cols = b.param("cols", s(I32));
     let from = block_ptr(&mut b, src, rows, cols);
     let to = block_ptr(&mut b, dst, rows, cols);
-    let tile = b.op(OpKind::LoadBlock { boundary_check: vec![0, 1], padding: Padding::Zero }, &[from], t(F32, &[4, 4]));
+    let tile = b.op(
+        OpKind::LoadBlock { boundary_check: vec![0, 1], padding: Padding::Zero, evict: Evict::Normal },
+        &[from],
+        t(F32, &[4, 4]),
+    );
     b.effect(OpKind::StoreBlock { boundary_check: vec![0, 1] }, &[to, tile]);
     let k = verified(b.finish());
     let src: Vec<f64> = (0..35).map(|v| v as f64).collect();
@@ -204,7 +208,11 @@ fn block_loads_pad_with_zero_or_nan_and_advance_moves_the_window() {
         let four = b.ci32(4);
         let ty = b.ty(bp);
         let bp = b.op(OpKind::Advance, &[bp, four, four], ty);
-        let tile = b.op(OpKind::LoadBlock { boundary_check: vec![0, 1], padding }, &[bp], t(F32, &[4, 4]));
+        let tile = b.op(
+            OpKind::LoadBlock { boundary_check: vec![0, 1], padding, evict: Evict::Normal },
+            &[bp],
+            t(F32, &[4, 4]),
+        );
         let i = b.arange(0, 16);
         let op = b.addptr(out, i);
         let flat = b.op(OpKind::Reshape, &[tile], t(F32, &[16]));
@@ -234,7 +242,11 @@ fn block_access_outside_the_view_on_an_unchecked_axis_is_an_error() {
     let cols = b.param("cols", s(I32));
     let bp = block_ptr(&mut b, src, rows, cols);
     b.at(4, 2);
-    b.op(OpKind::LoadBlock { boundary_check: vec![1], padding: Padding::Zero }, &[bp], t(F32, &[4, 4]));
+    b.op(
+        OpKind::LoadBlock { boundary_check: vec![1], padding: Padding::Zero, evict: Evict::Normal },
+        &[bp],
+        t(F32, &[4, 4]),
+    );
     let k = verified(b.finish());
     let mut bufs = vec![HostBuffer::zeros(F32, 35)];
     let args = [KernelArg::Buffer(0), KernelArg::Int(5), KernelArg::Int(7)];

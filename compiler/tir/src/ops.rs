@@ -223,6 +223,31 @@ pub enum Padding {
     Nan,
 }
 
+/// How a load asks the L2 cache to keep the lines it reads: a hint, which
+/// the backend honors where the target can express it (see
+/// docs/language.md, `eviction_policy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Evict {
+    #[default]
+    Normal,
+    /// Evicted before normal lines: data read once (streaming).
+    First,
+    /// Kept over normal lines: data read again soon.
+    Last,
+}
+
+impl Evict {
+    /// The policy's name, as in `evict_first` (the language's spelling
+    /// without the `evict_` prefix in the IR).
+    pub fn name(self) -> &'static str {
+        match self {
+            Evict::Normal => "normal",
+            Evict::First => "first",
+            Evict::Last => "last",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpKind {
     /// No operands; one result (scalar or tensor): the constant everywhere.
@@ -286,8 +311,9 @@ pub enum OpKind {
     Advance,
     /// Operand: a block pointer. Result: tensor of its block shape. Axes in
     /// `boundary_check` are bounds-checked against the view's shape and pad
-    /// with `padding`; unchecked axes must be in bounds.
-    LoadBlock { boundary_check: Vec<u32>, padding: Padding },
+    /// with `padding`; unchecked axes must be in bounds. `evict` is an L2
+    /// eviction hint.
+    LoadBlock { boundary_check: Vec<u32>, padding: Padding, evict: Evict },
     /// Operands: a block pointer, a value of its block shape. No results.
     StoreBlock { boundary_check: Vec<u32> },
     /// Operands: a [M, K], b [K, N], acc [M, N] (f32, or the inputs' type for

@@ -13,7 +13,7 @@
 
 use crate::codes;
 use crate::kernel::{ConstValue, Kernel, Loc, MetaCmp, MetaExpr, Module, Op, ParamHints, Region, TuneSpace, ValueId};
-use crate::ops::{BinaryOp, CmpPred, Constant, DotPrecision, OpKind, Padding, ReduceKind, ScanKind, UnaryOp};
+use crate::ops::{BinaryOp, CmpPred, Constant, DotPrecision, Evict, OpKind, Padding, ReduceKind, ScanKind, UnaryOp};
 use crate::printer::load_flags;
 use crate::types::{ElemType, ScalarType, Type};
 use std::collections::{HashMap, HashSet};
@@ -916,7 +916,9 @@ impl<'a> Parser<'a> {
             "fence" => OpKind::Fence,
             "make_block_ptr" => OpKind::MakeBlockPtr { order: Vec::new() },
             "advance" => OpKind::Advance,
-            "load_block" => OpKind::LoadBlock { boundary_check: Vec::new(), padding: Padding::Zero },
+            "load_block" => {
+                OpKind::LoadBlock { boundary_check: Vec::new(), padding: Padding::Zero, evict: Evict::Normal }
+            }
             "store_block" => OpKind::StoreBlock { boundary_check: Vec::new() },
             "dot" => OpKind::Dot { precision: DotPrecision::Tf32 },
             "reduce" => {
@@ -994,6 +996,14 @@ impl<'a> Parser<'a> {
                         Attr::Word(w) if w == "zero" => Padding::Zero,
                         Attr::Word(w) if w == "nan" => Padding::Nan,
                         _ => return Err(bad("`zero` or `nan`")),
+                    }
+                }
+                (OpKind::LoadBlock { evict, .. }, "evict") => {
+                    *evict = match value {
+                        Attr::Word(w) if w == "first" => Evict::First,
+                        Attr::Word(w) if w == "last" => Evict::Last,
+                        Attr::Word(w) if w == "normal" => Evict::Normal,
+                        _ => return Err(bad("`first`, `last` or `normal`")),
                     }
                 }
                 (OpKind::Dot { precision }, "precision") => {

@@ -71,7 +71,7 @@
 //! ```
 
 use crate::kernel::{ConstValue, Kernel, MetaExpr, Module, Op, Region, ValueId};
-use crate::ops::{Constant, DotPrecision, OpKind, Padding};
+use crate::ops::{Constant, DotPrecision, Evict, OpKind, Padding};
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
@@ -349,12 +349,15 @@ impl Printer<'_> {
                 attrs.push(format!("masked = {masked}"));
             }
             OpKind::MakeBlockPtr { order } => attrs.push(format!("order = {}", list_text(order))),
-            OpKind::LoadBlock { boundary_check, padding } => {
+            OpKind::LoadBlock { boundary_check, padding, evict } => {
                 if !boundary_check.is_empty() {
                     attrs.push(format!("boundary_check = {}", list_text(boundary_check)));
                 }
                 if *padding == Padding::Nan {
                     attrs.push("padding = nan".to_string());
+                }
+                if *evict != Evict::Normal {
+                    attrs.push(format!("evict = {}", evict.name()));
                 }
             }
             OpKind::StoreBlock { boundary_check } if !boundary_check.is_empty() => {

@@ -453,7 +453,7 @@ impl Verifier<'_> {
                 }
                 result_is(operand(0))
             }
-            OpKind::LoadBlock { boundary_check, padding } => {
+            OpKind::LoadBlock { boundary_check, padding, .. } => {
                 count(1)?;
                 let (elem, block) = block_ptr(operand(0))?;
                 check_axes(boundary_check, block.len())?;

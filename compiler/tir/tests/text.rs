@@ -38,7 +38,11 @@ fn all_ops_file_covers_every_op_kind() {
         OpKind::AtomicAdd { masked: false },
         OpKind::MakeBlockPtr { order: vec![] },
         OpKind::Advance,
-        OpKind::LoadBlock { boundary_check: vec![], padding: tessera_tir::Padding::Zero },
+        OpKind::LoadBlock {
+            boundary_check: vec![],
+            padding: tessera_tir::Padding::Zero,
+            evict: tessera_tir::Evict::Normal,
+        },
         OpKind::StoreBlock { boundary_check: vec![] },
         OpKind::Dot { precision: tessera_tir::DotPrecision::Tf32 },
         OpKind::Reduce { kind: tessera_tir::ReduceKind::Sum, axis: 0 },

@@ -30,7 +30,7 @@ use tessera_tir::{ElemType, Kernel, Op, OpKind, Region, Type, ValueId, walk_ops}
 
 use crate::error::{BackendError, Result, Stage};
 use crate::layout::{LaidOutKernel, Layout, ThreadMap, axis_info::is_unit_stride};
-use crate::target::Codegen;
+use crate::target::{Codegen, PtxIsa};
 use text::{Writer, elem_type};
 
 /// The name of the kernel's shared-memory buffer.
@@ -53,13 +53,16 @@ struct Lowered {
     layout: Option<Layout>,
 }
 
-/// Lowers a laid-out kernel to MLIR text, with the default code generation.
+/// Lowers a laid-out kernel to MLIR text, with the default code generation
+/// and no PTX feature beyond sm_80's first ISA (7.0).
 pub fn lower_kernel(lk: &LaidOutKernel) -> Result<LoweredKernel> {
-    lower_kernel_with(lk, Codegen::default())
+    lower_kernel_with(lk, Codegen::default(), PtxIsa::new(7, 0))
 }
 
-/// Lowers a laid-out kernel to MLIR text, as `codegen` says.
-pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen) -> Result<LoweredKernel> {
+/// Lowers a laid-out kernel to MLIR text, as `codegen` says, for PTX ISA
+/// `ptx` (which decides the instructions' optional qualifiers: L2 eviction
+/// hints need 7.4).
+pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen, ptx: PtxIsa) -> Result<LoweredKernel> {
     let kernel = lk.kernel;
     let mut defs = HashMap::new();
     let mut used = HashSet::new();
@@ -84,6 +87,7 @@ pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen) -> Result<Lowered
         deferred_wgmma: HashSet::new(),
         in_flight: Vec::new(),
         codegen,
+        l2_hints: ptx >= PtxIsa::new(7, 4),
         copy_mode: pipeline::CopyMode::Checked,
         transient_pending: Vec::new(),
         transient_uses: 0,
@@ -203,6 +207,8 @@ struct Lowerer<'a, 'k> {
     /// read, and every one before control flow and at the end of a region.
     in_flight: Vec<dot::InFlight>,
     codegen: Codegen,
+    /// Whether copies may carry L2 eviction hints (`.L2::cache_hint`, PTX 7.4).
+    l2_hints: bool,
     /// How the pipelined copies of the loop version being lowered are made.
     copy_mode: pipeline::CopyMode,
     /// The transient region (from the transient base) whose reads may still
@@ -730,7 +736,7 @@ impl<'k> Lowerer<'_, 'k> {
             OpKind::MakeBlockPtr { .. } => self.make_block_ptr(op),
             OpKind::Advance => self.advance(op),
             OpKind::LoadBlock { .. } if op.results.first().is_some_and(|r| self.pipelined.contains_key(r)) => Ok(()),
-            OpKind::LoadBlock { boundary_check, padding } => self.load_block(op, boundary_check, *padding),
+            OpKind::LoadBlock { boundary_check, padding, .. } => self.load_block(op, boundary_check, *padding),
             OpKind::StoreBlock { boundary_check } => self.store_block(op, boundary_check),
             OpKind::Reduce { kind, axis } => self.reduce(op, *kind, *axis),
             OpKind::Scan { kind, axis, reverse } => self.scan(op, *kind, *axis, *reverse),

@@ -43,7 +43,7 @@
 
 use std::collections::HashSet;
 
-use tessera_tir::{Op, OpKind, Padding, Region, Type, ValueId, walk_ops};
+use tessera_tir::{Evict, Op, OpKind, Padding, Region, Type, ValueId, walk_ops};
 
 use super::Lowerer;
 use super::block::BlockPtr;
@@ -91,6 +91,8 @@ pub(super) struct Pipelined {
     pub elem: tessera_tir::ElemType,
     /// Elements per copy along `order[0]`.
     pub width: u32,
+    /// The load's L2 eviction hint.
+    pub evict: Evict,
 }
 
 impl Pipelined {
@@ -147,7 +149,7 @@ impl Lowerer<'_, '_> {
         let mut loads = Vec::new();
         let mut offset = self.shared_pinned;
         for load in &body.ops {
-            let OpKind::LoadBlock { boundary_check, padding: Padding::Zero } = &load.kind else { continue };
+            let OpKind::LoadBlock { boundary_check, padding: Padding::Zero, evict } = &load.kind else { continue };
             let (Some(&ptr), Some(&result)) = (load.operands.first(), load.results.first()) else { continue };
             let Some(iter) = body.args.iter().skip(1).position(|&a| a == ptr) else { continue };
             // The yielded pointer must be `advance(ptr, invariant deltas)`.
@@ -186,6 +188,7 @@ impl Lowerer<'_, '_> {
                 contiguous,
                 elem: *elem,
                 width,
+                evict: *evict,
             });
         }
         let _ = op;
@@ -456,12 +459,10 @@ impl Lowerer<'_, '_> {
         let shape = load.block_shape();
         let map = self.layout_of(load.result)?.thread_map(&shape);
         let bytes = memory_bytes(load.elem);
-        let copy_bytes = load.width * bytes;
         let mty = memory_type(load.elem);
         let starts: Vec<String> = bp.offsets.iter().map(|o| self.w.conv("extsi", o, "i32", "i64")).collect();
         let tile = self.block_address(bp, &starts, mty);
         let base = self.base(&map)?;
-        let cache = if copy_bytes == 16 { "cg" } else { "ca" };
         let rel_of = |s: &mut Self, reg: &[u32]| -> Vec<String> {
             reg.iter()
                 .enumerate()
@@ -510,11 +511,50 @@ impl Lowerer<'_, '_> {
                 }
             };
             let dst = self.w.def(format!("llvm.ptrtoint {dst} : !llvm.ptr<3> to i32"));
-            self.w.line(format!(
-                "llvm.inline_asm has_side_effects asm_dialect = att \"cp.async.{cache}.shared.global [$0], [$1], {copy_bytes};\", \"r,l\" {dst}, {src} : (i32, !llvm.ptr<1>) -> ()"
-            ));
+            self.cp_async(load, &dst, &src, None);
         }
         Ok(())
+    }
+
+    /// One `cp.async` of the load's copy width from `src` to shared address
+    /// `dst`, reading `size` bytes of it (the rest zero) when given: `.cg`
+    /// (L2 only) for 16 bytes, which `.cg` requires, `.ca` below; with the
+    /// load's eviction hint as an L2 cache policy where the ISA has them.
+    fn cp_async(&mut self, load: &Pipelined, dst: &str, src: &str, size: Option<&str>) {
+        let copy_bytes = load.width * memory_bytes(load.elem);
+        let cache = if copy_bytes == 16 { "cg" } else { "ca" };
+        let policy = match load.evict {
+            Evict::First if self.l2_hints => Some("evict_first"),
+            Evict::Last if self.l2_hints => Some("evict_last"),
+            _ => None,
+        };
+        // A pure asm statement: LLVM computes a policy once where it can.
+        let policy = policy.map(|p| {
+            self.w.def(format!(
+                "llvm.inline_asm asm_dialect = att \"createpolicy.fractional.L2::{p}.b64 $0, 1.0;\", \"=l\"  : () -> i64"
+            ))
+        });
+        let hint = if policy.is_some() { ".L2::cache_hint" } else { "" };
+        let (mut operands, mut constraints, mut types) = (vec![dst, src], vec!["r", "l"], vec!["i32", "!llvm.ptr<1>"]);
+        let mut text = format!("cp.async.{cache}.shared.global{hint} [$0], [$1], {copy_bytes}");
+        if let Some(size) = size {
+            text.push_str(&format!(", ${}", operands.len()));
+            operands.push(size);
+            constraints.push("r");
+            types.push("i32");
+        }
+        if let Some(policy) = &policy {
+            text.push_str(&format!(", ${}", operands.len()));
+            operands.push(policy);
+            constraints.push("l");
+            types.push("i64");
+        }
+        self.w.line(format!(
+            "llvm.inline_asm has_side_effects asm_dialect = att \"{text};\", \"{}\" {} : ({}) -> ()",
+            constraints.join(","),
+            operands.join(", "),
+            types.join(", ")
+        ));
     }
 
     /// `ptr` advanced by `times` times the load's deltas.
@@ -618,10 +658,7 @@ impl Lowerer<'_, '_> {
         }
         let dst = self.tile_ptr(staged, &rel[0], &rel[1]);
         let dst = self.w.def(format!("llvm.ptrtoint {dst} : !llvm.ptr<3> to i32"));
-        let cache = if copy_bytes == 16 { "cg" } else { "ca" };
-        self.w.line(format!(
-            "llvm.inline_asm has_side_effects asm_dialect = att \"cp.async.{cache}.shared.global [$0], [$1], {copy_bytes}, $2;\", \"r,l,r\" {dst}, {src}, {size} : (i32, !llvm.ptr<1>, i32) -> ()"
-        ));
+        self.cp_async(load, &dst, &src, Some(&size));
         Ok(())
     }
 
@@ -768,6 +805,27 @@ mod tests {
         let fast = fast_loop(&mlir);
         assert_eq!(full(&fast), 0);
         assert_eq!(sized(&fast), 4);
+    }
+
+    /// `eviction_policy` on a pipelined load becomes an L2 cache policy on
+    /// its copies where the ISA has them (PTX 7.4: sm_90a's 8.0, not
+    /// sm_80's 7.0); loads without it copy as before.
+    #[test]
+    fn eviction_hints_ride_on_the_copies() {
+        let consts = [("DK", 32), ("BLOCK", 64), ("BLOCK_E", 32), ("warps", 4), ("stages", 2)];
+        let hinted =
+            |mlir: &str| mlir.lines().filter(|l| l.contains("cp.async") && l.contains("L2::cache_hint")).count();
+        let policies = |mlir: &str| mlir.matches("createpolicy.fractional.L2::evict_first.b64").count();
+        // la_chained's walk reads q, k and v evict-first; its own-state walk does not hint.
+        let mlir = mlir_of(LIGHTNING, "la_chained_bf16", &consts, GpuArch::Sm90a);
+        let all = mlir.lines().filter(|l| l.contains("cp.async.c")).count();
+        assert!(hinted(&mlir) > 0 && hinted(&mlir) < all, "{} of {all} copies hinted", hinted(&mlir));
+        assert!(policies(&mlir) > 0);
+        let mlir = mlir_of(LIGHTNING, "la_chained_bf16", &consts, GpuArch::Sm80);
+        assert_eq!((hinted(&mlir), policies(&mlir)), (0, 0));
+        // la_output's walk is the same function, asked for no hint.
+        let mlir = mlir_of(LIGHTNING, "la_output_bf16", &consts, GpuArch::Sm90a);
+        assert_eq!((hinted(&mlir), policies(&mlir)), (0, 0));
     }
 
     /// The tile IR of `kernel` in `source` at the compile-time values `consts`.
