@@ -23,10 +23,12 @@
 # them, row kernels at every BLOCK), la.tsb (lightning attention), la-sync.tsb (the same built
 # with --sync-wgmma, to compare against or fall back to). All of it is over the
 # device tool's 64 MiB per call, so each call carries what its group needs:
-#   check: gpu/bin gpu/kernels.tsb   la-check: gpu/bin gpu/la.tsb
-#   bench: gpu/bin gpu/bench.tsb     la: gpu/bin gpu/la.tsb     la-peers: .whl
-#   quick: gpu/bin gpu/la.tsb .whl
-#   la-seg, la-first: gpu/bin gpu/la.tsb       with LA_BUNDLE=la-sync.tsb: gpu/la-sync.tsb for gpu/la.tsb
+#   check: gpu/bin gpu/kernels.tsb   bench: gpu/bin gpu/bench.tsb   la-peers: .whl
+#   the lightning groups (la-check, la, la-chain, la-seg, la-first, la-const, la-prof):
+#     gpu/bin/lightning_attention gpu/la.tsb (la.tsb is 54 MB since the chained kernels:
+#     with all of gpu/bin it would not fit)
+#   quick, first: gpu/bin/lightning_attention gpu/la.tsb .whl
+#   with LA_BUNDLE=la-sync.tsb: gpu/la-sync.tsb for gpu/la.tsb
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./dev.sh setup
