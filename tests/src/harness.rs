@@ -75,6 +75,7 @@ pub fn int(v: i64) -> ConstValue {
 pub struct Launch {
     args: Vec<(String, Arg)>,
     buffers: Vec<HostBuffer>,
+    interleave: Option<tessera_interp::Interleave>,
 }
 
 enum Arg {
@@ -120,6 +121,12 @@ impl Launch {
         }
     }
 
+    /// Run the programs interleaved ([`tessera_interp::Interleave`]) rather
+    /// than one after another.
+    pub fn interleave(&mut self, how: tessera_interp::Interleave) {
+        self.interleave = Some(how);
+    }
+
     pub fn float(&mut self, name: &str, value: f64) {
         self.args.push((name.to_string(), Arg::Float(value)));
     }
@@ -149,7 +156,8 @@ impl Launch {
                 None => panic!("no argument for parameter `{}` of `{}`", param.name, kernel.name),
             })
             .collect();
-        if let Err(e) = tessera_interp::launch(kernel, &args, &mut self.buffers) {
+        let options = tessera_interp::LaunchOptions { interleave: self.interleave, ..Default::default() };
+        if let Err(e) = tessera_interp::launch_with(kernel, &args, &mut self.buffers, &options) {
             panic!("launching `{}` with {}: {e}", kernel.name, kernel_consts(kernel));
         }
         let buffers = self

@@ -165,6 +165,51 @@ fn run_on_the_interpreter_computes_the_sum() {
     assert!(out.contains("[1.0000, 2.0000, 3.0000"), "{out}");
 }
 
+/// `--interleave N`: the single-pass scan with four programs in flight
+/// (its look-backs then meet totals alone), the same prefixes as run one
+/// after another, to the printed digits.
+#[test]
+fn run_interleaved_programs() {
+    let args = |interleave: Option<&'static str>| {
+        let mut a = vec![
+            "run",
+            "kernels-dsl/prefix_sum.tsr",
+            "--interp",
+            "--const",
+            "BLOCK=1024",
+            "--arg",
+            "n=20000",
+            "--arg",
+            "x=fill(n, 0.5)",
+            "--arg",
+            "y=empty(n)",
+            "--arg",
+            "totals=empty(20)",
+            "--arg",
+            "prefixes=empty(20)",
+            "--arg",
+            "status=zeros(20)",
+            "--arg",
+            "ticket=zeros(1)",
+            "--show",
+            "prefixes",
+            "--seed",
+            "5",
+        ];
+        if let Some(n) = interleave {
+            a.extend(["--interleave", n]);
+        }
+        a
+    };
+    let (one, four) = (tessera(&args(None)), tessera(&args(Some("4"))));
+    assert!(one.status.success() && four.status.success(), "{}{}", stderr(&one), stderr(&four));
+    let prefixes = |o: &std::process::Output| stdout(o).lines().find(|l| l.starts_with("prefixes:")).map(String::from);
+    assert_eq!(prefixes(&one), prefixes(&four));
+    // Block b ends at 512 (b + 1), exactly, and the last at 10000: 512 * 190 + 10000.
+    assert!(prefixes(&four).is_some_and(|p| p.contains("sum 107280.000000")), "{}", stdout(&four));
+    assert!(stdout(&four).contains("20 programs, 4 at a time, interleaved (seed 5)"), "{}", stdout(&four));
+}
+
 #[test]
 fn explain_names_a_code_and_rejects_unknown_ones() {
     let o = tessera(&["explain", "E0001"]);

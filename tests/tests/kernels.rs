@@ -422,17 +422,28 @@ fn linear_attention_bf16() {
 
 /// The single-pass scan. Each program learns the sum before its block from
 /// the programs before it, through memory (ticket, status, totals, prefixes).
-/// The interpreter runs programs one after another, so this checks the
-/// arithmetic and the bookkeeping of the protocol (every block takes one
-/// ticket and ends with status 2); the GPU check runs it concurrently.
+/// One after another, programs always find their predecessor's prefix
+/// published: this checks the arithmetic and the bookkeeping of the
+/// protocol (every block takes one ticket and ends with status 2).
+/// Interleaved (three programs in flight, handing over at every atomic and
+/// fence, several seeds), look-backs also meet totals alone and wait.
 #[test]
 fn prefix_sum() {
+    let one_at_a_time = [None];
+    let interleaved: Vec<_> = (0..6).map(|seed| Some(tessera_interp::Interleave { resident: 3, seed })).collect();
     for (block, warps) in [(1024, 4), (4096, 8)] {
         let kernel = compile("prefix_sum.tsr", "prefix_sum", &[("BLOCK", int(block)), ("warps", int(warps))]);
         for mut trial in trials("prefix_sum") {
-            for n in [1usize, 17, 1024, 5000, 20000] {
+            for (n, schedule) in [1usize, 17, 1024, 5000, 20000]
+                .iter()
+                .flat_map(|&n| one_at_a_time.iter().map(move |s| (n, *s)))
+                .chain(interleaved.iter().map(|s| (20000, *s)))
+            {
                 let blocks = n.div_ceil(block as usize);
                 let mut launch = Launch::new();
+                if let Some(how) = schedule {
+                    launch.interleave(how);
+                }
                 let x = launch.input("x", ScalarType::F32, &uniform(&mut trial.rng, n, -1.0, 1.0));
                 // A tail past n that the kernel must leave alone.
                 launch.output("y", ScalarType::F32, n + 7);
@@ -443,7 +454,7 @@ fn prefix_sum() {
                 launch.int("n", n as i64);
                 let out = launch.run(&kernel);
                 let want = reference::prefix_sum(&x);
-                let what = case(&kernel, &format!("n={n}"), &trial);
+                let what = case(&kernel, &format!("n={n} {schedule:?}"), &trial);
                 assert_close(&format!("{what}: y"), &out.view("y", &Layout::contiguous(&[n])), &want, tolerance::F32);
                 let block_ends: Vec<f64> = (0..blocks).map(|b| want[((b + 1) * block as usize).min(n) - 1]).collect();
                 assert_close(&format!("{what}: prefixes"), out.get("prefixes"), &block_ends, tolerance::F32);

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use tessera_interp::{HostBuffer, KernelArg};
+use tessera_interp::{HostBuffer, Interleave, KernelArg, LaunchOptions};
 use tessera_runtime::DType;
 use tessera_runtime::lightning_attention::{Buf, Problem, Step, StepArg, TensorLayout, plan};
 use tessera_tests::compare::{Tolerance, assert_close, tolerance};
@@ -31,6 +31,8 @@ fn scalar(d: DType) -> ScalarType {
 struct Interp {
     /// The tuning point every kernel is compiled at (beside the pinned DK).
     point: Point,
+    /// How chained launches schedule their programs (None: one after another).
+    interleave: Option<Interleave>,
     kernels: HashMap<(String, i64), Kernel>,
     bufs: BTreeMap<Buf, HostBuffer>,
 }
@@ -141,7 +143,9 @@ impl Interp {
                 })
                 .collect();
             assert_eq!(step.args.len(), kernel.params.len(), "{}: the plan's arguments do not match", step.kernel);
-            if let Err(e) = tessera_interp::launch(kernel, &args, &mut buffers) {
+            let interleave = self.interleave.filter(|_| step.kernel.starts_with("la_chained"));
+            let options = LaunchOptions { interleave, ..LaunchOptions::default() };
+            if let Err(e) = tessera_interp::launch_with(kernel, &args, &mut buffers, &options) {
                 panic!("{} (DK = {dk}): {e}", step.kernel);
             }
             for (b, buffer) in distinct.into_iter().zip(buffers) {
@@ -221,7 +225,15 @@ fn tol(d: DType) -> Tolerance {
 
 /// One problem: random inputs, the forward and backward plans, every output
 /// against the reference.
-fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), split: Option<i32>) {
+/// How chained steps run on the interpreter: `split` (see [`Interp::run`]),
+/// or `interleave`d.
+#[derive(Clone, Copy, Default)]
+struct Schedule {
+    split: Option<i32>,
+    interleave: Option<Interleave>,
+}
+
+fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), schedule: Schedule) {
     let shape = AttentionShape { batch: p.batch, heads: p.heads, n: p.n, d: p.d, e: p.e };
     let elem = scalar(p.dtype);
     let rng = &mut trial.rng;
@@ -238,7 +250,7 @@ fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), split:
     let s0 = p.initial_state.then(|| normal(rng, p.head_state_elements(), 0.0, 1.0));
     let want = lightning_attention(&q, &k, &v, &s, f64::from(p.scale), s0.as_deref(), Some(&d_o), shape);
 
-    let mut run = Interp { point, kernels: HashMap::new(), bufs: BTreeMap::new() };
+    let mut run = Interp { point, interleave: schedule.interleave, kernels: HashMap::new(), bufs: BTreeMap::new() };
     let mut put = |b: Buf, values: Option<Vec<f64>>| {
         let (dtype, shape) = p.buffer(b);
         let len = shape.iter().product();
@@ -263,8 +275,8 @@ fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), split:
         put(b, Some(vec![0.0; p.buffer(b).1.iter().product()]));
     }
     put(Buf::Placeholder, Some(vec![f64::NAN; 4]));
-    run.run(&plan::forward(p).expect("a valid problem"), split);
-    run.run(&plan::backward(p).expect("a valid problem"), split);
+    run.run(&plan::forward(p).expect("a valid problem"), schedule.split);
+    run.run(&plan::backward(p).expect("a valid problem"), schedule.split);
 
     let what = |name: &str| format!("{name}: {p} s={s:?} {}", trial.describe());
     let t = tol(p.dtype);
@@ -333,7 +345,7 @@ fn lightning_attention_bf16() {
             p.scale = scale;
             // s = 0 (no decay) first, then decays up to 1.
             let decay = if i == 0 || (trial.index == 0 && i == 1) { (0.0, 0.0) } else { (0.0, 1.0) };
-            check(&p, &mut trial, POINT_16BIT, decay, None);
+            check(&p, &mut trial, POINT_16BIT, decay, Schedule::default());
         }
     }
 }
@@ -345,10 +357,10 @@ fn lightning_attention_f16() {
         p.segment = Some(64);
         p.initial_state = true;
         p.final_state = true;
-        check(&p, &mut trial, POINT_16BIT, (0.0, 1.0), None);
+        check(&p, &mut trial, POINT_16BIT, (0.0, 1.0), Schedule::default());
         let mut p = Problem::new(2, 1, 33, 64, 32, DType::F16);
         p.layout = TensorLayout::Bnhd;
-        check(&p, &mut trial, POINT_16BIT, (0.0, 0.0), None);
+        check(&p, &mut trial, POINT_16BIT, (0.0, 0.0), Schedule::default());
     }
 }
 
@@ -361,7 +373,7 @@ fn lightning_attention_f32() {
         p.initial_state = true;
         p.final_state = true;
         p.scale = 0.5;
-        check(&p, &mut trial, POINT_F32, (0.0, 1.0), None);
+        check(&p, &mut trial, POINT_F32, (0.0, 1.0), Schedule::default());
     }
 }
 
@@ -400,7 +412,7 @@ fn lightning_attention_chained_bf16() {
                 (None, 0) if i == 0 => (0.0, 0.0),
                 (None, _) => (0.0, 1.0),
             };
-            check(&p, &mut trial, POINT_16BIT, decay, split);
+            check(&p, &mut trial, POINT_16BIT, decay, Schedule { split, interleave: None });
         }
     }
 }
@@ -413,13 +425,32 @@ fn lightning_attention_chained_f16_f32() {
         p.chained = true;
         p.initial_state = true;
         p.final_state = true;
-        check(&p, &mut trial, POINT_16BIT, (0.0, 0.02), Some(2));
+        check(&p, &mut trial, POINT_16BIT, (0.0, 0.02), Schedule { split: Some(2), interleave: None });
         let mut p = Problem::new(1, 2, 70, 32, 32, DType::F32);
         p.segment = Some(32);
         p.chained = true;
         p.initial_state = true;
         p.final_state = true;
         p.scale = 0.5;
-        check(&p, &mut trial, POINT_F32, (0.0, 0.05), Some(1));
+        check(&p, &mut trial, POINT_F32, (0.0, 0.05), Schedule { split: Some(1), interleave: None });
+    }
+}
+
+/// Chained plans with their programs interleaved (four in flight, handing
+/// over at every atomic and fence, several seeds): look-backs meet segments
+/// that have published nothing yet, own states only, and states being
+/// replaced while they read them.
+#[test]
+fn lightning_attention_chained_interleaved() {
+    for mut trial in trials("lightning_attention_chained_interleaved").into_iter().take(1) {
+        for seed in 0..4 {
+            let interleave = Some(Interleave { resident: 4, seed });
+            let mut p = Problem::new(1, 2, 300, 32, 64, DType::BF16);
+            p.segment = Some(64);
+            p.chained = true;
+            p.initial_state = true;
+            p.final_state = true;
+            check(&p, &mut trial, POINT_16BIT, (0.0, 0.02), Schedule { split: None, interleave });
+        }
     }
 }

@@ -79,9 +79,14 @@ enum Command {
         /// Print a summary of these buffers after the run.
         #[arg(long)]
         show: Vec<String>,
-        /// Seed of `rand(...)` inputs.
+        /// Seed of `rand(...)` inputs (and of `--interleave`'s schedule).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Run this many programs at a time, interleaved at every atomic and
+        /// fence in an order the seed fixes, instead of one after another:
+        /// for kernels whose programs talk through memory.
+        #[arg(long, value_name = "PROGRAMS")]
+        interleave: Option<u32>,
     },
     /// Compile every kernel of every `.tsr` file in a folder (all tuning points)
     /// and run each on the interpreter with the launch arguments listed in the
@@ -147,8 +152,9 @@ fn main() -> ExitCode {
             let what = commands::emit::Emit { stage: &stage, print_after_all, divisible: &divisible, arch };
             commands::emit::run(&file, kernel.as_deref(), &consts, &what, codegen.into())
         }
-        Command::Run { file, interp: _, kernel, consts, args, show, seed } => {
-            commands::run::run(&file, kernel.as_deref(), &consts, &args, &show, seed)
+        Command::Run { file, interp: _, kernel, consts, args, show, seed, interleave } => {
+            let interleave = interleave.map(|resident| tessera_interp::Interleave { resident, seed });
+            commands::run::run(&file, kernel.as_deref(), &consts, &args, &show, seed, interleave)
         }
         Command::Demo { dir, no_ptx } => commands::demo::run(&dir, !no_ptx),
         Command::Build { files, output, arch, consts, jobs, codegen } => {

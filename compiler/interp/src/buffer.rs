@@ -69,6 +69,11 @@ impl HostBuffer {
 
     /// `len` copies of `value` converted to `elem` (e.g. NaN to poison an
     /// output buffer, so unwritten elements show).
+    /// A buffer of no elements (a placeholder while a buffer is lent out).
+    pub fn empty() -> HostBuffer {
+        HostBuffer { data: HostData::I8(Vec::new()) }
+    }
+
     pub fn filled(elem: ScalarType, len: usize, value: f64) -> HostBuffer {
         HostBuffer::from_f64(elem, &vec![value; len])
     }

@@ -46,6 +46,9 @@ pub const OP_LIMIT: &str = "E0624";
 pub const MALFORMED: &str = "E0625";
 /// A `make_block_ptr` with a negative shape dimension.
 pub const BLOCK_SHAPE: &str = "E0626";
+/// A program of an interleaved launch stopped because another one failed
+/// (the launch reports that one's error).
+pub const ABORTED: &str = "E0627";
 
 /// Every code of this crate with a one-line summary, for `tessera explain`.
 pub const ALL: &[(&str, &str)] = &[
@@ -68,4 +71,5 @@ pub const ALL: &[(&str, &str)] = &[
     (OP_LIMIT, "launch exceeded its op limit (runaway loop)"),
     (MALFORMED, "kernel breaks an op contract (malformed IR)"),
     (BLOCK_SHAPE, "block pointer with a negative shape dimension"),
+    (ABORTED, "program of an interleaved launch stopped by another program's failure"),
 ];

@@ -110,6 +110,11 @@ impl Fault {
         self.help = Some(help.into());
         self
     }
+    /// An interleaved program stopped because another one failed.
+    pub fn aborted() -> Fault {
+        Fault::new(crate::codes::ABORTED, "stopped: another program of the launch failed")
+    }
+
     /// An op contract the verifier should have caught.
     pub fn malformed(message: impl Into<String>) -> Fault {
         Fault::new(crate::codes::MALFORMED, message)

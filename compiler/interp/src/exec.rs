@@ -11,6 +11,7 @@ use crate::codes;
 use crate::dot;
 use crate::elem::{Elem, Scalar};
 use crate::error::{Fault, InterpError};
+use crate::interleave::{Scheduler, Stop};
 use crate::memory::{self, Memory};
 use crate::reduce;
 use crate::shape;
@@ -26,9 +27,17 @@ enum Term {
     Return,
 }
 
+/// The memory a program reads and writes: the launch's buffers, its own
+/// while it runs (programs one after another), or shared with the programs
+/// it is interleaved with (`program` is its index in grid order).
+pub(crate) enum Buffers<'a> {
+    Own(&'a mut [HostBuffer]),
+    Shared { scheduler: &'a Scheduler, program: usize },
+}
+
 pub(crate) struct Machine<'a> {
     kernel: &'a Kernel,
-    buffers: &'a mut [HostBuffer],
+    buffers: Buffers<'a>,
     param_buffers: Vec<Option<usize>>,
     grid: [u32; 3],
     pid: [u32; 3],
@@ -76,7 +85,7 @@ fn int_value(ty: ScalarType, v: i64) -> Value {
 impl<'a> Machine<'a> {
     pub fn new(
         kernel: &'a Kernel,
-        buffers: &'a mut [HostBuffer],
+        buffers: Buffers<'a>,
         param_buffers: Vec<Option<usize>>,
         grid: [u32; 3],
         max_ops: u64,
@@ -411,23 +420,27 @@ impl<'a> Machine<'a> {
                 let pointee = self.result_scalar(op)?.0;
                 let mask = if *masked { Some(t(1)?) } else { None };
                 let other = if *has_other { Some(t(2)?) } else { None };
-                self.memory().load(pointee, t(0)?, mask, other)?
+                self.with_memory(|m| m.load(pointee, t(0)?, mask, other))?
             }
             OpKind::Store { masked } => {
                 arity(2 + usize::from(*masked))?;
                 let mask = if *masked { Some(t(2)?) } else { None };
-                self.memory().store(t(0)?, t(1)?, mask)?;
+                self.with_memory(|m| m.store(t(0)?, t(1)?, mask))?;
                 return Ok(None);
             }
+            // Where programs observe each other, an interleaved program
+            // hands the turn on first (`interleave`).
             OpKind::AtomicAdd { masked } => {
                 arity(2 + usize::from(*masked))?;
+                self.hand_over()?;
                 let mask = if *masked { Some(t(2)?) } else { None };
-                self.memory().atomic_add(t(0)?, t(1)?, mask)?
+                self.with_memory(|m| m.atomic_add(t(0)?, t(1)?, mask))?
             }
-            // Programs run one after another, each to completion: every
-            // access of earlier programs is already visible.
+            // Every access is visible to every program once made (programs
+            // one after another, or one at a time between hand-overs).
             OpKind::Fence => {
                 arity(0)?;
+                self.hand_over()?;
                 return Ok(None);
             }
             OpKind::MakeBlockPtr { .. } => {
@@ -451,14 +464,14 @@ impl<'a> Machine<'a> {
                     return Err(Fault::malformed("load_block takes a block pointer"));
                 };
                 let elem = self.result_scalar(op)?.0;
-                self.memory().load_block(elem, bp, boundary_check, *padding)?
+                self.with_memory(|m| m.load_block(elem, bp, boundary_check, *padding))?
             }
             OpKind::StoreBlock { boundary_check } => {
                 arity(2)?;
                 let Value::Block(bp) = &*vals[0] else {
                     return Err(Fault::malformed("store_block takes a block pointer"));
                 };
-                self.memory().store_block(bp, t(1)?, boundary_check)?;
+                self.with_memory(|m| m.store_block(bp, t(1)?, boundary_check))?;
                 return Ok(None);
             }
             OpKind::Dot { precision } => {
@@ -480,7 +493,32 @@ impl<'a> Machine<'a> {
         Ok(Some(Value::Tensor(tensor_result)))
     }
 
-    fn memory(&mut self) -> Memory<'_> {
-        Memory { buffers: self.buffers, param_buffers: &self.param_buffers, params: &self.kernel.params }
+    fn with_memory<R>(&mut self, f: impl FnOnce(&mut Memory<'_>) -> Result<R, Fault>) -> Result<R, Fault> {
+        let (param_buffers, params) = (&self.param_buffers, &self.kernel.params);
+        match &mut self.buffers {
+            Buffers::Own(buffers) => f(&mut Memory { buffers, param_buffers, params }),
+            Buffers::Shared { scheduler, .. } => {
+                let mut buffers = scheduler.memory();
+                f(&mut Memory { buffers: &mut buffers, param_buffers, params })
+            }
+        }
+    }
+
+    /// An interleaved program lets another one run (see `interleave`).
+    fn hand_over(&self) -> Result<(), Fault> {
+        match &self.buffers {
+            Buffers::Own(_) => Ok(()),
+            Buffers::Shared { scheduler, program } => scheduler.hand_over(*program).map_err(|stop| match stop {
+                Stop::Aborted => Fault::aborted(),
+                Stop::Stalled(limit) => Fault::new(
+                    codes::OP_LIMIT,
+                    format!(
+                        "the interleaved launch handed over {limit} times; its programs are probably waiting \
+                         for each other"
+                    ),
+                )
+                .with_help("check that every flag a program waits for is raised by a program that has started"),
+            }),
+        }
     }
 }

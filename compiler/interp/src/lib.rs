@@ -5,7 +5,9 @@
 //! - arguments are checked before anything runs (count, kinds, buffer
 //!   element types, integer ranges, grid) — codes E0601-E0611;
 //! - programs run one after another in grid order, x fastest, then y, then
-//!   z, so atomics and racing stores have one defined outcome;
+//!   z, so atomics and racing stores have one defined outcome; or, asked
+//!   for ([`Interleave`]), several at a time, interleaved at their atomics
+//!   and fences in an order a seed fixes (see the `interleave` module);
 //! - each op follows its contract in `tessera_tir::ops`; numeric details
 //!   (rounding, wrapping, NaN) are documented in the `elem`, `dot` and
 //!   `reduce` modules, memory rules in `memory`;
@@ -25,6 +27,7 @@ mod dot;
 mod elem;
 mod error;
 mod exec;
+mod interleave;
 mod locate;
 mod memory;
 mod reduce;
@@ -34,6 +37,7 @@ mod value;
 pub use args::KernelArg;
 pub use buffer::{HostBuffer, HostData};
 pub use error::InterpError;
+pub use interleave::Interleave;
 pub use locate::{LaunchSite, LaunchSubject};
 
 use std::rc::Rc;
@@ -53,14 +57,16 @@ pub struct LaunchStats {
 pub struct LaunchOptions {
     /// The grid; None evaluates `kernel.meta.grid` with the arguments.
     pub grid: Option<[u32; 3]>,
-    /// Ops the whole launch may execute before it is reported as runaway
-    /// (E0624).
+    /// Ops the whole launch (interleaved: each program) may execute before
+    /// it is reported as runaway (E0624).
     pub max_ops: u64,
+    /// Run programs interleaved rather than one after another.
+    pub interleave: Option<Interleave>,
 }
 
 impl Default for LaunchOptions {
     fn default() -> LaunchOptions {
-        LaunchOptions { grid: None, max_ops: 1 << 32 }
+        LaunchOptions { grid: None, max_ops: 1 << 32, interleave: None }
     }
 }
 
@@ -98,8 +104,11 @@ pub fn launch_with(
         }
         None => args::eval_grid(kernel, args)?,
     };
+    if let Some(how) = options.interleave {
+        return launch_interleaved(kernel, &bound.values, bound.buffers, buffers, grid, options.max_ops, how);
+    }
     let params: Vec<Rc<value::Value>> = bound.values.into_iter().map(Rc::new).collect();
-    let mut machine = exec::Machine::new(kernel, buffers, bound.buffers, grid, options.max_ops);
+    let mut machine = exec::Machine::new(kernel, exec::Buffers::Own(buffers), bound.buffers, grid, options.max_ops);
     let mut programs = 0u64;
     for z in 0..grid[2] {
         for y in 0..grid[1] {
@@ -110,4 +119,70 @@ pub fn launch_with(
         }
     }
     Ok(LaunchStats { programs, ops_executed: machine.ops })
+}
+
+/// The programs of the grid on threads of their own, one running at a time
+/// (`interleave`); the first program to fail gives the launch's error.
+fn launch_interleaved(
+    kernel: &Kernel,
+    values: &[value::Value],
+    param_buffers: Vec<Option<usize>>,
+    buffers: &mut [HostBuffer],
+    grid: [u32; 3],
+    max_ops: u64,
+    how: Interleave,
+) -> Result<LaunchStats, InterpError> {
+    let pids: Vec<[u32; 3]> =
+        (0..grid[2]).flat_map(|z| (0..grid[1]).flat_map(move |y| (0..grid[0]).map(move |x| [x, y, z]))).collect();
+    // Threads hold the buffers meanwhile; the caller's get them back.
+    let held: Vec<HostBuffer> = buffers.iter_mut().map(|b| std::mem::replace(b, HostBuffer::empty())).collect();
+    let scheduler = interleave::Scheduler::new(held, pids.len(), how);
+    let results: Vec<(Result<(), InterpError>, u64)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = pids
+            .iter()
+            .enumerate()
+            .map(|(i, &pid)| {
+                let (scheduler, param_buffers) = (&scheduler, param_buffers.clone());
+                scope.spawn(move || {
+                    if scheduler.wait_turn(i).is_err() {
+                        return (Ok(()), 0);
+                    }
+                    let params: Vec<Rc<value::Value>> = values.iter().cloned().map(Rc::new).collect();
+                    let memory = exec::Buffers::Shared { scheduler, program: i };
+                    let mut machine = exec::Machine::new(kernel, memory, param_buffers, grid, max_ops);
+                    // A panic must not leave the other threads waiting for the turn.
+                    let run =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| machine.run_program(pid, &params)));
+                    match run {
+                        Ok(Err(e)) => {
+                            scheduler.abort();
+                            (Err(e), machine.ops)
+                        }
+                        Ok(Ok(())) => {
+                            scheduler.finish(i);
+                            (Ok(()), machine.ops)
+                        }
+                        Err(panic) => {
+                            scheduler.abort();
+                            std::panic::resume_unwind(panic)
+                        }
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    for (slot, buffer) in buffers.iter_mut().zip(scheduler.into_buffers()) {
+        *slot = buffer;
+    }
+    let ops = results.iter().map(|r| r.1).sum();
+    // The failure that stopped the launch, not the programs it stopped.
+    let mut errors: Vec<InterpError> = results.into_iter().filter_map(|r| r.0.err()).collect();
+    if let Some(at) = errors.iter().position(|e| e.code != codes::ABORTED) {
+        return Err(errors.swap_remove(at));
+    }
+    if let Some(e) = errors.pop() {
+        return Err(e);
+    }
+    Ok(LaunchStats { programs: pids.len() as u64, ops_executed: ops })
 }

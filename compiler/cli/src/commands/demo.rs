@@ -106,7 +106,7 @@ pub fn run(dir: &Path, with_ptx: bool) -> CliResult<ExitCode> {
         let k = source.lower(kernel, &consts)?;
         let mut launch =
             launch_args::build(&k, &args, 0).map_err(|e| CliError { message: format!("{at}: {}", e.message), ..e })?;
-        let (stats, seconds) = execute(&k, &mut launch)?;
+        let (stats, seconds) = execute(&k, &mut launch, None)?;
         println!("{kernel} ({file}): {} programs, {} ops in {:.3} s", stats.programs, stats.ops_executed, seconds);
         let mut outputs: Vec<_> = launch.buffer_of.iter().collect();
         outputs.sort();

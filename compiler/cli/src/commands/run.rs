@@ -7,7 +7,7 @@ use crate::source::{load, parse_consts};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
-use tessera_interp::{HostBuffer, LaunchStats};
+use tessera_interp::{HostBuffer, Interleave, LaunchOptions, LaunchStats};
 
 pub fn run(
     file: &Path,
@@ -16,15 +16,20 @@ pub fn run(
     args: &[String],
     show: &[String],
     seed: u64,
+    interleave: Option<Interleave>,
 ) -> CliResult<ExitCode> {
     let source = load(file)?;
     let consts = parse_consts(consts)?;
     let name = source.kernel(kernel)?.name.clone();
     let k = source.lower(&name, &consts)?;
     let mut launch = launch_args::build(&k, args, seed)?;
-    let (stats, seconds) = execute(&k, &mut launch)?;
+    let (stats, seconds) = execute(&k, &mut launch, interleave)?;
+    let how = match interleave {
+        Some(i) => format!(", {} at a time, interleaved (seed {})", i.resident, i.seed),
+        None => String::new(),
+    };
     println!(
-        "ran `{}` on the interpreter: {} programs, {} ops, {:.3} s",
+        "ran `{}` on the interpreter: {} programs{how}, {} ops, {:.3} s",
         k.name, stats.programs, stats.ops_executed, seconds
     );
     for name in show {
@@ -39,9 +44,14 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn execute(k: &tessera_tir::Kernel, launch: &mut Launch) -> CliResult<(LaunchStats, f64)> {
+pub fn execute(
+    k: &tessera_tir::Kernel,
+    launch: &mut Launch,
+    interleave: Option<Interleave>,
+) -> CliResult<(LaunchStats, f64)> {
     let start = Instant::now();
-    let stats = tessera_interp::launch(k, &launch.args, &mut launch.buffers)
+    let options = LaunchOptions { interleave, ..LaunchOptions::default() };
+    let stats = tessera_interp::launch_with(k, &launch.args, &mut launch.buffers, &options)
         .map_err(|e| CliError::new(RUN_FAILED, e.to_string()))?;
     Ok((stats, start.elapsed().as_secs_f64()))
 }
