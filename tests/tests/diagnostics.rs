@@ -43,6 +43,9 @@ const UNREACHABLE: &[(&str, &str)] = &[
     ("E0611", "more than three grid dimensions"),
     // Lowered kernels are verified; only hand-built IR breaks op contracts.
     ("E0625", "malformed IR"),
+    // Only the programs an interleaved launch stops get it; the launch
+    // reports the error of the program that stopped them.
+    ("E0627", "program stopped by another program's failure"),
 ];
 
 /// E05xx codes that IR text cannot produce: the parser checks names and

@@ -109,7 +109,7 @@ fn runaway_while_is_reported_not_hung() {
     let k = while_kernel();
     let mut bufs = vec![HostBuffer::zeros(I32, 2)];
     // A huge n is a loop that would run for ages; a small op budget stops it.
-    let options = LaunchOptions { grid: Some([1, 1, 1]), max_ops: 10_000 };
+    let options = LaunchOptions { grid: Some([1, 1, 1]), max_ops: 10_000, interleave: None };
     let err =
         launch_with(&k, &[KernelArg::Buffer(0), KernelArg::Int(i32::MAX as i64)], &mut bufs, &options).unwrap_err();
     assert_eq!(err.code, codes::OP_LIMIT);
