@@ -101,3 +101,19 @@ kernel overrun(out: *i32) grid(4) {
         assert_eq!(buffers[0].len(), 5);
     }
 }
+
+/// A grid far larger than the programs in flight: threads are started as
+/// programs start (never more than `resident` at once), and every program
+/// runs exactly once.
+#[test]
+fn large_grids_run_every_program_once() {
+    let src = r#"
+kernel count(hits: *i32) grid(5000) {
+    atomic_add(hits + program_id(0), 1);
+}
+"#;
+    let k = kernel(src, "count");
+    let mut buffers = vec![HostBuffer::from_f64(ScalarType::I32, &[0.0; 5000])];
+    launch(&k, &[KernelArg::Buffer(0)], &mut buffers, Some(Interleave { resident: 3, seed: 9 })).expect("launch");
+    assert_eq!(buffers[0].to_f64(), vec![1.0; 5000]);
+}

@@ -16,7 +16,14 @@
 //! which is what `fence()` and the atomics promise the kernels.
 
 use crate::buffer::HostBuffer;
+use crate::error::InterpError;
+use crate::exec::{Buffers, Machine};
+use crate::value::Value;
+use crate::{LaunchStats, codes};
+use std::rc::Rc;
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::thread::Scope;
+use tessera_tir::Kernel;
 
 /// How an interleaved launch schedules its programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,24 +149,123 @@ impl Scheduler {
         self.wait_turn(me)
     }
 
-    /// Program `me` ended: the next program starts, and the turn moves on.
-    pub fn finish(&self, me: usize) {
+    /// The programs in flight from the start.
+    fn first(&self) -> Vec<usize> {
+        self.lock().in_flight.clone()
+    }
+
+    /// Program `me` ended: the programs that start in its place (to be given
+    /// threads), and the turn moves on.
+    pub fn finish(&self, me: usize) -> Vec<usize> {
+        let mut started = Vec::new();
         {
             let mut t = self.lock();
             t.in_flight.retain(|&p| p != me);
             while t.in_flight.len() < t.resident && t.next < t.total {
                 let next = t.next;
                 t.in_flight.push(next);
+                started.push(next);
                 t.next += 1;
             }
             t.pick();
         }
         self.changed.notify_all();
+        started
     }
 
     /// Program `me` failed: every program stops.
     pub fn abort(&self) {
         self.lock().aborted = true;
         self.changed.notify_all();
+    }
+}
+
+/// One interleaved launch: what every program's thread needs.
+pub(crate) struct Launch<'k> {
+    pub kernel: &'k Kernel,
+    pub values: &'k [Value],
+    pub param_buffers: Vec<Option<usize>>,
+    pub grid: [u32; 3],
+}
+
+/// What one program's thread ended with, and the ops it ran.
+type Outcome = (Result<(), InterpError>, u64);
+
+impl Launch<'_> {
+    /// Runs the grid: a thread per program in flight (never more than
+    /// `resident`), each started when a program ends; the first program to
+    /// fail gives the launch's error. The caller's buffers are lent to the
+    /// threads meanwhile.
+    pub fn run(&self, buffers: &mut [HostBuffer], max_ops: u64, how: Interleave) -> Result<LaunchStats, InterpError> {
+        let [gx, gy, gz] = self.grid;
+        let total = (gx as usize) * (gy as usize) * (gz as usize);
+        let held: Vec<HostBuffer> = buffers.iter_mut().map(|b| std::mem::replace(b, HostBuffer::empty())).collect();
+        let scheduler = Scheduler::new(held, total, how);
+        let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for program in scheduler.first() {
+                self.spawn(scope, &scheduler, &outcomes, max_ops, program);
+            }
+        });
+        for (slot, buffer) in buffers.iter_mut().zip(scheduler.into_buffers()) {
+            *slot = buffer;
+        }
+        let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+        let ops = outcomes.iter().map(|o| o.1).sum();
+        // The failure that stopped the launch, not the programs it stopped.
+        let mut errors: Vec<InterpError> = outcomes.into_iter().filter_map(|o| o.0.err()).collect();
+        match errors.iter().position(|e| e.code != codes::ABORTED) {
+            Some(at) => Err(errors.swap_remove(at)),
+            None => match errors.pop() {
+                Some(e) => Err(e),
+                None => Ok(LaunchStats { programs: total as u64, ops_executed: ops }),
+            },
+        }
+    }
+
+    /// Program `program` on a thread of its own, which gives the programs
+    /// starting when it ends their threads.
+    fn spawn<'s, 'e: 's>(
+        &'e self,
+        scope: &'s Scope<'s, 'e>,
+        scheduler: &'e Scheduler,
+        outcomes: &'e Mutex<Vec<Outcome>>,
+        max_ops: u64,
+        program: usize,
+    ) {
+        scope.spawn(move || {
+            let (started, outcome) = self.program(scheduler, max_ops, program);
+            outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
+            for next in started {
+                self.spawn(scope, scheduler, outcomes, max_ops, next);
+            }
+        });
+    }
+
+    /// Runs program `program` when its turn comes: the programs that start
+    /// when it ends, and its outcome.
+    fn program(&self, scheduler: &Scheduler, max_ops: u64, program: usize) -> (Vec<usize>, Outcome) {
+        if scheduler.wait_turn(program).is_err() {
+            return (Vec::new(), (Ok(()), 0));
+        }
+        let [gx, gy, _] = self.grid;
+        let (gx, gy) = (gx as usize, gy as usize);
+        let pid = [(program % gx) as u32, ((program / gx) % gy) as u32, (program / (gx * gy)) as u32];
+        let params: Vec<Rc<Value>> = self.values.iter().cloned().map(Rc::new).collect();
+        let memory = Buffers::Shared { scheduler, program };
+        let mut machine = Machine::new(self.kernel, memory, self.param_buffers.clone(), self.grid, max_ops);
+        // A panic must not leave the other threads waiting for the turn.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| machine.run_program(pid, &params)));
+        match run {
+            Ok(Ok(())) => (scheduler.finish(program), (Ok(()), machine.ops)),
+            Ok(Err(e)) => {
+                scheduler.abort();
+                (Vec::new(), (Err(e), machine.ops))
+            }
+            Err(panic) => {
+                scheduler.abort();
+                std::panic::resume_unwind(panic)
+            }
+        }
     }
 }

@@ -105,7 +105,8 @@ pub fn launch_with(
         None => args::eval_grid(kernel, args)?,
     };
     if let Some(how) = options.interleave {
-        return launch_interleaved(kernel, &bound.values, bound.buffers, buffers, grid, options.max_ops, how);
+        let launch = interleave::Launch { kernel, values: &bound.values, param_buffers: bound.buffers, grid };
+        return launch.run(buffers, options.max_ops, how);
     }
     let params: Vec<Rc<value::Value>> = bound.values.into_iter().map(Rc::new).collect();
     let mut machine = exec::Machine::new(kernel, exec::Buffers::Own(buffers), bound.buffers, grid, options.max_ops);
@@ -119,70 +120,4 @@ pub fn launch_with(
         }
     }
     Ok(LaunchStats { programs, ops_executed: machine.ops })
-}
-
-/// The programs of the grid on threads of their own, one running at a time
-/// (`interleave`); the first program to fail gives the launch's error.
-fn launch_interleaved(
-    kernel: &Kernel,
-    values: &[value::Value],
-    param_buffers: Vec<Option<usize>>,
-    buffers: &mut [HostBuffer],
-    grid: [u32; 3],
-    max_ops: u64,
-    how: Interleave,
-) -> Result<LaunchStats, InterpError> {
-    let pids: Vec<[u32; 3]> =
-        (0..grid[2]).flat_map(|z| (0..grid[1]).flat_map(move |y| (0..grid[0]).map(move |x| [x, y, z]))).collect();
-    // Threads hold the buffers meanwhile; the caller's get them back.
-    let held: Vec<HostBuffer> = buffers.iter_mut().map(|b| std::mem::replace(b, HostBuffer::empty())).collect();
-    let scheduler = interleave::Scheduler::new(held, pids.len(), how);
-    let results: Vec<(Result<(), InterpError>, u64)> = std::thread::scope(|scope| {
-        let threads: Vec<_> = pids
-            .iter()
-            .enumerate()
-            .map(|(i, &pid)| {
-                let (scheduler, param_buffers) = (&scheduler, param_buffers.clone());
-                scope.spawn(move || {
-                    if scheduler.wait_turn(i).is_err() {
-                        return (Ok(()), 0);
-                    }
-                    let params: Vec<Rc<value::Value>> = values.iter().cloned().map(Rc::new).collect();
-                    let memory = exec::Buffers::Shared { scheduler, program: i };
-                    let mut machine = exec::Machine::new(kernel, memory, param_buffers, grid, max_ops);
-                    // A panic must not leave the other threads waiting for the turn.
-                    let run =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| machine.run_program(pid, &params)));
-                    match run {
-                        Ok(Err(e)) => {
-                            scheduler.abort();
-                            (Err(e), machine.ops)
-                        }
-                        Ok(Ok(())) => {
-                            scheduler.finish(i);
-                            (Ok(()), machine.ops)
-                        }
-                        Err(panic) => {
-                            scheduler.abort();
-                            std::panic::resume_unwind(panic)
-                        }
-                    }
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
-    for (slot, buffer) in buffers.iter_mut().zip(scheduler.into_buffers()) {
-        *slot = buffer;
-    }
-    let ops = results.iter().map(|r| r.1).sum();
-    // The failure that stopped the launch, not the programs it stopped.
-    let mut errors: Vec<InterpError> = results.into_iter().filter_map(|r| r.0.err()).collect();
-    if let Some(at) = errors.iter().position(|e| e.code != codes::ABORTED) {
-        return Err(errors.swap_remove(at));
-    }
-    if let Some(e) = errors.pop() {
-        return Err(e);
-    }
-    Ok(LaunchStats { programs: pids.len() as u64, ops_executed: ops })
 }
