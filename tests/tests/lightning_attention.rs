@@ -436,15 +436,15 @@ fn lightning_attention_chained_f16_f32() {
     }
 }
 
-/// Chained plans with their programs interleaved (four in flight, handing
-/// over at every atomic and fence, several seeds): look-backs meet segments
-/// that have published nothing yet, own states only, and states being
-/// replaced while they read them.
+/// Chained plans with their programs interleaved (two to five in flight,
+/// handing over at every atomic and fence, six seeds): look-backs meet
+/// segments that have published nothing yet, own states only, and states
+/// being replaced while they read them.
 #[test]
 fn lightning_attention_chained_interleaved() {
     for mut trial in trials("lightning_attention_chained_interleaved").into_iter().take(1) {
-        for seed in 0..4 {
-            let interleave = Some(Interleave { resident: 4, seed });
+        for seed in 0..6 {
+            let interleave = Some(Interleave { resident: 2 + (seed % 4) as u32, seed });
             let mut p = Problem::new(1, 2, 300, 32, 64, DType::BF16);
             p.segment = Some(64);
             p.chained = true;
