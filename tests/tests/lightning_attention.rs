@@ -437,13 +437,16 @@ fn lightning_attention_chained_f16_f32() {
 }
 
 /// Chained plans with their programs interleaved (two to five in flight,
-/// handing over at every atomic and fence, six seeds): look-backs meet
+/// handing over at every atomic and fence, 24 seeds): look-backs meet
 /// segments that have published nothing yet, own states only, and states
-/// being replaced while they read them.
+/// being replaced while they read them. The schedule depends on the seed
+/// alone (no program's control flow depends on the data); 5 of these 24
+/// read a state while its segment replaces it, which only the sequence
+/// lock's second flag read catches.
 #[test]
 fn lightning_attention_chained_interleaved() {
     for mut trial in trials("lightning_attention_chained_interleaved").into_iter().take(1) {
-        for seed in 0..6 {
+        for seed in 0..24 {
             let interleave = Some(Interleave { resident: 2 + (seed % 4) as u32, seed });
             let mut p = Problem::new(1, 2, 300, 32, 64, DType::BF16);
             p.segment = Some(64);
