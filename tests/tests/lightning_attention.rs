@@ -299,6 +299,14 @@ fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), schedu
     }
 }
 
+/// `p` with S0 and the final state, in segments of `segment` tokens.
+fn with_states(mut p: Problem, segment: usize) -> Problem {
+    p.segment = Some(segment);
+    p.initial_state = true;
+    p.final_state = true;
+    p
+}
+
 /// Tokens per step and value columns per program: both kernels (chunk
 /// states and outputs) take the same two.
 #[derive(Clone, Copy)]
@@ -353,10 +361,7 @@ fn lightning_attention_bf16() {
 #[test]
 fn lightning_attention_f16() {
     for mut trial in trials("lightning_attention_f16").into_iter().take(2) {
-        let mut p = Problem::new(1, 2, 130, 32, 32, DType::F16);
-        p.segment = Some(64);
-        p.initial_state = true;
-        p.final_state = true;
+        let p = with_states(Problem::new(1, 2, 130, 32, 32, DType::F16), 64);
         check(&p, &mut trial, POINT_16BIT, (0.0, 1.0), Schedule::default());
         let mut p = Problem::new(2, 1, 33, 64, 32, DType::F16);
         p.layout = TensorLayout::Bnhd;
@@ -368,11 +373,7 @@ fn lightning_attention_f16() {
 #[test]
 fn lightning_attention_f32() {
     for mut trial in trials("lightning_attention_f32").into_iter().take(1) {
-        let mut p = Problem::new(1, 2, 70, 32, 32, DType::F32);
-        p.segment = Some(32);
-        p.initial_state = true;
-        p.final_state = true;
-        p.scale = 0.5;
+        let p = Problem { scale: 0.5, ..with_states(Problem::new(1, 2, 70, 32, 32, DType::F32), 32) };
         check(&p, &mut trial, POINT_F32, (0.0, 1.0), Schedule::default());
     }
 }
@@ -412,7 +413,7 @@ fn lightning_attention_chained_bf16() {
                 (None, 0) if i == 0 => (0.0, 0.0),
                 (None, _) => (0.0, 1.0),
             };
-            check(&p, &mut trial, POINT_16BIT, decay, Schedule { split, interleave: None });
+            check(&p, &mut trial, POINT_16BIT, decay, Schedule { split, ..Schedule::default() });
         }
     }
 }
@@ -420,19 +421,10 @@ fn lightning_attention_chained_bf16() {
 #[test]
 fn lightning_attention_chained_f16_f32() {
     for mut trial in trials("lightning_attention_chained_f16_f32").into_iter().take(1) {
-        let mut p = Problem::new(1, 2, 130, 32, 32, DType::F16);
-        p.segment = Some(32);
-        p.chained = true;
-        p.initial_state = true;
-        p.final_state = true;
-        check(&p, &mut trial, POINT_16BIT, (0.0, 0.02), Schedule { split: Some(2), interleave: None });
-        let mut p = Problem::new(1, 2, 70, 32, 32, DType::F32);
-        p.segment = Some(32);
-        p.chained = true;
-        p.initial_state = true;
-        p.final_state = true;
-        p.scale = 0.5;
-        check(&p, &mut trial, POINT_F32, (0.0, 0.05), Schedule { split: Some(1), interleave: None });
+        let p = Problem { chained: true, ..with_states(Problem::new(1, 2, 130, 32, 32, DType::F16), 32) };
+        check(&p, &mut trial, POINT_16BIT, (0.0, 0.02), Schedule { split: Some(2), ..Schedule::default() });
+        let p = Problem { chained: true, scale: 0.5, ..with_states(Problem::new(1, 2, 70, 32, 32, DType::F32), 32) };
+        check(&p, &mut trial, POINT_F32, (0.0, 0.05), Schedule { split: Some(1), ..Schedule::default() });
     }
 }
 
@@ -440,7 +432,7 @@ fn lightning_attention_chained_f16_f32() {
 /// handing over at every atomic and fence, 24 seeds): look-backs meet
 /// segments that have published nothing yet, own states only, and states
 /// being replaced while they read them. The schedule depends on the seed
-/// alone (no program's control flow depends on the data); 5 of these 24
+/// alone (no program's control flow depends on the data); several seeds
 /// read a state while its segment replaces it, which only the sequence
 /// lock's second flag read catches.
 #[test]
@@ -448,12 +440,8 @@ fn lightning_attention_chained_interleaved() {
     for mut trial in trials("lightning_attention_chained_interleaved").into_iter().take(1) {
         for seed in 0..24 {
             let interleave = Some(Interleave { resident: 2 + (seed % 4) as u32, seed });
-            let mut p = Problem::new(1, 2, 300, 32, 64, DType::BF16);
-            p.segment = Some(64);
-            p.chained = true;
-            p.initial_state = true;
-            p.final_state = true;
-            check(&p, &mut trial, POINT_16BIT, (0.0, 0.02), Schedule { split: None, interleave });
+            let p = Problem { chained: true, ..with_states(Problem::new(1, 2, 300, 32, 64, DType::BF16), 64) };
+            check(&p, &mut trial, POINT_16BIT, (0.0, 0.02), Schedule { interleave, ..Schedule::default() });
         }
     }
 }

@@ -111,14 +111,8 @@ impl Lowerer<'_> {
                 let evict = match a.get(5) {
                     None => Evict::Normal,
                     Some(b) => {
-                        match self
-                            .const_str(b, "eviction_policy", &["evict_normal", "evict_first", "evict_last"])?
-                            .as_str()
-                        {
-                            "evict_first" => Evict::First,
-                            "evict_last" => Evict::Last,
-                            _ => Evict::Normal,
-                        }
+                        let policy = self.const_str(b, "eviction_policy", &Evict::ALL.map(Evict::policy))?;
+                        Evict::ALL.into_iter().find(|e| e.policy() == policy).unwrap_or_default()
                     }
                 };
                 let ty = Type::tensor(elem, block);

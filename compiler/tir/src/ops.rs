@@ -237,14 +237,21 @@ pub enum Evict {
 }
 
 impl Evict {
-    /// The policy's name, as in `evict_first` (the language's spelling
-    /// without the `evict_` prefix in the IR).
-    pub fn name(self) -> &'static str {
+    pub const ALL: [Evict; 3] = [Evict::Normal, Evict::First, Evict::Last];
+
+    /// The policy as the language (`eviction_policy = "evict_first"`) and
+    /// PTX (`L2::evict_first`) spell it.
+    pub fn policy(self) -> &'static str {
         match self {
-            Evict::Normal => "normal",
-            Evict::First => "first",
-            Evict::Last => "last",
+            Evict::Normal => "evict_normal",
+            Evict::First => "evict_first",
+            Evict::Last => "evict_last",
         }
+    }
+
+    /// The IR's spelling (`evict = first`): the policy without `evict_`.
+    pub fn name(self) -> &'static str {
+        &self.policy()["evict_".len()..]
     }
 }
 

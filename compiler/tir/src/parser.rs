@@ -1000,11 +1000,10 @@ impl<'a> Parser<'a> {
                 }
                 (OpKind::LoadBlock { evict, .. }, "evict") => {
                     *evict = match value {
-                        Attr::Word(w) if w == "first" => Evict::First,
-                        Attr::Word(w) if w == "last" => Evict::Last,
-                        Attr::Word(w) if w == "normal" => Evict::Normal,
-                        _ => return Err(bad("`first`, `last` or `normal`")),
+                        Attr::Word(w) => Evict::ALL.into_iter().find(|e| e.name() == w),
+                        _ => None,
                     }
+                    .ok_or_else(|| bad("`first`, `last` or `normal`"))?
                 }
                 (OpKind::Dot { precision }, "precision") => {
                     *precision = match value {

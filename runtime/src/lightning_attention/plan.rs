@@ -156,7 +156,7 @@ impl Problem {
     /// at (1, 16, 65536) eight segments beat four, forward 0.579 against
     /// 0.620 ms, forward+backward 1.980 against 2.177). A multiple of 256, at
     /// least 512 (or n). One segment skips the pre-pass (see
-    /// [`Problem::forward_prepass`]).
+    /// [`Problem::prepass`]).
     pub fn default_segment(&self, sm_count: usize) -> usize {
         let programs = self.batch * self.heads * self.e.div_ceil(128);
         let want_segments = (sm_count * 9 / 10).max(1).div_ceil(programs.max(1)).max(1);
@@ -172,18 +172,14 @@ impl Problem {
         if seg >= self.n { seg } else { CHAINED_SEGMENT }
     }
 
-    /// Whether the forward runs chunk states before the outputs: with
+    /// Whether each direction runs chunk states before its outputs (the
+    /// forward's of (k, v), the backward's reverse ones of (q, do)): with
     /// several segments (the state entering each folds those before it),
     /// unless chained. One segment starts from S0 or zeros; the final state
-    /// always comes from the output program of the last segment.
-    pub fn forward_prepass(&self) -> bool {
+    /// and dS0 always come from the output program of the segment walked
+    /// last.
+    pub fn prepass(&self) -> bool {
         self.segments() > 1 && !self.chained
-    }
-
-    /// Whether the backward runs reverse chunk states: as the forward
-    /// (dS0 comes from the dv pass's program of the first segment).
-    pub fn backward_prepass(&self) -> bool {
-        self.forward_prepass()
     }
 
     /// Whether the segments hand each other their states in the pass that
@@ -556,10 +552,12 @@ pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
         return Ok(vec![chained(p, pass, Buf::FwdStates)]);
     }
     let mut steps = Vec::with_capacity(2);
-    if p.forward_prepass() {
+    let fold = if p.prepass() {
         steps.push(chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c));
-    }
-    let fold = if p.forward_prepass() { Fold::Chunks(Buf::FwdStates) } else { Fold::Nothing };
+        Fold::Chunks(Buf::FwdStates)
+    } else {
+        Fold::Nothing
+    };
     steps.push(output(p, OutputPass { fold, ..pass }));
     Ok(steps)
 }
@@ -607,7 +605,7 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
         steps.push(output(p, OutputPass { fold: Fold::Inclusive(Buf::BwdStates), state_strides: (1, d), ..dv }));
         return Ok(steps);
     }
-    let (fwd_chunks, rev_chunks) = if p.backward_prepass() {
+    let (fwd_chunks, rev_chunks) = if p.prepass() {
         steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0));
         (Fold::Chunks(Buf::FwdStates), Fold::Chunks(Buf::BwdStates))
     } else {
@@ -729,7 +727,7 @@ mod tests {
         p.chained = true;
         assert_eq!(p.segment_len(), CHAINED_SEGMENT);
         assert_eq!(p.segments(), 8);
-        assert!(p.chains() && !p.forward_prepass() && !p.backward_prepass());
+        assert!(p.chains() && !p.prepass());
         p.initial_state = true;
         p.final_state = true;
         let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());

@@ -523,15 +523,11 @@ impl Lowerer<'_, '_> {
     fn cp_async(&mut self, load: &Pipelined, dst: &str, src: &str, size: Option<&str>) {
         let copy_bytes = load.width * memory_bytes(load.elem);
         let cache = if copy_bytes == 16 { "cg" } else { "ca" };
-        let policy = match load.evict {
-            Evict::First if self.l2_hints => Some("evict_first"),
-            Evict::Last if self.l2_hints => Some("evict_last"),
-            _ => None,
-        };
         // A pure asm statement: LLVM computes a policy once where it can.
-        let policy = policy.map(|p| {
+        let policy = (self.l2_hints && load.evict != Evict::Normal).then(|| {
             self.w.def(format!(
-                "llvm.inline_asm asm_dialect = att \"createpolicy.fractional.L2::{p}.b64 $0, 1.0;\", \"=l\"  : () -> i64"
+                "llvm.inline_asm asm_dialect = att \"createpolicy.fractional.L2::{}.b64 $0, 1.0;\", \"=l\"  : () -> i64",
+                load.evict.policy()
             ))
         });
         let hint = if policy.is_some() { ".L2::cache_hint" } else { "" };
