@@ -122,6 +122,14 @@ pub struct Codegen {
     /// (the exact-f32 lightning output kernel at DK 32 goes from 168
     /// registers to ptxas's 32 with 4.6 KB of spill). For comparison.
     pub direct_loop_stores: bool,
+    /// `eviction_policy` on pipelined copies as `cp.async ...
+    /// .L2::cache_hint` with a `createpolicy` operand (PTX 7.4+). Off by
+    /// default: ptxas 13.0 folds the policy into the copies' uniform
+    /// memory descriptor so that, in la_chained's pipelined loops, it shares
+    /// a uniform register with the stage's shared-memory offset, and the H100
+    /// stops the kernel with an illegal instruction at that copy (seen
+    /// 2026-12-05). Without it the hint is dropped; the copies are correct.
+    pub l2_cache_hints: bool,
 }
 
 /// A complete code-generation target.

@@ -136,11 +136,21 @@ struct CodegenArgs {
     /// comparison on a GPU).
     #[arg(long)]
     direct_loop_stores: bool,
+    /// Give pipelined copies of loads with `eviction_policy` an L2 cache
+    /// policy (`cp.async ... .L2::cache_hint`; sm_89/sm_90/sm_90a). Off by
+    /// default: ptxas 13.0 miscompiles it in pipelined loops (an illegal
+    /// instruction on the H100); for a later ptxas.
+    #[arg(long)]
+    l2_cache_hints: bool,
 }
 
 impl From<CodegenArgs> for Codegen {
     fn from(args: CodegenArgs) -> Codegen {
-        Codegen { sync_wgmma: args.sync_wgmma, direct_loop_stores: args.direct_loop_stores }
+        Codegen {
+            sync_wgmma: args.sync_wgmma,
+            direct_loop_stores: args.direct_loop_stores,
+            l2_cache_hints: args.l2_cache_hints,
+        }
     }
 }
 

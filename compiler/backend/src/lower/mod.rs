@@ -87,7 +87,7 @@ pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen, ptx: PtxIsa) -> R
         deferred_wgmma: HashSet::new(),
         in_flight: Vec::new(),
         codegen,
-        l2_hints: ptx >= PtxIsa::new(7, 4),
+        l2_hints: codegen.l2_cache_hints && ptx >= PtxIsa::new(7, 4),
         copy_mode: pipeline::CopyMode::Checked,
         transient_pending: Vec::new(),
         transient_uses: 0,
@@ -207,7 +207,8 @@ struct Lowerer<'a, 'k> {
     /// read, and every one before control flow and at the end of a region.
     in_flight: Vec<dot::InFlight>,
     codegen: Codegen,
-    /// Whether copies may carry L2 eviction hints (`.L2::cache_hint`, PTX 7.4).
+    /// Whether copies carry L2 eviction hints (`.L2::cache_hint`, PTX 7.4):
+    /// asked for ([`Codegen::l2_cache_hints`]) and in the ISA.
     l2_hints: bool,
     /// How the pipelined copies of the loop version being lowered are made.
     copy_mode: pipeline::CopyMode,

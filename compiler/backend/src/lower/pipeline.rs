@@ -775,7 +775,7 @@ fn copy_starts(map: &ThreadMap, load: &Pipelined) -> Result<Vec<usize>> {
 mod tests {
     use tessera_tir::ConstValue;
 
-    use crate::{GpuArch, Target, compile_kernel};
+    use crate::{Codegen, GpuArch, Target, compile_kernel};
 
     const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
     const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
@@ -804,23 +804,30 @@ mod tests {
     }
 
     /// `eviction_policy` on a pipelined load becomes an L2 cache policy on
-    /// its copies where the ISA has them (PTX 7.4: sm_90a's 8.0, not
-    /// sm_80's 7.0); loads without it copy as before.
+    /// its copies when asked for (`Codegen::l2_cache_hints`) and where the
+    /// ISA has them (PTX 7.4: sm_90a's 8.0, not sm_80's 7.0); loads without
+    /// it copy as before. By default no copy carries one (see
+    /// `Codegen::l2_cache_hints` for the H100 fault they cause).
     #[test]
-    fn eviction_hints_ride_on_the_copies() {
+    fn eviction_hints_ride_on_the_copies_when_asked() {
         let consts = [("DK", 32), ("BLOCK", 64), ("BLOCK_E", 32), ("warps", 4), ("stages", 2)];
         let hinted =
             |mlir: &str| mlir.lines().filter(|l| l.contains("cp.async") && l.contains("L2::cache_hint")).count();
         let policies = |mlir: &str| mlir.matches("createpolicy.fractional.L2::evict_first.b64").count();
+        let hints = Codegen { l2_cache_hints: true, ..Default::default() };
         // la_chained's walk reads q, k and v evict-first; its own-state walk does not hint.
-        let mlir = mlir_of(LIGHTNING, "la_chained_bf16", &consts, GpuArch::Sm90a);
+        let mlir = mlir_with(LIGHTNING, "la_chained_bf16", &consts, Target::new(GpuArch::Sm90a).with_codegen(hints));
         let all = mlir.lines().filter(|l| l.contains("cp.async.c")).count();
         assert!(hinted(&mlir) > 0 && hinted(&mlir) < all, "{} of {all} copies hinted", hinted(&mlir));
         assert!(policies(&mlir) > 0);
-        let mlir = mlir_of(LIGHTNING, "la_chained_bf16", &consts, GpuArch::Sm80);
+        let mlir = mlir_with(LIGHTNING, "la_chained_bf16", &consts, Target::new(GpuArch::Sm80).with_codegen(hints));
         assert_eq!((hinted(&mlir), policies(&mlir)), (0, 0));
+        // Not asked for: no hint anywhere.
+        let mlir = mlir_of(LIGHTNING, "la_chained_bf16", &consts, GpuArch::Sm90a);
+        assert_eq!((hinted(&mlir), policies(&mlir)), (0, 0));
+        assert!(mlir.lines().any(|l| l.contains("cp.async.c")));
         // la_output's walk is the same function, asked for no hint.
-        let mlir = mlir_of(LIGHTNING, "la_output_bf16", &consts, GpuArch::Sm90a);
+        let mlir = mlir_with(LIGHTNING, "la_output_bf16", &consts, Target::new(GpuArch::Sm90a).with_codegen(hints));
         assert_eq!((hinted(&mlir), policies(&mlir)), (0, 0));
     }
 
@@ -832,7 +839,11 @@ mod tests {
     }
 
     fn mlir_of(source: &str, kernel: &str, consts: &[(&str, i64)], arch: GpuArch) -> String {
-        compile_kernel(&tir_of(source, kernel, consts), &Target::new(arch)).expect("backend").stages.mlir
+        mlir_with(source, kernel, consts, Target::new(arch))
+    }
+
+    fn mlir_with(source: &str, kernel: &str, consts: &[(&str, i64)], target: Target) -> String {
+        compile_kernel(&tir_of(source, kernel, consts), &target).expect("backend").stages.mlir
     }
 
     /// `kernel` of matmul.tsr at 128x256x64.
