@@ -1,6 +1,7 @@
 //! The tile-IR entry point: kernel -> layouts -> MLIR -> LLVM IR -> PTX.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use melior::ir::Module;
 use tessera_tir::passes::PassManager;
@@ -9,7 +10,9 @@ use tessera_tir::{Kernel, OpKind};
 use crate::{
     context::MlirContext,
     error::{BackendError, Result, Stage},
-    layout::{LaidOutKernel, LayoutOptions, assign_layouts_for, print_layouts},
+    layout::{
+        LaidOutKernel, LayoutOptions, analyze_axis_facts, assign::proven_vector, assign_layouts_for, print_layouts,
+    },
     lower::lower_kernel_with,
     pipeline,
     ptxas::{FunctionStats, Ptxas},
@@ -123,16 +126,60 @@ fn has_16_bit_dots(kernel: &Kernel) -> bool {
 }
 
 /// The integer parameters without hints behind the addresses and masks of
-/// `laid_out`'s checked accesses, in parameter order. A row start
-/// `row * stride` or a tail mask `offs < n` is checked per vector at run
-/// time because nothing says `stride` or `n` is a multiple of the vector;
-/// a variant specialized on their divisibility needs no check, no scalar
-/// fallback and fewer registers (Triton specializes every integer argument
-/// divisible by 16 the same way, at JIT time).
+/// `laid_out`'s checked and unaligned accesses, in parameter order. A row
+/// start `row * stride` or a tail mask `offs < n` is checked per vector at
+/// run time (rank 1), or not vectorized at all (rank 2 and more), because
+/// nothing says `stride` or `n` is a multiple of the vector; a variant
+/// specialized on their divisibility needs no check, no scalar fallback and
+/// fewer registers (Triton specializes every integer argument divisible by
+/// 16 the same way, at JIT time).
 pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
     let kernel = laid_out.kernel;
+    let unhinted = |i: &usize| {
+        kernel.is_integer_param(*i)
+            && kernel.params.get(*i).is_some_and(|p| p.hints.divisibility.is_none() && !p.hints.contiguous)
+    };
+    let checked: Vec<usize> = laid_out.checked_accesses.keys().copied().collect();
+    let mut params: BTreeSet<usize> = params_behind(laid_out, &checked).into_iter().filter(unhinted).collect();
+    // An unvectorized tile's address and mask may take parameters that only
+    // move other axes (`rows` in a row mask): the ones kept are those whose
+    // divisibility, taken away from all of them assumed, narrows an access.
+    let unaligned: Vec<usize> = laid_out.unaligned_accesses.iter().copied().collect();
+    let behind: Vec<usize> = params_behind(laid_out, &unaligned).into_iter().filter(unhinted).collect();
+    if !behind.is_empty() {
+        let widths = |assumed: &[usize]| {
+            let mut hinted = kernel.clone();
+            for &i in assumed {
+                hinted.params[i].hints.divisibility = Some(SPECIALIZED_DIVISIBILITY);
+            }
+            let (info, _) = analyze_axis_facts(&hinted);
+            let ops = &laid_out.ops;
+            unaligned
+                .iter()
+                .map(|&id| proven_vector(&hinted, ops[id], &info).map_or(1, |v| v.width))
+                .collect::<Vec<_>>()
+        };
+        let all = widths(&behind);
+        for &p in &behind {
+            let others: Vec<usize> = behind.iter().copied().filter(|&q| q != p).collect();
+            if widths(&others) != all {
+                params.insert(p);
+            }
+        }
+    }
+    params.into_iter().collect()
+}
+
+/// The divisibility a specialized variant assumes of its candidates (the
+/// runtime's `bundle::DIVISIBILITY`, which the backend does not depend on;
+/// the build checks they agree).
+pub const SPECIALIZED_DIVISIBILITY: u32 = 16;
+
+/// The parameters the addresses and masks of the accesses `ops` (indices
+/// into `laid_out.ops`) are computed from.
+fn params_behind(laid_out: &LaidOutKernel<'_>, ops: &[usize]) -> Vec<usize> {
     let mut roots = Vec::new();
-    for &id in laid_out.checked_accesses.keys() {
+    for &id in ops {
         let Some(op) = laid_out.ops.get(id) else { continue };
         // Address and mask: operands 0 and 1 of a load, 0 and 2 of a store.
         let mask = match op.kind {
@@ -142,12 +189,7 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
         };
         roots.extend(op.operands.first().into_iter().chain(mask).copied());
     }
-    let mut params = tessera_tir::slice::params_feeding(kernel, &roots);
-    params.retain(|&i| {
-        kernel.is_integer_param(i)
-            && kernel.params.get(i).is_some_and(|p| p.hints.divisibility.is_none() && !p.hints.contiguous)
-    });
-    params
+    tessera_tir::slice::params_feeding(laid_out.kernel, &roots)
 }
 
 /// Compiles one tile-IR kernel for `target` (non-power-of-two tensor shapes

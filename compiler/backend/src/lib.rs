@@ -40,8 +40,8 @@ mod kernel_tests;
 mod tests;
 
 pub use compile::{
-    CompiledKernel, KernelStages, assign_layouts_for_target, compile_kernel, divisibility_candidates,
-    schedule_for_target,
+    CompiledKernel, KernelStages, SPECIALIZED_DIVISIBILITY, assign_layouts_for_target, compile_kernel,
+    divisibility_candidates, schedule_for_target,
 };
 pub use context::MlirContext;
 pub use error::{BackendError, MlirDiagnostic, Result, Stage};

@@ -169,15 +169,23 @@ fn ptxas_is_installed_in_ci() {
     }
 }
 
-/// Which unhinted integer parameters stand behind run-time vector checks (what
-/// the build specializes on): a row's strides and its tail bound, a flat
-/// kernel's length; none where every access is proven (block pointers, the
-/// lightning-attention output kernel).
+/// Which unhinted integer parameters stand behind run-time vector checks or
+/// unvectorized rows (what the build specializes on): a row's strides and
+/// its tail bound, a flat kernel's length, the strides of a [rows, cols]
+/// tile (layer norm's two rows a program, which without them read x one
+/// element at a time); none where every access is proven (block pointers,
+/// the lightning-attention output kernel).
 #[test]
 fn divisibility_candidates_are_the_parameters_behind_checked_accesses() {
-    let cases: [(&str, &str, &[(&str, i64)], &[&str]); 5] = [
+    let cases: [(&str, &str, &[(&str, i64)], &[&str]); 6] = [
         ("softmax.tsr", "softmax_bf16", &[("BLOCK", 4096), ("warps", 8)], &["x_row_stride", "y_row_stride", "cols"]),
         ("layer_norm.tsr", "layer_norm_fwd", &[("BLOCK", 1024)], &["x_row_stride", "y_row_stride", "cols"]),
+        (
+            "layer_norm.tsr",
+            "layer_norm_fwd_bf16",
+            &[("BLOCK", 4096), ("ROWS", 2), ("warps", 16)],
+            &["x_row_stride", "y_row_stride", "cols"],
+        ),
         ("vector_add.tsr", "vector_add", &[("BLOCK", 1024)], &["n"]),
         ("matmul.tsr", "matmul_aligned", &[("BLOCK_M", 64), ("BLOCK_N", 64), ("BLOCK_K", 32)], &[]),
         ("lightning_attn.tsr", "la_output_bf16", &[("DK", 128), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)], &[]),

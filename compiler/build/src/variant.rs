@@ -41,6 +41,9 @@ pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&
         return Ok(Variants { built: vec![generic], rejected: None });
     }
     let divisible: Vec<String> = candidates.iter().filter_map(|&i| Some(kernel.params.get(i)?.name.clone())).collect();
+    // The candidates are the parameters whose divisibility the backend found
+    // to widen accesses, assuming exactly what the runtime will test.
+    const _: () = assert!(tessera_backend::SPECIALIZED_DIVISIBILITY == DIVISIBILITY);
     let mut specialized = kernel.clone();
     for &i in &candidates {
         if let Some(p) = specialized.params.get_mut(i) {

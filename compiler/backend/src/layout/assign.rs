@@ -83,6 +83,15 @@ pub struct LaidOutKernel<'k> {
     /// each thread that many contiguous elements; [`LaidOutKernel::accesses`]
     /// keeps the width that needs no check.
     pub checked_accesses: HashMap<usize, MemoryAccess>,
+    /// Loads and stores of rank 2 and more whose pointers are contiguous
+    /// along their fastest axis but whose alignment or mask the axis info
+    /// cannot prove uniform over a vector (rows `r[:, None] * stride` with an
+    /// unhinted stride): the lowering has no run-time check for them, so
+    /// they stay as narrow as the proof allows. Their parameters are
+    /// specialization candidates all the same (see
+    /// `divisibility_candidates`): a variant that assumes the stride
+    /// divisible gets the wide access.
+    pub unaligned_accesses: BTreeSet<usize>,
     pub axis_info: HashMap<ValueId, AxisInfo>,
     /// Integer values known to equal 1 everywhere ([`analyze_axis_facts`]).
     pub unit_values: BTreeSet<ValueId>,
@@ -148,6 +157,7 @@ pub fn assign_layouts_for(kernel: &Kernel, options: LayoutOptions) -> Result<Lai
         conversions: Vec::new(),
         accesses: HashMap::new(),
         checked_accesses: HashMap::new(),
+        unaligned_accesses: BTreeSet::new(),
         axis_info,
         unit_values,
         block_orders: HashMap::new(),
@@ -160,6 +170,7 @@ pub fn assign_layouts_for(kernel: &Kernel, options: LayoutOptions) -> Result<Lai
         vec_by_shape: HashMap::new(),
         block_accesses: HashMap::new(),
         checked: HashMap::new(),
+        unaligned: BTreeSet::new(),
         loop_depth: 0,
         direct_loop_stores: options.direct_loop_stores,
     };
@@ -205,6 +216,7 @@ pub fn assign_layouts_for(kernel: &Kernel, options: LayoutOptions) -> Result<Lai
             lk.checked_accesses.insert(op, MemoryAccess { dim, width });
         }
     }
+    lk.unaligned_accesses = assigner.unaligned;
     Ok(lk)
 }
 
@@ -425,6 +437,8 @@ struct Assigner {
     /// Per rank-1 load or store: the dimension and the wider width its
     /// contiguity allows behind a run-time alignment and mask check.
     checked: HashMap<usize, (u32, u32)>,
+    /// Accesses of rank 2+ narrowed by alignment or mask alone.
+    unaligned: BTreeSet<usize>,
     /// Loops around the op being assigned.
     loop_depth: u32,
     /// See [`LayoutOptions::direct_loop_stores`].
@@ -464,36 +478,26 @@ impl Assigner {
     /// Vector widths the axis info allows for every load, store and atomic.
     fn plan_accesses(&mut self, lk: &LaidOutKernel) -> Result<()> {
         for (id, op) in lk.ops.iter().enumerate() {
-            let (masked, is_atomic) = match op.kind {
-                OpKind::Load { masked, .. } => (masked, false),
-                OpKind::Store { masked } => (masked, false),
-                OpKind::AtomicAdd { masked } => (masked, true),
+            let is_atomic = match op.kind {
+                OpKind::Load { .. } | OpKind::Store { .. } => false,
+                OpKind::AtomicAdd { .. } => true,
                 _ => continue,
             };
             let Some(&ptr) = op.operands.first() else {
                 return Err(BackendError::at_op(Stage::MalformedIr, op.kind.mnemonic(), op.loc, "no pointer operand"));
             };
             let shape = shape_of(lk.kernel, ptr).to_vec();
-            let Some(dim) = shape.len().checked_sub(1) else { continue };
-            let pointee = lk.kernel.values.get(ptr.0 as usize).and_then(Type::elem).and_then(|e| e.pointee());
-            let bytes = u64::from(pointee.map_or(1, |p| p.bytes()));
-            let info = lk.axis_info.get(&ptr).cloned().unwrap_or_else(|| AxisInfo::unknown(&shape));
-            let mut width = u64::from(info.contiguity[dim]).min(info.divisibility[dim] / bytes).min(16 / bytes);
-            let mask_index = if matches!(op.kind, OpKind::Load { .. }) { 1 } else { 2 };
-            if masked && let Some(mask) = op.operands.get(mask_index).and_then(|m| lk.axis_info.get(m)) {
-                width = width.min(u64::from(mask.constancy[dim]));
-            }
-            if is_atomic {
-                width = 1;
-            }
-            let width = floor_pow2(width);
-            self.wanted.insert(id, (dim as u32, width));
+            let Some(proven) = proven_vector(lk.kernel, op, &lk.axis_info) else { continue };
+            let (dim, contiguous) = (proven.dim, proven.contiguous);
+            let width = if is_atomic { 1 } else { proven.width };
+            self.wanted.insert(id, (dim, width));
             // Contiguity alone bounds the checked width: alignment and the
             // mask are tested at run time.
-            let contiguous = floor_pow2(u64::from(info.contiguity[dim]).min(16 / bytes));
             let checked = shape.len() == 1 && !is_atomic && contiguous > width;
             if checked {
-                self.checked.insert(id, (dim as u32, contiguous));
+                self.checked.insert(id, (dim, contiguous));
+            } else if !is_atomic && contiguous > width {
+                self.unaligned.insert(id);
             }
             let entry = self.vec_by_shape.entry(shape).or_insert(1);
             *entry = (*entry).max(if checked { contiguous } else { width });
@@ -855,6 +859,43 @@ impl Assigner {
         }
         Ok(())
     }
+}
+
+/// What the axis info proves about a load's or store's vectors along its
+/// fastest axis (`dim`, the last): `width` elements need no run-time check
+/// (contiguity, alignment and mask all allow it, at most 16 bytes);
+/// `contiguous` is what contiguity alone would allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProvenVector {
+    pub dim: u32,
+    pub width: u32,
+    pub contiguous: u32,
+}
+
+/// [`ProvenVector`] of the load, store or atomic `op` under `axis_info`;
+/// `None` for other ops and scalar accesses.
+pub fn proven_vector(kernel: &Kernel, op: &Op, axis_info: &HashMap<ValueId, AxisInfo>) -> Option<ProvenVector> {
+    let (masked, mask_index) = match op.kind {
+        OpKind::Load { masked, .. } => (masked, 1),
+        OpKind::Store { masked } => (masked, 2),
+        OpKind::AtomicAdd { masked } => (masked, 2),
+        _ => return None,
+    };
+    let ptr = *op.operands.first()?;
+    let shape = shape_of(kernel, ptr);
+    let dim = shape.len().checked_sub(1)?;
+    let pointee = kernel.values.get(ptr.0 as usize).and_then(Type::elem).and_then(|e| e.pointee());
+    let bytes = u64::from(pointee.map_or(1, |p| p.bytes()));
+    let info = axis_info.get(&ptr).cloned().unwrap_or_else(|| AxisInfo::unknown(shape));
+    let mut width = u64::from(info.contiguity[dim]).min(info.divisibility[dim] / bytes).min(16 / bytes);
+    if masked && let Some(mask) = op.operands.get(mask_index).and_then(|m| axis_info.get(m)) {
+        width = width.min(u64::from(mask.constancy[dim]));
+    }
+    Some(ProvenVector {
+        dim: dim as u32,
+        width: floor_pow2(width),
+        contiguous: floor_pow2(u64::from(info.contiguity[dim]).min(16 / bytes)),
+    })
 }
 
 #[cfg(test)]
