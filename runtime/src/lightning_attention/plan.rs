@@ -55,8 +55,9 @@ pub struct Problem {
     /// [`CHAINED_SEGMENT`] when chained).
     pub segment: Option<usize>,
     /// Chain the segments in one launch per pass instead of a chunk-state
-    /// pass before the outputs (see the module documentation); off by
-    /// default until the H100 says it pays.
+    /// pass before the outputs (see the module documentation). Off by
+    /// default: on the H100 chained plans were 1.46-1.74x slower than
+    /// two-pass wherever they chain (docs/benchmarks.md, eleventh session).
     pub chained: bool,
 }
 
