@@ -22,8 +22,9 @@
 # point, for the correctness check), bench.tsb (matmul tiles pinned as the benchmark uses
 # them, row kernels at every BLOCK), la.tsb (lightning attention), la-sync.tsb (the same built
 # with --sync-wgmma, to compare against or fall back to). All of it is over the
-# device tool's 64 MiB per call, so each call carries what its group needs:
-#   check: gpu/bin gpu/kernels.tsb   bench: gpu/bin gpu/bench.tsb   la-peers: .whl
+# device tool's 64 MiB per call (the checkout's files, about 13 MB, count too), so
+# each call carries what its group needs, and check and bench go in separate calls:
+#   check: gpu/bin gpu/kernels.tsb (32 MB)   bench: gpu/bin gpu/bench.tsb   la-peers: .whl
 #   the lightning groups (la-check, la, la-chain, la-seg, la-first, la-const, la-prof):
 #     gpu/bin/lightning_attention gpu/la.tsb (la.tsb is 54 MB since the chained kernels:
 #     with all of gpu/bin it would not fit)
