@@ -208,6 +208,10 @@ fn run_interleaved_programs() {
     // Block b ends at 512 (b + 1), exactly, and the last at 10000: 512 * 190 + 10000.
     assert!(prefixes(&four).is_some_and(|p| p.contains("sum 107280.000000")), "{}", stdout(&four));
     assert!(stdout(&four).contains("20 programs, 4 at a time, interleaved (seed 5)"), "{}", stdout(&four));
+    // No programs in flight is refused, naming the option.
+    let none = tessera(&args(Some("0")));
+    assert!(!none.status.success(), "{}", stdout(&none));
+    assert!(stderr(&none).contains("invalid value '0' for '--interleave"), "{}", stderr(&none));
 }
 
 #[test]

@@ -85,7 +85,7 @@ enum Command {
         /// Run this many programs at a time, interleaved at every atomic and
         /// fence in an order the seed fixes, instead of one after another:
         /// for kernels whose programs talk through memory.
-        #[arg(long, value_name = "PROGRAMS")]
+        #[arg(long, value_name = "PROGRAMS", value_parser = clap::value_parser!(u32).range(1..))]
         interleave: Option<u32>,
     },
     /// Compile every kernel of every `.tsr` file in a folder (all tuning points)

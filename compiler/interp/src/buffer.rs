@@ -67,13 +67,13 @@ impl HostBuffer {
         HostBuffer::filled(elem, len, 0.0)
     }
 
-    /// `len` copies of `value` converted to `elem` (e.g. NaN to poison an
-    /// output buffer, so unwritten elements show).
     /// A buffer of no elements (a placeholder while a buffer is lent out).
     pub fn empty() -> HostBuffer {
         HostBuffer { data: HostData::I8(Vec::new()) }
     }
 
+    /// `len` copies of `value` converted to `elem` (e.g. NaN to poison an
+    /// output buffer, so unwritten elements show).
     pub fn filled(elem: ScalarType, len: usize, value: f64) -> HostBuffer {
         HostBuffer::from_f64(elem, &vec![value; len])
     }

@@ -519,7 +519,8 @@ impl Lowerer<'_, '_> {
     /// One `cp.async` of the load's copy width from `src` to shared address
     /// `dst`, reading `size` bytes of it (the rest zero) when given: `.cg`
     /// (L2 only) for 16 bytes, which `.cg` requires, `.ca` below; with the
-    /// load's eviction hint as an L2 cache policy where the ISA has them.
+    /// load's eviction hint as an L2 cache policy when asked for and where
+    /// the ISA has them ([`Lowerer::l2_hints`]).
     fn cp_async(&mut self, load: &Pipelined, dst: &str, src: &str, size: Option<&str>) {
         let copy_bytes = load.width * memory_bytes(load.elem);
         let cache = if copy_bytes == 16 { "cg" } else { "ca" };
