@@ -519,6 +519,7 @@ mod tests {
             registers: 32,
             spills: 0,
             divisible: Vec::new(),
+            unit: Vec::new(),
             entry: "k".into(),
         };
         assert!(args.pins().admit(&info(64, 4)));

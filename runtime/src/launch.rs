@@ -1,7 +1,7 @@
 //! Bundles opened for launching, and kernel handles.
 
 use crate::args::{ArgValue, LaunchArgs, Pins};
-use crate::bundle::{BundleData, DIVISIBILITY, KernelDecl, KernelEntry, VariantEntry};
+use crate::bundle::{BundleData, KernelDecl, KernelEntry, VariantEntry};
 use crate::device::{Runtime, Stream, describe};
 use crate::error::{Error, Result};
 use crate::module::{self, Loaded};
@@ -72,12 +72,12 @@ impl Bundle {
             })?;
         let entry = &self.data.manifest().kernels[index];
         let decl = &entry.decl;
-        let specialized = entry.variants.iter().any(|v| !v.info.divisible.is_empty());
+        let specialized = entry.variants.iter().any(|v| v.info.is_specialized());
         let require_reads = (0..decl.params.len())
             .filter(|&i| {
                 let name = decl.params[i].name.as_str();
                 decl.require.iter().any(|r| r.params().contains(&name))
-                    || entry.variants.iter().any(|v| v.info.divisible.iter().any(|d| d == name))
+                    || entry.variants.iter().any(|v| v.info.assumed().any(|d| d == name))
             })
             .collect();
         let handle = KernelHandle(Arc::new(KernelShared {
@@ -107,9 +107,9 @@ struct KernelShared {
     /// conditions are evaluated once per distinct values, not per launch.
     admitted: Mutex<HashMap<Vec<Option<i64>>, String>>,
     /// The parameters (by index) that the `require` conditions and the
-    /// specialized variants' divisibility assumptions read.
+    /// specialized variants' assumptions (divisible, equal to 1) read.
     require_reads: Vec<usize>,
-    /// Some variant is specialized on the divisibility of its arguments.
+    /// Some variant is specialized on its arguments (divisible, equal to 1).
     specialized: bool,
 }
 
@@ -381,10 +381,17 @@ impl KernelHandle {
         let info = &variant.info;
         let launch_err =
             |message: String| Error::Launch { kernel: self.name().to_string(), variant: info.label(), message };
-        if !info.divisibility_holds(&|name| scalar_arg(self.decl(), bound, name)) {
+        if !info.assumptions_hold(&|name| scalar_arg(self.decl(), bound, name)) {
             return Err(launch_err(format!(
-                "this variant assumes {} divisible by {DIVISIBILITY}, and the arguments are not",
-                info.divisible.join(", ")
+                "this variant assumes {}, and the arguments ({}) are not",
+                info.assumptions(),
+                info.assumed()
+                    .map(|name| match scalar_arg(self.decl(), bound, name) {
+                        Some(v) => format!("{name} = {v}"),
+                        None => format!("{name} missing"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let Some(grid) = grid(self.decl(), info, bound)? else { return Ok(()) };
@@ -441,8 +448,8 @@ fn scalar_arg(decl: &KernelDecl, bound: &[ArgValue], name: &str) -> Option<i64> 
 
 /// Whether variant `info` admits a launch with `bound`: every `require`
 /// condition of the kernel, evaluated with the arguments and the variant's
-/// compile-time values, is non-zero, and the arguments it assumes divisible
-/// are. A condition without a value (an overflow, a division by zero) does
+/// compile-time values, is non-zero, and the arguments meet what it
+/// assumes of them (divisible by 16, equal to 1). A condition without a value (an overflow, a division by zero) does
 /// not admit.
 pub fn admits(decl: &KernelDecl, info: &crate::bundle::VariantInfo, bound: &[ArgValue]) -> bool {
     admits_with(decl, info, &|name| scalar_arg(decl, bound, name))
@@ -451,24 +458,24 @@ pub fn admits(decl: &KernelDecl, info: &crate::bundle::VariantInfo, bound: &[Arg
 /// [`admits`] with the integer arguments given by name through `args`.
 pub fn admits_with(decl: &KernelDecl, info: &crate::bundle::VariantInfo, args: &dyn Fn(&str) -> Option<i64>) -> bool {
     let lookup = |name: &str| args(name).or_else(|| info.value(name));
-    info.divisibility_holds(args) && decl.require.iter().all(|r| r.eval(&lookup).is_ok_and(|v| v != 0))
+    info.assumptions_hold(args) && decl.require.iter().all(|r| r.eval(&lookup).is_ok_and(|v| v != 0))
 }
 
-/// `admitted` without the unspecialized variants whose specialized twin (same
-/// tuning point, same architecture) is admitted too: the twin runs the same
-/// computation without run-time alignment checks, so only it is worth
-/// tuning and launching.
+/// `admitted` without the variants that have a more specialized twin (same
+/// tuning point, same architecture) admitted too: the twin runs the same
+/// computation with fewer run-time checks and wider accesses, so only it is
+/// worth tuning and launching. Twins rank by what they assume: a unit-stride
+/// twin (vector tiles where the other reads elements) above a divisibility
+/// one (no alignment checks), above the unspecialized variant.
 fn prefer_specialized(variants: &[VariantEntry], admitted: Vec<Choice>) -> Vec<Choice> {
     let info = |c: &Choice| variants.get(c.variant).map(|v| &v.info);
-    let has_specialized_twin = |c: &Choice| {
+    let rank = |i: &crate::bundle::VariantInfo| (!i.unit.is_empty(), i.unit.len(), i.divisible.len());
+    let outranked = |c: &Choice| {
         info(c).is_some_and(|i| {
-            i.divisible.is_empty()
-                && admitted
-                    .iter()
-                    .any(|o| info(o).is_some_and(|j| !j.divisible.is_empty() && j.same_point(i) && j.arch == i.arch))
+            admitted.iter().any(|o| info(o).is_some_and(|j| j.same_point(i) && j.arch == i.arch && rank(j) > rank(i)))
         })
     };
-    admitted.iter().copied().filter(|c| !has_specialized_twin(c)).collect()
+    admitted.iter().copied().filter(|c| !outranked(c)).collect()
 }
 
 /// The launch grid of a variant for bound arguments; None when a dimension
@@ -532,6 +539,7 @@ mod tests {
             registers: 32,
             spills: 0,
             divisible: Vec::new(),
+            unit: Vec::new(),
             entry: "k".into(),
         };
         (decl, info)
@@ -604,6 +612,7 @@ mod require_tests {
             registers: 32,
             spills: 0,
             divisible: Vec::new(),
+            unit: Vec::new(),
             entry: "softmax".into(),
         }
     }
@@ -666,5 +675,49 @@ mod require_tests {
         let kept: Vec<usize> =
             prefer_specialized(&variants, vec![choice(0), choice(2)]).iter().map(|c| c.variant).collect();
         assert_eq!(kept, vec![0, 2]);
+    }
+
+    /// A variant that assumes `stride == 1` (and `cols % 16 == 0`).
+    fn unit_twin(block: i64, warps: u32) -> VariantInfo {
+        VariantInfo { unit: vec!["stride".into()], ..specialized(block, warps) }
+    }
+
+    /// A unit-stride twin admits only launches whose stride is 1 (and meet
+    /// its divisibility too), names both assumptions in its label, and
+    /// outranks the divisibility twin and the generic variant of its point.
+    #[test]
+    fn a_unit_stride_twin_admits_only_unit_strides_and_outranks_the_others() {
+        let d = decl(vec![]);
+        let args =
+            |cols: i32, stride: i32| vec![ArgValue::Scalar(Scalar::I32(cols)), ArgValue::Scalar(Scalar::I32(stride))];
+        let mut d2 = d.clone();
+        d2.params.push(Param {
+            name: "stride".into(),
+            kind: ParamKind::Scalar { dtype: DType::I32 },
+            hints: Hints::default(),
+        });
+        assert!(admits(&d2, &unit_twin(4096, 4), &args(4096, 1)));
+        assert!(!admits(&d2, &unit_twin(4096, 4), &args(4096, 2)), "a stride of 2");
+        assert!(!admits(&d2, &unit_twin(4096, 4), &args(4095, 1)), "cols not divisible");
+        assert!(admits(&d2, &specialized(4096, 4), &args(4096, 2)));
+        assert_eq!(unit_twin(4096, 4).label(), "BLOCK=4096,warps=4,stages=1@sm_90a/unit(stride)/div16(cols)");
+        assert_eq!(unit_twin(4096, 4).assumptions(), "stride equal to 1; cols divisible by 16");
+
+        let variants = vec![
+            entry(variant(4096, 4)),
+            entry(specialized(4096, 4)),
+            entry(unit_twin(4096, 4)),
+            entry(variant(4096, 8)),
+        ];
+        let choice = |variant| Choice { variant, code: crate::select::CodeKind::Cubin, object: 0 };
+        let kept = |admitted: Vec<usize>| -> Vec<usize> {
+            prefer_specialized(&variants, admitted.into_iter().map(choice).collect())
+                .iter()
+                .map(|c| c.variant)
+                .collect()
+        };
+        assert_eq!(kept(vec![0, 1, 2, 3]), vec![2, 3]);
+        assert_eq!(kept(vec![0, 1, 3]), vec![1, 3], "the stride is not 1: the divisibility twin");
+        assert_eq!(kept(vec![0, 2, 3]), vec![2, 3], "cols divisible, stride 1");
     }
 }

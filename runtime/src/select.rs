@@ -128,7 +128,7 @@ fn rank(arch: Arch, code: CodeRefs, device: Arch) -> Option<(u8, Arch, CodeKind,
 
 /// The best runnable variant of every tuning point (same compile-time
 /// values and launch knobs, [`crate::bundle::VariantInfo::same_point`]) and specialization
-/// (its divisible parameters), in the order they first appear.
+/// (its divisible and unit parameters), in the order they first appear.
 /// Empty when nothing runs on `device`.
 pub fn select(variants: &[VariantEntry], device: Arch) -> Vec<Choice> {
     let mut best: Vec<(usize, (u8, Arch, CodeKind, u32))> = Vec::new();
@@ -137,7 +137,7 @@ pub fn select(variants: &[VariantEntry], device: Arch) -> Vec<Choice> {
         let Some(r) = rank(arch, v.code, device) else { continue };
         let same_point = |(i, _): &(usize, _)| {
             let w: &VariantEntry = &variants[*i];
-            w.info.same_point(&v.info) && w.info.divisible == v.info.divisible
+            w.info.same_point(&v.info) && w.info.divisible == v.info.divisible && w.info.unit == v.info.unit
         };
         match best.iter_mut().find(|b| same_point(b)) {
             Some(slot) if (slot.1.0, slot.1.1) < (r.0, r.1) => *slot = (index, r),
@@ -174,6 +174,7 @@ mod tests {
                 registers: 32,
                 spills: 0,
                 divisible: Vec::new(),
+                unit: Vec::new(),
                 entry: "k".into(),
             },
             code: CodeRefs { ptx: ptx.then_some(0), cubin: cubin.then_some(1) },

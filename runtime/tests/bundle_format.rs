@@ -311,6 +311,17 @@ fn structural_inconsistencies_are_named() {
             "assumes `nope` divisible",
         ),
         (
+            Box::new(|m| m["kernels"][1]["variants"][0]["unit"] = serde_json::json!(["x"])),
+            "assumes `x` equal to 1, which is not an integer parameter of the kernel",
+        ),
+        (
+            Box::new(|m| {
+                m["kernels"][1]["variants"][0]["unit"] = serde_json::json!(["n"]);
+                m["kernels"][1]["variants"][0]["divisible"] = serde_json::json!(["n"]);
+            }),
+            "assumes `n` both equal to 1 and divisible by 16, which no argument is",
+        ),
+        (
             Box::new(|m| m["kernels"][0]["variants"][0]["code"] = serde_json::json!({"ptx": null, "cubin": null})),
             "has no code object",
         ),

@@ -30,6 +30,7 @@ fn bundle(dir: &std::path::Path) -> std::path::PathBuf {
         registers: 0,
         spills: 0,
         divisible: Vec::new(),
+        unit: Vec::new(),
         entry: "vector_add".into(),
     };
     let mut w = BundleWriter::new("test", "0");

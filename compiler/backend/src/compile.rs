@@ -67,6 +67,11 @@ pub struct CompiledKernel {
     /// vectorized behind a run-time check: compiled again with `@div(16)` on
     /// them, the kernel can drop those checks (see [`divisibility_candidates`]).
     pub divisibility_candidates: Vec<usize>,
+    /// Integer parameters without hints whose being 1 would make some
+    /// access contiguous along its fastest axis (see
+    /// [`unit_stride_candidates`]): compiled again with `@contig` on them,
+    /// the kernel reads and writes those tiles in vectors.
+    pub unit_stride_candidates: Vec<usize>,
     /// Registers and spills of the entry, once [`CompiledKernel::assemble`] ran ptxas.
     pub ptxas: Option<FunctionStats>,
 }
@@ -170,6 +175,49 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
     params.into_iter().collect()
 }
 
+/// The integer parameters without hints that, each alone promised equal to
+/// 1 (`@contig`), make the address of some load, store or atomic of
+/// `laid_out` contiguous over more elements along its fastest axis: a
+/// stride multiplying a tile's last-axis offsets (`offs_k[None, :] *
+/// stride_ak`), not one that moves rows (`offs_m[:, None] * stride_am`,
+/// whose being 1 would only make columns contiguous). Without the promise
+/// such a tile is read an element at a time; Triton specializes arguments
+/// equal to 1 at JIT time, the build compiles a twin that assumes it.
+pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
+    let kernel = laid_out.kernel;
+    let accesses: Vec<usize> = laid_out
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matches!(op.kind, OpKind::Load { .. } | OpKind::Store { .. } | OpKind::AtomicAdd { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let unhinted = |i: &usize| {
+        kernel.is_integer_param(*i)
+            && kernel.params.get(*i).is_some_and(|p| p.hints.divisibility.is_none() && !p.hints.contiguous)
+    };
+    let behind: Vec<usize> = params_behind(laid_out, &accesses).into_iter().filter(unhinted).collect();
+    let contiguity = |assumed: Option<usize>| {
+        let mut hinted = kernel.clone();
+        if let Some(i) = assumed {
+            hinted.params[i].hints.contiguous = true;
+        }
+        let (info, _) = analyze_axis_facts(&hinted);
+        accesses
+            .iter()
+            .map(|&id| proven_vector(&hinted, laid_out.ops[id], &info).map_or(1, |v| v.contiguous))
+            .collect::<Vec<_>>()
+    };
+    if behind.is_empty() {
+        return Vec::new();
+    }
+    let base = contiguity(None);
+    behind
+        .into_iter()
+        .filter(|&p| contiguity(Some(p)).iter().zip(&base).any(|(with, without)| with > without))
+        .collect()
+}
+
 /// The divisibility a specialized variant assumes of its candidates (the
 /// runtime's `bundle::DIVISIBILITY`, which the backend does not depend on;
 /// the build checks they agree).
@@ -201,6 +249,7 @@ pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel
     let laid_out = assign_layouts_for_target(kernel, target)?;
     let layout = print_layouts(&laid_out);
     let divisibility_candidates = divisibility_candidates(&laid_out);
+    let unit_stride_candidates = unit_stride_candidates(&laid_out);
     let lowered = lower_kernel_with(&laid_out, target.codegen, target.ptx)?;
     let limit = max_shared_bytes(target.arch);
     if lowered.shared_bytes > limit {
@@ -233,6 +282,7 @@ pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel
         shared_bytes: lowered.shared_bytes,
         num_warps: laid_out.num_warps,
         divisibility_candidates,
+        unit_stride_candidates,
         stages: KernelStages {
             layout,
             mlir: lowered.mlir,

@@ -41,7 +41,7 @@ mod tests;
 
 pub use compile::{
     CompiledKernel, KernelStages, SPECIALIZED_DIVISIBILITY, assign_layouts_for_target, compile_kernel,
-    divisibility_candidates, schedule_for_target,
+    divisibility_candidates, schedule_for_target, unit_stride_candidates,
 };
 pub use context::MlirContext;
 pub use error::{BackendError, MlirDiagnostic, Result, Stage};

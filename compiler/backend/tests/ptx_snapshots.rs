@@ -202,3 +202,34 @@ fn divisibility_candidates_are_the_parameters_behind_checked_accesses() {
         assert_eq!(got, want, "{name}");
     }
 }
+
+/// Which unhinted integer parameters, equal to 1, would make an access
+/// contiguous along its fastest axis (what the build's unit-stride twin
+/// assumes): the column strides of the generic matmul's A, B and C tiles,
+/// not their row strides; none where columns are contiguous already (row
+/// kernels, whose strides only move rows) or hinted (`matmul_aligned`).
+#[test]
+fn unit_stride_candidates_are_the_strides_of_last_axes() {
+    let cases: [(&str, &str, &[(&str, i64)], &[&str]); 4] = [
+        (
+            "matmul.tsr",
+            "matmul",
+            &[("BLOCK_M", 64), ("BLOCK_N", 64), ("BLOCK_K", 32)],
+            &["stride_ak", "stride_bn", "stride_cn"],
+        ),
+        ("softmax.tsr", "softmax_bf16", &[("BLOCK", 4096), ("warps", 8)], &[]),
+        ("layer_norm.tsr", "layer_norm_fwd_bf16", &[("BLOCK", 4096), ("ROWS", 2), ("warps", 16)], &[]),
+        ("matmul.tsr", "matmul_aligned", &[("BLOCK_M", 64), ("BLOCK_N", 64), ("BLOCK_K", 32)], &[]),
+    ];
+    for (file, name, consts, want) in cases {
+        let path = kernels_dir().join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let consts: Vec<(String, ConstValue)> =
+            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
+        let kernel = tessera_frontend::compile_str(file, &text, name, &consts)
+            .unwrap_or_else(|rendered| panic!("{name} does not compile:\n{rendered}"));
+        let compiled = compile_kernel(&kernel, &Target::new(GpuArch::Sm90a)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got: Vec<&str> = compiled.unit_stride_candidates.iter().map(|&i| kernel.params[i].name.as_str()).collect();
+        assert_eq!(got, want, "{name}");
+    }
+}

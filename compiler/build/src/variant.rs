@@ -16,59 +16,124 @@ pub struct Built {
     pub code: CodeObjects,
 }
 
-/// What one tuning point gave: its variant, maybe a specialized twin, and
-/// why the twin could not be built when it was wanted and failed (the
-/// unspecialized variant stands; the report lists the twin as rejected).
+/// What one tuning point gave: its variant, maybe specialized twins, and
+/// why a twin could not be built when it was wanted and failed (the others
+/// stand; the report lists the twin as rejected).
 pub struct Variants {
     pub built: Vec<Built>,
-    pub rejected: Option<Rejection>,
+    pub rejected: Vec<Rejection>,
 }
 
 /// Compiles `kernel` (one lowered tuning point) for `arch`; with `ptxas`, also
 /// to a cubin with register and spill counts. Anything that keeps the variant
 /// from running on `arch` is a rejection.
 ///
-/// When some vectorized access needs a run-time alignment check because of
-/// unhinted integer parameters ([`tessera_backend::divisibility_candidates`]),
-/// a second variant is compiled with those parameters assumed divisible by
-/// [`DIVISIBILITY`] (as if they carried `@div(16)`): the runtime launches it
-/// for arguments that are, the first one otherwise. The specialization is
-/// an optimization: if it fails to build, the unspecialized variant stands
-/// and the twin is reported as rejected.
+/// Up to two specialized twins follow, each launched by the runtime only for
+/// arguments that meet what it assumes (Triton's specializations, done ahead
+/// of time):
+/// - when some vectorized access needs a run-time alignment check because of
+///   unhinted integer parameters ([`tessera_backend::divisibility_candidates`]),
+///   a twin with those parameters assumed divisible by [`DIVISIBILITY`] (as
+///   if they carried `@div(16)`);
+/// - when unhinted strides of tiles' last axes keep tiles from moving in
+///   vectors ([`tessera_backend::unit_stride_candidates`]), a twin with them
+///   assumed equal to 1 (`@contig`), and divisible whatever that kernel's
+///   own divisibility candidates are (the row strides and tails of the now
+///   contiguous tiles).
+///
+/// A specialization is an optimization: if it fails to build, the others
+/// stand and it is reported as rejected.
 pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&Ptxas>) -> Result<Variants, Reason> {
     let (generic, candidates) = compile_one(kernel, arch, codegen, ptxas)?;
-    if candidates.is_empty() {
-        return Ok(Variants { built: vec![generic], rejected: None });
+    let mut variants = Variants { built: Vec::new(), rejected: Vec::new() };
+    if !candidates.divisible.is_empty() {
+        variants.twin(&generic, kernel, &[], &candidates.divisible, (arch, codegen, ptxas));
     }
-    let divisible: Vec<String> = candidates.iter().filter_map(|&i| Some(kernel.params.get(i)?.name.clone())).collect();
-    // The candidates are the parameters whose divisibility the backend found
-    // to widen accesses, assuming exactly what the runtime will test.
-    const _: () = assert!(tessera_backend::SPECIALIZED_DIVISIBILITY == DIVISIBILITY);
-    let mut specialized = kernel.clone();
-    for &i in &candidates {
-        if let Some(p) = specialized.params.get_mut(i) {
-            p.hints.divisibility = Some(DIVISIBILITY);
+    if !candidates.unit.is_empty() {
+        let mut contiguous = kernel.clone();
+        assume(&mut contiguous, &candidates.unit, &[]);
+        match divisibility_candidates_of(&contiguous, arch, codegen) {
+            Ok(divisible) => variants.twin(&generic, kernel, &candidates.unit, &divisible, (arch, codegen, ptxas)),
+            Err(reason) => variants.rejected.push(Rejection {
+                variant: specialized_info(&generic.info, kernel, &candidates.unit, &[]).label(),
+                reason,
+            }),
         }
     }
-    match compile_one(&specialized, arch, codegen, ptxas) {
-        Ok((mut twin, _)) => {
-            twin.info.divisible = divisible;
-            Ok(Variants { built: vec![generic, twin], rejected: None })
-        }
-        Err(reason) => {
-            let variant = VariantInfo { divisible, ..generic.info.clone() }.label();
-            Ok(Variants { built: vec![generic], rejected: Some(Rejection { variant, reason }) })
+    variants.built.insert(0, generic);
+    Ok(variants)
+}
+
+impl Variants {
+    /// Compiles `kernel` assuming the parameters `unit` (indices) equal to
+    /// 1 and `divisible` divisible by [`DIVISIBILITY`], as a twin of `generic`.
+    fn twin(
+        &mut self,
+        generic: &Built,
+        kernel: &Kernel,
+        unit: &[usize],
+        divisible: &[usize],
+        (arch, codegen, ptxas): (GpuArch, Codegen, Option<&Ptxas>),
+    ) {
+        let mut specialized = kernel.clone();
+        assume(&mut specialized, unit, divisible);
+        let info = specialized_info(&generic.info, kernel, unit, divisible);
+        match compile_one(&specialized, arch, codegen, ptxas) {
+            Ok((mut twin, _)) => {
+                twin.info.unit = info.unit;
+                twin.info.divisible = info.divisible;
+                self.built.push(twin);
+            }
+            Err(reason) => self.rejected.push(Rejection { variant: info.label(), reason }),
         }
     }
 }
 
-/// One compilation of `kernel`, and its divisibility candidates.
+/// Puts `@contig` on the parameters `unit` and `@div(16)` on `divisible`.
+fn assume(kernel: &mut Kernel, unit: &[usize], divisible: &[usize]) {
+    // The candidates are the parameters whose divisibility the backend found
+    // to widen accesses, assuming exactly what the runtime will test.
+    const _: () = assert!(tessera_backend::SPECIALIZED_DIVISIBILITY == DIVISIBILITY);
+    for &i in unit {
+        if let Some(p) = kernel.params.get_mut(i) {
+            p.hints.contiguous = true;
+        }
+    }
+    for &i in divisible {
+        if let Some(p) = kernel.params.get_mut(i) {
+            p.hints.divisibility = Some(DIVISIBILITY);
+        }
+    }
+}
+
+/// `generic`'s info with the assumptions (by parameter name) of a twin.
+fn specialized_info(generic: &VariantInfo, kernel: &Kernel, unit: &[usize], divisible: &[usize]) -> VariantInfo {
+    let names = |ids: &[usize]| ids.iter().filter_map(|&i| Some(kernel.params.get(i)?.name.clone())).collect();
+    VariantInfo { unit: names(unit), divisible: names(divisible), ..generic.clone() }
+}
+
+/// The divisibility candidates of `kernel` as the backend lays it out for
+/// `arch`, without compiling it further.
+fn divisibility_candidates_of(kernel: &Kernel, arch: GpuArch, codegen: Codegen) -> Result<Vec<usize>, Reason> {
+    let target = Target::new(arch).with_codegen(codegen);
+    let scheduled = tessera_backend::schedule_for_target(kernel, &target).map_err(backend_reason)?;
+    let laid_out = tessera_backend::assign_layouts_for_target(&scheduled, &target).map_err(backend_reason)?;
+    Ok(tessera_backend::divisibility_candidates(&laid_out))
+}
+
+/// The specialization candidates of one compilation (parameter indices).
+struct Candidates {
+    divisible: Vec<usize>,
+    unit: Vec<usize>,
+}
+
+/// One compilation of `kernel`, and its specialization candidates.
 fn compile_one(
     kernel: &Kernel,
     arch: GpuArch,
     codegen: Codegen,
     ptxas: Option<&Ptxas>,
-) -> Result<(Built, Vec<usize>), Reason> {
+) -> Result<(Built, Candidates), Reason> {
     let compiled = compile_kernel(kernel, &Target::new(arch).with_codegen(codegen)).map_err(backend_reason)?;
     let threads = compiled.num_warps.saturating_mul(32);
     limits::check_launch(arch, threads, compiled.shared_bytes)?;
@@ -86,6 +151,7 @@ fn compile_one(
         registers: 0,
         spills: 0,
         divisible: Vec::new(),
+        unit: Vec::new(),
         entry: compiled.entry.clone(),
     };
     let mut code = CodeObjects { ptx: None, cubin: None };
@@ -97,7 +163,8 @@ fn compile_one(
         code.cubin = Some(assembled.cubin);
     }
     code.ptx = Some(compiled.ptx);
-    Ok((Built { info, code }, compiled.divisibility_candidates))
+    let candidates = Candidates { divisible: compiled.divisibility_candidates, unit: compiled.unit_stride_candidates };
+    Ok((Built { info, code }, candidates))
 }
 
 /// A backend failure as a rejection: its E08xx code, the stage and message on

@@ -277,3 +277,47 @@ fn input_and_output_problems_have_their_own_codes() {
     assert_eq!(error.code, codes::CANNOT_WRITE);
     assert!(error.message.contains("no-such-folder"), "{error}");
 }
+
+/// The generic matmul's strides are all parameters: the build adds a twin
+/// that assumes the column strides equal to 1 (and the row strides and
+/// bounds divisible), whose tiles move in 16-byte vectors where the generic
+/// variant reads element by element; the runtime admits it for row-major
+/// operands only.
+#[test]
+fn the_generic_matmul_gets_a_unit_stride_twin_with_vector_tiles() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("matmul.tsb");
+    let mut consts = Vec::new();
+    for kernel in ["matmul", "matmul_block_ptr", "matmul_aligned"] {
+        for (name, value) in
+            [("BLOCK_M", 64), ("BLOCK_N", 64), ("BLOCK_K", 32), ("GROUP_M", 8), ("warps", 4), ("stages", 3)]
+        {
+            consts.push(format!("{kernel}.{name}={value}"));
+        }
+    }
+    let consts: Vec<&str> = consts.iter().map(String::as_str).collect();
+    let mut opts = options(vec![kernels_dsl("matmul.tsr")], &out, &consts);
+    opts.archs = vec![GpuArch::Sm90a];
+    let report = build_ok(&opts);
+    assert_eq!(report.variants_rejected(), 0, "{}", report.rejections());
+    let bundle = BundleData::read(&out).expect("bundle reads back");
+    let matmul = bundle.kernel("matmul").expect("matmul");
+    let labels: Vec<String> = matmul.variants.iter().map(|v| v.info.label()).collect();
+    let point = "BLOCK_K=32,BLOCK_M=64,BLOCK_N=64,GROUP_M=8,warps=4,stages=3@sm_90a";
+    assert_eq!(
+        labels,
+        [
+            point.to_string(),
+            format!("{point}/unit(stride_ak,stride_bn,stride_cn)/div16(N,K,stride_am,stride_bk,stride_cm)")
+        ]
+    );
+    let ptx = |i: usize| {
+        let object = matmul.variants[i].code.ptx.and_then(|o| bundle.object(o)).expect("PTX");
+        String::from_utf8(object.to_vec()).expect("PTX is text")
+    };
+    let vector_loads = |text: &str| text.lines().filter(|l| l.contains("ld.global") && l.contains(".v4.")).count();
+    assert_eq!(vector_loads(&ptx(0)), 0, "the generic variant reads element by element");
+    assert!(vector_loads(&ptx(1)) > 0, "the twin reads 16-byte vectors:\n{}", ptx(1));
+    // Block pointers check their strides at run time: no twin.
+    assert_eq!(bundle.kernel("matmul_block_ptr").expect("block_ptr").variants.len(), 1);
+}

@@ -52,6 +52,10 @@ enum Command {
         /// variants a bundle ships (`/div16(...)` in their labels); repeatable.
         #[arg(long = "divisible", value_name = "PARAM")]
         divisible: Vec<String>,
+        /// Integer parameter assumed equal to 1, as in the unit-stride twins
+        /// a bundle ships (`/unit(...)` in their labels); repeatable.
+        #[arg(long = "unit", value_name = "PARAM")]
+        unit: Vec<String>,
         /// GPU architecture of the backend stages (layout ... sass).
         #[arg(long, default_value = "sm_90a", value_parser = gpu::parse_arch)]
         arch: GpuArch,
@@ -158,8 +162,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { files } => commands::check::run(&files),
-        Command::Emit { file, kernel, consts, stage, print_after_all, divisible, arch, codegen } => {
-            let what = commands::emit::Emit { stage: &stage, print_after_all, divisible: &divisible, arch };
+        Command::Emit { file, kernel, consts, stage, print_after_all, divisible, unit, arch, codegen } => {
+            let what =
+                commands::emit::Emit { stage: &stage, print_after_all, divisible: &divisible, unit: &unit, arch };
             commands::emit::run(&file, kernel.as_deref(), &consts, &what, codegen.into())
         }
         Command::Run { file, interp: _, kernel, consts, args, show, seed, interleave } => {

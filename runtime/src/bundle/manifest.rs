@@ -203,6 +203,13 @@ pub struct VariantInfo {
     /// unspecialized twin. Empty for an unspecialized variant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub divisible: Vec<String>,
+    /// Integer runtime parameters this variant's code assumes equal to 1
+    /// (the build compiled it with `@contig` on them: strides of tiles'
+    /// last axes, so those tiles move in vectors): the runtime admits it only
+    /// for launches whose arguments are 1, and then prefers it to its twins
+    /// without the assumption. Empty for a variant that assumes none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unit: Vec<String>,
     /// Target architecture, e.g. `sm_90a` or `sm_80`.
     pub arch: String,
     /// Dynamic shared memory the kernel needs at launch, in bytes.
@@ -232,17 +239,31 @@ impl VariantInfo {
     }
 
     /// Short human-readable name: `BLOCK=1024,warps=4,stages=1@sm_90a`
-    /// (see [`variant_label`]), then `/div16(a,b)` for a variant specialized
-    /// on the divisibility of `a` and `b`.
+    /// (see [`variant_label`]), then `/unit(a)` for a variant that assumes
+    /// `a` equal to 1 and `/div16(b,c)` for one that assumes `b` and `c`
+    /// divisible by 16.
     pub fn label(&self) -> String {
         let consts = self.consts.iter().map(|(k, v)| format!("{k}={v}"));
         let knobs = [self.warps, self.stages, self.occupancy].map(|k| k.to_string());
-        let label = variant_label(consts, knobs, &self.arch);
-        if self.divisible.is_empty() {
-            label
-        } else {
-            format!("{label}/div{DIVISIBILITY}({})", self.divisible.join(","))
+        let mut label = variant_label(consts, knobs, &self.arch);
+        if !self.unit.is_empty() {
+            label.push_str(&format!("/unit({})", self.unit.join(",")));
         }
+        if !self.divisible.is_empty() {
+            label.push_str(&format!("/div{DIVISIBILITY}({})", self.divisible.join(",")));
+        }
+        label
+    }
+
+    /// Whether this variant assumes anything of its arguments
+    /// ([`VariantInfo::divisible`], [`VariantInfo::unit`]).
+    pub fn is_specialized(&self) -> bool {
+        !self.divisible.is_empty() || !self.unit.is_empty()
+    }
+
+    /// The parameters this variant assumes something of.
+    pub fn assumed(&self) -> impl Iterator<Item = &str> {
+        self.unit.iter().chain(&self.divisible).map(String::as_str)
     }
 
     /// The same compile-time point and launch knobs as `other`: the same
@@ -255,9 +276,24 @@ impl VariantInfo {
     }
 
     /// Whether the integer arguments given by `args` (by name) meet this
-    /// variant's [`VariantInfo::divisible`] assumptions.
-    pub fn divisibility_holds(&self, args: &dyn Fn(&str) -> Option<i64>) -> bool {
+    /// variant's [`VariantInfo::divisible`] and [`VariantInfo::unit`]
+    /// assumptions.
+    pub fn assumptions_hold(&self, args: &dyn Fn(&str) -> Option<i64>) -> bool {
         self.divisible.iter().all(|name| args(name).is_some_and(|v| v % i64::from(DIVISIBILITY) == 0))
+            && self.unit.iter().all(|name| args(name) == Some(1))
+    }
+
+    /// What this variant assumes of its arguments, for messages: `a and b
+    /// equal to 1, c divisible by 16`.
+    pub fn assumptions(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.unit.is_empty() {
+            parts.push(format!("{} equal to 1", self.unit.join(", ")));
+        }
+        if !self.divisible.is_empty() {
+            parts.push(format!("{} divisible by {DIVISIBILITY}", self.divisible.join(", ")));
+        }
+        parts.join("; ")
     }
 }
 
@@ -338,6 +374,7 @@ mod tests {
             registers: 128,
             spills: 0,
             divisible: Vec::new(),
+            unit: Vec::new(),
             entry: "k".into(),
         }
     }

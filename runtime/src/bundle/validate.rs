@@ -102,6 +102,14 @@ fn check_variants(kernel: &KernelEntry, objects: &[Vec<u8>], used: &mut [bool]) 
                 return err(format!("assumes `{name}` divisible, which is not an integer parameter of the kernel"));
             }
         }
+        for name in &info.unit {
+            if !d.is_int_scalar(name) {
+                return err(format!("assumes `{name}` equal to 1, which is not an integer parameter of the kernel"));
+            }
+            if info.divisible.contains(name) {
+                return err(format!("assumes `{name}` both equal to 1 and divisible by 16, which no argument is"));
+            }
+        }
         if info.entry.is_empty() || info.entry.contains('\0') {
             return err("has no valid entry-point name".into());
         }

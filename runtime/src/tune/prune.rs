@@ -58,6 +58,7 @@ mod tests {
             registers,
             spills: 0,
             divisible: Vec::new(),
+            unit: Vec::new(),
             entry: "k".into(),
         }
     }

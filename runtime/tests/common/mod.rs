@@ -109,6 +109,7 @@ pub fn info(block: i64, warps: u32, arch: &str) -> VariantInfo {
         registers: 16,
         spills: 0,
         divisible: Vec::new(),
+        unit: Vec::new(),
         entry: "vector_add".into(),
     }
 }

@@ -122,8 +122,8 @@ pub fn run(opts: &CheckOptions, out: &mut dyn FnMut(&str)) -> Result<Summary, Ru
             .partition(|&v| tessera_runtime::admits_with(handle.decl(), &handle.variants()[v].info, &ints));
         if !refused.is_empty() && opts.all_variants {
             let mut conditions: Vec<String> = handle.decl().require.iter().map(|r| format!("`{r}`")).collect();
-            if refused.iter().any(|&v| !handle.variants()[v].info.divisible.is_empty()) {
-                conditions.push("their divisibility assumptions".into());
+            if refused.iter().any(|&v| handle.variants()[v].info.is_specialized()) {
+                conditions.push("their assumptions (divisible by 16, equal to 1)".into());
             }
             out(&format!(
                 "SKIP  {}  ({at}): {} variant(s) break {} for these arguments",

@@ -255,6 +255,7 @@ mod tests {
                 registers: 0,
                 spills: 0,
                 divisible: Vec::new(),
+                unit: Vec::new(),
                 entry: "k".into(),
             };
             w.add_variant("k", info, CodeObjects { ptx: Some(format!("// ptx {warps}")), cubin: None }).unwrap();

@@ -18,6 +18,8 @@ pub struct Emit<'a> {
     pub print_after_all: bool,
     /// Integer parameters assumed divisible by 16 (the build's specialized twins).
     pub divisible: &'a [String],
+    /// Integer parameters assumed equal to 1 (the build's unit-stride twins).
+    pub unit: &'a [String],
     pub arch: GpuArch,
 }
 
@@ -28,7 +30,11 @@ pub fn run(
     what: &Emit<'_>,
     codegen: Codegen,
 ) -> CliResult<ExitCode> {
-    let Emit { stage, print_after_all, divisible, arch } = *what;
+    let Emit { stage, print_after_all, divisible, unit, arch } = *what;
+    let assume = |k: &mut tessera_tir::Kernel| -> CliResult<()> {
+        assume_hint(k, "unit", unit, |p| p.hints.contiguous = true)?;
+        assume_hint(k, "divisible", divisible, |p| p.hints.divisibility = Some(DIVISIBILITY))
+    };
     if !STAGES.contains(&stage) {
         return Err(CliError::new(UNKNOWN_STAGE, format!("unknown stage `{stage}`"))
             .with_help(format!("stages: {}", STAGES.join(", "))));
@@ -47,19 +53,19 @@ pub fn run(
         }
         "tir-raw" => {
             let mut k = source.lower_unoptimized(&signature.name, &consts)?;
-            assume_divisible(&mut k, divisible)?;
+            assume(&mut k)?;
             print!("{}", tessera_tir::printer::print_kernel(&k));
         }
         backend if gpu::STAGES.contains(&backend) => {
             let mut k = source.lower(&signature.name, &consts)?;
-            assume_divisible(&mut k, divisible)?;
+            assume(&mut k)?;
             let at = gpu::Context { kernel: &signature.name, file, arch, stage: backend, codegen };
             print!("{}", gpu::stage_text(&k, backend, &at)?);
         }
         _ => {
             if print_after_all {
                 let mut k = source.lower_unoptimized(&signature.name, &consts)?;
-                assume_divisible(&mut k, divisible)?;
+                assume(&mut k)?;
                 println!("// ----- lowered -----\n{}", tessera_tir::printer::print_kernel(&k));
                 let report = tessera_tir::passes::PassManager::default_pipeline()
                     .print_after(true)
@@ -68,7 +74,7 @@ pub fn run(
                 print!("{}", report.dump());
             } else {
                 let mut k = source.lower(&signature.name, &consts)?;
-                assume_divisible(&mut k, divisible)?;
+                assume(&mut k)?;
                 print!("{}", tessera_tir::printer::print_kernel(&k));
             }
         }
@@ -76,12 +82,18 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Marks the integer parameters `names` divisible by 16, as the build does for
-/// a variant's specialized twin; an unknown or non-integer name is an error.
-fn assume_divisible(kernel: &mut tessera_tir::Kernel, names: &[String]) -> CliResult<()> {
+/// Gives the integer parameters `names` a hint (`set`), as the build does for
+/// a variant's specialized twins; an unknown or non-integer name is an
+/// error naming the option (`--OPTION NAME`).
+fn assume_hint(
+    kernel: &mut tessera_tir::Kernel,
+    option: &str,
+    names: &[String],
+    set: impl Fn(&mut tessera_tir::Param),
+) -> CliResult<()> {
     for name in names {
         match kernel.params.iter().position(|p| &p.name == name).filter(|&i| kernel.is_integer_param(i)) {
-            Some(i) => kernel.params[i].hints.divisibility = Some(DIVISIBILITY),
+            Some(i) => set(&mut kernel.params[i]),
             None => {
                 let integers: Vec<&str> = (0..kernel.params.len())
                     .filter(|&i| kernel.is_integer_param(i))
@@ -89,7 +101,7 @@ fn assume_divisible(kernel: &mut tessera_tir::Kernel, names: &[String]) -> CliRe
                     .collect();
                 return Err(CliError::new(
                     BAD_ARG,
-                    format!("`--divisible {name}`: `{}` has no integer parameter `{name}`", kernel.name),
+                    format!("`--{option} {name}`: `{}` has no integer parameter `{name}`", kernel.name),
                 )
                 .with_help(format!("its integer parameters: {}", integers.join(", "))));
             }
