@@ -190,17 +190,7 @@ fn divisibility_candidates_are_the_parameters_behind_checked_accesses() {
         ("matmul.tsr", "matmul_aligned", &[("BLOCK_M", 64), ("BLOCK_N", 64), ("BLOCK_K", 32)], &[]),
         ("lightning_attn.tsr", "la_output_bf16", &[("DK", 128), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)], &[]),
     ];
-    for (file, name, consts, want) in cases {
-        let path = kernels_dir().join(file);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let consts: Vec<(String, ConstValue)> =
-            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
-        let kernel = tessera_frontend::compile_str(file, &text, name, &consts)
-            .unwrap_or_else(|rendered| panic!("{name} does not compile:\n{rendered}"));
-        let compiled = compile_kernel(&kernel, &Target::new(GpuArch::Sm90a)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let got: Vec<&str> = compiled.divisibility_candidates.iter().map(|&i| kernel.params[i].name.as_str()).collect();
-        assert_eq!(got, want, "{name}");
-    }
+    check_candidates(&cases, |compiled| &compiled.divisibility_candidates);
 }
 
 /// Which unhinted integer parameters, equal to 1, would make an access
@@ -221,7 +211,16 @@ fn unit_stride_candidates_are_the_strides_of_last_axes() {
         ("layer_norm.tsr", "layer_norm_fwd_bf16", &[("BLOCK", 4096), ("ROWS", 2), ("warps", 16)], &[]),
         ("matmul.tsr", "matmul_aligned", &[("BLOCK_M", 64), ("BLOCK_N", 64), ("BLOCK_K", 32)], &[]),
     ];
-    for (file, name, consts, want) in cases {
+    check_candidates(&cases, |compiled| &compiled.unit_stride_candidates);
+}
+
+/// Compiles each (file, kernel, constants) for sm_90a and compares the names
+/// of the parameters `candidates` picks from the result with the expected.
+fn check_candidates(
+    cases: &[(&str, &str, &[(&str, i64)], &[&str])],
+    candidates: impl Fn(&tessera_backend::CompiledKernel) -> &Vec<usize>,
+) {
+    for &(file, name, consts, want) in cases {
         let path = kernels_dir().join(file);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let consts: Vec<(String, ConstValue)> =
@@ -229,7 +228,7 @@ fn unit_stride_candidates_are_the_strides_of_last_axes() {
         let kernel = tessera_frontend::compile_str(file, &text, name, &consts)
             .unwrap_or_else(|rendered| panic!("{name} does not compile:\n{rendered}"));
         let compiled = compile_kernel(&kernel, &Target::new(GpuArch::Sm90a)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let got: Vec<&str> = compiled.unit_stride_candidates.iter().map(|&i| kernel.params[i].name.as_str()).collect();
+        let got: Vec<&str> = candidates(&compiled).iter().map(|&i| kernel.params[i].name.as_str()).collect();
         assert_eq!(got, want, "{name}");
     }
 }
