@@ -183,6 +183,14 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
 /// whose being 1 would only make columns contiguous). Without the promise
 /// such a tile is read an element at a time; Triton specializes arguments
 /// equal to 1 at JIT time, the build compiles a twin that assumes it.
+///
+/// Empty unless some access so widened runs in a loop that feeds a `dot`
+/// (a matmul's K loop, an attention's walk: where tile kernels move most
+/// of their bytes). A twin doubles a kernel's variants in the bundle and its
+/// build time, which tiles moved once a program (a state stored at its end)
+/// or a few times before its main loop (lightning attention's fold of
+/// earlier segments' states) do not repay. Once a loop's tiles justify it,
+/// every candidate is kept (the matmul's C tile too).
 pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
     let kernel = laid_out.kernel;
     let accesses: Vec<usize> = laid_out
@@ -212,10 +220,45 @@ pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
         return Vec::new();
     }
     let base = contiguity(None);
-    behind
-        .into_iter()
-        .filter(|&p| contiguity(Some(p)).iter().zip(&base).any(|(with, without)| with > without))
-        .collect()
+    let in_loops = ops_in_dot_loops(laid_out);
+    let mut hot = false;
+    let mut candidates = Vec::new();
+    for p in behind {
+        let widened: Vec<usize> = contiguity(Some(p))
+            .iter()
+            .zip(&base)
+            .zip(&accesses)
+            .filter(|((with, without), _)| with > without)
+            .map(|(_, &id)| id)
+            .collect();
+        if !widened.is_empty() {
+            hot |= widened.iter().any(|id| in_loops.contains(id));
+            candidates.push(p);
+        }
+    }
+    if hot { candidates } else { Vec::new() }
+}
+
+/// The ids (indices into `laid_out.ops`) of the ops inside a `for` or
+/// `while` body, at any depth, that has a `dot` somewhere in it.
+fn ops_in_dot_loops(laid_out: &LaidOutKernel<'_>) -> BTreeSet<usize> {
+    let mut inside = BTreeSet::new();
+    tessera_tir::walk_ops(&laid_out.kernel.body, &mut |op| {
+        if matches!(op.kind, OpKind::For | OpKind::While) {
+            let mut body = Vec::new();
+            let mut has_dot = false;
+            for region in &op.regions {
+                tessera_tir::walk_ops(region, &mut |nested| {
+                    has_dot |= matches!(nested.kind, OpKind::Dot { .. });
+                    body.extend(laid_out.op_id(nested));
+                });
+            }
+            if has_dot {
+                inside.extend(body);
+            }
+        }
+    });
+    inside
 }
 
 /// The divisibility a specialized variant assumes of its candidates (the

@@ -197,10 +197,12 @@ fn divisibility_candidates_are_the_parameters_behind_checked_accesses() {
 /// contiguous along its fastest axis (what the build's unit-stride twin
 /// assumes): the column strides of the generic matmul's A, B and C tiles,
 /// not their row strides; none where columns are contiguous already (row
-/// kernels, whose strides only move rows) or hinted (`matmul_aligned`).
+/// kernels, whose strides only move rows), hinted (`matmul_aligned`), or
+/// where the tiles they would widen move outside the loops that feed `dot`s
+/// (lightning attention's states: stored at the end, folded before the walk).
 #[test]
 fn unit_stride_candidates_are_the_strides_of_last_axes() {
-    let cases: [(&str, &str, &[(&str, i64)], &[&str]); 4] = [
+    let cases: [(&str, &str, &[(&str, i64)], &[&str]); 6] = [
         (
             "matmul.tsr",
             "matmul",
@@ -210,6 +212,8 @@ fn unit_stride_candidates_are_the_strides_of_last_axes() {
         ("softmax.tsr", "softmax_bf16", &[("BLOCK", 4096), ("warps", 8)], &[]),
         ("layer_norm.tsr", "layer_norm_fwd_bf16", &[("BLOCK", 4096), ("ROWS", 2), ("warps", 16)], &[]),
         ("matmul.tsr", "matmul_aligned", &[("BLOCK_M", 64), ("BLOCK_N", 64), ("BLOCK_K", 32)], &[]),
+        ("lightning_attn.tsr", "la_chunk_state_bf16", &[("DK", 128), ("BLOCK_E", 64), ("warps", 8)], &[]),
+        ("lightning_attn.tsr", "la_output_bf16", &[("DK", 128), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)], &[]),
     ];
     check_candidates(&cases, |compiled| &compiled.unit_stride_candidates);
 }
