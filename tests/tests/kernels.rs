@@ -138,32 +138,45 @@ fn softmax_looped_bf16() {
 // layer_norm.tsr
 
 fn check_layer_norm(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
-    // cols > BLOCK at the first two points (1000 > 256, 2500 > 1024) walks
-    // the row in chunks with ragged tails; a row that fits (every row at
-    // the third point) is read once and kept in registers.
-    let points = [one_row(256), one_row(1024), one_row(4096)];
+    // Chunks: cols > BLOCK at the first two points (1000 > 256, 2500 >
+    // 1024) walks the row in several chunks with ragged tails, the third in
+    // one. One block (CHUNKED = 0): the row read once and kept in registers,
+    // at the shapes whose rows fit.
+    let points = [chunks(256), chunks(1024), chunks(4096), one_block(1024), one_block(4096)];
     check_layer_norm_at(kernel_name, elem, tol, &points, &[(1, 1), (3, 1000), (7, 300), (2, 2500)]);
 }
 
-/// (BLOCK, warps, ROWS) with one row a program and the fewest warps the
-/// tuning space allows the block (at most 2048 lanes a warp).
-fn one_row(block: i64) -> (i64, i64, i64) {
-    (block, (block / 2048).max(4), 1)
+/// (BLOCK, warps, ROWS, CHUNKED) with one row a program walked in chunks and
+/// the fewest warps the tuning space allows the block (at most 2048 lanes a
+/// warp).
+fn chunks(block: i64) -> (i64, i64, i64, i64) {
+    (block, (block / 2048).max(4), 1, 1)
+}
+
+/// As [`chunks`], with the row in one block (`CHUNKED = 0`, rows of at most
+/// BLOCK columns).
+fn one_block(block: i64) -> (i64, i64, i64, i64) {
+    (block, (block / 2048).max(4), 1, 0)
 }
 
 fn check_layer_norm_at(
     kernel_name: &str,
     elem: ScalarType,
     tol: Tolerance,
-    points: &[(i64, i64, i64)],
+    points: &[(i64, i64, i64, i64)],
     shapes: &[(usize, usize)],
 ) {
     let eps = 1e-5;
-    for &(block, warps, rows_per_program) in points {
-        let consts = [("BLOCK", int(block)), ("warps", int(warps)), ("ROWS", int(rows_per_program))];
+    for &(block, warps, rows_per_program, chunked) in points {
+        let consts =
+            [("BLOCK", int(block)), ("warps", int(warps)), ("ROWS", int(rows_per_program)), ("CHUNKED", int(chunked))];
         let kernel = compile("layer_norm.tsr", kernel_name, &consts);
         for mut trial in trials(kernel_name) {
             for (i, &(rows, cols)) in shapes.iter().enumerate() {
+                // A one-block variant requires rows that fit.
+                if chunked == 0 && cols as i64 > block {
+                    continue;
+                }
                 let (x_layout, y_layout) = if i % 2 == 1 {
                     (Layout::padded(&[rows, cols], 5), Layout::padded(&[rows, cols], 3))
                 } else {
@@ -211,8 +224,9 @@ fn layer_norm_bf16() {
 #[test]
 fn layer_norm_long_rows() {
     let shapes = [(2, 10000), (1, 20000)];
-    check_layer_norm_at("layer_norm_fwd", ScalarType::F32, tolerance::F32, &[one_row(16384)], &shapes);
-    check_layer_norm_at("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16, &[one_row(16384)], &shapes);
+    let points = [chunks(16384), one_block(16384)];
+    check_layer_norm_at("layer_norm_fwd", ScalarType::F32, tolerance::F32, &points, &shapes);
+    check_layer_norm_at("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16, &points, &shapes);
 }
 
 /// Two rows a program (`ROWS = 2`, 4096- and 8192-lane chunks): an odd number of rows
@@ -225,16 +239,15 @@ fn layer_norm_two_rows_a_program() {
         ("layer_norm_fwd", ScalarType::F32, tolerance::F32),
         ("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16),
     ] {
-        check_layer_norm_at(name, elem, tol, &[(4096, 8, 2), (4096, 16, 2), (8192, 16, 2)], &shapes);
+        check_layer_norm_at(name, elem, tol, &[(4096, 8, 2, 1), (4096, 16, 2, 1), (8192, 16, 2, 1)], &shapes);
     }
 }
 
 /// Rows whose mean is 600 times their spread, walked in chunks: the
-/// variance comes from squares around a shift (the first chunk's mean). From
-/// unshifted sums, E[x^2] - E[x]^2 would cancel some 19 of f32's 24 bits
-/// (y off by about 8e-2); with the shift, what is left is f32's rounding
-/// of the mean itself against the spread (some 4e-4, as when centering
-/// on the finished mean).
+/// variance comes from squares around the finished mean (a second walk).
+/// From unshifted sums, E[x^2] - E[x]^2 would cancel some 19 of f32's 24
+/// bits (y off by about 8e-2); centered, what is left is f32's rounding of
+/// the mean itself against the spread (some 4e-4).
 #[test]
 fn layer_norm_chunked_statistics_far_from_zero() {
     let (rows, cols, eps) = (3, 2500, 1e-5);
