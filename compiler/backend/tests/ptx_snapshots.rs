@@ -236,3 +236,37 @@ fn check_candidates(
         assert_eq!(got, want, "{name}");
     }
 }
+
+/// Two rows a program (the div16 twin) scale [2, BLOCK] tiles by `w[None, :]` and
+/// `b[None, :]`: the expanded row keeps the loaded row's distribution, so
+/// inside the walk nothing goes through shared memory (each chunk went
+/// through it four times, with barriers, when `expand_dims` took a default
+/// layout); only the per-row mean and rstd do, once a program.
+#[test]
+fn expanded_rows_keep_their_layout() {
+    let path = kernels_dir().join("layer_norm.tsr");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let consts: Vec<(String, ConstValue)> = [("BLOCK", 4096), ("ROWS", 2), ("warps", 16)]
+        .iter()
+        .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+        .collect();
+    let mut kernel = tessera_frontend::compile_str("layer_norm.tsr", &text, "layer_norm_fwd_bf16", &consts)
+        .unwrap_or_else(|rendered| panic!("layer_norm_fwd_bf16 does not compile:\n{rendered}"));
+    // The div16 twin, which the runtime launches for aligned rows (without
+    // it the [2, BLOCK] tiles are read an element at a time, in another
+    // layout than the vectorized row of weights).
+    for param in &mut kernel.params {
+        if ["x_row_stride", "y_row_stride", "cols"].contains(&param.name.as_str()) {
+            param.hints.divisibility = Some(tessera_backend::SPECIALIZED_DIVISIBILITY);
+        }
+    }
+    let laid_out = tessera_backend::assign_layouts_for_target(&kernel, &Target::new(GpuArch::Sm90a))
+        .unwrap_or_else(|e| panic!("layout: {e}"));
+    let through_shared: Vec<&str> = laid_out
+        .conversions
+        .iter()
+        .filter(|c| c.kind == tessera_backend::layout::ConversionKind::SharedMemory)
+        .map(|c| laid_out.ops[c.op].kind.mnemonic())
+        .collect();
+    assert_eq!(through_shared, ["store", "store"], "{}", tessera_backend::layout::print_layouts(&laid_out));
+}

@@ -626,8 +626,15 @@ impl Assigner {
                         self.request(lk, id, 0, v, &Layout::Slice { dim, parent: parent.clone() });
                         self.set(lk, result, Status::Fixed(*parent));
                     }
-                    Some(_) => {
-                        let parent = self.default_for(lk, shape_of(lk.kernel, result));
+                    // A blocked operand keeps its distribution: the result
+                    // adds a one-element dimension, and the operand is its
+                    // slice without moving (a row of weights `w[None, :]`
+                    // beside [rows, cols] tiles would otherwise go through
+                    // shared memory twice per use).
+                    Some(layout) => {
+                        let parent = layout
+                            .with_unit_dim(*axis)
+                            .unwrap_or_else(|| self.default_for(lk, shape_of(lk.kernel, result)));
                         self.request(lk, id, 0, v, &Layout::Slice { dim: *axis, parent: Box::new(parent.clone()) });
                         self.set(lk, result, Status::Fixed(parent));
                     }

@@ -139,6 +139,33 @@ impl Layout {
         })
     }
 
+    /// The blocked layout with a dimension of one element inserted at `axis`
+    /// (one per thread, lane and warp, slowest in `order`): the layout of
+    /// `expand_dims(x, axis)` whose slice along `axis` is `self` itself, so
+    /// `x` needs no conversion; `None` for other layouts or a bad axis.
+    pub fn with_unit_dim(&self, axis: u32) -> Option<Layout> {
+        let Layout::Blocked { size_per_thread, threads_per_warp, warps_per_cta, order } = self else {
+            return None;
+        };
+        let at = axis as usize;
+        if at > order.len() {
+            return None;
+        }
+        let insert = |v: &[u32]| {
+            let mut v = v.to_vec();
+            v.insert(at, 1);
+            v
+        };
+        let mut order: Vec<u32> = order.iter().map(|&d| if d >= axis { d + 1 } else { d }).collect();
+        order.push(axis);
+        Some(Layout::Blocked {
+            size_per_thread: insert(size_per_thread),
+            threads_per_warp: insert(threads_per_warp),
+            warps_per_cta: insert(warps_per_cta),
+            order,
+        })
+    }
+
     /// The dimension along which a thread's registers are contiguous
     /// (`order[0]` of the innermost blocked layout, renumbered through slices).
     pub fn fastest_dim(&self) -> Option<u32> {
