@@ -205,6 +205,9 @@ pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
             && kernel.params.get(*i).is_some_and(|p| p.hints.divisibility.is_none() && !p.hints.contiguous)
     };
     let behind: Vec<usize> = params_behind(laid_out, &accesses).into_iter().filter(unhinted).collect();
+    if behind.is_empty() {
+        return Vec::new();
+    }
     let contiguity = |assumed: Option<usize>| {
         let mut hinted = kernel.clone();
         if let Some(i) = assumed {
@@ -216,9 +219,6 @@ pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
             .map(|&id| proven_vector(&hinted, laid_out.ops[id], &info).map_or(1, |v| v.contiguous))
             .collect::<Vec<_>>()
     };
-    if behind.is_empty() {
-        return Vec::new();
-    }
     let base = contiguity(None);
     let in_loops = ops_in_dot_loops(laid_out);
     let mut hot = false;

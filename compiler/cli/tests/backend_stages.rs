@@ -213,6 +213,35 @@ fn divisible_emits_the_specialized_twin() {
     );
 }
 
+/// `--unit` prints a bundle's unit-stride twin: the generic matmul with its
+/// column strides equal to 1 (and row strides and bounds divisible) moves
+/// its tiles in 16-byte vectors, where the generic variant reads element by
+/// element; an unknown name is E0704 naming the option.
+#[test]
+fn unit_emits_the_unit_stride_twin() {
+    let emit = |extra: &[&str]| {
+        let mut args = vec!["emit", "kernels-dsl/matmul.tsr", "--kernel", "matmul", "--stage", "ptx"];
+        args.extend_from_slice(extra);
+        tessera(&args)
+    };
+    let vectors = |o: &Output| stdout(o).lines().filter(|l| l.contains("ld.global") && l.contains(".v4.")).count();
+    let generic = emit(&[]);
+    let mut twin_args = Vec::new();
+    for name in ["stride_ak", "stride_bn", "stride_cn"] {
+        twin_args.extend(["--unit", name]);
+    }
+    for name in ["N", "K", "stride_am", "stride_bk", "stride_cm"] {
+        twin_args.extend(["--divisible", name]);
+    }
+    let twin = emit(&twin_args);
+    assert!(generic.status.success() && twin.status.success(), "{}{}", stderr(&generic), stderr(&twin));
+    assert_eq!(vectors(&generic), 0, "{}", stdout(&generic));
+    assert!(vectors(&twin) > 0, "16-byte loads in the twin:\n{}", stdout(&twin));
+    let bad = emit(&["--unit", "a"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("error[E0704]") && stderr(&bad).contains("`--unit a`"), "{}", stderr(&bad));
+}
+
 /// The uniform registers SASS memory instructions take their descriptor
 /// from (`desc[URn]`) that no instruction of the kernel writes (a 64-bit
 /// write defines its pair). Empty for code ptxas compiled soundly.
