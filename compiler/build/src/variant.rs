@@ -42,7 +42,8 @@ pub struct Variants {
 ///   contiguous tiles).
 ///
 /// A specialization is an optimization: if it fails to build, the others
-/// stand and it is reported as rejected.
+/// stand and it is reported as rejected; if its PTX is the generic
+/// variant's, it is dropped.
 pub fn compile(kernel: &Kernel, arch: GpuArch, codegen: Codegen, ptxas: Option<&Ptxas>) -> Result<Variants, Reason> {
     let (generic, candidates) = compile_one(kernel, arch, codegen, ptxas)?;
     let mut variants = Variants { built: Vec::new(), rejected: Vec::new() };
@@ -79,6 +80,11 @@ impl Variants {
         assume(&mut specialized, unit, divisible);
         let info = specialized_info(&generic.info, kernel, unit, divisible);
         match compile_one(&specialized, arch, codegen, ptxas) {
+            // The same code as the generic variant: the assumptions bought
+            // nothing (the parameters feed only checks the backend could
+            // already drop), and a twin would only cost the bundle its bytes
+            // and the tuner a candidate.
+            Ok((twin, _)) if twin.code.ptx == generic.code.ptx => {}
             Ok((mut twin, _)) => {
                 twin.info.unit = info.unit;
                 twin.info.divisible = info.divisible;

@@ -321,3 +321,21 @@ fn the_generic_matmul_gets_a_unit_stride_twin_with_vector_tiles() {
     // Block pointers check their strides at run time: no twin.
     assert_eq!(bundle.kernel("matmul_block_ptr").expect("block_ptr").variants.len(), 1);
 }
+
+/// A twin whose code is the generic variant's is not shipped: `prefix_sum`'s
+/// `n` feeds masks of pointers that are not aligned anyway (`x` carries no
+/// hint), so assuming it divisible by 16 changes nothing in the PTX.
+#[test]
+fn twins_with_the_generic_code_are_dropped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("prefix_sum.tsb");
+    let mut opts = options(vec![kernels_dsl("prefix_sum.tsr")], &out, &[]);
+    opts.archs = vec![GpuArch::Sm90a];
+    let report = build_ok(&opts);
+    assert_eq!(report.variants_rejected(), 0, "{}", report.rejections());
+    let bundle = BundleData::read(&out).expect("bundle reads back");
+    let labels: Vec<String> =
+        bundle.kernel("prefix_sum").expect("prefix_sum").variants.iter().map(|v| v.info.label()).collect();
+    assert_eq!(labels.len(), 4, "one variant a tuning point: {labels:?}");
+    assert!(labels.iter().all(|l| !l.contains("/div16") && !l.contains("/unit")), "{labels:?}");
+}
