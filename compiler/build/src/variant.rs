@@ -81,9 +81,8 @@ impl Variants {
         let info = specialized_info(&generic.info, kernel, unit, divisible);
         match compile_one(&specialized, arch, codegen, ptxas) {
             // The same code as the generic variant: the assumptions bought
-            // nothing (the parameters feed only checks the backend could
-            // already drop), and a twin would only cost the bundle its bytes
-            // and the tuner a candidate.
+            // nothing, and a twin would only cost the tuner a candidate and
+            // the manifest an entry (the bundle shares equal code objects).
             Ok((twin, _)) if twin.code.ptx == generic.code.ptx => {}
             Ok((mut twin, _)) => {
                 twin.info.unit = info.unit;
