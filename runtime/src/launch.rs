@@ -657,6 +657,12 @@ mod require_tests {
         assert_eq!(specialized(4096, 4).label(), "BLOCK=4096,warps=4,stages=1@sm_90a/div16(cols)");
     }
 
+    /// The variants (by index) [`prefer_specialized`] keeps of `admitted`.
+    fn kept(variants: &[VariantEntry], admitted: &[usize]) -> Vec<usize> {
+        let choice = |&variant: &usize| Choice { variant, code: crate::select::CodeKind::Cubin, object: 0 };
+        prefer_specialized(variants, admitted.iter().map(choice).collect()).iter().map(|c| c.variant).collect()
+    }
+
     /// Among admitted choices, a specialized variant replaces its twin (same
     /// point and arch) and no other variant.
     #[test]
@@ -667,14 +673,9 @@ mod require_tests {
             entry(variant(4096, 8)),
             entry(variant(2048, 4)),
         ];
-        let choice = |variant| Choice { variant, code: crate::select::CodeKind::Cubin, object: 0 };
-        let all: Vec<Choice> = (0..4).map(choice).collect();
-        let kept: Vec<usize> = prefer_specialized(&variants, all).iter().map(|c| c.variant).collect();
-        assert_eq!(kept, vec![1, 2, 3]);
+        assert_eq!(kept(&variants, &[0, 1, 2, 3]), vec![1, 2, 3]);
         // Without its specialized twin among the admitted, the generic one stays.
-        let kept: Vec<usize> =
-            prefer_specialized(&variants, vec![choice(0), choice(2)]).iter().map(|c| c.variant).collect();
-        assert_eq!(kept, vec![0, 2]);
+        assert_eq!(kept(&variants, &[0, 2]), vec![0, 2]);
     }
 
     /// A variant that assumes `stride == 1` (and `cols % 16 == 0`).
@@ -687,19 +688,18 @@ mod require_tests {
     /// outranks the divisibility twin and the generic variant of its point.
     #[test]
     fn a_unit_stride_twin_admits_only_unit_strides_and_outranks_the_others() {
-        let d = decl(vec![]);
         let args =
             |cols: i32, stride: i32| vec![ArgValue::Scalar(Scalar::I32(cols)), ArgValue::Scalar(Scalar::I32(stride))];
-        let mut d2 = d.clone();
-        d2.params.push(Param {
+        let mut d = decl(vec![]);
+        d.params.push(Param {
             name: "stride".into(),
             kind: ParamKind::Scalar { dtype: DType::I32 },
             hints: Hints::default(),
         });
-        assert!(admits(&d2, &unit_twin(4096, 4), &args(4096, 1)));
-        assert!(!admits(&d2, &unit_twin(4096, 4), &args(4096, 2)), "a stride of 2");
-        assert!(!admits(&d2, &unit_twin(4096, 4), &args(4095, 1)), "cols not divisible");
-        assert!(admits(&d2, &specialized(4096, 4), &args(4096, 2)));
+        assert!(admits(&d, &unit_twin(4096, 4), &args(4096, 1)));
+        assert!(!admits(&d, &unit_twin(4096, 4), &args(4096, 2)), "a stride of 2");
+        assert!(!admits(&d, &unit_twin(4096, 4), &args(4095, 1)), "cols not divisible");
+        assert!(admits(&d, &specialized(4096, 4), &args(4096, 2)));
         assert_eq!(unit_twin(4096, 4).label(), "BLOCK=4096,warps=4,stages=1@sm_90a/unit(stride)/div16(cols)");
         assert_eq!(unit_twin(4096, 4).assumptions(), "stride equal to 1; cols divisible by 16");
 
@@ -709,15 +709,8 @@ mod require_tests {
             entry(unit_twin(4096, 4)),
             entry(variant(4096, 8)),
         ];
-        let choice = |variant| Choice { variant, code: crate::select::CodeKind::Cubin, object: 0 };
-        let kept = |admitted: Vec<usize>| -> Vec<usize> {
-            prefer_specialized(&variants, admitted.into_iter().map(choice).collect())
-                .iter()
-                .map(|c| c.variant)
-                .collect()
-        };
-        assert_eq!(kept(vec![0, 1, 2, 3]), vec![2, 3]);
-        assert_eq!(kept(vec![0, 1, 3]), vec![1, 3], "the stride is not 1: the divisibility twin");
-        assert_eq!(kept(vec![0, 2, 3]), vec![2, 3], "cols divisible, stride 1");
+        assert_eq!(kept(&variants, &[0, 1, 2, 3]), vec![2, 3]);
+        assert_eq!(kept(&variants, &[0, 1, 3]), vec![1, 3], "the stride is not 1: the divisibility twin");
+        assert_eq!(kept(&variants, &[0, 2, 3]), vec![2, 3], "cols divisible, stride 1");
     }
 }

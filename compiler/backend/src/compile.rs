@@ -5,13 +5,15 @@ use std::collections::BTreeSet;
 
 use melior::ir::Module;
 use tessera_tir::passes::PassManager;
-use tessera_tir::{Kernel, OpKind};
+use tessera_tir::{Kernel, OpKind, Param};
 
 use crate::{
     context::MlirContext,
     error::{BackendError, Result, Stage},
     layout::{
-        LaidOutKernel, LayoutOptions, analyze_axis_facts, assign::proven_vector, assign_layouts_for, print_layouts,
+        LaidOutKernel, LayoutOptions, analyze_axis_facts,
+        assign::{ProvenVector, proven_vector},
+        assign_layouts_for, print_layouts,
     },
     lower::lower_kernel_with,
     pipeline,
@@ -139,11 +141,7 @@ fn has_16_bit_dots(kernel: &Kernel) -> bool {
 /// fewer registers (Triton specializes every integer argument divisible by
 /// 16 the same way, at JIT time).
 pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
-    let kernel = laid_out.kernel;
-    let unhinted = |i: &usize| {
-        kernel.is_integer_param(*i)
-            && kernel.params.get(*i).is_some_and(|p| p.hints.divisibility.is_none() && !p.hints.contiguous)
-    };
+    let unhinted = |i: &usize| is_unhinted_integer(laid_out.kernel, *i);
     let checked: Vec<usize> = laid_out.checked_accesses.keys().copied().collect();
     let mut params: BTreeSet<usize> = params_behind(laid_out, &checked).into_iter().filter(unhinted).collect();
     // An unvectorized tile's address and mask may take parameters that only
@@ -152,17 +150,9 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
     let unaligned: Vec<usize> = laid_out.unaligned_accesses.iter().copied().collect();
     let behind: Vec<usize> = params_behind(laid_out, &unaligned).into_iter().filter(unhinted).collect();
     if !behind.is_empty() {
-        let widths = |assumed: &[usize]| {
-            let mut hinted = kernel.clone();
-            for &i in assumed {
-                hinted.params[i].hints.divisibility = Some(SPECIALIZED_DIVISIBILITY);
-            }
-            let (info, _) = analyze_axis_facts(&hinted);
-            let ops = &laid_out.ops;
-            unaligned
-                .iter()
-                .map(|&id| proven_vector(&hinted, ops[id], &info).map_or(1, |v| v.width))
-                .collect::<Vec<_>>()
+        let widths = |assumed: &[usize]| -> Vec<u32> {
+            let assume = |p: &mut Param| p.hints.divisibility = Some(SPECIALIZED_DIVISIBILITY);
+            proven_with(laid_out, &unaligned, assumed, assume).iter().map(|v| v.map_or(1, |v| v.width)).collect()
         };
         let all = widths(&behind);
         for &p in &behind {
@@ -192,7 +182,6 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
 /// earlier segments' states) do not repay. Once a loop's tiles justify it,
 /// every candidate is kept (the matmul's C tile too).
 pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
-    let kernel = laid_out.kernel;
     let accesses: Vec<usize> = laid_out
         .ops
         .iter()
@@ -200,31 +189,26 @@ pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
         .filter(|(_, op)| matches!(op.kind, OpKind::Load { .. } | OpKind::Store { .. } | OpKind::AtomicAdd { .. }))
         .map(|(i, _)| i)
         .collect();
-    let unhinted = |i: &usize| {
-        kernel.is_integer_param(*i)
-            && kernel.params.get(*i).is_some_and(|p| p.hints.divisibility.is_none() && !p.hints.contiguous)
-    };
-    let behind: Vec<usize> = params_behind(laid_out, &accesses).into_iter().filter(unhinted).collect();
+    let behind: Vec<usize> =
+        params_behind(laid_out, &accesses).into_iter().filter(|&i| is_unhinted_integer(laid_out.kernel, i)).collect();
     if behind.is_empty() {
         return Vec::new();
     }
-    let contiguity = |assumed: Option<usize>| {
-        let mut hinted = kernel.clone();
-        if let Some(i) = assumed {
-            hinted.params[i].hints.contiguous = true;
-        }
-        let (info, _) = analyze_axis_facts(&hinted);
-        accesses
-            .iter()
-            .map(|&id| proven_vector(&hinted, laid_out.ops[id], &info).map_or(1, |v| v.contiguous))
-            .collect::<Vec<_>>()
+    let contiguity = |vectors: &[Option<ProvenVector>]| -> Vec<u32> {
+        vectors.iter().map(|v| v.map_or(1, |v| v.contiguous)).collect()
     };
-    let base = contiguity(None);
+    // Without assumptions: the axis info layout assignment computed.
+    let base = contiguity(
+        &accesses
+            .iter()
+            .map(|&id| proven_vector(laid_out.kernel, laid_out.ops[id], &laid_out.axis_info))
+            .collect::<Vec<_>>(),
+    );
     let in_loops = ops_in_dot_loops(laid_out);
     let mut hot = false;
     let mut candidates = Vec::new();
     for p in behind {
-        let widened: Vec<usize> = contiguity(Some(p))
+        let widened: Vec<usize> = contiguity(&proven_with(laid_out, &accesses, &[p], |p| p.hints.contiguous = true))
             .iter()
             .zip(&base)
             .zip(&accesses)
@@ -237,6 +221,32 @@ pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
         }
     }
     if hot { candidates } else { Vec::new() }
+}
+
+/// Whether parameter `i` is an integer without a divisibility or `@contig`
+/// hint (what the build may specialize on).
+fn is_unhinted_integer(kernel: &Kernel, i: usize) -> bool {
+    kernel.is_integer_param(i)
+        && kernel.params.get(i).is_some_and(|p| p.hints.divisibility.is_none() && !p.hints.contiguous)
+}
+
+/// [`proven_vector`] of each of the accesses `ops` (indices into
+/// `laid_out.ops`) with `assume` applied to the parameters `params`, the
+/// axis info recomputed under those hints.
+fn proven_with(
+    laid_out: &LaidOutKernel<'_>,
+    ops: &[usize],
+    params: &[usize],
+    assume: impl Fn(&mut Param),
+) -> Vec<Option<ProvenVector>> {
+    let mut hinted = laid_out.kernel.clone();
+    for &i in params {
+        if let Some(p) = hinted.params.get_mut(i) {
+            assume(p);
+        }
+    }
+    let (info, _) = analyze_axis_facts(&hinted);
+    ops.iter().map(|&id| proven_vector(&hinted, laid_out.ops[id], &info)).collect()
 }
 
 /// The ids (indices into `laid_out.ops`) of the ops inside a `for` or

@@ -194,11 +194,7 @@ fn layout_stage_follows_the_target() {
 /// name that is not an integer parameter is E0704 with the ones there are.
 #[test]
 fn divisible_emits_the_specialized_twin() {
-    let emit = |extra: &[&str]| {
-        let mut args = vec!["emit", "kernels-dsl/vector_add.tsr", "--kernel", "vector_add", "--stage", "ptx"];
-        args.extend_from_slice(extra);
-        tessera(&args)
-    };
+    let emit = |extra: &[&str]| emit_ptx("kernels-dsl/vector_add.tsr", "vector_add", extra);
     let vectors = |o: &Output| stdout(o).matches("ld.global.v4").count();
     let (generic, twin) = (emit(&[]), emit(&["--divisible", "n"]));
     assert!(generic.status.success() && twin.status.success(), "{}{}", stderr(&generic), stderr(&twin));
@@ -213,17 +209,20 @@ fn divisible_emits_the_specialized_twin() {
     );
 }
 
+/// `tessera emit FILE --kernel KERNEL --stage ptx` with `extra` arguments.
+fn emit_ptx(file: &str, kernel: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["emit", file, "--kernel", kernel, "--stage", "ptx"];
+    args.extend_from_slice(extra);
+    tessera(&args)
+}
+
 /// `--unit` prints a bundle's unit-stride twin: the generic matmul with its
 /// column strides equal to 1 (and row strides and bounds divisible) moves
 /// its tiles in 16-byte vectors, where the generic variant reads element by
 /// element; an unknown name is E0704 naming the option.
 #[test]
 fn unit_emits_the_unit_stride_twin() {
-    let emit = |extra: &[&str]| {
-        let mut args = vec!["emit", "kernels-dsl/matmul.tsr", "--kernel", "matmul", "--stage", "ptx"];
-        args.extend_from_slice(extra);
-        tessera(&args)
-    };
+    let emit = |extra: &[&str]| emit_ptx("kernels-dsl/matmul.tsr", "matmul", extra);
     let vectors = |o: &Output| stdout(o).lines().filter(|l| l.contains("ld.global") && l.contains(".v4.")).count();
     let generic = emit(&[]);
     let mut twin_args = Vec::new();
