@@ -47,7 +47,7 @@ $T build kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/laye
     -o gpu/bench.tsb --arch sm_90a \
     --const matmul_block_ptr.BLOCK_M=128 --const matmul_block_ptr.BLOCK_K=64 --const matmul_block_ptr.GROUP_M=8 \
     --const matmul_aligned.BLOCK_M=128 --const matmul_aligned.BLOCK_K=64 --const matmul_aligned.GROUP_M=8 \
-    --const matmul.BLOCK_M=128 --const matmul.BLOCK_N=128 --const matmul.BLOCK_K=64 --const matmul.GROUP_M=8
+    --const matmul.BLOCK_M=128 --const matmul.BLOCK_K=64 --const matmul.GROUP_M=8
 $T build kernels-dsl/lightning_attn.tsr -o gpu/la.tsb --arch sm_90a
 $T build kernels-dsl/lightning_attn.tsr -o gpu/la-sync.tsb --arch sm_90a --sync-wgmma
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

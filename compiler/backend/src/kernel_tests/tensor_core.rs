@@ -152,9 +152,11 @@ fn matmul_with_contig_strides_uses_vector_loads() {
     let (text, kernels) = points(&source, "matmul", MATMUL_POINTS);
     for k in &kernels {
         let fp = PtxFingerprint::of_ptx(&k.ptx);
-        // 16-byte loads of A and B rows and 16-byte stores of C rows: the
-        // `@contig` strides are the constant 1.
-        assert!(fp.ld_global.v4 > 0 && fp.ld_global.scalar == 0, "{}: {fp:?}", k.target.arch);
+        // 16-byte copies of A and B rows, pipelined (`cp.async`, no load
+        // through registers), and 16-byte stores of C rows: the `@contig`
+        // strides are the constant 1.
+        assert!(fp.cp_async > 0 && fp.ld_global == Default::default(), "{}: {fp:?}", k.target.arch);
+        assert!(k.ptx.contains("cp.async.cg.shared.global") && k.ptx.contains("16, %r"), "{}", k.target.arch);
         assert!(k.ptx.contains("st.global.v4"), "{}", k.target.arch);
     }
     assert_default_point_does_not_spill(&kernels);

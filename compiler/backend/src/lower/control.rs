@@ -162,21 +162,15 @@ impl Lowerer<'_, '_> {
                 self.full_barrier();
             }
             // Prologue: the tiles of iterations 0..stages - 1, one group each.
-            let mut init_ptrs = Vec::with_capacity(pipe.loads.len());
-            for load in &pipe.loads {
-                init_ptrs.push(self.operand(op, 3 + load.iter)?);
-            }
+            let inits = |iter: usize| op.operands.get(3 + iter).copied();
             for s in 0..pipe.stages - 1 {
                 let k = self.w.int(i64::from(s), &iv_ty);
                 let ahead = self.w.bin("muli", &step, &k, &iv_ty);
                 let iv = self.w.bin("addi", &lower, &ahead, &iv_ty);
                 let valid = self.loop_runs(&iv, &upper, &step, &iv_ty);
-                let mut ptrs = Vec::with_capacity(pipe.loads.len());
-                for (load, regs) in pipe.loads.iter().zip(&init_ptrs) {
-                    ptrs.push(self.advanced(load, regs, s)?);
-                }
+                let tiles = self.tiles_ahead(body, pipe, &inits, &lower, (&step, &iv_ty), s)?;
                 let slot = self.w.i32(i64::from(s));
-                self.pipeline_issue(pipe, &ptrs, &slot, &valid)?;
+                self.pipeline_issue(pipe, &tiles, &slot, &valid)?;
             }
             types.push("i32".to_string());
             carried_in.push(self.w.i32(0));
@@ -216,7 +210,7 @@ impl Lowerer<'_, '_> {
             let stages = self.w.i32(i64::from(pipe.stages));
             let slot = self.w.bin("remui", &it, &stages, "i32");
             if pipe.deferred.is_empty() {
-                self.pipeline_refill(op, body, pipe, &after[0], &it, &upper, &step, &iv_ty)?;
+                self.pipeline_refill(body, pipe, &after[0], &it, &upper, &step, &iv_ty)?;
             }
             for load in &pipe.loads {
                 let staged = self.pipeline_buffer(load, &slot);
@@ -236,7 +230,7 @@ impl Lowerer<'_, '_> {
             // `wgmma`s: its buffer may be refilled.
             self.full_barrier();
             let it = after.last().cloned().unwrap_or_default();
-            self.pipeline_refill(op, body, pipe, &after[0], &it, &upper, &step, &iv_ty)?;
+            self.pipeline_refill(body, pipe, &after[0], &it, &upper, &step, &iv_ty)?;
         }
         let next = self.w.bin("addi", &after[0], &step, &iv_ty);
         let mut carried_out = vec![next];
@@ -308,7 +302,6 @@ impl Lowerer<'_, '_> {
     #[allow(clippy::too_many_arguments)]
     fn pipeline_refill(
         &mut self,
-        op: &Op,
         body: &Region,
         pipe: &super::pipeline::Pipeline,
         iv: &str,
@@ -325,17 +318,9 @@ impl Lowerer<'_, '_> {
         let delta = self.w.bin("muli", step, &k, iv_ty);
         let iv_ahead = self.w.bin("addi", iv, &delta, iv_ty);
         let valid = self.loop_runs(&iv_ahead, upper, step, iv_ty);
-        let mut ptrs = Vec::with_capacity(pipe.loads.len());
-        for load in &pipe.loads {
-            let arg = body
-                .args
-                .get(1 + load.iter)
-                .copied()
-                .ok_or_else(|| Self::err(op, Stage::MalformedIr, "missing iter"))?;
-            let regs = self.scalar(arg)?;
-            ptrs.push(self.advanced(load, &regs, pipe.stages - 1)?);
-        }
-        self.pipeline_issue(pipe, &ptrs, &refill, &valid)
+        let carried = |iter: usize| body.args.get(1 + iter).copied();
+        let tiles = self.tiles_ahead(body, pipe, &carried, iv, (step, iv_ty), pipe.stages - 1)?;
+        self.pipeline_issue(pipe, &tiles, &refill, &valid)
     }
 
     pub(super) fn while_loop(&mut self, op: &Op) -> Result<()> {

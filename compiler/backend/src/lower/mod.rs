@@ -21,6 +21,7 @@ mod hoist;
 mod math;
 mod memory;
 mod pipeline;
+mod pointer_pipeline;
 mod reduce;
 pub mod text;
 
@@ -720,6 +721,12 @@ impl<'k> Lowerer<'_, 'k> {
             }
             OpKind::ExpandDims(_) | OpKind::Broadcast | OpKind::Permute(_) => self.relabel(op),
             OpKind::Reshape => self.reshape(op),
+            // A pipelined load's tile is in its buffer ([`pipeline`]).
+            OpKind::Load { .. } | OpKind::LoadBlock { .. }
+                if op.results.first().is_some_and(|r| self.pipelined.contains_key(r)) =>
+            {
+                Ok(())
+            }
             OpKind::Load { .. } => self.load(op),
             OpKind::Store { .. } => self.store(op),
             OpKind::AtomicAdd { .. } => self.atomic_add(op),
@@ -736,7 +743,6 @@ impl<'k> Lowerer<'_, 'k> {
             OpKind::Dot { precision } => self.dot(op, *precision),
             OpKind::MakeBlockPtr { .. } => self.make_block_ptr(op),
             OpKind::Advance => self.advance(op),
-            OpKind::LoadBlock { .. } if op.results.first().is_some_and(|r| self.pipelined.contains_key(r)) => Ok(()),
             OpKind::LoadBlock { boundary_check, padding, .. } => self.load_block(op, boundary_check, *padding),
             OpKind::StoreBlock { boundary_check } => self.store_block(op, boundary_check),
             OpKind::Reduce { kind, axis } => self.reduce(op, *kind, *axis),

@@ -50,7 +50,7 @@ use super::block::BlockPtr;
 use super::dot::Staged;
 use super::text::{memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
-use crate::layout::{ThreadMap, shared::SharedTile, wgmma::WGMMA_TILE_ALIGN};
+use crate::layout::{Layout, ThreadMap, shared::SharedTile, wgmma::WGMMA_TILE_ALIGN};
 
 /// Copies per thread per refill from which refills get an unchecked
 /// version for tiles inside their views ([`Lowerer::pipeline_issue`]).
@@ -73,16 +73,12 @@ pub(super) enum CopyMode {
     Elements,
 }
 
-/// One pipelined `load_block`.
+/// One pipelined load.
 #[derive(Clone, Debug)]
 pub(super) struct Pipelined {
     /// The load's result (held in shared memory, never in registers).
     pub result: ValueId,
-    /// The block pointer's position among the loop's iters.
-    pub iter: usize,
-    /// The `advance` amounts per axis (loop-invariant scalars).
-    pub deltas: Vec<ValueId>,
-    pub checked: Vec<u32>,
+    pub source: Source,
     /// Byte offset of buffer 0 in shared memory; buffers follow each other.
     pub offset: u64,
     pub tile: SharedTile,
@@ -95,7 +91,49 @@ pub(super) struct Pipelined {
     pub evict: Evict,
 }
 
+/// What a pipelined load reads.
+#[derive(Clone, Debug)]
+pub(super) enum Source {
+    /// A `load_block`: the block pointer's position among the loop's iters,
+    /// the `advance` amounts per axis (loop-invariant scalars) and the axes
+    /// it checks against its view.
+    Block { iter: usize, deltas: Vec<ValueId>, checked: Vec<u32> },
+    /// A `load` of a pointer tile ([`super::pointer_pipeline`]).
+    Pointers(PointerTile),
+}
+
+/// A pipelined `load` of a pointer tile: its `pointers` and `mask`, and
+/// when the pointers are carried by the loop, their position among its
+/// iters and the `next` trip's (yielded by the body); computed by the
+/// body's ops `slice` (indices into the body, in order) from the induction
+/// variable, carried `pointers` and loop-invariant values; all in `layout`,
+/// the pointers'.
+#[derive(Clone, Debug)]
+pub(super) struct PointerTile {
+    pub pointers: ValueId,
+    pub carried: Option<(usize, ValueId)>,
+    pub mask: Option<ValueId>,
+    pub slice: Vec<usize>,
+    pub layout: Layout,
+}
+
+/// Where the copies of one load for one trip read: a block pointer, or a
+/// pointer tile's registers and its mask's.
+pub(super) enum TileAt {
+    Block(BlockPtr),
+    Pointers { pointers: Vec<String>, mask: Option<Vec<String>> },
+}
+
 impl Pipelined {
+    /// The axes a block load checks against its view (none for pointer
+    /// tiles: their masks say what to read).
+    fn checked(&self) -> &[u32] {
+        match &self.source {
+            Source::Block { checked, .. } => checked,
+            Source::Pointers(_) => &[],
+        }
+    }
+
     /// The block's extent per axis of the view (the tile stores
     /// `contiguous` as its columns).
     pub(super) fn block_shape(&self) -> [u32; 2] {
@@ -180,9 +218,7 @@ impl Lowerer<'_, '_> {
             let tile = SharedTile::swizzled(shape[1 - contiguous], shape[contiguous], memory_bytes(*elem));
             loads.push(Pipelined {
                 result,
-                iter,
-                deltas,
-                checked: boundary_check.clone(),
+                source: Source::Block { iter, deltas, checked: boundary_check.clone() },
                 offset: 0,
                 tile,
                 contiguous,
@@ -190,6 +226,18 @@ impl Lowerer<'_, '_> {
                 width,
                 evict: *evict,
             });
+        }
+        // Loads of pointer tiles ([`super::pointer_pipeline`]), read as
+        // pipelined block loads must be.
+        for load in &body.ops {
+            let Some(planned) = self.pointer_load_plan(body, load) else { continue };
+            let result = planned.result;
+            let yielded = terminator.operands.contains(&result);
+            let accumulates =
+                uses.iter().any(|(o, i, v)| *v == result && matches!(o.kind, OpKind::Dot { .. }) && *i >= 2);
+            if has_dot && !yielded && !accumulates {
+                loads.push(planned);
+            }
         }
         let _ = op;
         if loads.is_empty() {
@@ -312,11 +360,13 @@ impl Lowerer<'_, '_> {
         let divisible = |v: ValueId, by: u64| self.lk.axis_info.get(&v).is_some_and(|i| i.divisibility[0] >= by);
         pipe.loads.iter().all(|load| {
             let bytes = memory_bytes(load.elem);
+            // Pointer tiles are planned only with proven vectors.
+            let Source::Block { iter, deltas, .. } = &load.source else { return true };
             if !matches!(load.width * bytes, 4 | 8 | 16) {
                 return true;
             }
-            let (width, rank, dim) = (u64::from(load.width), load.deltas.len(), load.contiguous);
-            let Some(&init) = op.operands.get(3 + load.iter) else { return false };
+            let (width, rank, dim) = (u64::from(load.width), deltas.len(), load.contiguous);
+            let Some(&init) = op.operands.get(3 + iter) else { return false };
             // Walk back through `advance`s to the `make_block_ptr`.
             let mut v = init;
             let mut advances: Vec<ValueId> = Vec::new();
@@ -346,7 +396,7 @@ impl Lowerer<'_, '_> {
                     .all(|(d, &s)| if d == dim { self.lk.unit_values.contains(&s) } else { divisible(s, width) })
                 && divisible(offset, width)
                 && advances.iter().all(|&a| divisible(a, width))
-                && load.deltas.get(dim).is_some_and(|&delta| divisible(delta, width))
+                && deltas.get(dim).is_some_and(|&delta| divisible(delta, width))
         })
     }
 
@@ -359,15 +409,16 @@ impl Lowerer<'_, '_> {
         let mut all: Option<String> = None;
         for load in &pipe.loads {
             let bytes = memory_bytes(load.elem);
+            let Source::Block { iter, deltas, .. } = &load.source else { continue };
             if !matches!(load.width * bytes, 4 | 8 | 16) {
                 continue;
             }
-            let regs = self.operand(op, 3 + load.iter)?;
-            let bp = BlockPtr::from_regs(&regs, load.deltas.len())?;
+            let regs = self.operand(op, 3 + iter)?;
+            let bp = BlockPtr::from_regs(&regs, deltas.len())?;
             let shape = [load.tile.rows, load.tile.cols];
             let shape = if load.contiguous == 1 { shape } else { [shape[1], shape[0]] };
             let mut ok = self.block_fast_path(&bp, &shape, &[], load.contiguous, load.width, bytes);
-            let delta = self.scalar(load.deltas[load.contiguous])?.concat();
+            let delta = self.scalar(deltas[load.contiguous])?.concat();
             let width = self.w.i32(i64::from(load.width));
             let rem = self.w.bin("remsi", &delta, &width, "i32");
             let zero = self.w.i32(0);
@@ -381,33 +432,82 @@ impl Lowerer<'_, '_> {
         Ok(all)
     }
 
-    /// Issues the copies of iteration `iv + ahead * step` (block pointers
-    /// `ptrs`, already advanced by `ahead`) into buffer `slot` (i32), then commits.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn pipeline_issue(&mut self, pipe: &Pipeline, ptrs: &[BlockPtr], slot: &str, valid: &str) -> Result<()> {
-        if self.copy_mode == CopyMode::Vector && self.interior_pays(pipe)? {
+    /// Issues the copies of one trip (`tiles`, one per load, where it
+    /// reads) into buffer `slot` (i32), then commits.
+    pub(super) fn pipeline_issue(&mut self, pipe: &Pipeline, tiles: &[TileAt], slot: &str, valid: &str) -> Result<()> {
+        let mut blocks = Vec::new();
+        for (load, tile) in pipe.loads.iter().zip(tiles) {
+            match tile {
+                TileAt::Block(bp) => blocks.push((load, bp)),
+                TileAt::Pointers { pointers, mask } => {
+                    self.copy_pointer_tile(load, pointers, mask.as_deref(), slot, valid)?
+                }
+            }
+        }
+        if self.copy_mode == CopyMode::Vector && self.interior_pays(&blocks)? {
             // Most refills lie wholly inside their views: one uniform test,
             // then copies without per-copy bounds or sizes (the tail, and
             // iterations past the end, take the checked copies).
-            let interior = self.pipeline_interior(pipe, ptrs, valid);
+            let interior = self.pipeline_interior(&blocks, valid);
             self.w.open(format!("scf.if {interior} {{"));
-            for (load, bp) in pipe.loads.iter().zip(ptrs) {
+            for &(load, bp) in &blocks {
                 self.copy_interior(load, bp, slot)?;
             }
             self.w.line("scf.yield");
             self.w.close("} else {");
             self.w.depth_in();
-            for (load, bp) in pipe.loads.iter().zip(ptrs) {
+            for &(load, bp) in &blocks {
                 self.issue_copy(load, bp, slot, valid)?;
             }
             self.w.line("scf.yield");
             self.w.close("}");
         } else {
-            for (load, bp) in pipe.loads.iter().zip(ptrs) {
+            for &(load, bp) in &blocks {
                 self.issue_copy(load, bp, slot, valid)?;
             }
         }
         self.asm_void("cp.async.commit_group;");
+        Ok(())
+    }
+
+    /// The copies of a pointer tile: one `cp.async` per vector of the
+    /// pointers' layout, reading nothing (zero-filled) where its mask bit is
+    /// off or the trip does not run.
+    fn copy_pointer_tile(
+        &mut self,
+        load: &Pipelined,
+        pointers: &[String],
+        mask: Option<&[String]>,
+        slot: &str,
+        valid: &str,
+    ) -> Result<()> {
+        let Source::Pointers(tile) = &load.source else {
+            return Err(BackendError::new(Stage::MalformedIr, "a block load copied as a pointer tile"));
+        };
+        let staged = self.pipeline_buffer(load, slot);
+        let map = tile.layout.thread_map(&load.block_shape());
+        let base = self.base(&map)?;
+        let full = self.w.i32(i64::from(load.width * memory_bytes(load.elem)));
+        let none = self.w.i32(0);
+        for i in copy_starts(&map, load)? {
+            let src = pointers.get(i).ok_or_else(|| BackendError::new(Stage::Layout, "a pointer tile's registers"))?;
+            let mut ok = valid.to_string();
+            if let Some(bit) = mask.and_then(|m| m.get(i)) {
+                ok = self.w.and(&ok, bit);
+            }
+            let size = self.w.select(&ok, &full, &none, "i32");
+            let rel: Vec<String> = map.regs[i]
+                .iter()
+                .zip(&base)
+                .map(|(&c, b)| {
+                    let c = self.w.i32(i64::from(c));
+                    self.w.bin("addi", b, &c, "i32")
+                })
+                .collect();
+            let dst = self.tile_ptr(&staged, &rel[0], &rel[1]);
+            let dst = self.w.def(format!("llvm.ptrtoint {dst} : !llvm.ptr<3> to i32"));
+            self.cp_async(load, &dst, src, Some(&size));
+        }
         Ok(())
     }
 
@@ -417,9 +517,12 @@ impl Lowerer<'_, '_> {
     /// DK 64 and 32 on 8 warps, 4 and 6 copies, past the 2-CTA limit)
     /// while the checks it saves grow with the copies (matmul 128x256x64 on
     /// 8 warps, 12 copies: 296 -> 137 instructions per iteration).
-    fn interior_pays(&self, pipe: &Pipeline) -> Result<bool> {
+    fn interior_pays(&self, blocks: &[(&Pipelined, &BlockPtr)]) -> Result<bool> {
+        if blocks.is_empty() {
+            return Ok(false);
+        }
         let mut copies = 0;
-        for load in &pipe.loads {
+        for &(load, _) in blocks {
             let map = self.layout_of(load.result)?.thread_map(&load.block_shape());
             copies += map.regs.len() / load.width.max(1) as usize;
         }
@@ -428,11 +531,11 @@ impl Lowerer<'_, '_> {
 
     /// The uniform condition under which every tile of this refill lies
     /// inside its view along its checked axes, and the iteration runs.
-    fn pipeline_interior(&mut self, pipe: &Pipeline, ptrs: &[BlockPtr], valid: &str) -> String {
+    fn pipeline_interior(&mut self, blocks: &[(&Pipelined, &BlockPtr)], valid: &str) -> String {
         let mut pred = valid.to_string();
         let zero = self.w.int(0, "i64");
-        for (load, bp) in pipe.loads.iter().zip(ptrs) {
-            for &d in &load.checked {
+        for &(load, bp) in blocks {
+            for &d in load.checked() {
                 let d = d as usize;
                 let (Some(size), Some(offset)) = (bp.shape.get(d), bp.offsets.get(d)) else { continue };
                 let start = self.w.conv("extsi", offset, "i32", "i64");
@@ -554,19 +657,53 @@ impl Lowerer<'_, '_> {
         ));
     }
 
-    /// `ptr` advanced by `times` times the load's deltas.
-    pub(super) fn advanced(&mut self, load: &Pipelined, ptr: &[String], times: u32) -> Result<BlockPtr> {
-        let mut bp = BlockPtr::from_regs(ptr, load.deltas.len())?;
+    /// Block pointer `ptr` advanced by `times` times the deltas.
+    fn advanced(&mut self, deltas: &[ValueId], ptr: &[String], times: u32) -> Result<BlockPtr> {
+        let mut bp = BlockPtr::from_regs(ptr, deltas.len())?;
         if times == 0 {
             return Ok(bp);
         }
-        for (d, &delta) in load.deltas.iter().enumerate() {
+        for (d, &delta) in deltas.iter().enumerate() {
             let delta = self.scalar(delta)?.concat();
             let k = self.w.i32(i64::from(times));
             let scaled = self.w.bin("muli", &delta, &k, "i32");
             bp.offsets[d] = self.w.bin("addi", &bp.offsets[d], &scaled, "i32");
         }
         Ok(bp)
+    }
+
+    /// Where each load of `pipe` reads `ahead` trips after the one with
+    /// induction variable `iv`; `carried(i)` is the value of the loop's
+    /// iter `i` in that trip (an operand of the loop before it, a body
+    /// argument inside).
+    pub(super) fn tiles_ahead(
+        &mut self,
+        body: &Region,
+        pipe: &Pipeline,
+        carried: &dyn Fn(usize) -> Option<ValueId>,
+        iv: &str,
+        step_and_type: (&str, &str),
+        ahead: u32,
+    ) -> Result<Vec<TileAt>> {
+        let missing = || BackendError::new(Stage::MalformedIr, "a pipelined load's carried value is missing");
+        let mut tiles = Vec::with_capacity(pipe.loads.len());
+        for load in &pipe.loads {
+            tiles.push(match &load.source {
+                Source::Block { iter, deltas, .. } => {
+                    let regs = self.scalar(carried(*iter).ok_or_else(missing)?)?;
+                    TileAt::Block(self.advanced(deltas, &regs, ahead)?)
+                }
+                Source::Pointers(tile) => {
+                    let now = match tile.carried {
+                        Some((iter, _)) => Some(self.get(carried(iter).ok_or_else(missing)?, &tile.layout)?),
+                        None => None,
+                    };
+                    let (pointers, mask) = self.pointer_tile_ahead(body, tile, now, iv, step_and_type, ahead)?;
+                    TileAt::Pointers { pointers, mask }
+                }
+            });
+        }
+        Ok(tiles)
     }
 
     /// The staged operand in buffer `slot` of `load`.
@@ -622,13 +759,13 @@ impl Lowerer<'_, '_> {
         copy_bytes: u32,
     ) -> Result<()> {
         let fast = load.contiguous;
-        let others: Vec<u32> = load.checked.iter().copied().filter(|&d| d as usize != fast).collect();
+        let others: Vec<u32> = load.checked().iter().copied().filter(|&d| d as usize != fast).collect();
         let mut ok = valid.to_string();
         if let Some(rows) = self.in_bounds(bp, coord, &others) {
             ok = self.w.and(&ok, &rows);
         }
         let full = self.w.int(i64::from(copy_bytes), "i64");
-        let size = if load.checked.contains(&(fast as u32)) {
+        let size = if load.checked().contains(&(fast as u32)) {
             let bytes = self.w.int(i64::from(memory_bytes(load.elem)), "i64");
             let left = self.w.bin("subi", &bp.shape[fast], &coord[fast], "i64");
             let left = self.w.bin("muli", &left, &bytes, "i64");
@@ -730,7 +867,7 @@ impl Lowerer<'_, '_> {
     fn masked_element(&mut self, load: &Pipelined, bp: &BlockPtr, coord: &[String], valid: &str) -> String {
         let (mty, bytes) = (memory_type(load.elem), memory_bytes(load.elem));
         let mut ok = valid.to_string();
-        if let Some(inside) = self.in_bounds(bp, coord, &load.checked) {
+        if let Some(inside) = self.in_bounds(bp, coord, load.checked()) {
             ok = self.w.and(&ok, &inside);
         }
         let ptr = self.block_address(bp, coord, mty);
@@ -877,6 +1014,49 @@ mod tests {
             assert_eq!(fast.matches("16, $2;").count(), 8, "{arch}");
             assert!(fast.contains("!llvm.ptr<3> -> vector<8xbf16>"), "{arch}: v is read back as 16-byte vectors");
         }
+    }
+
+    /// The generic matmul's unit-stride twin (column strides 1, the rest
+    /// divisible by 16, as the build compiles it): its pointer tiles are
+    /// copied with `cp.async` over the stages as block pointers' are, no
+    /// global load left in the loop, each refill's pointers and masks
+    /// computed again for the trip it copies; on sm_90a its `wgmma`s are
+    /// deferred. Without the hints its loads are element by element and
+    /// stay synchronous.
+    #[test]
+    fn pointer_tiles_with_proven_vectors_are_pipelined() {
+        let consts = [("BLOCK_M", 128), ("BLOCK_N", 128), ("BLOCK_K", 64), ("warps", 4), ("stages", 3)];
+        let mut twin = tir_of(MATMUL, "matmul", &consts);
+        for param in &mut twin.params {
+            match param.name.as_str() {
+                "stride_ak" | "stride_bn" | "stride_cn" => param.hints.contiguous = true,
+                "N" | "K" | "stride_am" | "stride_bk" | "stride_cm" => {
+                    param.hints.divisibility = Some(crate::SPECIALIZED_DIVISIBILITY)
+                }
+                _ => {}
+            }
+        }
+        let copy = "cp.async.cg.shared.global [$0], [$1], 16, $2;";
+        let global_loads =
+            |text: &str| text.lines().filter(|l| l.contains("llvm.load") && l.contains("!llvm.ptr<1>")).count();
+        for arch in [GpuArch::Sm80, GpuArch::Sm90a] {
+            let mlir = compile_kernel(&twin, &Target::new(arch)).expect("backend").stages.mlir;
+            assert_eq!(mlir.matches("} do {").count(), 1, "{arch}: one version of the loop");
+            let (prologue, rest) = mlir.split_once("} do {").expect("a loop");
+            let (body, _) = rest.split_once("cp.async.wait_group 0;").expect("the loop ends");
+            // 128x64 A and 64x128 B of bf16 on 128 threads: 8 + 8 copies a trip.
+            assert_eq!(prologue.matches(copy).count(), 2 * 16, "{arch}: two trips ahead");
+            assert_eq!(body.matches(copy).count(), 16, "{arch}: one refill a trip");
+            assert_eq!(global_loads(body), 0, "{arch}: nothing loaded synchronously in the loop");
+            if arch == GpuArch::Sm90a {
+                assert!(body.contains("wgmma.wait_group.sync.aligned 1;"), "deferred wgmma");
+            } else {
+                assert!(body.contains("ldmatrix.sync.aligned"), "{arch}");
+            }
+        }
+        let generic = tir_of(MATMUL, "matmul", &consts);
+        let mlir = compile_kernel(&generic, &Target::new(GpuArch::Sm90a)).expect("backend").stages.mlir;
+        assert!(!mlir.contains("cp.async"), "element loads are not pipelined");
     }
 
     /// Whether the copies may be 16-byte `cp.async` vectors is decided once,
