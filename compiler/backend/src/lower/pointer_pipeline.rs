@@ -218,7 +218,16 @@ impl Lowerer<'_, '_> {
         touched.extend(slice.iter().flat_map(|&i| body.ops[i].results.iter().copied()));
         let saved: Vec<_> = touched.iter().map(|v| (*v, self.values.get(v).cloned())).collect();
         let scopes = std::mem::replace(&mut self.scopes, vec![HashMap::new()]);
-        let result = self.evaluate_slice_inner(body, slice, bound, wanted, layout);
+        let mut evaluate = || -> Result<Vec<String>> {
+            for (v, regs) in bound {
+                self.define(*v, regs.clone())?;
+            }
+            for &i in slice {
+                self.op(&body.ops[i])?;
+            }
+            self.get(wanted, layout)
+        };
+        let result = evaluate();
         self.scopes = scopes;
         for (v, old) in saved {
             match old {
@@ -227,22 +236,5 @@ impl Lowerer<'_, '_> {
             };
         }
         result
-    }
-
-    fn evaluate_slice_inner(
-        &mut self,
-        body: &Region,
-        slice: &[usize],
-        bound: &[(ValueId, Vec<String>)],
-        wanted: ValueId,
-        layout: &Layout,
-    ) -> Result<Vec<String>> {
-        for (v, regs) in bound {
-            self.define(*v, regs.clone())?;
-        }
-        for &i in slice {
-            self.op(&body.ops[i])?;
-        }
-        self.get(wanted, layout)
     }
 }
