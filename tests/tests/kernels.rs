@@ -141,35 +141,58 @@ fn check_layer_norm(kernel_name: &str, elem: ScalarType, tol: Tolerance) {
     // Chunks: cols > BLOCK at the first two points (1000 > 256, 2500 >
     // 1024) walks the row in several chunks with ragged tails, the third in
     // one. One block (CHUNKED = 0): the row read once and kept in registers,
-    // at the shapes whose rows fit.
-    let points = [chunks(256), chunks(1024), chunks(4096), one_block(1024), one_block(4096)];
+    // at the shapes whose rows fit. Two and four chunks a trip walk rows of
+    // one, one and a half, several trips.
+    let points = [
+        chunks(256),
+        chunks(1024),
+        chunks(4096),
+        one_block(1024),
+        one_block(4096),
+        unrolled(256, 2),
+        unrolled(1024, 2),
+        unrolled(256, 4),
+    ];
     check_layer_norm_at(kernel_name, elem, tol, &points, &[(1, 1), (3, 1000), (7, 300), (2, 2500)]);
 }
 
-/// (BLOCK, warps, ROWS, CHUNKED) with one row a program walked in chunks and
-/// the fewest warps the tuning space allows the block (at most 2048 lanes a
-/// warp).
-fn chunks(block: i64) -> (i64, i64, i64, i64) {
-    (block, (block / 2048).max(4), 1, 1)
+/// (BLOCK, warps, ROWS, CHUNKED, UNROLL) with one row a program walked in
+/// chunks, one a trip, and the fewest warps the tuning space allows the
+/// block (at most 2048 lanes a warp).
+fn chunks(block: i64) -> LayerNormPoint {
+    (block, (block / 2048).max(4), 1, 1, 1)
 }
 
 /// As [`chunks`], with the row in one block (`CHUNKED = 0`, rows of at most
 /// BLOCK columns).
-fn one_block(block: i64) -> (i64, i64, i64, i64) {
-    (block, (block / 2048).max(4), 1, 0)
+fn one_block(block: i64) -> LayerNormPoint {
+    (block, (block / 2048).max(4), 1, 0, 1)
 }
+
+/// As [`chunks`], `unroll` chunks a trip.
+fn unrolled(block: i64, unroll: i64) -> LayerNormPoint {
+    (block, (block / 2048).max(4), 1, 1, unroll)
+}
+
+/// A layer norm tuning point: (BLOCK, warps, ROWS, CHUNKED, UNROLL).
+type LayerNormPoint = (i64, i64, i64, i64, i64);
 
 fn check_layer_norm_at(
     kernel_name: &str,
     elem: ScalarType,
     tol: Tolerance,
-    points: &[(i64, i64, i64, i64)],
+    points: &[LayerNormPoint],
     shapes: &[(usize, usize)],
 ) {
     let eps = 1e-5;
-    for &(block, warps, rows_per_program, chunked) in points {
-        let consts =
-            [("BLOCK", int(block)), ("warps", int(warps)), ("ROWS", int(rows_per_program)), ("CHUNKED", int(chunked))];
+    for &(block, warps, rows_per_program, chunked, unroll) in points {
+        let consts = [
+            ("BLOCK", int(block)),
+            ("warps", int(warps)),
+            ("ROWS", int(rows_per_program)),
+            ("CHUNKED", int(chunked)),
+            ("UNROLL", int(unroll)),
+        ];
         let kernel = compile("layer_norm.tsr", kernel_name, &consts);
         for mut trial in trials(kernel_name) {
             for (i, &(rows, cols)) in shapes.iter().enumerate() {
@@ -218,13 +241,14 @@ fn layer_norm_bf16() {
     check_layer_norm("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16);
 }
 
-/// Blocks past 8192 lanes: a row that fits writes its output a quarter
-/// block at a time, re-reading x (10000 of 16384, ragged); a longer row is
-/// walked in quarter-block chunks (20000 > 16384).
+/// Blocks past 8192 lanes: a row that fits is held in quarter blocks and
+/// writes its output a quarter at a time (10000 of 16384: the last quarter
+/// all masked; 15000: ragged in the last); a longer row is walked in
+/// quarter-block chunks (20000 > 16384), one, two or four a trip.
 #[test]
 fn layer_norm_long_rows() {
-    let shapes = [(2, 10000), (1, 20000)];
-    let points = [chunks(16384), one_block(16384)];
+    let shapes = [(2, 10000), (1, 15000), (1, 20000)];
+    let points = [chunks(16384), one_block(16384), unrolled(16384, 2), unrolled(16384, 4)];
     check_layer_norm_at("layer_norm_fwd", ScalarType::F32, tolerance::F32, &points, &shapes);
     check_layer_norm_at("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16, &points, &shapes);
 }
@@ -239,21 +263,22 @@ fn layer_norm_two_rows_a_program() {
         ("layer_norm_fwd", ScalarType::F32, tolerance::F32),
         ("layer_norm_fwd_bf16", ScalarType::BF16, tolerance::BF16),
     ] {
-        check_layer_norm_at(name, elem, tol, &[(4096, 8, 2, 1), (4096, 16, 2, 1), (8192, 16, 2, 1)], &shapes);
+        check_layer_norm_at(name, elem, tol, &[(4096, 8, 2, 1, 1), (4096, 16, 2, 1, 1), (8192, 16, 2, 1, 1)], &shapes);
     }
 }
 
-/// Rows whose mean is 600 times their spread, walked in chunks: the
-/// variance comes from squares around the finished mean (a second walk).
-/// From unshifted sums, E[x^2] - E[x]^2 would cancel some 19 of f32's 24
-/// bits (y off by about 8e-2); centered, what is left is f32's rounding of
-/// the mean itself against the spread (some 4e-4).
+/// Rows whose mean is 600 times their spread, walked in chunks (one and two
+/// a trip): the variance comes from squares around the finished mean (a
+/// second walk). From unshifted sums, E[x^2] - E[x]^2 would cancel some 19
+/// of f32's 24 bits (y off by about 8e-2); centered, what is left is f32's
+/// rounding of the mean itself against the spread (some 4e-4).
 #[test]
 fn layer_norm_chunked_statistics_far_from_zero() {
     let (rows, cols, eps) = (3, 2500, 1e-5);
     let tol = Tolerance { rel_frobenius: 1e-3, max_abs: 1e-3 };
-    for block in [256, 1024] {
-        let kernel = compile("layer_norm.tsr", "layer_norm_fwd", &[("BLOCK", int(block))]);
+    for (block, unroll) in [(256, 1), (1024, 1), (256, 2)] {
+        let consts = [("BLOCK", int(block)), ("UNROLL", int(unroll))];
+        let kernel = compile("layer_norm.tsr", "layer_norm_fwd", &consts);
         for mut trial in trials("layer_norm_fwd far from zero") {
             let rng = &mut trial.rng;
             let mut launch = Launch::new();
