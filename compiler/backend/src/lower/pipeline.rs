@@ -1,5 +1,8 @@
 //! Software pipelining of `for` loops that feed `dot` from block pointers,
 //! over `num_stages` shared-memory buffers filled with `cp.async` (sm_80+).
+//! Loads of pointer tiles join the same pipeline on their own terms (see
+//! [`super::pointer_pipeline`]); what follows is the block-pointer case and
+//! the loop's shape, which both share.
 //!
 //! A `load_block` in the body of a loop with a `dot` qualifies when its
 //! block pointer is a loop-carried value that the body advances by
@@ -490,7 +493,9 @@ impl Lowerer<'_, '_> {
         let full = self.w.i32(i64::from(load.width * memory_bytes(load.elem)));
         let none = self.w.i32(0);
         for i in copy_starts(&map, load)? {
-            let src = pointers.get(i).ok_or_else(|| BackendError::new(Stage::Layout, "a pointer tile's registers"))?;
+            let src = pointers.get(i).ok_or_else(|| {
+                BackendError::new(Stage::Layout, "a pointer tile has fewer registers than its layout")
+            })?;
             let mut ok = valid.to_string();
             if let Some(bit) = mask.and_then(|m| m.get(i)) {
                 ok = self.w.and(&ok, bit);

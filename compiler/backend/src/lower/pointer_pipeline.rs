@@ -27,12 +27,12 @@ use tessera_tir::{Constant, Op, OpKind, Region, Type, ValueId};
 use super::Lowerer;
 use super::pipeline::{Pipelined, PointerTile, Source};
 use super::text::memory_bytes;
-use crate::error::Result;
+use crate::error::{BackendError, Result, Stage};
 use crate::layout::Layout;
 
 impl Lowerer<'_, '_> {
-    /// The pipelining plan of `load` (the body's op at `index`) when it is a
-    /// `load` of a pointer tile that qualifies (module docs); the caller
+    /// The pipelining plan of `load`, an op of the loop's `body`, when it is
+    /// a `load` of a pointer tile that qualifies (module docs); the caller
     /// checks how its result is read and places its buffers.
     pub(super) fn pointer_load_plan(&self, body: &Region, load: &Op) -> Option<Pipelined> {
         let OpKind::Load { masked, has_other } = load.kind else { return None };
@@ -74,7 +74,8 @@ impl Lowerer<'_, '_> {
             return None;
         }
         let roots: Vec<ValueId> = [Some(pointers), next, mask].into_iter().flatten().collect();
-        let free: Vec<ValueId> = [Some(body.args[0]), carried.map(|_| pointers)].into_iter().flatten().collect();
+        let free: Vec<ValueId> =
+            [body.args.first().copied(), carried.map(|_| pointers)].into_iter().flatten().collect();
         let slice = self.pure_slice(body, &roots, &free)?;
         let contiguous = access.dim as usize;
         let tile =
@@ -176,7 +177,10 @@ impl Lowerer<'_, '_> {
         (step, iv_ty): (&str, &str),
         ahead: u32,
     ) -> Result<(Vec<String>, Option<Vec<String>>)> {
-        let iv_arg = body.args[0];
+        let iv_arg = *body
+            .args
+            .first()
+            .ok_or_else(|| BackendError::new(Stage::MalformedIr, "`for` body without an induction variable"))?;
         let mut at = iv.to_string();
         let mut pointers = carried;
         for _ in 0..ahead {
