@@ -18,13 +18,16 @@
 #                                        # wgmma products in flight (la-check likewise, as a fallback)
 #
 # gpu/ holds: bin/ (tessera-gpucheck, tessera-bench, tessera-run, lightning_attention: no
-# LLVM in any of them), kernels.tsb (every kernel but lightning attention, every tuning
-# point, for the correctness check), bench.tsb (matmul tiles pinned as the benchmark uses
+# LLVM in any of them), kernels.tsb and kernels-ln.tsb (every kernel but lightning
+# attention, every tuning point, for the correctness check: layer norm's tuning space
+# alone is 23 MB, so it has its own bundle), bench.tsb (matmul tiles pinned as the benchmark uses
 # them, row kernels at every BLOCK), la.tsb (lightning attention), la-sync.tsb (the same built
 # with --sync-wgmma, to compare against or fall back to). All of it is over the
 # device tool's 64 MiB per call (the checkout's files, about 13 MB, count too), so
 # each call carries what its group needs, and check and bench go in separate calls:
-#   check: gpu/bin gpu/kernels.tsb (32 MB)   bench: gpu/bin gpu/bench.tsb   la-peers: .whl
+#   check: gpu/bin/tessera-gpucheck gpu/kernels.tsb (about 27 MB), then
+#     CHECK_BUNDLE=kernels-ln.tsb: gpu/bin/tessera-gpucheck gpu/kernels-ln.tsb (23 MB)
+#   bench: gpu/bin/tessera-bench gpu/bench.tsb (23 MB)   la-peers: .whl
 #   the lightning groups (la-check, la, la-chain, la-seg, la-first, la-const, la-prof):
 #     gpu/bin/lightning_attention gpu/la.tsb (la.tsb is 54 MB since the chained kernels:
 #     with all of gpu/bin it would not fit)
@@ -40,9 +43,10 @@ T=target/release/tessera
 mkdir -p gpu/bin
 cp target/release/tessera-gpucheck target/release/tessera-bench target/release/tessera-run \
    target/release/examples/lightning_attention gpu/bin/
-KERNELS=(kernels-dsl/vector_add.tsr kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/layer_norm.tsr
+KERNELS=(kernels-dsl/vector_add.tsr kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr
          kernels-dsl/matmul.tsr kernels-dsl/linear_attention.tsr kernels-dsl/prefix_sum.tsr)
 $T build "${KERNELS[@]}" -o gpu/kernels.tsb --arch sm_90a --const D=32
+$T build kernels-dsl/layer_norm.tsr -o gpu/kernels-ln.tsb --arch sm_90a
 $T build kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/layer_norm.tsr kernels-dsl/matmul.tsr \
     -o gpu/bench.tsb --arch sm_90a \
     --const matmul_block_ptr.BLOCK_M=128 --const matmul_block_ptr.BLOCK_K=64 --const matmul_block_ptr.GROUP_M=8 \

@@ -3,7 +3,9 @@
 # step under its own time limit so the call ends inside 10 minutes; at most 8 files in $OUT.
 #
 #   bash tests/gpu/session.sh check     every kernel variant against the interpreter and float64
-#                                       (tessera-gpucheck); memcheck and racecheck on the ragged cases
+#                                       (tessera-gpucheck); memcheck and racecheck on the ragged cases;
+#                                       of gpu/kernels.tsb, or of gpu/$CHECK_BUNDLE (kernels-ln.tsb: layer
+#                                       norm); cases of kernels a bundle lacks are skipped
 #   bash tests/gpu/session.sh la-check  the lightning-attention correctness matrix; its ragged
 #                                       sizes under memcheck and racecheck
 #   bash tests/gpu/session.sh bench     tessera-bench (matmul 4096/8192, softmax and layer norm at
@@ -112,12 +114,12 @@ case $GROUP in
     check)
         RAGGED=$(mktemp); grep -E '#.*ragged' tests/gpu/check.cases > "$RAGGED"
         step "gpucheck, every variant" 180 "$OUT/gpucheck.txt" \
-            "$G/bin/tessera-gpucheck" "$G/kernels.tsb" --sources kernels-dsl --cases tests/gpu/check.cases --all-variants
+            "$G/bin/tessera-gpucheck" "$G/${CHECK_BUNDLE:-kernels.tsb}" --sources kernels-dsl --cases tests/gpu/check.cases --all-variants
         note "  $(grep -E '^summary:' "$OUT/gpucheck.txt" | tail -1)"
         grep -E '^(FAIL|NOT CHECKED)' "$OUT/gpucheck.txt" | head -10 | cut -c1-200 | tee -a "$SUMMARY"
         for tool in memcheck racecheck; do
             step "$tool, ragged cases" 150 "$OUT/$tool.txt" "$SAN" --tool $tool --error-exitcode 10 --print-limit 20 \
-                "$G/bin/tessera-gpucheck" "$G/kernels.tsb" --sources kernels-dsl --cases "$RAGGED"
+                "$G/bin/tessera-gpucheck" "$G/${CHECK_BUNDLE:-kernels.tsb}" --sources kernels-dsl --cases "$RAGGED"
             note "  $(grep -E 'SUMMARY' "$OUT/$tool.txt" | tail -1)"
         done
         ;;
