@@ -76,7 +76,7 @@ impl Lowerer<'_, '_> {
             .ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` body without an induction variable"))?;
         self.hoist_invariant_operands(&op.regions)?;
         let saved_pin = self.shared_pinned;
-        let pipeline = self.pipeline_plan(op, body)?;
+        let pipeline = self.pipeline_plan(body)?;
         let proven = pipeline.as_ref().is_some_and(|pipe| self.vector_copies_proven(op, pipe));
         let condition = match pipeline.as_ref() {
             Some(pipe) if !proven => self.pipeline_vector_condition(op, pipe).transpose(),

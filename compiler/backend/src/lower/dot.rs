@@ -266,7 +266,7 @@ impl Lowerer<'_, '_> {
     }
 
     /// Whether `v` is a constant zero (a flexible splat of 0.0 or 0).
-    fn is_zero_constant(&self, v: ValueId) -> bool {
+    pub(super) fn is_zero_constant(&self, v: ValueId) -> bool {
         let Some(op) = self.defs.get(&v) else { return false };
         match &op.kind {
             tessera_tir::OpKind::Constant(tessera_tir::Constant::Float(x)) => *x == 0.0,

@@ -128,6 +128,21 @@ pub(super) enum TileAt {
 }
 
 impl Pipelined {
+    /// A load of a 2-D tile of `shape`, contiguous along axis `contiguous`,
+    /// copied `width` elements at a time; its buffers are placed later.
+    pub(super) fn new(
+        result: ValueId,
+        source: Source,
+        shape: &[u32],
+        contiguous: usize,
+        elem: tessera_tir::ElemType,
+        width: u32,
+        evict: Evict,
+    ) -> Self {
+        let tile = SharedTile::swizzled(shape[1 - contiguous], shape[contiguous], memory_bytes(elem));
+        Pipelined { result, source, offset: 0, tile, contiguous, elem, width, evict }
+    }
+
     /// The axes a block load checks against its view (none for pointer
     /// tiles: their masks say what to read).
     fn checked(&self) -> &[u32] {
@@ -160,8 +175,9 @@ pub(super) struct Pipeline {
 }
 
 impl Lowerer<'_, '_> {
-    /// The loads of `for` op `op` to pipeline (none when `num_stages < 2`).
-    pub(super) fn pipeline_plan(&mut self, op: &Op, body: &Region) -> Result<Option<Pipeline>> {
+    /// The loads of a `for` loop's `body` to pipeline (none when
+    /// `num_stages < 2`).
+    pub(super) fn pipeline_plan(&mut self, body: &Region) -> Result<Option<Pipeline>> {
         let stages = self.kernel.meta.num_stages;
         if stages < 2 {
             return Ok(None);
@@ -169,6 +185,11 @@ impl Lowerer<'_, '_> {
         let Some(terminator) = body.ops.last().filter(|t| matches!(t.kind, OpKind::Yield)) else {
             return Ok(None);
         };
+        // Only loops that multiply are pipelined: their tiles feed `dot`s,
+        // directly or through elementwise ops (a row scaling, a cast).
+        if !body.ops.iter().any(|o| matches!(o.kind, OpKind::Dot { .. })) {
+            return Ok(None);
+        }
         // Prefetching would issue the next trip's loads before this trip's
         // `fence`, which orders them after it.
         let mut fenced = false;
@@ -184,65 +205,24 @@ impl Lowerer<'_, '_> {
                 uses.push((o, i, v));
             }
         });
-        // Only loops that multiply are pipelined: their tiles feed `dot`s,
-        // directly or through elementwise ops (a row scaling, a cast).
-        let has_dot = body.ops.iter().any(|o| matches!(o.kind, OpKind::Dot { .. }));
+        // Read only by ops of this iteration (not yielded), never as a `dot`
+        // accumulator; readers other than `dot` operands gather the tile
+        // from its buffer ([`Self::load_tile`]).
+        let read_in_trip = |result: ValueId| {
+            !terminator.operands.contains(&result)
+                && !uses.iter().any(|(o, i, v)| *v == result && matches!(o.kind, OpKind::Dot { .. }) && *i >= 2)
+        };
         let mut loads = Vec::new();
         let mut offset = self.shared_pinned;
         for load in &body.ops {
-            let OpKind::LoadBlock { boundary_check, padding: Padding::Zero, evict } = &load.kind else { continue };
-            let (Some(&ptr), Some(&result)) = (load.operands.first(), load.results.first()) else { continue };
-            let Some(iter) = body.args.iter().skip(1).position(|&a| a == ptr) else { continue };
-            // The yielded pointer must be `advance(ptr, invariant deltas)`.
-            let Some(&next) = terminator.operands.get(iter) else { continue };
-            let Some(advance) = body.ops.iter().find(|o| o.results.first() == Some(&next)) else { continue };
-            if !matches!(advance.kind, OpKind::Advance) || advance.operands.first() != Some(&ptr) {
-                continue;
-            }
-            let deltas: Vec<ValueId> = advance.operands[1..].to_vec();
-            if deltas.iter().any(|d| defined_in_body.contains(d)) {
-                continue;
-            }
-            // Read only by ops of this iteration (not yielded), never as a
-            // `dot` accumulator; readers other than `dot` operands gather
-            // the tile from its buffer ([`Self::load_tile`]).
-            let yielded = terminator.operands.contains(&result);
-            let accumulates =
-                uses.iter().any(|(o, i, v)| *v == result && matches!(o.kind, OpKind::Dot { .. }) && *i >= 2);
-            if !has_dot || yielded || accumulates {
-                continue;
-            }
-            let Some(Type::Tensor { elem, shape }) = self.kernel.values.get(result.0 as usize) else { continue };
-            let Some(order) = self.lk.block_orders.get(&ptr) else { continue };
-            let (Some(&fast), 2) = (order.first(), shape.len()) else { continue };
-            let id = self.op_id(load)?;
-            let width = self.lk.accesses.get(&id).map_or(1, |a| a.width);
-            let contiguous = fast as usize;
-            let tile = SharedTile::swizzled(shape[1 - contiguous], shape[contiguous], memory_bytes(*elem));
-            loads.push(Pipelined {
-                result,
-                source: Source::Block { iter, deltas, checked: boundary_check.clone() },
-                offset: 0,
-                tile,
-                contiguous,
-                elem: *elem,
-                width,
-                evict: *evict,
-            });
-        }
-        // Loads of pointer tiles ([`super::pointer_pipeline`]), read as
-        // pipelined block loads must be.
-        for load in &body.ops {
-            let Some(planned) = self.pointer_load_plan(body, load) else { continue };
-            let result = planned.result;
-            let yielded = terminator.operands.contains(&result);
-            let accumulates =
-                uses.iter().any(|(o, i, v)| *v == result && matches!(o.kind, OpKind::Dot { .. }) && *i >= 2);
-            if has_dot && !yielded && !accumulates {
+            let planned = match self.block_load_plan(body, terminator, &defined_in_body, load)? {
+                Some(planned) => Some(planned),
+                None => self.pointer_load_plan(body, load),
+            };
+            if let Some(planned) = planned.filter(|p| read_in_trip(p.result)) {
                 loads.push(planned);
             }
         }
-        let _ = op;
         if loads.is_empty() {
             return Ok(None);
         }
@@ -278,6 +258,48 @@ impl Lowerer<'_, '_> {
         let deferred =
             if wgmma { self.deferred_accumulators(body, terminator, &loads, &wgmma_dots, &uses) } else { Vec::new() };
         Ok(Some(Pipeline { loads, stages, wgmma, deferred }))
+    }
+
+    /// The pipelining plan of `load` when it is a `load_block` of a
+    /// loop-carried block pointer that the body advances by loop-invariant
+    /// amounts, padded with zeros.
+    fn block_load_plan(
+        &self,
+        body: &Region,
+        terminator: &Op,
+        defined_in_body: &HashSet<ValueId>,
+        load: &Op,
+    ) -> Result<Option<Pipelined>> {
+        let OpKind::LoadBlock { boundary_check, padding: Padding::Zero, evict } = &load.kind else { return Ok(None) };
+        let (Some(&ptr), Some(&result)) = (load.operands.first(), load.results.first()) else { return Ok(None) };
+        let Some(iter) = body.args.iter().skip(1).position(|&a| a == ptr) else { return Ok(None) };
+        // The yielded pointer must be `advance(ptr, invariant deltas)`.
+        let Some(&next) = terminator.operands.get(iter) else { return Ok(None) };
+        let Some(advance) = body.ops.iter().find(|o| o.results.first() == Some(&next)) else { return Ok(None) };
+        if !matches!(advance.kind, OpKind::Advance) || advance.operands.first() != Some(&ptr) {
+            return Ok(None);
+        }
+        let deltas: Vec<ValueId> = advance.operands[1..].to_vec();
+        if deltas.iter().any(|d| defined_in_body.contains(d)) {
+            return Ok(None);
+        }
+        let Some(Type::Tensor { elem, shape }) = self.kernel.values.get(result.0 as usize) else { return Ok(None) };
+        let Some(order) = self.lk.block_orders.get(&ptr) else { return Ok(None) };
+        let (Some(&fast), 2) = (order.first(), shape.len()) else { return Ok(None) };
+        if fast > 1 {
+            return Ok(None);
+        }
+        let id = self.op_id(load)?;
+        let width = self.lk.accesses.get(&id).map_or(1, |a| a.width);
+        Ok(Some(Pipelined::new(
+            result,
+            Source::Block { iter, deltas, checked: boundary_check.clone() },
+            shape,
+            fast as usize,
+            *elem,
+            width,
+            *evict,
+        )))
     }
 
     /// The accumulators whose `wgmma` waits may be deferred by one
@@ -501,19 +523,24 @@ impl Lowerer<'_, '_> {
                 ok = self.w.and(&ok, bit);
             }
             let size = self.w.select(&ok, &full, &none, "i32");
-            let rel: Vec<String> = map.regs[i]
-                .iter()
-                .zip(&base)
-                .map(|(&c, b)| {
-                    let c = self.w.i32(i64::from(c));
-                    self.w.bin("addi", b, &c, "i32")
-                })
-                .collect();
+            let rel = self.tile_coords(&base, &map.regs[i]);
             let dst = self.tile_ptr(&staged, &rel[0], &rel[1]);
             let dst = self.w.def(format!("llvm.ptrtoint {dst} : !llvm.ptr<3> to i32"));
             self.cp_async(load, &dst, src, Some(&size));
         }
         Ok(())
+    }
+
+    /// The tile coordinates (i32, one per axis) of a thread's register at
+    /// `reg` of its map, from the thread's `base`.
+    fn tile_coords(&mut self, base: &[String], reg: &[u32]) -> Vec<String> {
+        reg.iter()
+            .zip(base)
+            .map(|(&c, b)| {
+                let c = self.w.i32(i64::from(c));
+                self.w.bin("addi", b, &c, "i32")
+            })
+            .collect()
     }
 
     /// Whether a refill's copies are worth a second, unchecked version: at
@@ -571,17 +598,8 @@ impl Lowerer<'_, '_> {
         let starts: Vec<String> = bp.offsets.iter().map(|o| self.w.conv("extsi", o, "i32", "i64")).collect();
         let tile = self.block_address(bp, &starts, mty);
         let base = self.base(&map)?;
-        let rel_of = |s: &mut Self, reg: &[u32]| -> Vec<String> {
-            reg.iter()
-                .enumerate()
-                .map(|(d, &c)| {
-                    let c = s.w.i32(i64::from(c));
-                    s.w.bin("addi", &base[d], &c, "i32")
-                })
-                .collect()
-        };
         let first = map.regs.first().ok_or_else(|| BackendError::new(Stage::Layout, "an empty pipelined tile"))?;
-        let rel0 = rel_of(self, first);
+        let rel0 = self.tile_coords(&base, first);
         let wide: Vec<(usize, String)> =
             rel0.iter().enumerate().map(|(d, r)| (d, self.w.conv("extsi", r, "i32", "i64"))).collect();
         let linear = self.strided_offset(bp, wide).unwrap_or_else(|| self.w.int(0, "i64"));
@@ -614,7 +632,7 @@ impl Lowerer<'_, '_> {
                     self.w.gep(&dst0, &delta, "i32", "!llvm.ptr<3>", "i8")
                 }
                 None => {
-                    let rel = rel_of(self, reg);
+                    let rel = self.tile_coords(&base, reg);
                     self.tile_ptr(&staged, &rel[0], &rel[1])
                 }
             };

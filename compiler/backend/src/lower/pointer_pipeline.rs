@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tessera_tir::{Constant, Op, OpKind, Region, Type, ValueId};
+use tessera_tir::{Op, OpKind, Region, Type, ValueId};
 
 use super::Lowerer;
 use super::pipeline::{Pipelined, PointerTile, Source};
@@ -59,7 +59,7 @@ impl Lowerer<'_, '_> {
             return None;
         }
         let access = self.lk.accesses.get(&id)?;
-        if !matches!(access.width * memory_bytes(*elem), 4 | 8 | 16) {
+        if access.dim > 1 || !matches!(access.width * memory_bytes(*elem), 4 | 8 | 16) {
             return None;
         }
         // The copies use the pointers' registers and the mask's as they
@@ -77,33 +77,27 @@ impl Lowerer<'_, '_> {
         let free: Vec<ValueId> =
             [body.args.first().copied(), carried.map(|_| pointers)].into_iter().flatten().collect();
         let slice = self.pure_slice(body, &roots, &free)?;
-        let contiguous = access.dim as usize;
-        let tile =
-            crate::layout::shared::SharedTile::swizzled(shape[1 - contiguous], shape[contiguous], memory_bytes(*elem));
-        Some(Pipelined {
+        Some(Pipelined::new(
             result,
-            source: Source::Pointers(PointerTile { pointers, carried, mask, slice, layout }),
-            offset: 0,
-            tile,
-            contiguous,
-            elem: *elem,
-            width: access.width,
-            evict: tessera_tir::Evict::Normal,
-        })
+            Source::Pointers(PointerTile { pointers, carried, mask, slice, layout }),
+            shape,
+            access.dim as usize,
+            *elem,
+            access.width,
+            tessera_tir::Evict::Normal,
+        ))
     }
 
-    /// Whether `v` is zero everywhere: a zero constant, splatted,
-    /// broadcast or cast.
+    /// Whether `v` is zero everywhere: a zero constant
+    /// ([`Lowerer::is_zero_constant`]), splatted, broadcast or cast.
     fn is_zero_fill(&self, v: ValueId) -> bool {
-        let Some(op) = self.defs.get(&v) else { return false };
-        match &op.kind {
-            OpKind::Constant(Constant::Float(x)) => *x == 0.0,
-            OpKind::Constant(Constant::Int(0)) => true,
-            OpKind::Splat | OpKind::Broadcast | OpKind::Cast => {
-                op.operands.first().is_some_and(|&src| self.is_zero_fill(src))
-            }
-            _ => false,
+        if self.is_zero_constant(v) {
+            return true;
         }
+        self.defs.get(&v).is_some_and(|op| {
+            matches!(op.kind, OpKind::Splat | OpKind::Broadcast | OpKind::Cast)
+                && op.operands.first().is_some_and(|&src| self.is_zero_fill(src))
+        })
     }
 
     /// The ops of `body` (indices, in order) that compute `roots` from
