@@ -520,6 +520,7 @@ mod tests {
             spills: 0,
             divisible: Vec::new(),
             unit: Vec::new(),
+            tensor_maps: Vec::new(),
             entry: "k".into(),
         };
         assert!(args.pins().admit(&info(64, 4)));

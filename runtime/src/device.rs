@@ -50,6 +50,8 @@ pub struct Runtime {
     pub(crate) ctx: Arc<CudaContext>,
     stream: Stream,
     info: Arc<DeviceInfo>,
+    /// 16 zeroed bytes that tensor maps of empty views point at.
+    zeroed_line: Arc<std::sync::OnceLock<RawBuffer>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -111,7 +113,7 @@ impl Runtime {
             registers_per_block: attr(Attr::CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK)?,
         };
         let stream = Stream(ctx.new_stream().map_err(driver_err("creating a stream"))?);
-        Ok(Runtime { ctx, stream, info: Arc::new(info) })
+        Ok(Runtime { ctx, stream, info: Arc::new(info), zeroed_line: Arc::default() })
     }
 
     pub fn info(&self) -> &DeviceInfo {
@@ -131,6 +133,15 @@ impl Runtime {
     /// Wait for all work on the runtime's stream.
     pub fn synchronize(&self) -> Result<()> {
         self.stream.synchronize()
+    }
+
+    /// The address of 16 zeroed bytes of device memory, allocated once.
+    pub(crate) fn zeroed_line(&self) -> Result<u64> {
+        if let Some(line) = self.zeroed_line.get() {
+            return Ok(line.addr());
+        }
+        let line = self.alloc_raw(DType::I8, 16)?;
+        Ok(self.zeroed_line.get_or_init(|| line).addr())
     }
 
     pub(crate) fn bind(&self) -> Result<()> {

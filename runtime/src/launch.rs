@@ -6,9 +6,10 @@ use crate::device::{Runtime, Stream, describe};
 use crate::error::{Error, Result};
 use crate::module::{self, Loaded};
 use crate::select::{self, Choice};
+use crate::tensor_map;
 use crate::tune::{self, TuneOptions, TuneReport};
 use cudarc::driver::result;
-use cudarc::driver::sys::CUfunction_attribute;
+use cudarc::driver::sys::{CUfunction_attribute, CUtensorMap};
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::path::Path;
@@ -424,11 +425,16 @@ impl KernelHandle {
                 }
             })
             .collect();
+        let scalar = |name: &str| scalar_arg(self.decl(), bound, name);
+        let mut maps =
+            tensor_map::encode_all(rt, self.decl(), &info.tensor_maps, bound, &scalar).map_err(launch_err)?;
         let mut params: Vec<*mut c_void> = storage.iter_mut().map(|s| (s as *mut u64).cast::<c_void>()).collect();
+        // Tensor maps follow, passed by value (the driver copies 128 bytes).
+        params.extend(maps.iter_mut().map(|m| (m as *mut CUtensorMap).cast::<c_void>()));
         rt.bind()?;
         // SAFETY: the arguments were validated against the signature, the
         // pointers are live device allocations borrowed by the caller, and
-        // `storage` outlives the call (the driver copies parameters at launch).
+        // `storage` and `maps` outlive the call (the driver copies parameters at launch).
         unsafe {
             result::launch_kernel(loaded.function, grid, (threads, 1, 1), info.shared_bytes, stream.raw(), &mut params)
         }
@@ -540,6 +546,7 @@ mod tests {
             spills: 0,
             divisible: Vec::new(),
             unit: Vec::new(),
+            tensor_maps: Vec::new(),
             entry: "k".into(),
         };
         (decl, info)
@@ -613,6 +620,7 @@ mod require_tests {
             spills: 0,
             divisible: Vec::new(),
             unit: Vec::new(),
+            tensor_maps: Vec::new(),
             entry: "softmax".into(),
         }
     }

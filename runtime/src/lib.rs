@@ -46,6 +46,7 @@ mod launch;
 pub mod lightning_attention;
 mod module;
 pub mod select;
+mod tensor_map;
 pub mod tune;
 
 pub use args::{ArgError, ArgValue, IntoArg, LaunchArgs, Pins, Scalar, bind};

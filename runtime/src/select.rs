@@ -175,6 +175,7 @@ mod tests {
                 spills: 0,
                 divisible: Vec::new(),
                 unit: Vec::new(),
+                tensor_maps: Vec::new(),
                 entry: "k".into(),
             },
             code: CodeRefs { ptx: ptx.then_some(0), cubin: cubin.then_some(1) },

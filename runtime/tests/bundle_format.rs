@@ -127,16 +127,16 @@ fn wrong_magic_is_not_a_bundle() {
 
 #[test]
 fn a_future_version_names_both_versions() {
-    // Version 1 (before `require` conditions) and a future version 3.
-    for other in [1u32, 3] {
+    // Version 1 (before `require` conditions), 2 (before tensor maps) and a future version 4.
+    for other in [1u32, 2, 4] {
         let mut b = bytes();
         b[8..12].copy_from_slice(&other.to_le_bytes());
         let err = BundleData::from_bytes(&b).unwrap_err();
-        assert!(matches!(err, BundleError::UnsupportedVersion { found, supported: 2 } if found == other), "{err:?}");
+        assert!(matches!(err, BundleError::UnsupportedVersion { found, supported: 3 } if found == other), "{err:?}");
         assert_eq!(
             err.to_string(),
             format!(
-                "bundle format version {other} is not supported: this runtime reads version 2 \
+                "bundle format version {other} is not supported: this runtime reads version 3 \
                  (rebuild the bundle with a matching compiler, or use a matching runtime)"
             )
         );
@@ -223,13 +223,50 @@ fn trailing_bytes_are_rejected() {
 /// Re-encode a bundle around an edited manifest, with valid checksums, so
 /// only the structural checks can object.
 fn with_manifest(edit: impl FnOnce(&mut serde_json::Value)) -> BundleError {
+    edited(edit).unwrap_err()
+}
+
+/// The test bundle read back after `edit` changed its manifest.
+fn edited(edit: impl FnOnce(&mut serde_json::Value)) -> Result<BundleData, BundleError> {
     let b = bytes();
     let l = layout(&b);
     let mut manifest: serde_json::Value = serde_json::from_slice(&b[l.manifest.clone()]).unwrap();
     edit(&mut manifest);
     let json = serde_json::to_vec(&manifest).unwrap();
     let objects: Vec<Vec<u8>> = l.objects.iter().map(|r| b[r.clone()].to_vec()).collect();
-    BundleData::from_bytes(&reencode(&json, &objects)).unwrap_err()
+    BundleData::from_bytes(&reencode(&json, &objects))
+}
+
+/// A tensor map over `vector_add`'s `x`: 32 f32 (128 bytes) a box row.
+fn tensor_map() -> serde_json::Value {
+    serde_json::json!({"base": "x", "elem": "f32", "dims": [{"Param": "n"}, {"Int": 4}], "strides": [{"Param": "n"}],
+                       "box_dims": [32, 8], "swizzle": 128})
+}
+
+/// A variant's tensor maps round-trip; one the copy engine could not take,
+/// or that reads what the kernel does not have, is named.
+#[test]
+fn tensor_maps_are_kept_and_checked() {
+    let data = edited(|m| m["kernels"][1]["variants"][0]["tensor_maps"] = serde_json::json!([tensor_map()]))
+        .expect("a valid map");
+    let map = &data.manifest().kernels[1].variants[0].info.tensor_maps[0];
+    assert_eq!((map.base.as_str(), map.box_dims.as_slice(), map.swizzle), ("x", &[32, 8][..], 128));
+    assert_eq!(map.dims, vec![GridExpr::Param("n".into()), GridExpr::Int(4)]);
+    let bad = |field: &str, value: serde_json::Value| {
+        let mut map = tensor_map();
+        map[field] = value;
+        with_manifest(move |m| m["kernels"][1]["variants"][0]["tensor_maps"] = serde_json::json!([map])).to_string()
+    };
+    for (err, want) in [
+        (bad("base", "n".into()), "tensor map 0: its base `n` is not a `*f32` parameter"),
+        (bad("elem", "bf16".into()), "its base `x` is not a `*bf16` parameter"),
+        (bad("dims", serde_json::json!([{"Param": "BLOCK"}, {"Int": 4}])), "reads `BLOCK`, which is no integer scalar"),
+        (bad("box_dims", serde_json::json!([32, 0])), "a box extent of 0 (1 to 256)"),
+        (bad("swizzle", 64.into()), "a 64-byte swizzle over box rows of 128 bytes"),
+        (bad("strides", serde_json::json!([])), "2 extents, 0 strides and 2 box extents"),
+    ] {
+        assert!(err.contains(want), "wanted `{want}` in `{err}`");
+    }
 }
 
 fn sha(b: &[u8]) -> [u8; 32] {
@@ -271,7 +308,7 @@ fn the_test_encoder_matches_the_writer() {
 fn structural_inconsistencies_are_named() {
     type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
     let cases: Vec<(Edit, &str)> = vec![
-        (Box::new(|m| m["format_version"] = 3.into()), "the manifest says format version 3, the header says 2"),
+        (Box::new(|m| m["format_version"] = 2.into()), "the manifest says format version 2, the header says 3"),
         (Box::new(|m| m["kernels"][1]["name"] = "fill".into()), "kernel `fill` appears twice"),
         (
             Box::new(|m| m["kernels"][1]["variants"][0]["code"]["ptx"] = 99.into()),

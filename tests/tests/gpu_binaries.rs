@@ -31,6 +31,7 @@ fn bundle(dir: &std::path::Path) -> std::path::PathBuf {
         spills: 0,
         divisible: Vec::new(),
         unit: Vec::new(),
+        tensor_maps: Vec::new(),
         entry: "vector_add".into(),
     };
     let mut w = BundleWriter::new("test", "0");

@@ -1,11 +1,11 @@
 //! The tile-IR entry point: kernel -> layouts -> MLIR -> LLVM IR -> PTX.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use melior::ir::Module;
 use tessera_tir::passes::PassManager;
-use tessera_tir::{Kernel, OpKind, Param};
+use tessera_tir::{Kernel, Op, OpKind, Param, ValueId};
 
 use crate::{
     context::MlirContext,
@@ -76,6 +76,9 @@ pub struct CompiledKernel {
     pub unit_stride_candidates: Vec<usize>,
     /// Registers and spills of the entry, once [`CompiledKernel::assemble`] ran ptxas.
     pub ptxas: Option<FunctionStats>,
+    /// Tensor maps the launch passes after the declared parameters, in
+    /// order (bulk tensor copies, see [`crate::tensor_map`]).
+    pub tensor_maps: Vec<crate::tensor_map::TensorMapDesc>,
 }
 
 impl CompiledKernel {
@@ -162,7 +165,82 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
             }
         }
     }
+    // A pipelined block load whose view is contiguous (its last stride
+    // promised 1) copies in proven vectors, with one loop version and, on
+    // sm_90a, through the bulk tensor copy engine, once its other strides
+    // are known multiples of the vector.
+    for (make, fast) in block_views_in_dot_loops(laid_out.kernel) {
+        let rank = (make.operands.len() - 1) / 3;
+        let strides = &make.operands[1 + rank..1 + 2 * rank];
+        if strides.get(fast).is_some_and(|s| laid_out.unit_values.contains(s)) {
+            let others: Vec<ValueId> =
+                strides.iter().enumerate().filter(|&(d, _)| d != fast).map(|(_, &s)| s).collect();
+            params.extend(tessera_tir::slice::params_feeding(laid_out.kernel, &others).into_iter().filter(unhinted));
+        }
+    }
     params.into_iter().collect()
+}
+
+/// The `make_block_ptr`s that the block loads of carried block pointers
+/// inside loops with a `dot` (the loads a pipeline copies) read from,
+/// through the loops' carried values and `advance`s, each with its
+/// contiguous axis (`order[0]`).
+fn block_views_in_dot_loops(kernel: &Kernel) -> Vec<(&Op, usize)> {
+    let mut defs: HashMap<ValueId, &Op> = HashMap::new();
+    let mut carried: HashMap<ValueId, ValueId> = HashMap::new();
+    tessera_tir::walk_ops(&kernel.body, &mut |op| {
+        defs.extend(op.results.iter().map(|&r| (r, op)));
+        if matches!(op.kind, OpKind::For) {
+            // Body arguments after the induction variable start as operands 3...
+            if let Some(body) = op.regions.first() {
+                carried.extend(body.args.iter().skip(1).zip(op.operands.iter().skip(3)).map(|(&a, &i)| (a, i)));
+            }
+        }
+    });
+    let mut loads = Vec::new();
+    tessera_tir::walk_ops(&kernel.body, &mut |op| {
+        if matches!(op.kind, OpKind::For | OpKind::While) {
+            let mut has_dot = false;
+            let mut inner = Vec::new();
+            for region in &op.regions {
+                tessera_tir::walk_ops(region, &mut |nested| {
+                    has_dot |= matches!(nested.kind, OpKind::Dot { .. });
+                    // Only loads of carried block pointers are pipelined.
+                    if matches!(nested.kind, OpKind::LoadBlock { .. }) {
+                        inner.extend(nested.operands.first().filter(|p| carried.contains_key(p)).copied());
+                    }
+                });
+            }
+            if has_dot {
+                loads.extend(inner);
+            }
+        }
+    });
+    let mut views: Vec<(&Op, usize)> = Vec::new();
+    for mut v in loads {
+        let origin = loop {
+            if let Some(&init) = carried.get(&v) {
+                v = init;
+                continue;
+            }
+            match defs.get(&v) {
+                Some(op) if matches!(op.kind, OpKind::Advance) => match op.operands.first() {
+                    Some(&src) => v = src,
+                    None => break None,
+                },
+                Some(op) => break Some(*op),
+                None => break None,
+            }
+        };
+        if let Some(make) = origin
+            && let OpKind::MakeBlockPtr { order } = &make.kind
+            && let Some(&fast) = order.first()
+            && !views.iter().any(|(m, _)| std::ptr::eq(*m, make))
+        {
+            views.push((make, fast as usize));
+        }
+    }
+    views
 }
 
 /// The integer parameters without hints that, each alone promised equal to
@@ -173,6 +251,11 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
 /// whose being 1 would only make columns contiguous). Without the promise
 /// such a tile is read an element at a time; Triton specializes arguments
 /// equal to 1 at JIT time, the build compiles a twin that assumes it.
+///
+/// The contiguous stride of a block view that a loop feeding a `dot` reads
+/// is a candidate too: promised 1, that view's loads copy in vectors (and
+/// through the bulk tensor copy engine on sm_90a, once
+/// [`divisibility_candidates`] made its other strides multiples of 16).
 ///
 /// Empty unless some access so widened runs in a loop that feeds a `dot`
 /// (a matmul's K loop, an attention's walk: where tile kernels move most
@@ -189,10 +272,32 @@ pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
         .filter(|(_, op)| matches!(op.kind, OpKind::Load { .. } | OpKind::Store { .. } | OpKind::AtomicAdd { .. }))
         .map(|(i, _)| i)
         .collect();
+    let mut hot = false;
+    let mut candidates = Vec::new();
+    // The contiguous strides of block views read in such loops: promised 1,
+    // their loads copy in proven vectors ([`divisibility_candidates`]).
+    for (make, fast) in block_views_in_dot_loops(laid_out.kernel) {
+        let rank = (make.operands.len() - 1) / 3;
+        let Some(&stride) = make.operands.get(1 + rank + fast) else { continue };
+        if laid_out.unit_values.contains(&stride) {
+            continue;
+        }
+        for p in tessera_tir::slice::params_feeding(laid_out.kernel, &[stride]) {
+            let mut hinted = laid_out.kernel.clone();
+            if !is_unhinted_integer(&hinted, p) || candidates.contains(&p) {
+                continue;
+            }
+            hinted.params[p].hints.contiguous = true;
+            if analyze_axis_facts(&hinted).1.contains(&stride) {
+                hot = true;
+                candidates.push(p);
+            }
+        }
+    }
     let behind: Vec<usize> =
         params_behind(laid_out, &accesses).into_iter().filter(|&i| is_unhinted_integer(laid_out.kernel, i)).collect();
     if behind.is_empty() {
-        return Vec::new();
+        return candidates;
     }
     let contiguity = |vectors: &[Option<ProvenVector>]| -> Vec<u32> {
         vectors.iter().map(|v| v.map_or(1, |v| v.contiguous)).collect()
@@ -205,8 +310,6 @@ pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
             .collect::<Vec<_>>(),
     );
     let in_loops = ops_in_dot_loops(laid_out);
-    let mut hot = false;
-    let mut candidates = Vec::new();
     for p in behind {
         let widened: Vec<usize> = contiguity(&proven_with(laid_out, &accesses, &[p], |p| p.hints.contiguous = true))
             .iter()
@@ -215,11 +318,12 @@ pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
             .filter(|((with, without), _)| with > without)
             .map(|(_, &id)| id)
             .collect();
-        if !widened.is_empty() {
+        if !widened.is_empty() && !candidates.contains(&p) {
             hot |= widened.iter().any(|id| in_loops.contains(id));
             candidates.push(p);
         }
     }
+    candidates.sort_unstable();
     if hot { candidates } else { Vec::new() }
 }
 
@@ -344,6 +448,7 @@ pub fn compile_kernel(kernel: &Kernel, target: &Target) -> Result<CompiledKernel
             llvm_optimized: artifacts.optimized_ir,
         },
         ptxas: None,
+        tensor_maps: lowered.tensor_maps,
     })
 }
 

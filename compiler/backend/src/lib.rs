@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod ptxas;
 pub mod sample;
 pub mod target;
+pub mod tensor_map;
 pub mod translate;
 
 #[cfg(test)]

@@ -130,6 +130,10 @@ pub struct Codegen {
     /// stops the kernel with an illegal instruction at that copy (seen
     /// 2026-12-05). Without it the hint is dropped; the copies are correct.
     pub l2_cache_hints: bool,
+    /// Pipelined block loads copy with `cp.async` even where the bulk
+    /// tensor copy engine could (sm_90a, [`crate::lower`]'s `bulk_copy`):
+    /// for comparison.
+    pub cp_async_only: bool,
 }
 
 /// A complete code-generation target.

@@ -5,9 +5,10 @@ use crate::limits;
 use crate::report::{Reason, Rejection};
 use std::collections::BTreeMap;
 use tessera_backend::ptxas::Ptxas;
+use tessera_backend::tensor_map::{Extent, TensorMapDesc};
 use tessera_backend::{BackendError, Codegen, GpuArch, Target, compile_kernel};
 use tessera_runtime::CodeObjects;
-use tessera_runtime::bundle::{DIVISIBILITY, VariantInfo};
+use tessera_runtime::bundle::{DIVISIBILITY, GridExpr, TensorMapSpec, VariantInfo};
 use tessera_tir::Kernel;
 
 /// A variant ready for the bundle.
@@ -157,6 +158,7 @@ fn compile_one(
         spills: 0,
         divisible: Vec::new(),
         unit: Vec::new(),
+        tensor_maps: compiled.tensor_maps.iter().map(tensor_map_spec).collect(),
         entry: compiled.entry.clone(),
     };
     let mut code = CodeObjects { ptx: None, cubin: None };
@@ -185,4 +187,20 @@ fn backend_reason(error: BackendError) -> Reason {
     detail.extend(error.detail.clone());
     let reason = Reason::new(error.code(), message);
     if detail.is_empty() { reason } else { reason.with_detail(detail.join("\n")) }
+}
+
+/// A tensor map as the manifest records it.
+fn tensor_map_spec(desc: &TensorMapDesc) -> TensorMapSpec {
+    let expr = |e: &Extent| match e {
+        Extent::Param(name) => GridExpr::Param(name.clone()),
+        Extent::Const(c) => GridExpr::Int(*c),
+    };
+    TensorMapSpec {
+        base: desc.base.clone(),
+        elem: crate::decl::dtype(desc.elem),
+        dims: desc.dims.iter().map(expr).collect(),
+        strides: desc.strides.iter().map(expr).collect(),
+        box_dims: desc.box_dims.clone(),
+        swizzle: desc.swizzle_bytes,
+    }
 }

@@ -320,8 +320,24 @@ fn the_generic_matmul_gets_a_unit_stride_twin_with_vector_tiles() {
     assert_eq!(vector_loads(&ptx(0)) + vector_copies(&ptx(0)), 0, "the generic variant reads element by element");
     // The twin's tiles are 16-byte vectors, pipelined: `cp.async` copies.
     assert!(vector_copies(&ptx(1)) > 0, "the twin copies 16-byte vectors:\n{}", ptx(1));
-    // Block pointers check their strides at run time: no twin.
-    assert_eq!(bundle.kernel("matmul_block_ptr").expect("block_ptr").variants.len(), 1);
+    // Block views: the generic variant checks its strides at run time and
+    // copies with `cp.async`; the twin for contiguous rows (the strides
+    // along them 1, the others divisible) copies through the bulk tensor
+    // copy engine, from the two tensor maps the runtime encodes at launch.
+    let block_ptr = bundle.kernel("matmul_block_ptr").expect("block_ptr");
+    let labels: Vec<String> = block_ptr.variants.iter().map(|v| v.info.label()).collect();
+    assert_eq!(labels, [point.to_string(), format!("{point}/unit(stride_ak,stride_bn)/div16(stride_am,stride_bk)")]);
+    assert!(block_ptr.variants[0].info.tensor_maps.is_empty());
+    let maps: Vec<(&str, &[u32])> =
+        block_ptr.variants[1].info.tensor_maps.iter().map(|m| (m.base.as_str(), m.box_dims.as_slice())).collect();
+    // 64x32 A and 32x64 B tiles of bf16: rows of 64 and 128 bytes, one box each.
+    assert_eq!(maps, [("a", &[32u32, 64][..]), ("b", &[64u32, 32][..])]);
+    let code = |v: usize| {
+        let object = block_ptr.variants[v].code.ptx.and_then(|o| bundle.object(o)).expect("PTX");
+        String::from_utf8(object.to_vec()).expect("PTX is text")
+    };
+    assert!(code(0).contains("cp.async.cg.shared.global") && !code(0).contains("cp.async.bulk"));
+    assert!(code(1).contains("cp.async.bulk.tensor.2d") && !code(1).contains("cp.async.cg"));
 }
 
 /// A twin whose code is the generic variant's is not shipped: `prefix_sum`'s

@@ -146,6 +146,10 @@ struct CodegenArgs {
     /// instruction on the H100); for a later ptxas.
     #[arg(long)]
     l2_cache_hints: bool,
+    /// Copy pipelined block loads with `cp.async` even where the bulk
+    /// tensor copy engine (TMA) could, on sm_90a (for comparison).
+    #[arg(long)]
+    cp_async_only: bool,
 }
 
 impl From<CodegenArgs> for Codegen {
@@ -154,6 +158,7 @@ impl From<CodegenArgs> for Codegen {
             sync_wgmma: args.sync_wgmma,
             direct_loop_stores: args.direct_loop_stores,
             l2_cache_hints: args.l2_cache_hints,
+            cp_async_only: args.cp_async_only,
         }
     }
 }

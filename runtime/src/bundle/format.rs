@@ -28,7 +28,7 @@ pub const MAGIC: [u8; 8] = *b"\x89TSB\r\n\x1a\n";
 
 /// The format version this runtime writes and reads (2: kernels carry
 /// `require` conditions).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Offset of the code table (end of the fixed header).
 pub(crate) const HEADER_END: usize = 120;

@@ -210,6 +210,11 @@ pub struct VariantInfo {
     /// without the assumption. Empty for a variant that assumes none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unit: Vec<String>,
+    /// Tensor maps the code reads with the bulk tensor copy engine, passed
+    /// after the declared parameters in this order: the runtime encodes
+    /// each from the launch's arguments. Empty for most variants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tensor_maps: Vec<TensorMapSpec>,
     /// Target architecture, e.g. `sm_90a` or `sm_80`.
     pub arch: String,
     /// Dynamic shared memory the kernel needs at launch, in bytes.
@@ -297,6 +302,26 @@ impl VariantInfo {
     }
 }
 
+/// How to build one tensor map (a CUDA `CUtensorMap`, 128 bytes) at launch:
+/// a view of `base` with extents `dims` and element strides `strides` (of
+/// dimensions 1 and up; dimension 0, the contiguous one, has stride 1),
+/// read in boxes of `box_dims` elements that land in shared memory with a
+/// `swizzle`-byte swizzle. Out-of-view elements read as zeros.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorMapSpec {
+    /// The pointer parameter holding the view's base.
+    pub base: String,
+    pub elem: DType,
+    /// Extents in elements, dimension 0 (contiguous) first.
+    pub dims: Vec<GridExpr>,
+    /// Element strides of dimensions 1 and up.
+    pub strides: Vec<GridExpr>,
+    /// Box extents, dimension 0 first.
+    pub box_dims: Vec<u32>,
+    /// Shared-memory swizzle in bytes: 32, 64 or 128.
+    pub swizzle: u32,
+}
+
 /// A variant's label, the key of tuning caches and build reports:
 /// `NAME=VALUE,` for each compile-time value (`consts`, in name order), then
 /// `warps=W,stages=S`, `,occupancy=O` when O is not 1 (so labels from before
@@ -375,6 +400,7 @@ mod tests {
             spills: 0,
             divisible: Vec::new(),
             unit: Vec::new(),
+            tensor_maps: Vec::new(),
             entry: "k".into(),
         }
     }

@@ -3,7 +3,7 @@
 //! the same checks, so it never produces a file the reader rejects.
 
 use super::error::BundleError;
-use super::manifest::{ConstValue, KernelEntry, Manifest};
+use super::manifest::{ConstValue, DType, KernelDecl, KernelEntry, Manifest, ParamKind, TensorMapSpec};
 use crate::select::Arch;
 use std::collections::{BTreeSet, HashSet};
 
@@ -110,6 +110,11 @@ fn check_variants(kernel: &KernelEntry, objects: &[Vec<u8>], used: &mut [bool]) 
                 return err(format!("assumes `{name}` both equal to 1 and divisible by 16, which no argument is"));
             }
         }
+        for (i, map) in info.tensor_maps.iter().enumerate() {
+            if let Err(what) = check_tensor_map(d, map) {
+                return err(format!("tensor map {i}: {what}"));
+            }
+        }
         if info.entry.is_empty() || info.entry.contains('\0') {
             return err("has no valid entry-point name".into());
         }
@@ -131,6 +136,42 @@ fn check_variants(kernel: &KernelEntry, objects: &[Vec<u8>], used: &mut [bool]) 
             if let Some(slot) = used.get_mut(index as usize) {
                 *slot = true;
             }
+        }
+    }
+    Ok(())
+}
+
+/// What the copy engine accepts of a tensor map (`cuTensorMapEncodeTiled`'s
+/// limits on boxes and swizzles), over the kernel's own parameters.
+fn check_tensor_map(d: &KernelDecl, map: &TensorMapSpec) -> Result<(), String> {
+    match d.param(&map.base).map(|p| p.kind) {
+        Some(ParamKind::Pointer { elem }) if elem == map.elem => {}
+        _ => return Err(format!("its base `{}` is not a `*{}` parameter", map.base, map.elem)),
+    }
+    if !matches!(
+        map.elem,
+        DType::I8 | DType::I16 | DType::I32 | DType::I64 | DType::F16 | DType::BF16 | DType::F32 | DType::F64
+    ) {
+        return Err(format!("elements of {} have no tensor-map type", map.elem));
+    }
+    let rank = map.dims.len();
+    if !(1..=5).contains(&rank) || map.strides.len() + 1 != rank || map.box_dims.len() != rank {
+        return Err(format!(
+            "{rank} extents, {} strides and {} box extents (1 to 5 extents, one stride fewer, as many box extents)",
+            map.strides.len(),
+            map.box_dims.len()
+        ));
+    }
+    if let Some(b) = map.box_dims.iter().find(|b| !(1..=256).contains(*b)) {
+        return Err(format!("a box extent of {b} (1 to 256)"));
+    }
+    let row_bytes = u64::from(map.box_dims[0]) * map.elem.size() as u64;
+    if !matches!(map.swizzle, 32 | 64 | 128) || row_bytes != u64::from(map.swizzle) {
+        return Err(format!("a {}-byte swizzle over box rows of {row_bytes} bytes", map.swizzle));
+    }
+    for name in map.dims.iter().chain(&map.strides).flat_map(|e| e.params()) {
+        if !d.is_int_scalar(name) {
+            return Err(format!("reads `{name}`, which is no integer scalar parameter"));
         }
     }
     Ok(())

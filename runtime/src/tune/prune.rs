@@ -59,6 +59,7 @@ mod tests {
             spills: 0,
             divisible: Vec::new(),
             unit: Vec::new(),
+            tensor_maps: Vec::new(),
             entry: "k".into(),
         }
     }

@@ -110,6 +110,7 @@ pub fn info(block: i64, warps: u32, arch: &str) -> VariantInfo {
         spills: 0,
         divisible: Vec::new(),
         unit: Vec::new(),
+        tensor_maps: Vec::new(),
         entry: "vector_add".into(),
     }
 }

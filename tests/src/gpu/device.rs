@@ -256,6 +256,7 @@ mod tests {
                 spills: 0,
                 divisible: Vec::new(),
                 unit: Vec::new(),
+                tensor_maps: Vec::new(),
                 entry: "k".into(),
             };
             w.add_variant("k", info, CodeObjects { ptx: Some(format!("// ptx {warps}")), cubin: None }).unwrap();

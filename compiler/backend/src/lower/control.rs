@@ -76,8 +76,11 @@ impl Lowerer<'_, '_> {
             .ok_or_else(|| Self::err(op, Stage::MalformedIr, "`for` body without an induction variable"))?;
         self.hoist_invariant_operands(&op.regions)?;
         let saved_pin = self.shared_pinned;
-        let pipeline = self.pipeline_plan(body)?;
+        let mut pipeline = self.pipeline_plan(body)?;
         let proven = pipeline.as_ref().is_some_and(|pipe| self.vector_copies_proven(op, pipe));
+        if let (true, Some(pipe)) = (proven, pipeline.as_mut()) {
+            self.bulk_copy_plan(op, body, pipe)?;
+        }
         let condition = match pipeline.as_ref() {
             Some(pipe) if !proven => self.pipeline_vector_condition(op, pipe).transpose(),
             _ => None,
@@ -161,6 +164,9 @@ impl Lowerer<'_, '_> {
                 // The pipeline buffers start where transient regions did.
                 self.full_barrier();
             }
+            if let Some(bulk) = &pipe.bulk {
+                self.bulk_init(bulk, pipe.stages)?;
+            }
             // Prologue: the tiles of iterations 0..stages - 1, one group each.
             let inits = |iter: usize| op.operands.get(3 + iter).copied();
             for s in 0..pipe.stages - 1 {
@@ -199,16 +205,27 @@ impl Lowerer<'_, '_> {
         let mut next_it = None;
         if let Some(pipe) = pipeline {
             let it = after.last().cloned().unwrap_or_default();
-            let pending = pipe.stages.saturating_sub(2);
-            self.asm_void(&format!("cp.async.wait_group {pending};"));
-            if pipe.wgmma {
-                // `wgmma` reads through the async proxy what `cp.async` wrote
-                // through the generic one.
-                self.asm_void("fence.proxy.async.shared::cta;");
-            }
-            self.full_barrier();
-            let stages = self.w.i32(i64::from(pipe.stages));
-            let slot = self.w.bin("remui", &it, &stages, "i32");
+            let slot = if let Some(bulk) = &pipe.bulk {
+                let stages = self.w.i32(i64::from(pipe.stages));
+                let slot = self.w.bin("remui", &it, &stages, "i32");
+                self.bulk_wait(bulk, &it, &slot, pipe.stages);
+                if pipe.deferred.is_empty() {
+                    // The refill below overwrites what the previous trip read.
+                    self.full_barrier();
+                }
+                slot
+            } else {
+                let pending = pipe.stages.saturating_sub(2);
+                self.asm_void(&format!("cp.async.wait_group {pending};"));
+                if pipe.wgmma {
+                    // `wgmma` reads through the async proxy what `cp.async` wrote
+                    // through the generic one.
+                    self.asm_void("fence.proxy.async.shared::cta;");
+                }
+                self.full_barrier();
+                let stages = self.w.i32(i64::from(pipe.stages));
+                self.w.bin("remui", &it, &stages, "i32")
+            };
             if pipe.deferred.is_empty() {
                 self.pipeline_refill(body, pipe, &after[0], &it, &upper, &step, &iv_ty)?;
             }
@@ -283,8 +300,14 @@ impl Lowerer<'_, '_> {
             for &(dot, _) in &pipe.deferred {
                 self.deferred_wgmma.remove(&dot);
             }
-            self.asm_void("cp.async.wait_group 0;");
-            self.full_barrier();
+            match &pipe.bulk {
+                // Every copy issued was for a trip that waited for it.
+                Some(bulk) => self.bulk_release(bulk, pipe.stages)?,
+                None => {
+                    self.asm_void("cp.async.wait_group 0;");
+                    self.full_barrier();
+                }
+            }
             for load in &pipe.loads {
                 self.pipelined.remove(&load.result);
             }

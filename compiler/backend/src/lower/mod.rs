@@ -14,6 +14,7 @@
 //! The function is printed as MLIR text and parsed by MLIR (see [`text`]).
 
 mod block;
+mod bulk_copy;
 mod control;
 mod dot;
 mod elementwise;
@@ -32,6 +33,7 @@ use tessera_tir::{ElemType, Kernel, Op, OpKind, Region, Type, ValueId, walk_ops}
 use crate::error::{BackendError, Result, Stage};
 use crate::layout::{LaidOutKernel, Layout, ThreadMap, axis_info::is_unit_stride};
 use crate::target::{Codegen, PtxIsa};
+use crate::tensor_map::TensorMapDesc;
 use text::{Writer, elem_type};
 
 /// The name of the kernel's shared-memory buffer.
@@ -44,6 +46,9 @@ pub struct LoweredKernel {
     pub mlir: String,
     /// Bytes of the static shared-memory buffer (0: none).
     pub shared_bytes: u32,
+    /// The tensor maps the kernel takes after its declared parameters, in
+    /// order ([`crate::tensor_map`]).
+    pub tensor_maps: Vec<TensorMapDesc>,
 }
 
 /// A tile-IR value in registers.
@@ -92,6 +97,7 @@ pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen, ptx: PtxIsa) -> R
         copy_mode: pipeline::CopyMode::Checked,
         transient_pending: Vec::new(),
         transient_uses: 0,
+        tensor_maps: Vec::new(),
         tid: String::new(),
         lane: String::new(),
         warp: String::new(),
@@ -131,6 +137,12 @@ pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen, ptx: PtxIsa) -> R
         )
     })?;
     let body = std::mem::take(&mut lowerer.w).finish();
+    // Tensor maps are read in place from parameter space (`__grid_constant__`).
+    for i in 0..lowerer.tensor_maps.len() {
+        params.push(format!(
+            "%tmap{i}: !llvm.ptr {{llvm.align = 64 : i64, llvm.byval = !llvm.array<128 x i8>, nvvm.grid_constant}}"
+        ));
+    }
     let threads = 32 * lk.num_warps;
     let mut mlir = String::from("module {\n");
     if shared_bytes > 0 {
@@ -156,7 +168,7 @@ pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen, ptx: PtxIsa) -> R
     ));
     mlir.push_str(&body);
     mlir.push_str("  }\n}\n");
-    Ok(LoweredKernel { mlir, shared_bytes })
+    Ok(LoweredKernel { mlir, shared_bytes, tensor_maps: lowerer.tensor_maps })
 }
 
 /// Where a transient region of `bytes` goes (offset from the transient
@@ -218,6 +230,8 @@ struct Lowerer<'a, 'k> {
     transient_pending: Vec<(u64, u64)>,
     /// Transient regions allocated so far (to tell whether a region of code used any).
     transient_uses: u64,
+    /// Tensor maps read by bulk copies: the kernel's `%tmapN` parameters.
+    tensor_maps: Vec<TensorMapDesc>,
     tid: String,
     lane: String,
     warp: String,

@@ -50,6 +50,7 @@ use tessera_tir::{Evict, Op, OpKind, Padding, Region, Type, ValueId, walk_ops};
 
 use super::Lowerer;
 use super::block::BlockPtr;
+use super::bulk_copy::BulkCopies;
 use super::dot::Staged;
 use super::text::{memory_bytes, memory_type};
 use crate::error::{BackendError, Result, Stage};
@@ -172,6 +173,10 @@ pub(super) struct Pipeline {
     /// of their dots, and their positions among the loop's iters. Empty when
     /// the loop waits for each `wgmma` where it is issued.
     pub deferred: Vec<(ValueId, usize)>,
+    /// Copies by the bulk tensor copy engine instead of `cp.async`
+    /// ([`super::bulk_copy`]); planned after the loop's copies are proven
+    /// vectors.
+    pub bulk: Option<BulkCopies>,
 }
 
 impl Lowerer<'_, '_> {
@@ -257,7 +262,7 @@ impl Lowerer<'_, '_> {
         self.shared_bytes = self.shared_bytes.max(offset);
         let deferred =
             if wgmma { self.deferred_accumulators(body, terminator, &loads, &wgmma_dots, &uses) } else { Vec::new() };
-        Ok(Some(Pipeline { loads, stages, wgmma, deferred }))
+        Ok(Some(Pipeline { loads, stages, wgmma, deferred, bulk: None }))
     }
 
     /// The pipelining plan of `load` when it is a `load_block` of a
@@ -392,20 +397,7 @@ impl Lowerer<'_, '_> {
             }
             let (width, rank, dim) = (u64::from(load.width), deltas.len(), load.contiguous);
             let Some(&init) = op.operands.get(3 + iter) else { return false };
-            // Walk back through `advance`s to the `make_block_ptr`.
-            let mut v = init;
-            let mut advances: Vec<ValueId> = Vec::new();
-            let make = loop {
-                match self.defs.get(&v) {
-                    Some(o) if matches!(o.kind, OpKind::Advance) => {
-                        let Some(&src) = o.operands.first() else { return false };
-                        advances.extend(o.operands.get(1 + dim).copied());
-                        v = src;
-                    }
-                    Some(o) if matches!(o.kind, OpKind::MakeBlockPtr { .. }) => break *o,
-                    _ => return false,
-                }
-            };
+            let Some((make, advances)) = self.block_origin(init, dim) else { return false };
             // Operands: base, `rank` shapes, `rank` strides, `rank` offsets.
             let (Some(&base), Some(strides), Some(&offset)) = (
                 make.operands.first(),
@@ -423,6 +415,23 @@ impl Lowerer<'_, '_> {
                 && advances.iter().all(|&a| divisible(a, width))
                 && deltas.get(dim).is_some_and(|&delta| divisible(delta, width))
         })
+    }
+
+    /// The `make_block_ptr` a block pointer value comes from through
+    /// `advance`s, and those advances' amounts along axis `dim`.
+    pub(super) fn block_origin(&self, mut v: ValueId, dim: usize) -> Option<(&Op, Vec<ValueId>)> {
+        let mut advances = Vec::new();
+        loop {
+            let o = *self.defs.get(&v)?;
+            match o.kind {
+                OpKind::Advance => {
+                    advances.extend(o.operands.get(1 + dim).copied());
+                    v = *o.operands.first()?;
+                }
+                OpKind::MakeBlockPtr { .. } => return Some((o, advances)),
+                _ => return None,
+            }
+        }
     }
 
     /// The uniform condition (i1) under which every copy of `pipe` may be a
@@ -460,6 +469,9 @@ impl Lowerer<'_, '_> {
     /// Issues the copies of one trip (`tiles`, one per load, where it
     /// reads) into buffer `slot` (i32), then commits.
     pub(super) fn pipeline_issue(&mut self, pipe: &Pipeline, tiles: &[TileAt], slot: &str, valid: &str) -> Result<()> {
+        if let Some(bulk) = &pipe.bulk {
+            return self.bulk_issue(pipe, bulk, tiles, slot, valid);
+        }
         let mut blocks = Vec::new();
         for (load, tile) in pipe.loads.iter().zip(tiles) {
             match tile {

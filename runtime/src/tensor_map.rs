@@ -1,0 +1,205 @@
+//! Tensor maps for variants that copy with the bulk tensor copy engine
+//! (TMA, sm_90a): each [`TensorMapSpec`] of the variant is encoded from the
+//! launch's arguments (`cuTensorMapEncodeTiled`) and passed by value after
+//! the declared parameters, where the kernel reads it in place.
+
+use crate::args::ArgValue;
+use crate::bundle::{DType, KernelDecl, TensorMapSpec};
+use crate::device::{Runtime, describe};
+use cudarc::driver::sys::{
+    self, CUtensorMap, CUtensorMapDataType, CUtensorMapFloatOOBfill, CUtensorMapInterleave, CUtensorMapL2promotion,
+    CUtensorMapSwizzle,
+};
+
+/// The largest extent of a tensor-map dimension.
+const MAX_DIM: i64 = 1 << 32;
+/// Strides are multiples of 16 bytes below 2^40.
+const MAX_STRIDE_BYTES: i64 = 1 << 40;
+
+/// The tensor maps of one launch, in the variant's order; `scalar` gives an
+/// integer argument by name. The error says which map and which argument.
+pub(crate) fn encode_all(
+    rt: &Runtime,
+    decl: &KernelDecl,
+    specs: &[TensorMapSpec],
+    bound: &[ArgValue],
+    scalar: &dyn Fn(&str) -> Option<i64>,
+) -> Result<Vec<CUtensorMap>, String> {
+    specs
+        .iter()
+        .map(|spec| {
+            encode(rt, decl, spec, bound, scalar).map_err(|e| format!("the tensor map of `{}`: {e}", spec.base))
+        })
+        .collect()
+}
+
+/// What one map describes, in the driver's terms.
+#[derive(Debug, PartialEq, Eq)]
+struct Geometry {
+    base: u64,
+    dims: Vec<u64>,
+    stride_bytes: Vec<u64>,
+}
+
+fn encode(
+    rt: &Runtime,
+    decl: &KernelDecl,
+    spec: &TensorMapSpec,
+    bound: &[ArgValue],
+    scalar: &dyn Fn(&str) -> Option<i64>,
+) -> Result<CUtensorMap, String> {
+    let base = decl
+        .params
+        .iter()
+        .position(|p| p.name == spec.base)
+        .and_then(|i| bound.get(i))
+        .and_then(|a| match a {
+            ArgValue::Pointer { addr, .. } => Some(*addr),
+            ArgValue::Scalar(_) => None,
+        })
+        .ok_or("its base is not a bound pointer argument")?;
+    let geometry = match geometry(spec, base, scalar)? {
+        Some(g) => g,
+        // An empty view reads as zeros: a one-element view of a zeroed
+        // line, every other box element outside it.
+        None => {
+            let line = rt.zeroed_line().map_err(|e| e.to_string())?;
+            let rank = spec.dims.len();
+            Geometry { base: line, dims: vec![1; rank], stride_bytes: vec![16; rank - 1] }
+        }
+    };
+    let mut map = CUtensorMap { opaque: [0; 16] };
+    let element_strides = vec![1u32; spec.dims.len()];
+    rt.bind().map_err(|e| e.to_string())?;
+    // SAFETY: every array has the map's rank (checked with the bundle), the
+    // map is written in place, and the address is only recorded.
+    let result = unsafe {
+        sys::cuTensorMapEncodeTiled(
+            &mut map,
+            data_type(spec.elem),
+            spec.dims.len() as u32,
+            geometry.base as *mut std::ffi::c_void,
+            geometry.dims.as_ptr(),
+            geometry.stride_bytes.as_ptr(),
+            spec.box_dims.as_ptr(),
+            element_strides.as_ptr(),
+            CUtensorMapInterleave::CU_TENSOR_MAP_INTERLEAVE_NONE,
+            swizzle(spec.swizzle),
+            CUtensorMapL2promotion::CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+            CUtensorMapFloatOOBfill::CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE,
+        )
+    };
+    result.result().map_err(|e| format!("cuTensorMapEncodeTiled refused {geometry:?}: {}", describe(&e)))?;
+    Ok(map)
+}
+
+/// The base, extents and byte strides of the view at `base`, or `None` when
+/// it is empty (an extent of 0 or less); an error for what the copy engine
+/// cannot address (an unaligned base or stride, a negative stride, an
+/// extent past 2^32).
+fn geometry(spec: &TensorMapSpec, base: u64, scalar: &dyn Fn(&str) -> Option<i64>) -> Result<Option<Geometry>, String> {
+    let eval = |e: &crate::bundle::GridExpr| e.eval(scalar).map_err(|err| format!("`{e}`: {err}"));
+    let mut dims = Vec::with_capacity(spec.dims.len());
+    for e in &spec.dims {
+        let d = eval(e)?;
+        if d <= 0 {
+            return Ok(None);
+        }
+        if d > MAX_DIM {
+            return Err(format!("extent `{e}` = {d} is past the copy engine's 2^32"));
+        }
+        dims.push(d as u64);
+    }
+    if !base.is_multiple_of(16) {
+        return Err(format!("the base address {base:#x} is not 16-byte aligned"));
+    }
+    let size = spec.elem.size() as i64;
+    let mut stride_bytes = Vec::with_capacity(spec.strides.len());
+    for e in &spec.strides {
+        let s = eval(e)?;
+        let bytes = s.checked_mul(size).unwrap_or(i64::MAX);
+        if s <= 0 || bytes % 16 != 0 || bytes >= MAX_STRIDE_BYTES {
+            return Err(format!(
+                "stride `{e}` = {s} elements of {}: the copy engine needs a positive multiple of 16 bytes below 2^40",
+                spec.elem
+            ));
+        }
+        stride_bytes.push(bytes as u64);
+    }
+    Ok(Some(Geometry { base, dims, stride_bytes }))
+}
+
+fn data_type(elem: DType) -> CUtensorMapDataType {
+    use CUtensorMapDataType::*;
+    match elem {
+        DType::I1 | DType::I8 => CU_TENSOR_MAP_DATA_TYPE_UINT8,
+        DType::I16 => CU_TENSOR_MAP_DATA_TYPE_UINT16,
+        DType::I32 => CU_TENSOR_MAP_DATA_TYPE_INT32,
+        DType::I64 => CU_TENSOR_MAP_DATA_TYPE_INT64,
+        DType::F16 => CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+        DType::BF16 => CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+        DType::F32 => CU_TENSOR_MAP_DATA_TYPE_FLOAT32,
+        DType::F64 => CU_TENSOR_MAP_DATA_TYPE_FLOAT64,
+    }
+}
+
+fn swizzle(bytes: u32) -> CUtensorMapSwizzle {
+    match bytes {
+        32 => CUtensorMapSwizzle::CU_TENSOR_MAP_SWIZZLE_32B,
+        64 => CUtensorMapSwizzle::CU_TENSOR_MAP_SWIZZLE_64B,
+        _ => CUtensorMapSwizzle::CU_TENSOR_MAP_SWIZZLE_128B,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::GridExpr;
+
+    fn spec() -> TensorMapSpec {
+        TensorMapSpec {
+            base: "a".into(),
+            elem: DType::BF16,
+            dims: vec![GridExpr::Param("K".into()), GridExpr::Param("M".into())],
+            strides: vec![GridExpr::Param("stride_am".into())],
+            box_dims: vec![64, 128],
+            swizzle: 128,
+        }
+    }
+
+    fn args(k: i64, m: i64, stride: i64) -> impl Fn(&str) -> Option<i64> {
+        move |name| match name {
+            "K" => Some(k),
+            "M" => Some(m),
+            "stride_am" => Some(stride),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn extents_and_byte_strides_come_from_the_arguments() {
+        let g = geometry(&spec(), 0x1000, &args(4096, 300, 4104)).expect("valid").expect("not empty");
+        assert_eq!(g, Geometry { base: 0x1000, dims: vec![4096, 300], stride_bytes: vec![8208] });
+    }
+
+    #[test]
+    fn an_empty_view_is_no_error() {
+        assert_eq!(geometry(&spec(), 0x1000, &args(0, 300, 8)), Ok(None));
+        assert_eq!(geometry(&spec(), 0x1000, &args(64, -1, 8)), Ok(None));
+    }
+
+    /// What the engine cannot address is refused with the argument named.
+    #[test]
+    fn unaligned_or_negative_strides_and_bases_are_refused() {
+        let err = geometry(&spec(), 0x1000, &args(64, 64, 12)).expect_err("24 bytes");
+        assert!(err.contains("stride `stride_am` = 12 elements of bf16"), "{err}");
+        let err = geometry(&spec(), 0x1000, &args(64, 64, -8)).expect_err("negative");
+        assert!(err.contains("positive multiple of 16 bytes"), "{err}");
+        let err = geometry(&spec(), 0x1008, &args(64, 64, 8)).expect_err("unaligned base");
+        assert!(err.contains("0x1008 is not 16-byte aligned"), "{err}");
+        let err = geometry(&spec(), 0x1000, &args(1 << 33, 64, 8)).expect_err("too long");
+        assert!(err.contains("past the copy engine's 2^32"), "{err}");
+        let err = geometry(&spec(), 0x1000, &|_| None).expect_err("unbound");
+        assert!(err.contains("`K`"), "{err}");
+    }
+}
