@@ -21,13 +21,14 @@
 # LLVM in any of them), kernels.tsb and kernels-ln.tsb (every kernel but lightning
 # attention, every tuning point, for the correctness check: layer norm's tuning space
 # alone is 23 MB, so it has its own bundle), bench.tsb (matmul tiles pinned as the benchmark uses
-# them, row kernels at every BLOCK), la.tsb (lightning attention), la-sync.tsb (the same built
+# them, row kernels at every BLOCK), bench-cp.tsb (those matmuls built with --cp-async-only: the
+# A/B of the bulk tensor copies), la.tsb (lightning attention), la-sync.tsb (the same built
 # with --sync-wgmma, to compare against or fall back to). All of it is over the
 # device tool's 64 MiB per call (the checkout's files, about 13 MB, count too), so
 # each call carries what its group needs, and check and bench go in separate calls:
 #   check: gpu/bin/tessera-gpucheck gpu/kernels.tsb (about 27 MB), then
 #     CHECK_BUNDLE=kernels-ln.tsb: gpu/bin/tessera-gpucheck gpu/kernels-ln.tsb (23 MB)
-#   bench: gpu/bin/tessera-bench gpu/bench.tsb (23 MB)   la-peers: .whl
+#   bench: gpu/bin/tessera-bench gpu/bench.tsb (23 MB) gpu/bench-cp.tsb (4 MB)   la-peers: .whl
 #   the lightning groups (la-check, la, la-chain, la-seg, la-first, la-const, la-prof):
 #     gpu/bin/lightning_attention gpu/la.tsb (la.tsb is 54 MB since the chained kernels:
 #     with all of gpu/bin it would not fit)
@@ -49,6 +50,11 @@ $T build "${KERNELS[@]}" -o gpu/kernels.tsb --arch sm_90a --const D=32
 $T build kernels-dsl/layer_norm.tsr -o gpu/kernels-ln.tsb --arch sm_90a
 $T build kernels-dsl/softmax.tsr kernels-dsl/softmax_looped.tsr kernels-dsl/layer_norm.tsr kernels-dsl/matmul.tsr \
     -o gpu/bench.tsb --arch sm_90a \
+    --const matmul_block_ptr.BLOCK_M=128 --const matmul_block_ptr.BLOCK_K=64 --const matmul_block_ptr.GROUP_M=8 \
+    --const matmul_aligned.BLOCK_M=128 --const matmul_aligned.BLOCK_K=64 --const matmul_aligned.GROUP_M=8 \
+    --const matmul.BLOCK_M=128 --const matmul.BLOCK_K=64 --const matmul.GROUP_M=8
+# The matmuls again with every pipelined copy a `cp.async` (no bulk tensor copies): bench's A/B.
+$T build kernels-dsl/matmul.tsr -o gpu/bench-cp.tsb --arch sm_90a --cp-async-only \
     --const matmul_block_ptr.BLOCK_M=128 --const matmul_block_ptr.BLOCK_K=64 --const matmul_block_ptr.GROUP_M=8 \
     --const matmul_aligned.BLOCK_M=128 --const matmul_aligned.BLOCK_K=64 --const matmul_aligned.GROUP_M=8 \
     --const matmul.BLOCK_M=128 --const matmul.BLOCK_K=64 --const matmul.GROUP_M=8

@@ -135,6 +135,12 @@ case $GROUP in
         step "tessera-bench" 300 "$OUT/bench.txt" "$G/bin/tessera-bench" "$G/bench.tsb" --sources kernels-dsl --json "$OUT/bench.json"
         grep -E '^copy:|variants correct|pick|WRONG|skipped' "$OUT/bench.txt" | cut -c1-160 | tee -a "$SUMMARY"
         picks "$OUT/bench.txt"
+        if [ -f "$G/bench-cp.tsb" ]; then
+            # The same matmuls with `cp.async` copies only, on the same warm card.
+            step "tessera-bench, cp.async only" 120 "$OUT/bench-cp.txt" "$G/bin/tessera-bench" "$G/bench-cp.tsb" \
+                --sources kernels-dsl --cols 4096 --json "$OUT/bench-cp.json"
+            grep -E 'pick|WRONG' "$OUT/bench-cp.txt" | cut -c1-160 | tee -a "$SUMMARY"
+        fi
         step "peers (torch, Triton 3.6)" 200 "$OUT/peers.txt" python3 tests/gpu/peers.py --json "$OUT/peers.json"
         grep -E '^copy:|^  (torch|triton)' "$OUT/peers.txt" | cut -c1-160 | tee -a "$SUMMARY"
         ;;
