@@ -382,7 +382,8 @@ impl KernelHandle {
         let info = &variant.info;
         let launch_err =
             |message: String| Error::Launch { kernel: self.name().to_string(), variant: info.label(), message };
-        if !info.assumptions_hold(&|name| scalar_arg(self.decl(), bound, name)) {
+        // Tensor maps the arguments cannot give fail below, naming the stride.
+        if !info.specializations_hold(&|name| scalar_arg(self.decl(), bound, name)) {
             return Err(launch_err(format!(
                 "this variant assumes {}, and the arguments ({}) are not",
                 info.assumptions(),
@@ -694,6 +695,37 @@ mod require_tests {
     /// A unit-stride twin admits only launches whose stride is 1 (and meet
     /// its divisibility too), names both assumptions in its label, and
     /// outranks the divisibility twin and the generic variant of its point.
+    /// A twin that copies through tensor maps is admitted only where the
+    /// arguments give maps the copy engine takes: a negative or unaligned
+    /// row stride (which its divisibility assumption lets through) leaves
+    /// the launch to the twin without them.
+    #[test]
+    fn a_twin_with_tensor_maps_needs_strides_the_engine_takes() {
+        let args =
+            |cols: i32, stride: i32| vec![ArgValue::Scalar(Scalar::I32(cols)), ArgValue::Scalar(Scalar::I32(stride))];
+        let mut d = decl(vec![]);
+        d.params.push(Param {
+            name: "stride".into(),
+            kind: ParamKind::Scalar { dtype: DType::I32 },
+            hints: Hints::default(),
+        });
+        let map = crate::bundle::TensorMapSpec {
+            base: "x".into(),
+            elem: DType::BF16,
+            dims: vec![GridExpr::Param("cols".into()), GridExpr::Int(64)],
+            strides: vec![GridExpr::Param("stride".into())],
+            box_dims: vec![64, 64],
+            swizzle: 128,
+        };
+        let bulk = VariantInfo { tensor_maps: vec![map], ..specialized(4096, 4) };
+        assert!(admits(&d, &bulk, &args(4096, 4096)));
+        assert!(!admits(&d, &bulk, &args(4096, -4096)), "a negative stride");
+        assert!(!admits(&d, &bulk, &args(4096, 4)), "8 bytes");
+        assert!(admits(&d, &specialized(4096, 4), &args(4096, -4096)));
+        assert!(admits(&d, &bulk, &args(0, 3)), "an empty view takes any stride");
+        assert!(bulk.assumptions().ends_with("strides its tensor maps can address (positive multiples of 16 bytes)"));
+    }
+
     #[test]
     fn a_unit_stride_twin_admits_only_unit_strides_and_outranks_the_others() {
         let args =

@@ -11,11 +11,6 @@ use cudarc::driver::sys::{
     CUtensorMapSwizzle,
 };
 
-/// The largest extent of a tensor-map dimension.
-const MAX_DIM: i64 = 1 << 32;
-/// Strides are multiples of 16 bytes below 2^40.
-const MAX_STRIDE_BYTES: i64 = 1 << 40;
-
 /// The tensor maps of one launch, in the variant's order; `scalar` gives an
 /// integer argument by name. The error says which map and which argument.
 pub(crate) fn encode_all(
@@ -94,39 +89,14 @@ fn encode(
 }
 
 /// The base, extents and byte strides of the view at `base`, or `None` when
-/// it is empty (an extent of 0 or less); an error for what the copy engine
-/// cannot address (an unaligned base or stride, a negative stride, an
-/// extent past 2^32).
+/// it is empty; an error for what the copy engine cannot address (an
+/// unaligned base, and what [`TensorMapSpec::geometry`] refuses).
 fn geometry(spec: &TensorMapSpec, base: u64, scalar: &dyn Fn(&str) -> Option<i64>) -> Result<Option<Geometry>, String> {
-    let eval = |e: &crate::bundle::GridExpr| e.eval(scalar).map_err(|err| format!("`{e}`: {err}"));
-    let mut dims = Vec::with_capacity(spec.dims.len());
-    for e in &spec.dims {
-        let d = eval(e)?;
-        if d <= 0 {
-            return Ok(None);
-        }
-        if d > MAX_DIM {
-            return Err(format!("extent `{e}` = {d} is past the copy engine's 2^32"));
-        }
-        dims.push(d as u64);
-    }
+    let Some(g) = spec.geometry(scalar)? else { return Ok(None) };
     if !base.is_multiple_of(16) {
         return Err(format!("the base address {base:#x} is not 16-byte aligned"));
     }
-    let size = spec.elem.size() as i64;
-    let mut stride_bytes = Vec::with_capacity(spec.strides.len());
-    for e in &spec.strides {
-        let s = eval(e)?;
-        let bytes = s.checked_mul(size).unwrap_or(i64::MAX);
-        if s <= 0 || bytes % 16 != 0 || bytes >= MAX_STRIDE_BYTES {
-            return Err(format!(
-                "stride `{e}` = {s} elements of {}: the copy engine needs a positive multiple of 16 bytes below 2^40",
-                spec.elem
-            ));
-        }
-        stride_bytes.push(bytes as u64);
-    }
-    Ok(Some(Geometry { base, dims, stride_bytes }))
+    Ok(Some(Geometry { base, dims: g.dims, stride_bytes: g.stride_bytes }))
 }
 
 fn data_type(elem: DType) -> CUtensorMapDataType {

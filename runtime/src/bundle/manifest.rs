@@ -282,8 +282,16 @@ impl VariantInfo {
 
     /// Whether the integer arguments given by `args` (by name) meet this
     /// variant's [`VariantInfo::divisible`] and [`VariantInfo::unit`]
-    /// assumptions.
+    /// assumptions, and its tensor maps can address the views they give
+    /// (a negative row stride, say, leaves the launch to a twin without
+    /// tensor maps).
     pub fn assumptions_hold(&self, args: &dyn Fn(&str) -> Option<i64>) -> bool {
+        self.specializations_hold(args) && self.tensor_maps.iter().all(|map| map.geometry(args).is_ok())
+    }
+
+    /// The [`VariantInfo::divisible`] and [`VariantInfo::unit`] part of
+    /// [`VariantInfo::assumptions_hold`].
+    pub fn specializations_hold(&self, args: &dyn Fn(&str) -> Option<i64>) -> bool {
         self.divisible.iter().all(|name| args(name).is_some_and(|v| v % i64::from(DIVISIBILITY) == 0))
             && self.unit.iter().all(|name| args(name) == Some(1))
     }
@@ -297,6 +305,9 @@ impl VariantInfo {
         }
         if !self.divisible.is_empty() {
             parts.push(format!("{} divisible by {DIVISIBILITY}", self.divisible.join(", ")));
+        }
+        if !self.tensor_maps.is_empty() {
+            parts.push("strides its tensor maps can address (positive multiples of 16 bytes)".into());
         }
         parts.join("; ")
     }
@@ -320,6 +331,54 @@ pub struct TensorMapSpec {
     pub box_dims: Vec<u32>,
     /// Shared-memory swizzle in bytes: 32, 64 or 128.
     pub swizzle: u32,
+}
+
+/// The extents of a tensor-map dimension: at most 2^32.
+const MAX_TENSOR_MAP_DIM: i64 = 1 << 32;
+/// Tensor-map strides: positive multiples of 16 bytes below 2^40.
+const MAX_TENSOR_MAP_STRIDE_BYTES: i64 = 1 << 40;
+
+/// A tensor map's extents and byte strides for one launch
+/// ([`TensorMapSpec::geometry`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorMapGeometry {
+    pub dims: Vec<u64>,
+    pub stride_bytes: Vec<u64>,
+}
+
+impl TensorMapSpec {
+    /// The extents and byte strides this map has for the integer arguments
+    /// `args` gives (by name): `None` when the view is empty (an extent of
+    /// 0 or less), an error naming the expression for what the copy engine
+    /// cannot address (a stride that is not a positive multiple of 16
+    /// bytes below 2^40, an extent past 2^32, an argument missing).
+    pub fn geometry(&self, args: &dyn Fn(&str) -> Option<i64>) -> Result<Option<TensorMapGeometry>, String> {
+        let eval = |e: &GridExpr| e.eval(args).map_err(|err| format!("`{e}`: {err}"));
+        let mut dims = Vec::with_capacity(self.dims.len());
+        let mut empty = false;
+        for e in &self.dims {
+            let d = eval(e)?;
+            if d > MAX_TENSOR_MAP_DIM {
+                return Err(format!("extent `{e}` = {d} is past the copy engine's 2^32"));
+            }
+            empty |= d <= 0;
+            dims.push(d.max(0) as u64);
+        }
+        let size = self.elem.size() as i64;
+        let mut stride_bytes = Vec::with_capacity(self.strides.len());
+        for e in &self.strides {
+            let s = eval(e)?;
+            let bytes = s.checked_mul(size).unwrap_or(i64::MAX);
+            if !empty && (s <= 0 || bytes % 16 != 0 || bytes >= MAX_TENSOR_MAP_STRIDE_BYTES) {
+                return Err(format!(
+                    "stride `{e}` = {s} elements of {}: the copy engine needs a positive multiple of 16 bytes below 2^40",
+                    self.elem
+                ));
+            }
+            stride_bytes.push(bytes.max(0) as u64);
+        }
+        Ok((!empty).then_some(TensorMapGeometry { dims, stride_bytes }))
+    }
 }
 
 /// A variant's label, the key of tuning caches and build reports:

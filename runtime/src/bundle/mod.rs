@@ -19,7 +19,7 @@ pub use expr::{EvalError, GridExpr};
 pub use format::{FORMAT_VERSION, MAGIC};
 pub use manifest::{
     CodeRefs, ConstParam, ConstValue, DIVISIBILITY, DType, Hints, KernelDecl, KernelEntry, Manifest, Param, ParamKind,
-    TensorMapSpec, TuneAxis, VariantEntry, VariantInfo, variant_label,
+    TensorMapGeometry, TensorMapSpec, TuneAxis, VariantEntry, VariantInfo, variant_label,
 };
 
 /// The launch knobs a tuning axis or a pin may name besides compile-time
