@@ -692,23 +692,13 @@ mod require_tests {
         VariantInfo { unit: vec!["stride".into()], ..specialized(block, warps) }
     }
 
-    /// A unit-stride twin admits only launches whose stride is 1 (and meet
-    /// its divisibility too), names both assumptions in its label, and
-    /// outranks the divisibility twin and the generic variant of its point.
     /// A twin that copies through tensor maps is admitted only where the
     /// arguments give maps the copy engine takes: a negative or unaligned
     /// row stride (which its divisibility assumption lets through) leaves
     /// the launch to the twin without them.
     #[test]
     fn a_twin_with_tensor_maps_needs_strides_the_engine_takes() {
-        let args =
-            |cols: i32, stride: i32| vec![ArgValue::Scalar(Scalar::I32(cols)), ArgValue::Scalar(Scalar::I32(stride))];
-        let mut d = decl(vec![]);
-        d.params.push(Param {
-            name: "stride".into(),
-            kind: ParamKind::Scalar { dtype: DType::I32 },
-            hints: Hints::default(),
-        });
+        let d = strided_decl();
         let map = crate::bundle::TensorMapSpec {
             base: "x".into(),
             elem: DType::BF16,
@@ -718,28 +708,40 @@ mod require_tests {
             swizzle: 128,
         };
         let bulk = VariantInfo { tensor_maps: vec![map], ..specialized(4096, 4) };
-        assert!(admits(&d, &bulk, &args(4096, 4096)));
-        assert!(!admits(&d, &bulk, &args(4096, -4096)), "a negative stride");
-        assert!(!admits(&d, &bulk, &args(4096, 4)), "8 bytes");
-        assert!(admits(&d, &specialized(4096, 4), &args(4096, -4096)));
-        assert!(admits(&d, &bulk, &args(0, 3)), "an empty view takes any stride");
+        assert!(admits(&d, &bulk, &strided_args(4096, 4096)));
+        assert!(!admits(&d, &bulk, &strided_args(4096, -4096)), "a negative stride");
+        assert!(!admits(&d, &bulk, &strided_args(4096, 4)), "8 bytes");
+        assert!(admits(&d, &specialized(4096, 4), &strided_args(4096, -4096)));
+        assert!(admits(&d, &bulk, &strided_args(0, 3)), "an empty view takes any stride");
         assert!(bulk.assumptions().ends_with("strides its tensor maps can address (positive multiples of 16 bytes)"));
     }
 
-    #[test]
-    fn a_unit_stride_twin_admits_only_unit_strides_and_outranks_the_others() {
-        let args =
-            |cols: i32, stride: i32| vec![ArgValue::Scalar(Scalar::I32(cols)), ArgValue::Scalar(Scalar::I32(stride))];
+    /// `decl` with a `stride` parameter after `cols`.
+    fn strided_decl() -> KernelDecl {
         let mut d = decl(vec![]);
         d.params.push(Param {
             name: "stride".into(),
             kind: ParamKind::Scalar { dtype: DType::I32 },
             hints: Hints::default(),
         });
-        assert!(admits(&d, &unit_twin(4096, 4), &args(4096, 1)));
-        assert!(!admits(&d, &unit_twin(4096, 4), &args(4096, 2)), "a stride of 2");
-        assert!(!admits(&d, &unit_twin(4096, 4), &args(4095, 1)), "cols not divisible");
-        assert!(admits(&d, &specialized(4096, 4), &args(4096, 2)));
+        d
+    }
+
+    /// Arguments of [`strided_decl`].
+    fn strided_args(cols: i32, stride: i32) -> Vec<ArgValue> {
+        vec![ArgValue::Scalar(Scalar::I32(cols)), ArgValue::Scalar(Scalar::I32(stride))]
+    }
+
+    /// A unit-stride twin admits only launches whose stride is 1 (and meet
+    /// its divisibility too), names both assumptions in its label, and
+    /// outranks the divisibility twin and the generic variant of its point.
+    #[test]
+    fn a_unit_stride_twin_admits_only_unit_strides_and_outranks_the_others() {
+        let d = strided_decl();
+        assert!(admits(&d, &unit_twin(4096, 4), &strided_args(4096, 1)));
+        assert!(!admits(&d, &unit_twin(4096, 4), &strided_args(4096, 2)), "a stride of 2");
+        assert!(!admits(&d, &unit_twin(4096, 4), &strided_args(4095, 1)), "cols not divisible");
+        assert!(admits(&d, &specialized(4096, 4), &strided_args(4096, 2)));
         assert_eq!(unit_twin(4096, 4).label(), "BLOCK=4096,warps=4,stages=1@sm_90a/unit(stride)/div16(cols)");
         assert_eq!(unit_twin(4096, 4).assumptions(), "stride equal to 1; cols divisible by 16");
 

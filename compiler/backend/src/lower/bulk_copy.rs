@@ -320,22 +320,17 @@ mod tests {
     #[test]
     fn aligned_matmul_views_become_tensor_maps() {
         let compiled = matmul("matmul_aligned", Target::new(GpuArch::Sm90a));
-        let a = TensorMapDesc {
-            base: "a".into(),
+        // A bf16 view of `base`, rows of 128-byte panels.
+        let view = |base: &str, dims: [&str; 2], stride: &str, rows: u32| TensorMapDesc {
+            base: base.into(),
             elem: ScalarType::BF16,
-            dims: vec![param("K"), param("M")],
-            strides: vec![param("stride_am")],
-            box_dims: vec![64, 128],
+            dims: dims.iter().map(|d| param(d)).collect(),
+            strides: vec![param(stride)],
+            box_dims: vec![64, rows],
             swizzle_bytes: 128,
         };
-        let b = TensorMapDesc {
-            base: "b".into(),
-            elem: ScalarType::BF16,
-            dims: vec![param("N"), param("K")],
-            strides: vec![param("stride_bk")],
-            box_dims: vec![64, 64],
-            swizzle_bytes: 128,
-        };
+        let a = view("a", ["K", "M"], "stride_am", 128);
+        let b = view("b", ["N", "K"], "stride_bk", 64);
         assert_eq!(compiled.tensor_maps, vec![a, b]);
         let mlir = &compiled.stages.mlir;
         assert_eq!(mlir.matches("nvvm.grid_constant").count(), 2, "two tensor-map parameters");
