@@ -22,16 +22,18 @@
 # attention, every tuning point, for the correctness check: layer norm's tuning space
 # alone is 23 MB, so it has its own bundle), bench.tsb (matmul tiles pinned as the benchmark uses
 # them, row kernels at every BLOCK), bench-cp.tsb (those matmuls built with --cp-async-only: the
-# A/B of the bulk tensor copies), la.tsb (lightning attention), la-sync.tsb (the same built
+# A/B of the bulk tensor copies), la.tsb (lightning attention's two-pass kernels), la-chained.tsb (its bf16 kernels of both plans,
+# for la-chain), la-sync.tsb (la.tsb built
 # with --sync-wgmma, to compare against or fall back to). All of it is over the
 # device tool's 64 MiB per call (the checkout's files, about 13 MB, count too), so
 # each call carries what its group needs, and check and bench go in separate calls:
 #   check: gpu/bin/tessera-gpucheck gpu/kernels.tsb (about 27 MB), then
 #     CHECK_BUNDLE=kernels-ln.tsb: gpu/bin/tessera-gpucheck gpu/kernels-ln.tsb (23 MB)
 #   bench: gpu/bin/tessera-bench gpu/bench.tsb (23 MB) gpu/bench-cp.tsb (4 MB)   la-peers: .whl
-#   the lightning groups (la-check, la, la-chain, la-seg, la-first, la-const, la-prof):
-#     gpu/bin/lightning_attention gpu/la.tsb (la.tsb is 54 MB since the chained kernels:
-#     with all of gpu/bin it would not fit)
+#   the lightning groups (la-check, la, la-seg, la-first, la-const, la-prof):
+#     gpu/bin/lightning_attention gpu/la.tsb (the two-pass kernels, 34 MB; with the chained
+#     kernels every lightning kernel is 54 MB, over one carry with the checkout)
+#   la-chain: LA_BUNDLE=la-chained.tsb, gpu/la-chained.tsb (bf16: both plans' kernels, 23 MB)
 #   quick, first: gpu/bin/lightning_attention gpu/la.tsb .whl
 #   with LA_BUNDLE=la-sync.tsb: gpu/la-sync.tsb for gpu/la.tsb
 set -euo pipefail
@@ -58,8 +60,12 @@ $T build kernels-dsl/matmul.tsr -o gpu/bench-cp.tsb --arch sm_90a --cp-async-onl
     --const matmul_block_ptr.BLOCK_M=128 --const matmul_block_ptr.BLOCK_K=64 --const matmul_block_ptr.GROUP_M=8 \
     --const matmul_aligned.BLOCK_M=128 --const matmul_aligned.BLOCK_K=64 --const matmul_aligned.GROUP_M=8 \
     --const matmul.BLOCK_M=128 --const matmul.BLOCK_K=64 --const matmul.GROUP_M=8
-$T build kernels-dsl/lightning_attn.tsr -o gpu/la.tsb --arch sm_90a
-$T build kernels-dsl/lightning_attn.tsr -o gpu/la-sync.tsb --arch sm_90a --sync-wgmma
+TWO_PASS=()
+for t in bf16 f16 f32; do TWO_PASS+=(--kernel "la_chunk_state_$t" --kernel "la_output_$t"); done
+$T build kernels-dsl/lightning_attn.tsr -o gpu/la.tsb --arch sm_90a "${TWO_PASS[@]}"
+$T build kernels-dsl/lightning_attn.tsr -o gpu/la-sync.tsb --arch sm_90a --sync-wgmma "${TWO_PASS[@]}"
+$T build kernels-dsl/lightning_attn.tsr -o gpu/la-chained.tsb --arch sm_90a \
+    --kernel la_chunk_state_bf16 --kernel la_output_bf16 --kernel la_chained_bf16
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .whl lightning-attn==0.0.5 fla-core==0.6.0

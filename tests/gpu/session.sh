@@ -189,7 +189,7 @@ case $GROUP in
         ;;
     la-chain)
         # Two-pass against chained plans at the bench's shapes and the constant-speed ones
-        # (b*n = 131072), each checked first, timed alternately.
+        # (b*n = 131072), each checked first, timed alternately (bf16: LA_BUNDLE=la-chained.tsb).
         step "lightning attention, two-pass vs chained" 560 "$OUT/la-chain.txt" "$G/bin/lightning_attention" "$LA" compare \
             ${LA_CHAIN_SHAPES:-8 16 2048 128 4 16 8192 128 2 16 32768 128 1 16 65536 128 4 16 8192 64 64 16 2048 128 16 16 8192 128 4 16 32768 128 1 16 131072 128}
         grep -vE '^PASS' "$OUT/la-chain.txt" | cut -c1-200 | tee -a "$SUMMARY"

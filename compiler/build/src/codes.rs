@@ -1,8 +1,9 @@
 //! Stable diagnostic codes of `tessera build` (E0720-E0739, inside the
 //! driver's E07xx range; the CLI itself uses E0701-E0719).
 //!
-//! Codes up to E0730 stop the build; from E0731 on they are reasons a single
-//! variant or kernel was left out of the bundle while the build went on.
+//! Codes up to E0730, and E0737, stop the build; E0731-E0736 are reasons a
+//! single variant or kernel was left out of the bundle while the build went
+//! on.
 
 /// A source file named on the command line cannot be read.
 pub const CANNOT_READ: &str = "E0720";
@@ -40,6 +41,8 @@ pub const REGISTER_LIMIT: &str = "E0734";
 pub const THREAD_LIMIT: &str = "E0735";
 /// The compiler panicked on a variant (a compiler bug; the build goes on without it).
 pub const INTERNAL_PANIC: &str = "E0736";
+/// A `--kernel` names no kernel of the sources.
+pub const UNKNOWN_KERNEL: &str = "E0737";
 
 /// Every code of this crate with a one-line summary (for `tessera explain`).
 pub const ALL: &[(&str, &str)] = &[
@@ -54,6 +57,7 @@ pub const ALL: &[(&str, &str)] = &[
     (BUNDLE_INCONSISTENT, "the bundle writer refused the compiled kernels (a compiler bug)"),
     (NO_SOURCES, "`tessera build` was given no source file"),
     (PTXAS_UNUSABLE, "the ptxas to use cannot be run"),
+    (UNKNOWN_KERNEL, "a --kernel of `tessera build` names no kernel of the sources"),
     (GRID_NOT_EXPRESSIBLE, "the grid folds tuned compile-time parameters into constants"),
     (MISSING_CONST, "a compile-time parameter has no default, no tune list and no --const"),
     (SHARED_MEMORY_LIMIT, "a variant needs more shared memory per block than its architecture has"),

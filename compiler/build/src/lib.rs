@@ -73,7 +73,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         assemble::check_runs(ptxas)?;
     }
     let sources = options.sources.iter().map(|path| plan::load(path)).collect::<Result<Vec<_>, _>>()?;
-    let plans = plan::plan(&sources, &options.consts, &options.archs)?;
+    let plans = plan::plan(&sources, &options.consts, &options.kernels, &options.archs)?;
 
     let jobs: Vec<Job> = plans
         .iter()

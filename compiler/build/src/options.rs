@@ -106,6 +106,8 @@ pub struct BuildOptions {
     pub output: PathBuf,
     pub archs: Vec<GpuArch>,
     pub consts: Vec<ConstArg>,
+    /// The kernels to build, by name; empty: every kernel of the sources.
+    pub kernels: Vec<String>,
     /// Worker threads; `None`: one per available core.
     pub jobs: Option<usize>,
     /// `ptxas` for cubins and register counts; `None`: PTX only.
@@ -124,6 +126,7 @@ impl BuildOptions {
             output: output.into(),
             archs,
             consts: Vec::new(),
+            kernels: Vec::new(),
             jobs: None,
             ptxas: Ptxas::locate(),
             progress: ProgressMode::Auto,

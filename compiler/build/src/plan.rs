@@ -76,7 +76,13 @@ pub struct KernelPlan {
 /// Plans every kernel of `sources`, in order; errors for duplicate kernel
 /// names, `--const`s that set nothing, and kernels the front end refuses at
 /// every point.
-pub fn plan(sources: &[Source], consts: &[ConstArg], archs: &[GpuArch]) -> Result<Vec<KernelPlan>, BuildError> {
+/// With `only` non-empty, just the kernels it names (each must exist).
+pub fn plan(
+    sources: &[Source],
+    consts: &[ConstArg],
+    only: &[String],
+    archs: &[GpuArch],
+) -> Result<Vec<KernelPlan>, BuildError> {
     let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
     for source in sources {
         for sig in &source.signatures {
@@ -95,9 +101,17 @@ pub fn plan(sources: &[Source], consts: &[ConstArg], archs: &[GpuArch]) -> Resul
         }
     }
     check_consts_used(sources, consts)?;
+    if let Some(missing) = only.iter().find(|name| !seen.contains_key(name.as_str())) {
+        let names: Vec<&str> = seen.keys().copied().collect();
+        return Err(BuildError::new(
+            codes::UNKNOWN_KERNEL,
+            format!("--kernel {missing}: no such kernel in the sources"),
+        )
+        .with_help(format!("the kernels are: {}", names.join(", "))));
+    }
     let mut plans = Vec::new();
     for (index, source) in sources.iter().enumerate() {
-        for sig in &source.signatures {
+        for sig in source.signatures.iter().filter(|sig| only.is_empty() || only.contains(&sig.name)) {
             plans.push(plan_kernel(index, source, sig, consts, archs)?);
         }
     }

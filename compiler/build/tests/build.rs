@@ -267,6 +267,13 @@ fn input_and_output_problems_have_their_own_codes() {
     let unknown = build_err(&options(vec![kernels_dsl("vector_add.tsr")], &out, &["vector_add.TILE=64"]));
     assert_eq!(unknown.code, codes::UNUSED_CONST);
 
+    let mut only = options(vec![kernels_dsl("vector_add.tsr")], &out, &[]);
+    only.kernels = vec!["vector_add".into(), "vector_sub".into()];
+    let no_such = build_err(&only);
+    assert_eq!(no_such.code, codes::UNKNOWN_KERNEL);
+    assert!(no_such.message.contains("--kernel vector_sub"), "{no_such}");
+    assert!(no_such.help.as_deref().is_some_and(|h| h.contains("vector_add, vector_add_bf16")), "{no_such}");
+
     let unwritable = dir.path().join("no-such-folder").join("k.tsb");
     let opts = options(
         vec![kernels_dsl("vector_add.tsr")],
@@ -356,4 +363,19 @@ fn twins_with_the_generic_code_are_dropped() {
         bundle.kernel("prefix_sum").expect("prefix_sum").variants.iter().map(|v| v.info.label()).collect();
     assert_eq!(labels.len(), 4, "one variant a tuning point: {labels:?}");
     assert!(labels.iter().all(|l| !l.contains("/div16") && !l.contains("/unit")), "{labels:?}");
+}
+
+/// `--kernel` builds only the kernels it names (the others of the sources
+/// are neither compiled nor recorded).
+#[test]
+fn kernel_selection_builds_only_the_named_kernels() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("k.tsb");
+    let mut opts = options(vec![kernels_dsl("vector_add.tsr")], &out, &["vector_add_bf16.BLOCK=256"]);
+    opts.archs = vec![GpuArch::Sm90a];
+    opts.kernels = vec!["vector_add_bf16".into()];
+    build_ok(&opts);
+    let bundle = BundleData::read(&out).expect("bundle reads back");
+    let names: Vec<&str> = bundle.manifest().kernels.iter().map(|k| k.decl.name.as_str()).collect();
+    assert_eq!(names, ["vector_add_bf16"]);
 }

@@ -118,6 +118,9 @@ enum Command {
         /// `KERNEL.NAME=VALUE` for one kernel (pins a tuned NAME).
         #[arg(long = "const", value_name = "[KERNEL.]NAME=VALUE")]
         consts: Vec<String>,
+        /// Build only this kernel (repeat for several; default: every kernel of the files).
+        #[arg(long = "kernel", value_name = "NAME")]
+        kernels: Vec<String>,
         /// Worker threads (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
@@ -177,8 +180,8 @@ fn main() -> ExitCode {
             commands::run::run(&file, kernel.as_deref(), &consts, &args, &show, seed, interleave)
         }
         Command::Demo { dir, no_ptx } => commands::demo::run(&dir, !no_ptx),
-        Command::Build { files, output, arch, consts, jobs, codegen } => {
-            commands::build::run(&files, &output, &arch, &consts, jobs, codegen.into())
+        Command::Build { files, output, arch, consts, kernels, jobs, codegen } => {
+            commands::build::run(&files, &output, &arch, &consts, &kernels, jobs, codegen.into())
         }
         Command::Explain { code } => commands::explain::run(code.as_deref()),
     };

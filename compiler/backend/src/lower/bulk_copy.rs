@@ -88,7 +88,9 @@ impl Lowerer<'_, '_> {
         if load.width * memory_bytes(load.elem) != 16 || panels != Some(tile) || tile.rows > MAX_BOX {
             return None;
         }
-        if !self.only_wgmma_reads(body, load.result) {
+        // Panels mean its `dot` readers run on `wgmma` (`pipeline_plan`);
+        // they must be its only readers.
+        if !self.read_only_by_dots(body, load.result) {
             return None;
         }
         let (make, _) = self.block_origin(*op.operands.get(3 + iter)?, load.contiguous)?;
@@ -113,7 +115,7 @@ impl Lowerer<'_, '_> {
 
     /// Whether every use of `v` in `body` is an operand (not the
     /// accumulator) of a `dot`.
-    fn only_wgmma_reads(&self, body: &Region, v: ValueId) -> bool {
+    fn read_only_by_dots(&self, body: &Region, v: ValueId) -> bool {
         let mut only_dots = true;
         walk_ops(body, &mut |o: &Op| {
             for (i, &operand) in o.operands.iter().enumerate() {

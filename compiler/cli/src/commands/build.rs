@@ -12,12 +12,14 @@ pub fn run(
     output: &Path,
     arch: &str,
     consts: &[String],
+    kernels: &[String],
     jobs: Option<usize>,
     codegen: Codegen,
 ) -> CliResult<ExitCode> {
     let archs = parse_archs(arch).map_err(cli_error)?;
     let mut options = BuildOptions::new(files.to_vec(), output, archs);
     options.consts = consts.iter().map(|c| ConstArg::parse(c)).collect::<Result<_, _>>().map_err(cli_error)?;
+    options.kernels = kernels.to_vec();
     options.jobs = jobs;
     options.codegen = codegen;
     if options.ptxas.is_none() {
