@@ -43,6 +43,11 @@
 //! test once (uniformly) whether every tile lies inside its view; then each
 //! copy is a full `cp.async` a uniform distance from the thread's first
 //! (and, where the swizzle allows, a constant distance in shared memory).
+//!
+//! On sm_90a a loop whose loads all qualify copies through the bulk tensor
+//! copy engine instead, waiting on mbarriers rather than commit groups
+//! ([`super::bulk_copy`]); the buffers, stages and deferred `wgmma`s are the
+//! same.
 
 use std::collections::HashSet;
 
