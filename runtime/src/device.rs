@@ -141,6 +141,8 @@ impl Runtime {
             return Ok(line.addr());
         }
         let line = self.alloc_raw(DType::I8, 16)?;
+        // Zeroed on the runtime's stream; kernels on other streams read it too.
+        self.stream.synchronize()?;
         Ok(self.zeroed_line.get_or_init(|| line).addr())
     }
 

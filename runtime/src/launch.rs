@@ -426,13 +426,13 @@ impl KernelHandle {
                 }
             })
             .collect();
+        rt.bind()?;
         let scalar = |name: &str| scalar_arg(self.decl(), bound, name);
         let mut maps =
             tensor_map::encode_all(rt, self.decl(), &info.tensor_maps, bound, &scalar).map_err(launch_err)?;
         let mut params: Vec<*mut c_void> = storage.iter_mut().map(|s| (s as *mut u64).cast::<c_void>()).collect();
         // Tensor maps follow, passed by value (the driver copies 128 bytes).
         params.extend(maps.iter_mut().map(|m| (m as *mut CUtensorMap).cast::<c_void>()));
-        rt.bind()?;
         // SAFETY: the arguments were validated against the signature, the
         // pointers are live device allocations borrowed by the caller, and
         // `storage` and `maps` outlive the call (the driver copies parameters at launch).

@@ -4,7 +4,7 @@
 //! the declared parameters, where the kernel reads it in place.
 
 use crate::args::ArgValue;
-use crate::bundle::{DType, KernelDecl, TensorMapSpec};
+use crate::bundle::{DType, KernelDecl, TensorMapGeometry, TensorMapSpec};
 use crate::device::{Runtime, describe};
 use cudarc::driver::sys::{
     self, CUtensorMap, CUtensorMapDataType, CUtensorMapFloatOOBfill, CUtensorMapInterleave, CUtensorMapL2promotion,
@@ -28,14 +28,6 @@ pub(crate) fn encode_all(
         .collect()
 }
 
-/// What one map describes, in the driver's terms.
-#[derive(Debug, PartialEq, Eq)]
-struct Geometry {
-    base: u64,
-    dims: Vec<u64>,
-    stride_bytes: Vec<u64>,
-}
-
 fn encode(
     rt: &Runtime,
     decl: &KernelDecl,
@@ -53,19 +45,18 @@ fn encode(
             ArgValue::Scalar(_) => None,
         })
         .ok_or("its base is not a bound pointer argument")?;
-    let geometry = match geometry(spec, base, scalar)? {
-        Some(g) => g,
+    let (base, geometry) = match spec.geometry(scalar)? {
+        Some(geometry) => (aligned_base(base)?, geometry),
         // An empty view reads as zeros: a one-element view of a zeroed
         // line, every other box element outside it.
         None => {
             let line = rt.zeroed_line().map_err(|e| e.to_string())?;
             let rank = spec.dims.len();
-            Geometry { base: line, dims: vec![1; rank], stride_bytes: vec![16; rank - 1] }
+            (line, TensorMapGeometry { dims: vec![1; rank], stride_bytes: vec![16; rank.saturating_sub(1)] })
         }
     };
     let mut map = CUtensorMap { opaque: [0; 16] };
     let element_strides = vec![1u32; spec.dims.len()];
-    rt.bind().map_err(|e| e.to_string())?;
     // SAFETY: every array has the map's rank (checked with the bundle), the
     // map is written in place, and the address is only recorded.
     let result = unsafe {
@@ -73,7 +64,7 @@ fn encode(
             &mut map,
             data_type(spec.elem),
             spec.dims.len() as u32,
-            geometry.base as *mut std::ffi::c_void,
+            base as *mut std::ffi::c_void,
             geometry.dims.as_ptr(),
             geometry.stride_bytes.as_ptr(),
             spec.box_dims.as_ptr(),
@@ -84,19 +75,15 @@ fn encode(
             CUtensorMapFloatOOBfill::CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE,
         )
     };
-    result.result().map_err(|e| format!("cuTensorMapEncodeTiled refused {geometry:?}: {}", describe(&e)))?;
+    result
+        .result()
+        .map_err(|e| format!("cuTensorMapEncodeTiled refused {geometry:?} at {base:#x}: {}", describe(&e)))?;
     Ok(map)
 }
 
-/// The base, extents and byte strides of the view at `base`, or `None` when
-/// it is empty; an error for what the copy engine cannot address (an
-/// unaligned base, and what [`TensorMapSpec::geometry`] refuses).
-fn geometry(spec: &TensorMapSpec, base: u64, scalar: &dyn Fn(&str) -> Option<i64>) -> Result<Option<Geometry>, String> {
-    let Some(g) = spec.geometry(scalar)? else { return Ok(None) };
-    if !base.is_multiple_of(16) {
-        return Err(format!("the base address {base:#x} is not 16-byte aligned"));
-    }
-    Ok(Some(Geometry { base, dims: g.dims, stride_bytes: g.stride_bytes }))
+/// `base` when the copy engine can address it (16-byte aligned).
+fn aligned_base(base: u64) -> Result<u64, String> {
+    if base.is_multiple_of(16) { Ok(base) } else { Err(format!("the base address {base:#x} is not 16-byte aligned")) }
 }
 
 fn data_type(elem: DType) -> CUtensorMapDataType {
@@ -148,28 +135,29 @@ mod tests {
 
     #[test]
     fn extents_and_byte_strides_come_from_the_arguments() {
-        let g = geometry(&spec(), 0x1000, &args(4096, 300, 4104)).expect("valid").expect("not empty");
-        assert_eq!(g, Geometry { base: 0x1000, dims: vec![4096, 300], stride_bytes: vec![8208] });
+        let g = spec().geometry(&args(4096, 300, 4104)).expect("valid").expect("not empty");
+        assert_eq!(g, TensorMapGeometry { dims: vec![4096, 300], stride_bytes: vec![8208] });
     }
 
     #[test]
     fn an_empty_view_is_no_error() {
-        assert_eq!(geometry(&spec(), 0x1000, &args(0, 300, 8)), Ok(None));
-        assert_eq!(geometry(&spec(), 0x1000, &args(64, -1, 8)), Ok(None));
+        assert_eq!(spec().geometry(&args(0, 300, 8)), Ok(None));
+        assert_eq!(spec().geometry(&args(64, -1, 8)), Ok(None));
     }
 
     /// What the engine cannot address is refused with the argument named.
     #[test]
     fn unaligned_or_negative_strides_and_bases_are_refused() {
-        let err = geometry(&spec(), 0x1000, &args(64, 64, 12)).expect_err("24 bytes");
+        let err = spec().geometry(&args(64, 64, 12)).expect_err("24 bytes");
         assert!(err.contains("stride `stride_am` = 12 elements of bf16"), "{err}");
-        let err = geometry(&spec(), 0x1000, &args(64, 64, -8)).expect_err("negative");
+        let err = spec().geometry(&args(64, 64, -8)).expect_err("negative");
         assert!(err.contains("positive multiple of 16 bytes"), "{err}");
-        let err = geometry(&spec(), 0x1008, &args(64, 64, 8)).expect_err("unaligned base");
+        let err = aligned_base(0x1008).expect_err("unaligned base");
         assert!(err.contains("0x1008 is not 16-byte aligned"), "{err}");
-        let err = geometry(&spec(), 0x1000, &args(1 << 33, 64, 8)).expect_err("too long");
+        assert_eq!(aligned_base(0x1000), Ok(0x1000));
+        let err = spec().geometry(&args(1 << 33, 64, 8)).expect_err("too long");
         assert!(err.contains("past the copy engine's 2^32"), "{err}");
-        let err = geometry(&spec(), 0x1000, &|_| None).expect_err("unbound");
+        let err = spec().geometry(&|_| None).expect_err("unbound");
         assert!(err.contains("`K`"), "{err}");
     }
 }

@@ -169,7 +169,7 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
     // promised 1) copies in proven vectors, with one loop version and, on
     // sm_90a, through the bulk tensor copy engine, once its other strides
     // are known multiples of the vector.
-    for (make, fast) in block_views_in_dot_loops(laid_out.kernel) {
+    for (make, fast) in block_views_in_dot_loops(laid_out) {
         let rank = (make.operands.len() - 1) / 3;
         let strides = &make.operands[1 + rank..1 + 2 * rank];
         if strides.get(fast).is_some_and(|s| laid_out.unit_values.contains(s)) {
@@ -185,54 +185,25 @@ pub fn divisibility_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
 /// inside loops with a `dot` (the loads a pipeline copies) read from,
 /// through the loops' carried values and `advance`s, each with its
 /// contiguous axis (`order[0]`).
-fn block_views_in_dot_loops(kernel: &Kernel) -> Vec<(&Op, usize)> {
+fn block_views_in_dot_loops<'k>(laid_out: &LaidOutKernel<'k>) -> Vec<(&'k Op, usize)> {
     let mut defs: HashMap<ValueId, &Op> = HashMap::new();
     let mut carried: HashMap<ValueId, ValueId> = HashMap::new();
-    tessera_tir::walk_ops(&kernel.body, &mut |op| {
+    tessera_tir::walk_ops(&laid_out.kernel.body, &mut |op| {
         defs.extend(op.results.iter().map(|&r| (r, op)));
-        if matches!(op.kind, OpKind::For) {
+        if let (OpKind::For, Some(body)) = (&op.kind, op.regions.first()) {
             // Body arguments after the induction variable start as operands 3...
-            if let Some(body) = op.regions.first() {
-                carried.extend(body.args.iter().skip(1).zip(op.operands.iter().skip(3)).map(|(&a, &i)| (a, i)));
-            }
-        }
-    });
-    let mut loads = Vec::new();
-    tessera_tir::walk_ops(&kernel.body, &mut |op| {
-        if matches!(op.kind, OpKind::For | OpKind::While) {
-            let mut has_dot = false;
-            let mut inner = Vec::new();
-            for region in &op.regions {
-                tessera_tir::walk_ops(region, &mut |nested| {
-                    has_dot |= matches!(nested.kind, OpKind::Dot { .. });
-                    // Only loads of carried block pointers are pipelined.
-                    if matches!(nested.kind, OpKind::LoadBlock { .. }) {
-                        inner.extend(nested.operands.first().filter(|p| carried.contains_key(p)).copied());
-                    }
-                });
-            }
-            if has_dot {
-                loads.extend(inner);
-            }
+            carried.extend(body.args.iter().skip(1).zip(op.operands.iter().skip(3)).map(|(&a, &i)| (a, i)));
         }
     });
     let mut views: Vec<(&Op, usize)> = Vec::new();
-    for mut v in loads {
-        let origin = loop {
-            if let Some(&init) = carried.get(&v) {
-                v = init;
-                continue;
-            }
-            match defs.get(&v) {
-                Some(op) if matches!(op.kind, OpKind::Advance) => match op.operands.first() {
-                    Some(&src) => v = src,
-                    None => break None,
-                },
-                Some(op) => break Some(*op),
-                None => break None,
-            }
-        };
-        if let Some(make) = origin
+    for id in ops_in_dot_loops(laid_out) {
+        let load = laid_out.ops[id];
+        // Only loads of carried block pointers are pipelined.
+        let Some(&ptr) = load.operands.first().filter(|p| carried.contains_key(p)) else { continue };
+        if !matches!(load.kind, OpKind::LoadBlock { .. }) {
+            continue;
+        }
+        if let Some((make, _)) = tessera_tir::slice::block_origin(&defs, &carried, ptr, 0)
             && let OpKind::MakeBlockPtr { order } = &make.kind
             && let Some(&fast) = order.first()
             && !views.iter().any(|(m, _)| std::ptr::eq(*m, make))
@@ -276,7 +247,7 @@ pub fn unit_stride_candidates(laid_out: &LaidOutKernel<'_>) -> Vec<usize> {
     let mut candidates = Vec::new();
     // The contiguous strides of block views read in such loops: promised 1,
     // their loads copy in proven vectors ([`divisibility_candidates`]).
-    for (make, fast) in block_views_in_dot_loops(laid_out.kernel) {
+    for (make, fast) in block_views_in_dot_loops(laid_out) {
         let rank = (make.operands.len() - 1) / 3;
         let Some(&stride) = make.operands.get(1 + rank + fast) else { continue };
         if laid_out.unit_values.contains(&stride) {

@@ -4,6 +4,7 @@
 //! build specializes those on divisibility, as Triton does at launch).
 
 use crate::kernel::{Kernel, Op, Region, ValueId};
+use crate::ops::OpKind;
 use std::collections::{HashMap, HashSet};
 
 /// Indices into `k.params` of the parameters that flow into any of `roots`:
@@ -29,6 +30,35 @@ pub fn params_feeding(k: &Kernel, roots: &[ValueId]) -> Vec<usize> {
         }
     }
     k.params.iter().enumerate().filter(|(_, p)| seen.contains(&p.value)).map(|(i, _)| i).collect()
+}
+
+/// The `make_block_ptr` that block-pointer value `v` comes from, through
+/// `advance`s (with their amounts along axis `dim`, nearest first) and
+/// through loops' carried values (`carried` maps a body argument to the
+/// value it starts as); `defs` maps a value to the op defining it. `None`
+/// when anything else makes the pointer.
+pub fn block_origin<'k>(
+    defs: &HashMap<ValueId, &'k Op>,
+    carried: &HashMap<ValueId, ValueId>,
+    mut v: ValueId,
+    dim: usize,
+) -> Option<(&'k Op, Vec<ValueId>)> {
+    let mut advances = Vec::new();
+    loop {
+        if let Some(&init) = carried.get(&v) {
+            v = init;
+            continue;
+        }
+        let op = *defs.get(&v)?;
+        match op.kind {
+            OpKind::Advance => {
+                advances.extend(op.operands.get(1 + dim).copied());
+                v = *op.operands.first()?;
+            }
+            OpKind::MakeBlockPtr { .. } => return Some((op, advances)),
+            _ => return None,
+        }
+    }
 }
 
 fn index<'a>(region: &'a Region, def: &mut HashMap<ValueId, &'a Op>, arg_owner: &mut HashMap<ValueId, &'a Op>) {

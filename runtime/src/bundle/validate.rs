@@ -148,10 +148,7 @@ fn check_tensor_map(d: &KernelDecl, map: &TensorMapSpec) -> Result<(), String> {
         Some(ParamKind::Pointer { elem }) if elem == map.elem => {}
         _ => return Err(format!("its base `{}` is not a `*{}` parameter", map.base, map.elem)),
     }
-    if !matches!(
-        map.elem,
-        DType::I8 | DType::I16 | DType::I32 | DType::I64 | DType::F16 | DType::BF16 | DType::F32 | DType::F64
-    ) {
+    if map.elem == DType::I1 {
         return Err(format!("elements of {} have no tensor-map type", map.elem));
     }
     let rank = map.dims.len();

@@ -96,9 +96,9 @@ impl Lowerer<'_, '_> {
         let (make, _) = self.block_origin(*op.operands.get(3 + iter)?, load.contiguous)?;
         // Operands: base, two extents, two strides, two offsets.
         let (fast, slow) = (load.contiguous, 1 - load.contiguous);
+        // The contiguous stride is 1: the copies were proven vectors.
         let strides = make.operands.get(3..5)?;
-        let unit = |v: ValueId| self.lk.unit_values.contains(&v) || self.int_constant(v) == Some(1);
-        if make.operands.len() != 7 || !unit(strides[fast]) {
+        if make.operands.len() != 7 {
             return None;
         }
         let base = self.kernel.params.iter().find(|p| p.value == make.operands[0])?.name.clone();
@@ -173,8 +173,7 @@ impl Lowerer<'_, '_> {
 
     /// `if (thread 0 && extra) { body }`.
     fn on_first_thread(&mut self, extra: Option<&str>, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
-        let zero = self.w.i32(0);
-        let mut first = self.w.cmpi("eq", &self.tid.clone(), &zero, "i32");
+        let mut first = self.thread_zero();
         if let Some(extra) = extra {
             first = self.w.and(&first, extra);
         }
@@ -192,7 +191,7 @@ impl Lowerer<'_, '_> {
             for stage in 0..stages {
                 let slot = s.w.i32(i64::from(stage));
                 let bar = s.stage_barrier(bulk, &slot);
-                s.asm_with("mbarrier.init.shared::cta.b64 [$0], 1;", &[(&bar, "i32")]);
+                s.asm_effect("mbarrier.init.shared::cta.b64 [$0], 1;", &[(&bar, "i32")], true);
             }
             s.asm_memory_barrier("fence.mbarrier_init.release.cluster;");
             Ok(())
@@ -214,7 +213,7 @@ impl Lowerer<'_, '_> {
         self.on_first_thread(Some(valid), |s| {
             let bar = s.stage_barrier(bulk, slot);
             let bytes = s.w.i32(i64::try_from(bulk.stage_bytes).unwrap_or(i64::MAX));
-            s.asm_with("mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", &[(&bar, "i32"), (&bytes, "i32")]);
+            s.asm_effect("mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", &[(&bar, "i32"), (&bytes, "i32")], true);
             for ((load, tile), &map) in pipe.loads.iter().zip(tiles).zip(&bulk.maps) {
                 let TileAt::Block(bp) = tile else {
                     return Err(BackendError::new(Stage::MalformedIr, "a pointer tile planned for a bulk copy"));
@@ -229,9 +228,9 @@ impl Lowerer<'_, '_> {
                     let along = s.w.i32(i64::from(panel * load.tile.panel));
                     let x = s.w.bin("addi", &bp.offsets[fast], &along, "i32");
                     let tmap = format!("%tmap{map}");
-                    s.asm_with(
+                    s.asm_effect(
                         "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];",
-                        &[(&dst, "i32"), (&tmap, "!llvm.ptr"), (&x, "i32"), (&bp.offsets[slow], "i32"), (&bar, "i32")],
+                        &[(&dst, "i32"), (&tmap, "!llvm.ptr"), (&x, "i32"), (&bp.offsets[slow], "i32"), (&bar, "i32")], true,
                     );
                 }
             }
@@ -248,9 +247,9 @@ impl Lowerer<'_, '_> {
         let one = self.w.i32(1);
         let parity = self.w.bin("andi", &round, &one, "i32");
         // PTX scopes labels to the braces, so the loop may be inlined often.
-        self.asm_with(
+        self.asm_effect(
             "{ .reg .pred landed; tessera_wait: mbarrier.try_wait.parity.shared::cta.b64 landed, [$0], $1; @!landed bra tessera_wait; }",
-            &[(&bar, "i32"), (&parity, "i32")],
+            &[(&bar, "i32"), (&parity, "i32")], true,
         );
     }
 
@@ -263,31 +262,12 @@ impl Lowerer<'_, '_> {
             for stage in 0..stages {
                 let slot = s.w.i32(i64::from(stage));
                 let bar = s.stage_barrier(bulk, &slot);
-                s.asm_with("mbarrier.inval.shared::cta.b64 [$0];", &[(&bar, "i32")]);
+                s.asm_effect("mbarrier.inval.shared::cta.b64 [$0];", &[(&bar, "i32")], true);
             }
             Ok(())
         })?;
         self.full_barrier();
         Ok(())
-    }
-
-    /// `inline asm` with side effects, reading `operands` (register, MLIR
-    /// type), that LLVM may not move memory accesses across.
-    fn asm_with(&mut self, text: &str, operands: &[(&str, &str)]) {
-        let constraint = |ty: &str| match ty {
-            "i32" => "r",
-            _ => "l",
-        };
-        let mut constraints: Vec<&str> = operands.iter().map(|(_, ty)| constraint(ty)).collect();
-        constraints.push("~{memory}");
-        let values: Vec<&str> = operands.iter().map(|(v, _)| *v).collect();
-        let types: Vec<&str> = operands.iter().map(|(_, ty)| *ty).collect();
-        self.w.line(format!(
-            "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{}\" {} : ({}) -> ()",
-            constraints.join(","),
-            values.join(", "),
-            types.join(", ")
-        ));
     }
 }
 

@@ -49,7 +49,7 @@
 //! ([`super::bulk_copy`]); the buffers, stages and deferred `wgmma`s are the
 //! same.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tessera_tir::{Evict, Op, OpKind, Padding, Region, Type, ValueId, walk_ops};
 
@@ -424,19 +424,8 @@ impl Lowerer<'_, '_> {
 
     /// The `make_block_ptr` a block pointer value comes from through
     /// `advance`s, and those advances' amounts along axis `dim`.
-    pub(super) fn block_origin(&self, mut v: ValueId, dim: usize) -> Option<(&Op, Vec<ValueId>)> {
-        let mut advances = Vec::new();
-        loop {
-            let o = *self.defs.get(&v)?;
-            match o.kind {
-                OpKind::Advance => {
-                    advances.extend(o.operands.get(1 + dim).copied());
-                    v = *o.operands.first()?;
-                }
-                OpKind::MakeBlockPtr { .. } => return Some((o, advances)),
-                _ => return None,
-            }
-        }
+    pub(super) fn block_origin(&self, v: ValueId, dim: usize) -> Option<(&Op, Vec<ValueId>)> {
+        tessera_tir::slice::block_origin(&self.defs, &HashMap::new(), v, dim)
     }
 
     /// The uniform condition (i1) under which every copy of `pipe` may be a
@@ -675,26 +664,18 @@ impl Lowerer<'_, '_> {
             ))
         });
         let hint = if policy.is_some() { ".L2::cache_hint" } else { "" };
-        let (mut operands, mut constraints, mut types) = (vec![dst, src], vec!["r", "l"], vec!["i32", "!llvm.ptr<1>"]);
+        let mut operands = vec![(dst, "i32"), (src, "!llvm.ptr<1>")];
         let mut text = format!("cp.async.{cache}.shared.global{hint} [$0], [$1], {copy_bytes}");
         if let Some(size) = size {
             text.push_str(&format!(", ${}", operands.len()));
-            operands.push(size);
-            constraints.push("r");
-            types.push("i32");
+            operands.push((size, "i32"));
         }
         if let Some(policy) = &policy {
             text.push_str(&format!(", ${}", operands.len()));
-            operands.push(policy);
-            constraints.push("l");
-            types.push("i64");
+            operands.push((policy, "i64"));
         }
-        self.w.line(format!(
-            "llvm.inline_asm has_side_effects asm_dialect = att \"{text};\", \"{}\" {} : ({}) -> ()",
-            constraints.join(","),
-            operands.join(", "),
-            types.join(", ")
-        ));
+        text.push(';');
+        self.asm_effect(&text, &operands, false);
     }
 
     /// Block pointer `ptr` advanced by `times` times the deltas.
@@ -856,7 +837,7 @@ impl Lowerer<'_, '_> {
         let shape = load.block_shape();
         let total = shape[0] * shape[1];
         let (fast, slow) = (load.contiguous, 1 - load.contiguous);
-        if total % (threads * ELEMENT_COPY_UNROLL) != 0 || !shape[fast].is_power_of_two() {
+        if !total.is_multiple_of(threads * ELEMENT_COPY_UNROLL) || !shape[fast].is_power_of_two() {
             // Tiles that do not split evenly into trips: one copy per
             // register of the thread's layout, in a straight run.
             for coord in self.block_coords(bp, map)?.0 {
@@ -922,13 +903,30 @@ impl Lowerer<'_, '_> {
 
     /// `inline asm` with no operands or results.
     pub(super) fn asm_void(&mut self, text: &str) {
-        self.w.line(format!("llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"\" : () -> ()"));
+        self.asm_effect(text, &[], false);
     }
 
     /// [`Self::asm_void`] that LLVM may not move memory accesses across.
     pub(super) fn asm_memory_barrier(&mut self, text: &str) {
-        self.w
-            .line(format!("llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"~{{memory}}\" : () -> ()"));
+        self.asm_effect(text, &[], true);
+    }
+
+    /// `inline asm` with side effects and no results, reading `operands`
+    /// (register, MLIR type: `r` for i32, `l` for the 64-bit rest); with
+    /// `memory`, LLVM may not move memory accesses across it.
+    pub(super) fn asm_effect(&mut self, text: &str, operands: &[(&str, &str)], memory: bool) {
+        let mut constraints: Vec<&str> = operands.iter().map(|&(_, ty)| if ty == "i32" { "r" } else { "l" }).collect();
+        if memory {
+            constraints.push("~{memory}");
+        }
+        let values: Vec<&str> = operands.iter().map(|&(v, _)| v).collect();
+        let types: Vec<&str> = operands.iter().map(|&(_, ty)| ty).collect();
+        let values = if values.is_empty() { String::new() } else { format!("{} ", values.join(", ")) };
+        self.w.line(format!(
+            "llvm.inline_asm has_side_effects asm_dialect = att \"{text}\", \"{}\" {values}: ({}) -> ()",
+            constraints.join(","),
+            types.join(", ")
+        ));
     }
 }
 
