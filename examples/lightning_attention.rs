@@ -12,6 +12,8 @@
 //! target/release/examples/lightning_attention la.tsb segments [B H N D]...   # times per segment length
 //! target/release/examples/lightning_attention la.tsb problem 64 16 2048 128 128   # one problem, checked and timed
 //! target/release/examples/lightning_attention la.tsb compare [B H N D]...   # two-pass against chained plans
+//! target/release/examples/lightning_attention la.tsb lengths 1 16 65536 128 8192 8256   # segment lengths, A/B
+//! target/release/examples/lightning_attention a.tsb ab b.tsb -- 1 16 65536 128   # bundles, A/B
 //! target/release/examples/lightning_attention la.tsb --chained check   # any mode, with chained plans
 //! ```
 //!
@@ -40,7 +42,7 @@ fn main() {
     args.retain(|a| a != "--chained");
     let Some(bundle) = args.first() else {
         eprintln!(
-            "usage: lightning_attention BUNDLE [--chained] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
+            "usage: lightning_attention BUNDLE [--chained] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | lengths B H N D SEG... | ab BUNDLE... -- [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
         );
         std::process::exit(2);
     };
@@ -88,6 +90,28 @@ fn main() {
             Some("segments") => segments(&rt, &la, &shape_args("segments", &args[2..])?),
             // compare [B H N D]...: both plans at those shapes (default: the bench's).
             Some("compare") => compare(&rt, &la, &shape_args("compare", &args[2..])?),
+            // lengths B H N D SEG...: one shape at several segment lengths, timed alternately.
+            Some("lengths") => {
+                let nums: Vec<usize> = args[2..]
+                    .iter()
+                    .map(|a| a.parse().map_err(|e| format!("lengths: `{a}`: {e}")))
+                    .collect::<Res<_>>()?;
+                match nums[..] {
+                    [b, h, n, d, _, ..] => lengths(&rt, &la, [b, h, n, d], &nums[4..]),
+                    _ => Err("usage: lengths B H N D SEG...".into()),
+                }
+            }
+            // ab OTHER.tsb... -- [B H N D]...: this bundle against others, timed alternately.
+            Some("ab") => {
+                let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+                let mut plans = vec![(bundle.clone(), la.clone())];
+                for path in &args[2..split] {
+                    let other =
+                        LightningAttention::new(Bundle::open(path).map_err(|e| e.to_string())?).with_chained(chained);
+                    plans.push((path.clone(), other));
+                }
+                ab(&rt, &plans, &shape_args("ab", args.get(split + 1..).unwrap_or_default())?)
+            }
             Some("problem") => {
                 // problem B H N D E [SEG]: one problem checked, then timed (Bhnd, bf16).
                 let num = |i: usize| -> Res<usize> {
@@ -108,7 +132,7 @@ fn main() {
                 Ok(correct)
             }
             Some(other) => Err(format!(
-                "unknown mode `{other}` (check, sanitize, bench, first, segments, compare, problem, profile)"
+                "unknown mode `{other}` (check, sanitize, bench, first, segments, compare, lengths, ab, problem, profile)"
             )),
         }
     })();
@@ -613,6 +637,97 @@ fn segments(rt: &Runtime, la: &LightningAttention, shapes: &[[usize; 4]]) -> Res
         }
     }
     Ok(true)
+}
+
+/// One shape (`[b, h, n, d = e]`) at each segment length of `lens`: each
+/// checked against float64, then timed in three alternating rounds (the
+/// lowest median of each kept), beside the copy bandwidth: an A/B of the
+/// segmentation on one machine. One tuning cache serves every length (the
+/// tuning key does not hold it), so only the segmentation differs.
+fn lengths(rt: &Runtime, la: &LightningAttention, [b, h, n, d]: [usize; 4], lens: &[usize]) -> Res<bool> {
+    let bw = copy_bandwidth(rt)?;
+    println!("copy bandwidth {:.0} GB/s", bw / 1e9);
+    let problems: Vec<Problem> = lens
+        .iter()
+        .map(|&seg| {
+            let mut p = Problem::new(b, h, n, d, d, DType::BF16);
+            p.segment = Some(seg);
+            p
+        })
+        .collect();
+    let mut all_correct = true;
+    for (i, p) in problems.iter().enumerate() {
+        all_correct &= check(rt, la, p, 0.11, 1500 + i as u64)?;
+    }
+    let mut best = vec![(f64::MAX, f64::MAX); problems.len()];
+    for _ in 0..3 {
+        for (k, p) in problems.iter().enumerate() {
+            let (f, fb) = time(rt, la, p, 15)?;
+            best[k] = (best[k].0.min(f), best[k].1.min(fb));
+        }
+    }
+    let (floor_f, floor_fb) = floors(&problems[0], bw);
+    for (p, (f, fb)) in problems.iter().zip(best) {
+        println!(
+            "b={b} h={h} n={n} d=e={d} seg {:>6} ({} segments, last {}): forward {f:.3} ms ({:.3}x floor), forward+backward {fb:.3} ms ({:.3}x floor)",
+            p.segment_len(),
+            n.div_ceil(p.segment_len()),
+            n - (n.div_ceil(p.segment_len()) - 1) * p.segment_len(),
+            f / floor_f,
+            fb / floor_fb
+        );
+    }
+    Ok(all_correct)
+}
+
+/// Bundles against each other (an A/B of kernel builds on one machine): each
+/// checked against float64 on a ragged problem with S0 and the final state
+/// (d = e = 128, the width the A/B bundles pin), then timed at each shape
+/// (`[b, h, n, d = e]`, the bench's when none are given) in three rounds
+/// alternating the bundles, the lowest median of each kept. Every bundle
+/// tunes into its own cache folder.
+fn ab(rt: &Runtime, plans: &[(String, LightningAttention)], shapes: &[[usize; 4]]) -> Res<bool> {
+    let shapes = if shapes.is_empty() { &BENCH_SHAPES[..] } else { shapes };
+    let root = std::env::var_os("TESSERA_CACHE_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let plans: Vec<(&String, LightningAttention)> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, (name, la))| {
+            let tuning =
+                tessera_runtime::TuneOptions { cache_dir: Some(root.join(format!("ab-{i}"))), ..la.tuning().clone() };
+            (name, la.clone().with_tuning(tuning))
+        })
+        .collect();
+    let bw = copy_bandwidth(rt)?;
+    println!("copy bandwidth {:.0} GB/s", bw / 1e9);
+    let mut all_correct = true;
+    for (name, la) in &plans {
+        let mut p = Problem::new(2, 4, 4097, 128, 128, DType::BF16);
+        p.initial_state = true;
+        p.final_state = true;
+        let correct = check(rt, la, &p, 1.0, 1700)?;
+        println!("{name}: {}", if correct { "correct" } else { "WRONG" });
+        all_correct &= correct;
+    }
+    for &[b, h, n, d] in shapes {
+        let p = Problem::new(b, h, n, d, d, DType::BF16);
+        let mut best = vec![(f64::MAX, f64::MAX); plans.len()];
+        for _ in 0..3 {
+            for (k, (_, la)) in plans.iter().enumerate() {
+                let (f, fb) = time(rt, la, &p, 15)?;
+                best[k] = (best[k].0.min(f), best[k].1.min(fb));
+            }
+        }
+        let (floor_f, floor_fb) = floors(&p, bw);
+        for ((name, _), (f, fb)) in plans.iter().zip(best) {
+            println!(
+                "b={b} h={h} n={n} d=e={d} {name}: forward {f:.3} ms ({:.3}x floor), forward+backward {fb:.3} ms ({:.3}x floor)",
+                f / floor_f,
+                fb / floor_fb
+            );
+        }
+    }
+    Ok(all_correct)
 }
 
 /// The two-pass and the chained plan at each shape (`[b, h, n, d = e]`, the

@@ -29,6 +29,11 @@
 #                                       with $G/ab/la-TAG-128.tsb (a DK=128 bundle, ~9 MB, so both fit
 #                                       one carry), `problem` at AB_SHAPES ("B H N,B H N", default
 #                                       the pre-pass shapes and (4,16,8192)), tags alternating, twice
+#   bash tests/gpu/session.sh la-ab-bundles
+#                                       bundles of one binary against each other (tests/gpu/ab-bundle.sh
+#                                       builds them): gpu/ab/base.tsb first, then every other bundle in
+#                                       gpu/ab/, each checked on a ragged problem, then timed alternately
+#                                       at AB_SHAPES ("B H N D ...", default the bench's d = 128 shapes)
 #   bash tests/gpu/session.sh la-const  the constant-speed shapes the bench reaches last, (4,16,32768)
 #                                       and (1,16,131072), each checked and timed (a short call)
 #   bash tests/gpu/session.sh la-chain  two-pass against chained plans (`compare`), every bench and
@@ -40,7 +45,7 @@
 # in flight, or the fallback when la-check fails.
 # Calls made back to back find the machine warm (it is kept 30 s after a call).
 set -uo pipefail
-GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-first|la-ab|la-seg|la-chain|la-prof|la-const|first|quick}
+GROUP=${1:?usage: session.sh check|la-check|bench|la|la-peers|la-first|la-ab|la-ab-bundles|la-seg|la-chain|la-prof|la-const|first|quick}
 G=${GPU_DIR:-gpu}
 LA=$G/${LA_BUNDLE:-la.tsb}
 OUT=${OUT:-./gpu-out}
@@ -186,6 +191,12 @@ case $GROUP in
             done
         done
         rm -f "$OUT/la-ab-step.txt"
+        ;;
+    la-ab-bundles)
+        others=$(ls "$G"/ab/*.tsb | grep -v '/base\.tsb$' | tr '\n' ' ')
+        step "lightning attention, bundles A/B" 540 "$OUT/la-ab-bundles.txt" "$G/bin/lightning_attention" "$G/ab/base.tsb" \
+            ab $others -- ${AB_SHAPES:-1 16 65536 128 4 16 8192 128 1 16 131072 128 8 16 2048 128 2 16 32768 128}
+        grep -vE '^PASS' "$OUT/la-ab-bundles.txt" | cut -c1-200 | tee -a "$SUMMARY"
         ;;
     la-chain)
         # Two-pass against chained plans at the bench's shapes and the constant-speed ones
