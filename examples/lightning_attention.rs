@@ -476,6 +476,20 @@ fn time(rt: &Runtime, la: &LightningAttention, p: &Problem, runs: usize) -> Res<
     Ok((median(f), median(fb)))
 }
 
+/// Times each (plan, problem) of `runs` in `rounds` rounds, alternating
+/// them so that a machine's drift reaches each alike, and keeps each one's
+/// lowest (forward, forward+backward) median: the A/Bs' timing.
+fn alternate(rt: &Runtime, runs: &[(&LightningAttention, &Problem)], rounds: usize) -> Res<Vec<(f64, f64)>> {
+    let mut best = vec![(f64::MAX, f64::MAX); runs.len()];
+    for _ in 0..rounds {
+        for (k, (la, p)) in runs.iter().enumerate() {
+            let (f, fb) = time(rt, la, p, 15)?;
+            best[k] = (best[k].0.min(f), best[k].1.min(fb));
+        }
+    }
+    Ok(best)
+}
+
 /// The memory floors (ms) of the forward (4 tensors) and forward+backward
 /// (11 tensors) of `b*h*n*d` bf16 elements at `bw` bytes per second.
 fn floors(p: &Problem, bw: f64) -> (f64, f64) {
@@ -659,13 +673,8 @@ fn lengths(rt: &Runtime, la: &LightningAttention, [b, h, n, d]: [usize; 4], lens
     for (i, p) in problems.iter().enumerate() {
         all_correct &= check(rt, la, p, 0.11, 1500 + i as u64)?;
     }
-    let mut best = vec![(f64::MAX, f64::MAX); problems.len()];
-    for _ in 0..3 {
-        for (k, p) in problems.iter().enumerate() {
-            let (f, fb) = time(rt, la, p, 15)?;
-            best[k] = (best[k].0.min(f), best[k].1.min(fb));
-        }
-    }
+    let runs: Vec<_> = problems.iter().map(|p| (la, p)).collect();
+    let best = alternate(rt, &runs, 3)?;
     let (floor_f, floor_fb) = floors(&problems[0], bw);
     for (p, (f, fb)) in problems.iter().zip(best) {
         println!(
@@ -711,13 +720,8 @@ fn ab(rt: &Runtime, plans: &[(String, LightningAttention)], shapes: &[[usize; 4]
     }
     for &[b, h, n, d] in shapes {
         let p = Problem::new(b, h, n, d, d, DType::BF16);
-        let mut best = vec![(f64::MAX, f64::MAX); plans.len()];
-        for _ in 0..3 {
-            for (k, (_, la)) in plans.iter().enumerate() {
-                let (f, fb) = time(rt, la, &p, 15)?;
-                best[k] = (best[k].0.min(f), best[k].1.min(fb));
-            }
-        }
+        let runs: Vec<_> = plans.iter().map(|(_, la)| (la, &p)).collect();
+        let best = alternate(rt, &runs, 3)?;
         let (floor_f, floor_fb) = floors(&p, bw);
         for ((name, _), (f, fb)) in plans.iter().zip(best) {
             println!(
@@ -745,15 +749,10 @@ fn compare(rt: &Runtime, la: &LightningAttention, shapes: &[[usize; 4]]) -> Res<
         for plan in &plans {
             all_correct &= check(rt, plan, &p, 0.11, 1300 + i as u64)?;
         }
-        let mut best = [(f64::MAX, f64::MAX); 2];
-        for _ in 0..2 {
-            for (k, plan) in plans.iter().enumerate() {
-                let (f, fb) = time(rt, plan, &p, 15)?;
-                best[k] = (best[k].0.min(f), best[k].1.min(fb));
-            }
-        }
+        let runs: Vec<_> = plans.iter().map(|plan| (plan, &p)).collect();
+        let best = alternate(rt, &runs, 2)?;
         let (floor_f, floor_fb) = floors(&p, bw);
-        for (plan, (f, fb)) in plans.iter().zip(best) {
+        for (plan, &(f, fb)) in plans.iter().zip(&best) {
             let fitted = dev(plan.fit(rt, &p, false))?;
             println!(
                 "{}: forward {f:.3} ms ({:.2}x floor), forward+backward {fb:.3} ms ({:.2}x floor), {} segments, workspace {:.1} MB",
