@@ -511,17 +511,7 @@ mod tests {
                 ("DK".to_string(), ConstValue::Int(dk)),
                 ("BLOCK".to_string(), ConstValue::Int(64)),
             ]),
-            warps,
-            stages: 1,
-            occupancy: 1,
-            arch: "sm_90a".into(),
-            shared_bytes: 0,
-            registers: 32,
-            spills: 0,
-            divisible: Vec::new(),
-            unit: Vec::new(),
-            tensor_maps: Vec::new(),
-            entry: "k".into(),
+            ..crate::bundle::VariantInfo::new("k", "sm_90a", warps)
         };
         assert!(args.pins().admit(&info(64, 4)));
         assert!(!args.pins().admit(&info(128, 4)));

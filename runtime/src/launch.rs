@@ -538,17 +538,7 @@ mod tests {
         };
         let info = VariantInfo {
             consts: BTreeMap::from([("BLOCK".into(), ConstValue::Int(256))]),
-            warps: 4,
-            stages: 1,
-            occupancy: 1,
-            arch: "sm_80".into(),
-            shared_bytes: 0,
-            registers: 32,
-            spills: 0,
-            divisible: Vec::new(),
-            unit: Vec::new(),
-            tensor_maps: Vec::new(),
-            entry: "k".into(),
+            ..VariantInfo::new("k", "sm_80", 4)
         };
         (decl, info)
     }
@@ -612,17 +602,7 @@ mod require_tests {
     fn variant(block: i64, warps: u32) -> VariantInfo {
         VariantInfo {
             consts: BTreeMap::from([("BLOCK".into(), ConstValue::Int(block))]),
-            warps,
-            stages: 1,
-            occupancy: 1,
-            arch: "sm_90a".into(),
-            shared_bytes: 0,
-            registers: 32,
-            spills: 0,
-            divisible: Vec::new(),
-            unit: Vec::new(),
-            tensor_maps: Vec::new(),
-            entry: "softmax".into(),
+            ..VariantInfo::new("softmax", "sm_90a", warps)
         }
     }
 

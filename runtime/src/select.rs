@@ -166,17 +166,7 @@ mod tests {
         VariantEntry {
             info: VariantInfo {
                 consts: BTreeMap::from([("BLOCK".to_string(), crate::bundle::ConstValue::Int(block))]),
-                warps: 4,
-                stages: 1,
-                occupancy: 1,
-                arch: arch.into(),
-                shared_bytes: 0,
-                registers: 32,
-                spills: 0,
-                divisible: Vec::new(),
-                unit: Vec::new(),
-                tensor_maps: Vec::new(),
-                entry: "k".into(),
+                ..VariantInfo::new("k", arch, 4)
             },
             code: CodeRefs { ptx: ptx.then_some(0), cubin: cubin.then_some(1) },
         }

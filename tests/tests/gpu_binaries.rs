@@ -20,20 +20,7 @@ fn bundle(dir: &std::path::Path) -> std::path::PathBuf {
         key: vec![],
         require: vec![],
     };
-    let info = VariantInfo {
-        consts: Default::default(),
-        warps: 4,
-        stages: 1,
-        occupancy: 1,
-        arch: "sm_90a".into(),
-        shared_bytes: 0,
-        registers: 0,
-        spills: 0,
-        divisible: Vec::new(),
-        unit: Vec::new(),
-        tensor_maps: Vec::new(),
-        entry: "vector_add".into(),
-    };
+    let info = VariantInfo::new("vector_add", "sm_90a", 4);
     let mut w = BundleWriter::new("test", "0");
     w.add_kernel(decl).unwrap();
     w.add_variant("vector_add", info, CodeObjects { ptx: Some("// ptx".into()), cubin: None }).unwrap();

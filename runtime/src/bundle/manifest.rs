@@ -227,6 +227,28 @@ pub struct VariantInfo {
 }
 
 impl VariantInfo {
+    /// A variant of `entry` for `arch` on `warps` warps with nothing else
+    /// recorded: no compile-time values, one stage, occupancy 1, no shared
+    /// memory, registers (0: unknown) or spills, no specialization and no
+    /// tensor map. Tools and tests set the fields that matter to them by
+    /// struct update.
+    pub fn new(entry: impl Into<String>, arch: impl Into<String>, warps: u32) -> VariantInfo {
+        VariantInfo {
+            consts: BTreeMap::new(),
+            warps,
+            stages: 1,
+            occupancy: 1,
+            divisible: Vec::new(),
+            unit: Vec::new(),
+            tensor_maps: Vec::new(),
+            arch: arch.into(),
+            shared_bytes: 0,
+            registers: 0,
+            spills: 0,
+            entry: entry.into(),
+        }
+    }
+
     /// Threads per program.
     pub fn threads(&self) -> u32 {
         self.warps.saturating_mul(32)
@@ -450,17 +472,10 @@ mod tests {
     fn info(occupancy: u32) -> VariantInfo {
         VariantInfo {
             consts: BTreeMap::from([("BLOCK".to_string(), ConstValue::Int(64))]),
-            warps: 8,
             stages: 2,
             occupancy,
-            arch: "sm_90a".into(),
-            shared_bytes: 0,
             registers: 128,
-            spills: 0,
-            divisible: Vec::new(),
-            unit: Vec::new(),
-            tensor_maps: Vec::new(),
-            entry: "k".into(),
+            ..VariantInfo::new("k", "sm_90a", 8)
         }
     }
 

@@ -31,7 +31,6 @@ pub fn prune(info: &VariantInfo, device: &DeviceInfo) -> Option<String> {
 mod tests {
     use super::*;
     use crate::select::Arch;
-    use std::collections::BTreeMap;
 
     fn h100() -> DeviceInfo {
         DeviceInfo {
@@ -48,20 +47,7 @@ mod tests {
     }
 
     fn variant(warps: u32, shared_bytes: u32, registers: u32) -> VariantInfo {
-        VariantInfo {
-            consts: BTreeMap::new(),
-            warps,
-            stages: 1,
-            occupancy: 1,
-            arch: "sm_90a".into(),
-            shared_bytes,
-            registers,
-            spills: 0,
-            divisible: Vec::new(),
-            unit: Vec::new(),
-            tensor_maps: Vec::new(),
-            entry: "k".into(),
-        }
+        VariantInfo { shared_bytes, registers, ..VariantInfo::new("k", "sm_90a", warps) }
     }
 
     #[test]

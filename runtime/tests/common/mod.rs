@@ -101,17 +101,8 @@ pub fn vector_add_decl() -> KernelDecl {
 pub fn info(block: i64, warps: u32, arch: &str) -> VariantInfo {
     VariantInfo {
         consts: BTreeMap::from([("BLOCK".to_string(), ConstValue::Int(block))]),
-        warps,
-        stages: 1,
-        occupancy: 1,
-        arch: arch.into(),
-        shared_bytes: 0,
         registers: 16,
-        spills: 0,
-        divisible: Vec::new(),
-        unit: Vec::new(),
-        tensor_maps: Vec::new(),
-        entry: "vector_add".into(),
+        ..VariantInfo::new("vector_add", arch, warps)
     }
 }
 

@@ -245,20 +245,7 @@ mod tests {
         let mut w = BundleWriter::new("test", "0");
         w.add_kernel(decl).unwrap();
         for warps in [4, 8] {
-            let info = VariantInfo {
-                consts: Default::default(),
-                warps,
-                stages: 1,
-                occupancy: 1,
-                arch: "sm_90a".into(),
-                shared_bytes: 0,
-                registers: 0,
-                spills: 0,
-                divisible: Vec::new(),
-                unit: Vec::new(),
-                tensor_maps: Vec::new(),
-                entry: "k".into(),
-            };
+            let info = VariantInfo::new("k", "sm_90a", warps);
             w.add_variant("k", info, CodeObjects { ptx: Some(format!("// ptx {warps}")), cubin: None }).unwrap();
         }
         BundleData::from_bytes(&w.to_bytes().unwrap()).unwrap()
