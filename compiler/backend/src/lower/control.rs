@@ -14,6 +14,15 @@ use super::pipeline::CopyMode;
 use super::text::elem_type;
 use crate::error::{Result, Stage};
 
+/// The SSA names of an `scf.while` ([`Lowerer::open_while`]): its before
+/// region's arguments, its body's, its result, and its carried types.
+struct WhileLoop {
+    before: Vec<String>,
+    after: Vec<String>,
+    result: String,
+    type_list: String,
+}
+
 impl Lowerer<'_, '_> {
     /// The MLIR register types of `values`, flattened.
     fn register_types(&self, values: &[ValueId]) -> Result<Vec<String>> {
@@ -66,6 +75,32 @@ impl Lowerer<'_, '_> {
 
     fn results(name: &str, n: usize) -> Vec<String> {
         (0..n).map(|i| format!("{name}#{i}")).collect()
+    }
+
+    /// Opens an `scf.while` carrying `carried_in` (of `types`): its before
+    /// region comes next, then [`Self::while_body`].
+    fn open_while(&mut self, carried_in: &[String], types: &[String]) -> WhileLoop {
+        let before = self.names(types.len());
+        let after = self.names(types.len());
+        let result = self.w.fresh();
+        let type_list = types.join(", ");
+        let pairs: Vec<String> = before.iter().zip(carried_in).map(|(a, b)| format!("{a} = {b}")).collect();
+        self.w.open(format!(
+            "{result}:{} = scf.while ({}) : ({type_list}) -> ({type_list}) {{",
+            types.len(),
+            pairs.join(", ")
+        ));
+        WhileLoop { before, after, result, type_list }
+    }
+
+    /// Ends an `scf.while`'s before region on `condition`, passing its
+    /// arguments on, and opens the body with arguments `after`.
+    fn while_body(&mut self, condition: &str, before: &[String], after: &[String], types: &[String]) {
+        self.w.line(format!("scf.condition({condition}) {} : {}", before.join(", "), types.join(", ")));
+        self.w.close("} do {");
+        let args: Vec<String> = after.iter().zip(types).map(|(a, t)| format!("{a}: {t}")).collect();
+        self.w.line(format!("^bb0({}):", args.join(", ")));
+        self.w.depth_in();
     }
 
     pub(super) fn for_loop(&mut self, op: &Op) -> Result<()> {
@@ -181,26 +216,13 @@ impl Lowerer<'_, '_> {
             types.push("i32".to_string());
             carried_in.push(self.w.i32(0));
         }
-        let before = self.names(types.len());
-        let after = self.names(types.len());
-        let result = self.w.fresh();
-        let type_list = types.join(", ");
-        let pairs: Vec<String> = before.iter().zip(&carried_in).map(|(a, b)| format!("{a} = {b}")).collect();
-        self.w.open(format!(
-            "{result}:{} = scf.while ({}) : ({type_list}) -> ({type_list}) {{",
-            types.len(),
-            pairs.join(", ")
-        ));
+        let WhileLoop { before, after, result, type_list } = self.open_while(&carried_in, &types);
         let zero = self.w.int(0, &iv_ty);
         let positive = self.w.cmpi("sgt", &step, &zero, &iv_ty);
         let below = self.w.cmpi("slt", &before[0], &upper, &iv_ty);
         let above = self.w.cmpi("sgt", &before[0], &upper, &iv_ty);
         let go = self.w.select(&positive, &below, &above, "i1");
-        self.w.line(format!("scf.condition({go}) {} : {type_list}", before.join(", ")));
-        self.w.close("} do {");
-        let args: Vec<String> = after.iter().zip(&types).map(|(a, t)| format!("{a}: {t}")).collect();
-        self.w.line(format!("^bb0({}):", args.join(", ")));
-        self.w.depth_in();
+        self.while_body(&go, &before, &after, &types);
         self.bind(&body.args, &after)?;
         let mut next_it = None;
         if let Some(pipe) = pipeline {
@@ -359,16 +381,7 @@ impl Lowerer<'_, '_> {
             carried_in.push(self.w.int(0, "i1"));
             types.push("i1".to_string());
         }
-        let before = self.names(types.len());
-        let after = self.names(types.len());
-        let result = self.w.fresh();
-        let type_list = types.join(", ");
-        let pairs: Vec<String> = before.iter().zip(&carried_in).map(|(a, b)| format!("{a} = {b}")).collect();
-        self.w.open(format!(
-            "{result}:{} = scf.while ({}) : ({type_list}) -> ({type_list}) {{",
-            types.len(),
-            pairs.join(", ")
-        ));
+        let WhileLoop { before, after, result, type_list } = self.open_while(&carried_in, &types);
         self.bind(&before_region.args, &before)?;
         let entry_pending = self.transient_pending.clone();
         let entry_uses = self.transient_uses;
@@ -378,11 +391,7 @@ impl Lowerer<'_, '_> {
             .first()
             .cloned()
             .ok_or_else(|| Self::err(op, Stage::MalformedIr, "`while` without a condition"))?;
-        self.w.line(format!("scf.condition({condition}) {} : {type_list}", before.join(", ")));
-        self.w.close("} do {");
-        let args: Vec<String> = after.iter().zip(&types).map(|(a, t)| format!("{a}: {t}")).collect();
-        self.w.line(format!("^bb0({}):", args.join(", ")));
-        self.w.depth_in();
+        self.while_body(&condition, &before, &after, &types);
         self.bind(&body.args, &after)?;
         let mut yielded = self.region(body)?;
         if self.transient_uses != entry_uses {
