@@ -118,20 +118,8 @@ pub fn parse_consts(consts: &[String]) -> CliResult<Vec<(String, ConstValue)>> {
             if name.is_empty() {
                 return Err(bad());
             }
-            let value = parse_const_value(value).ok_or_else(bad)?;
+            let value = ConstValue::parse(value).ok_or_else(bad)?;
             Ok((name.to_string(), value))
         })
         .collect()
-}
-
-pub fn parse_const_value(text: &str) -> Option<ConstValue> {
-    match text {
-        "true" => Some(ConstValue::Bool(true)),
-        "false" => Some(ConstValue::Bool(false)),
-        _ => text
-            .parse::<i64>()
-            .map(ConstValue::Int)
-            .ok()
-            .or_else(|| text.parse::<f64>().ok().filter(|v| v.is_finite()).map(ConstValue::Float)),
-    }
 }

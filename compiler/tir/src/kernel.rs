@@ -84,6 +84,23 @@ pub enum ConstValue {
     Bool(bool),
 }
 
+impl ConstValue {
+    /// A value as written on a command line or in a case file (what
+    /// [`Display`](fmt::Display) prints): `true`, `false`, an integer, or a
+    /// finite float; `None` for anything else.
+    pub fn parse(text: &str) -> Option<ConstValue> {
+        match text {
+            "true" => Some(ConstValue::Bool(true)),
+            "false" => Some(ConstValue::Bool(false)),
+            _ => text
+                .parse::<i64>()
+                .map(ConstValue::Int)
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().filter(|v| v.is_finite()).map(ConstValue::Float)),
+        }
+    }
+}
+
 impl fmt::Display for ConstValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -417,6 +434,24 @@ pub fn walk_ops<'a>(region: &'a Region, f: &mut dyn FnMut(&'a Op)) {
         f(op);
         for r in &op.regions {
             walk_ops(r, f);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn const_values_parse_what_they_print() {
+        assert_eq!(ConstValue::parse("1024"), Some(ConstValue::Int(1024)));
+        assert_eq!(ConstValue::parse("-3"), Some(ConstValue::Int(-3)));
+        assert_eq!(ConstValue::parse("true"), Some(ConstValue::Bool(true)));
+        assert_eq!(ConstValue::parse("0.5"), Some(ConstValue::Float(0.5)));
+        assert_eq!(ConstValue::parse("inf"), None);
+        assert_eq!(ConstValue::parse("rows"), None);
+        for v in [ConstValue::Int(7), ConstValue::Float(2.0), ConstValue::Bool(false)] {
+            assert_eq!(ConstValue::parse(&v.to_string()), Some(v));
         }
     }
 }

@@ -198,19 +198,6 @@ fn clock_seed() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
 }
 
-/// A case's compile-time value: an integer, a boolean or a float.
-pub fn parse_const(text: &str) -> Option<ConstValue> {
-    match text {
-        "true" => Some(ConstValue::Bool(true)),
-        "false" => Some(ConstValue::Bool(false)),
-        _ => text
-            .parse::<i64>()
-            .map(ConstValue::Int)
-            .ok()
-            .or_else(|| text.parse::<f64>().ok().filter(|v| v.is_finite()).map(ConstValue::Float)),
-    }
-}
-
 fn prepare(opts: &CheckOptions, bundle: &Bundle, case: Case, seed: u64) -> Result<Prepared, String> {
     let decl = &bundle.data().kernel(&case.kernel).ok_or("not in the bundle")?.decl;
     let is_const = |n: &str| n == "warps" || n == "stages" || decl.const_params.iter().any(|c| c.name == n);
@@ -218,7 +205,7 @@ fn prepare(opts: &CheckOptions, bundle: &Bundle, case: Case, seed: u64) -> Resul
     let mut consts = Vec::new();
     let (mut warps, mut stages) = (None, None);
     for (name, text) in const_text {
-        let value = parse_const(&text).ok_or_else(|| format!("`{name}={text}` is not a compile-time value"))?;
+        let value = ConstValue::parse(&text).ok_or_else(|| format!("`{name}={text}` is not a compile-time value"))?;
         let knob = || match value {
             ConstValue::Int(v) if (1..=1024).contains(&v) => Ok(v as u32),
             _ => Err(format!("`{name}={text}` must be a small positive integer")),
@@ -493,12 +480,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn case_values_are_ints_bools_or_floats() {
-        assert_eq!(parse_const("1024"), Some(ConstValue::Int(1024)));
-        assert_eq!(parse_const("true"), Some(ConstValue::Bool(true)));
-        assert_eq!(parse_const("0.5"), Some(ConstValue::Float(0.5)));
-        assert_eq!(parse_const("inf"), None);
-        assert_eq!(parse_const("rows"), None);
+    fn case_values_match_bundle_values_of_their_kind() {
         assert!(same_value(&BundleConst::Int(3), &ConstValue::Int(3)));
         assert!(!same_value(&BundleConst::Int(3), &ConstValue::Bool(true)));
     }

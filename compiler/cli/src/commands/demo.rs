@@ -14,7 +14,7 @@
 
 use crate::commands::run::{execute, summarize};
 use crate::error::{BAD_ARG, CANNOT_READ, CliError, CliResult, SOURCE_ERRORS};
-use crate::source::{LoadedSource, load, parse_const_value, read};
+use crate::source::{LoadedSource, load, read};
 use crate::{cuda_tools, gpu, launch_args};
 use std::path::Path;
 use std::process::ExitCode;
@@ -95,7 +95,7 @@ pub fn run(dir: &Path, with_ptx: bool) -> CliResult<ExitCode> {
             let name = word.split('=').next().unwrap_or("");
             let is_const = sig.const_params.iter().any(|c| c.name == name) || name == "warps" || name == "stages";
             if is_const {
-                let value = word.split_once('=').and_then(|(_, v)| parse_const_value(v));
+                let value = word.split_once('=').and_then(|(_, v)| ConstValue::parse(v));
                 let value: ConstValue =
                     value.ok_or_else(|| CliError::new(BAD_ARG, format!("{at}: bad constant `{word}`")))?;
                 consts.push((name.to_string(), value));
@@ -260,7 +260,7 @@ fn caller_consts(listing: &str, file: &str, sig: &KernelSignature) -> Result<Vec
             line.iter()
                 .filter_map(|word| word.split_once('='))
                 .find(|(n, _)| *n == name)
-                .and_then(|(_, value)| parse_const_value(value))
+                .and_then(|(_, value)| ConstValue::parse(value))
                 .map(|value| (name.to_string(), value))
                 .ok_or_else(|| name.to_string())
         })
