@@ -48,13 +48,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match gpu::parse_command_line() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { gpu::EXIT_USAGE } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     if cli.matmul.contains(&0)
         || cli.cols.contains(&0)

@@ -36,13 +36,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match gpu::parse_command_line() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { gpu::EXIT_USAGE } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let opts = check::CheckOptions {

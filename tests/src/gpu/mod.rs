@@ -33,6 +33,16 @@ pub const EXIT_BAD_INPUT: u8 = 3;
 /// Exit code: the command line is malformed.
 pub const EXIT_USAGE: u8 = 64;
 
+/// The command line of a GPU binary, or the exit code after clap printed
+/// why it is not one (usage, 64) or the help asked for (0).
+pub fn parse_command_line<T: clap::Parser>() -> Result<T, std::process::ExitCode> {
+    T::try_parse().map_err(|e| {
+        let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+        let _ = e.print();
+        std::process::ExitCode::from(code)
+    })
+}
+
 /// Why a GPU check or benchmark could not run at all.
 #[derive(Debug)]
 pub enum RunError {
