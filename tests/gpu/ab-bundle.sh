@@ -7,6 +7,9 @@
 #   bash tests/gpu/ab-bundle.sh base                          # before the change
 #   bash tests/gpu/ab-bundle.sh new                           # after it (or: new --some-flag)
 #   # GPU machine (carry gpu/bin/lightning_attention gpu/ab): bash tests/gpu/session.sh la-ab-bundles
+#
+# It also refreshes gpu/bin/lightning_attention from the working tree (the runtime both bundles
+# then run on).
 set -euo pipefail
 NAME=${1:?usage: ab-bundle.sh NAME [tessera build flags...]}
 shift

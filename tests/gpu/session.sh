@@ -33,7 +33,8 @@
 #                                       bundles of one binary against each other (tests/gpu/ab-bundle.sh
 #                                       builds them): gpu/ab/base.tsb first, then every other bundle in
 #                                       gpu/ab/, each checked on a ragged problem, then timed alternately
-#                                       at AB_SHAPES ("B H N D ...", default the bench's d = 128 shapes)
+#                                       at AB_BUNDLE_SHAPES ("B H N D ...", default the bench's d = 128
+#                                       shapes and (1,16,131072))
 #   bash tests/gpu/session.sh la-const  the constant-speed shapes the bench reaches last, (4,16,32768)
 #                                       and (1,16,131072), each checked and timed (a short call)
 #   bash tests/gpu/session.sh la-chain  two-pass against chained plans (`compare`), every bench and
@@ -195,7 +196,7 @@ case $GROUP in
     la-ab-bundles)
         others=$(ls "$G"/ab/*.tsb | grep -v '/base\.tsb$' | tr '\n' ' ')
         step "lightning attention, bundles A/B" 540 "$OUT/la-ab-bundles.txt" "$G/bin/lightning_attention" "$G/ab/base.tsb" \
-            ab $others -- ${AB_SHAPES:-1 16 65536 128 4 16 8192 128 1 16 131072 128 8 16 2048 128 2 16 32768 128}
+            ab $others -- ${AB_BUNDLE_SHAPES:-1 16 65536 128 4 16 8192 128 1 16 131072 128 8 16 2048 128 2 16 32768 128}
         grep -vE '^PASS' "$OUT/la-ab-bundles.txt" | cut -c1-200 | tee -a "$SUMMARY"
         ;;
     la-chain)
