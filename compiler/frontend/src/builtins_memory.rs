@@ -5,7 +5,7 @@ use crate::builtins::Bound;
 use crate::builtins_tensor::Args;
 use crate::codes;
 use crate::lower::{LResult, Lowerer};
-use crate::shapes::normalize_axis;
+use crate::shapes::{is_permutation, normalize_axis};
 use crate::value::Value;
 use tessera_diagnostics::{Diagnostic, Span};
 use tessera_tir::{ElemType, Evict, OpKind, Padding, ScalarType, Shape, Type, ValueId};
@@ -253,16 +253,7 @@ impl Lowerer<'_> {
         }
         let order_arg = a.req(5);
         let order = self.int_list(&order_arg, "order")?;
-        let mut seen = vec![false; rank];
-        let valid = order.len() == rank
-            && order.iter().all(|&o| match usize::try_from(o) {
-                Ok(o) if o < rank && !seen[o] => {
-                    seen[o] = true;
-                    true
-                }
-                _ => false,
-            });
-        if !valid {
+        if !is_permutation(&order, rank) {
             return Err(self.error(
                 Diagnostic::error(
                     codes::BAD_PERMUTATION,

@@ -6,7 +6,7 @@ use crate::codes;
 use crate::consteval::{self, FoldError};
 use crate::lower::{LResult, Lowerer, Reported, show_type};
 use crate::lower_call::not_a_dtype;
-use crate::shapes::show;
+use crate::shapes::{is_permutation, show};
 use crate::types::promote;
 use crate::value::{Value, default_type};
 use tessera_diagnostics::{Diagnostic, Span};
@@ -160,16 +160,7 @@ impl Lowerer<'_> {
                 let dims_arg = a.req(1);
                 let dims = self.int_list(&dims_arg, "dims")?;
                 let rank = ty.shape().len();
-                let mut seen = vec![false; rank];
-                let valid = dims.len() == rank
-                    && dims.iter().all(|&d| match usize::try_from(d) {
-                        Ok(d) if d < rank && !seen[d] => {
-                            seen[d] = true;
-                            true
-                        }
-                        _ => false,
-                    });
-                if !valid {
+                if !is_permutation(&dims, rank) {
                     return Err(self.error(
                         Diagnostic::error(
                             codes::BAD_PERMUTATION,

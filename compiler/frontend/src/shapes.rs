@@ -38,6 +38,20 @@ pub(crate) fn normalize_axis(axis: i64, rank: usize) -> Option<u32> {
     if (0..rank).contains(&a) { Some(a as u32) } else { None }
 }
 
+/// Whether `list` names each axis `0..rank` exactly once (a `permute`'s
+/// dims, a block pointer's order).
+pub(crate) fn is_permutation(list: &[i64], rank: usize) -> bool {
+    let mut seen = vec![false; rank];
+    list.len() == rank
+        && list.iter().all(|&axis| match usize::try_from(axis) {
+            Ok(axis) if axis < rank && !seen[axis] => {
+                seen[axis] = true;
+                true
+            }
+            _ => false,
+        })
+}
+
 /// `[64, 32]` for messages (`[]` for scalars).
 pub(crate) fn show(shape: &[u32]) -> String {
     let dims: Vec<String> = shape.iter().map(u32::to_string).collect();
@@ -65,5 +79,15 @@ mod tests {
         assert_eq!(normalize_axis(2, 2), None);
         assert_eq!(normalize_axis(-3, 2), None);
         assert_eq!(show(&[64, 32]), "[64, 32]");
+    }
+
+    #[test]
+    fn permutations() {
+        assert!(is_permutation(&[1, 0], 2));
+        assert!(is_permutation(&[], 0));
+        assert!(!is_permutation(&[0, 0], 2));
+        assert!(!is_permutation(&[0, 2], 2));
+        assert!(!is_permutation(&[0, -1], 2));
+        assert!(!is_permutation(&[0], 2));
     }
 }
