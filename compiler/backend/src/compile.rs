@@ -98,8 +98,7 @@ impl CompiledKernel {
 /// qualifying `dot`s on sm_90a (what `compile_kernel` and `tessera emit
 /// --stage layout|mlir` both print).
 pub fn assign_layouts_for_target<'k>(kernel: &'k Kernel, target: &Target) -> Result<LaidOutKernel<'k>> {
-    let options =
-        LayoutOptions { wgmma: target.arch == GpuArch::Sm90a, direct_loop_stores: target.codegen.direct_loop_stores };
+    let options = LayoutOptions { wgmma: target.arch == GpuArch::Sm90a };
     assign_layouts_for(kernel, options)
 }
 

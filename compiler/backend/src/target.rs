@@ -114,14 +114,6 @@ pub struct Codegen {
     /// Wait for every `wgmma` product right after issuing it, in source
     /// order: no `schedule-dots`, no product in flight past its `dot`.
     pub sync_wgmma: bool,
-    /// Tensor-core accumulators stored inside loops are stored from the
-    /// accumulator layout (narrower stores) instead of converting to the
-    /// coalesced layout through shared memory first, whose barrier every
-    /// iteration waits for. Off by default: unmeasured on a GPU, and the
-    /// pointers rebuilt in the accumulator layout raise register pressure
-    /// (the exact-f32 lightning output kernel at DK 32 goes from 168
-    /// registers to ptxas's 32 with 4.6 KB of spill). For comparison.
-    pub direct_loop_stores: bool,
     /// `eviction_policy` on pipelined copies as `cp.async ...
     /// .L2::cache_hint` with a `createpolicy` operand (PTX 7.4+). Off by
     /// default: ptxas 13.0 folds the policy into the copies' uniform

@@ -138,11 +138,6 @@ struct CodegenArgs {
     /// order (the code before products ran until read; for comparison).
     #[arg(long)]
     sync_wgmma: bool,
-    /// Store tensor-core accumulators inside loops from their own layout,
-    /// without the conversion through shared memory (an experiment, for
-    /// comparison on a GPU).
-    #[arg(long)]
-    direct_loop_stores: bool,
     /// Give pipelined copies of loads with `eviction_policy` an L2 cache
     /// policy (`cp.async ... .L2::cache_hint`; sm_89/sm_90/sm_90a). Off by
     /// default: ptxas 13.0 miscompiles it in pipelined loops (an illegal
@@ -157,12 +152,7 @@ struct CodegenArgs {
 
 impl From<CodegenArgs> for Codegen {
     fn from(args: CodegenArgs) -> Codegen {
-        Codegen {
-            sync_wgmma: args.sync_wgmma,
-            direct_loop_stores: args.direct_loop_stores,
-            l2_cache_hints: args.l2_cache_hints,
-            cp_async_only: args.cp_async_only,
-        }
+        Codegen { sync_wgmma: args.sync_wgmma, l2_cache_hints: args.l2_cache_hints, cp_async_only: args.cp_async_only }
     }
 }
 

@@ -398,31 +398,3 @@ fn occupancy_caps_registers_per_thread() {
         assert!(capped.registers <= 128, "capped: {} registers", capped.registers);
     }
 }
-
-/// With `Codegen::direct_loop_stores`, the output block of the lightning
-/// output kernel (a `wgmma` accumulator, stored inside the loop) is stored
-/// from the accumulator layout: 32-bit stores of bf16 pairs, and one barrier
-/// fewer an iteration than the default (a conversion through shared memory
-/// to 16-byte stores). Stores outside loops (the matmul epilogue) convert
-/// either way.
-#[test]
-fn direct_loop_stores_skip_the_conversion() {
-    let consts = [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)];
-    let staged = compile(LIGHTNING, "la_output_bf16", &consts, GpuArch::Sm90a);
-    let direct = crate::Codegen { direct_loop_stores: true, ..Default::default() };
-    let compile_direct = |source: &str, kernel: &str, consts: &[(&str, i64)]| {
-        let consts: Vec<(String, ConstValue)> =
-            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
-        let tir = tessera_frontend::compile_str("k.tsr", source, kernel, &consts).expect("front end");
-        compile_kernel(&tir, &Target::new(GpuArch::Sm90a).with_codegen(direct)).expect("backend")
-    };
-    let (d, s) = (
-        PtxFingerprint::of_ptx(&compile_direct(LIGHTNING, "la_output_bf16", &consts).ptx),
-        PtxFingerprint::of_ptx(&staged.ptx),
-    );
-    assert_eq!(d.bar + 1, s.bar, "direct {d:?}\nstaged {s:?}");
-    assert!(d.st_global.scalar > s.st_global.scalar && d.st_global.v4 < s.st_global.v4, "{d:?}\n{s:?}");
-    let point = [("BLOCK_M", 128), ("BLOCK_N", 128), ("BLOCK_K", 64), ("warps", 8), ("stages", 3)];
-    let matmul = PtxFingerprint::of_ptx(&compile_direct(MATMUL, "matmul_block_ptr", &point).ptx);
-    assert!(matmul.st_global.v4 > 0, "{matmul:?}");
-}

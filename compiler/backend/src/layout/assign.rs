@@ -117,10 +117,6 @@ impl<'k> LaidOutKernel<'k> {
 pub struct LayoutOptions {
     /// The target has Hopper's `wgmma.mma_async` (sm_90a).
     pub wgmma: bool,
-    /// [`crate::Codegen::direct_loop_stores`]: a store inside a loop of a
-    /// tensor-core accumulator whose pointers and mask are flexible keeps
-    /// the accumulator layout instead of converting to the blocked one.
-    pub direct_loop_stores: bool,
 }
 
 /// Checks the kernel is in the supported subset and assigns layouts, for a
@@ -171,8 +167,6 @@ pub fn assign_layouts_for(kernel: &Kernel, options: LayoutOptions) -> Result<Lai
         block_accesses: HashMap::new(),
         checked: HashMap::new(),
         unaligned: BTreeSet::new(),
-        loop_depth: 0,
-        direct_loop_stores: options.direct_loop_stores,
     };
     assigner.plan_accesses(&lk)?;
     assigner.region(&lk, &kernel.body)?;
@@ -439,10 +433,6 @@ struct Assigner {
     checked: HashMap<usize, (u32, u32)>,
     /// Accesses of rank 2+ narrowed by alignment or mask alone.
     unaligned: BTreeSet<usize>,
-    /// Loops around the op being assigned.
-    loop_depth: u32,
-    /// See [`LayoutOptions::direct_loop_stores`].
-    direct_loop_stores: bool,
 }
 
 /// The largest power of two at most `v` (1 for 0), as a `u32`.
@@ -460,19 +450,6 @@ fn assigner_default(vec_by_shape: &HashMap<Vec<u32>, u32>, num_warps: u32, shape
 impl Assigner {
     fn default_for(&self, lk: &LaidOutKernel, shape: &[u32]) -> Layout {
         assigner_default(&self.vec_by_shape, lk.num_warps, shape)
-    }
-
-    /// The accumulator layout a `store` inside a loop keeps (see
-    /// [`LayoutOptions::direct_loop_stores`]): when the stored value is a
-    /// tensor-core accumulator and the pointers and mask are flexible.
-    fn accumulator_store(&self, lk: &LaidOutKernel, op: &Op) -> Option<Layout> {
-        if !self.direct_loop_stores || self.loop_depth == 0 || !matches!(op.kind, OpKind::Store { .. }) {
-            return None;
-        }
-        let value = *op.operands.get(1)?;
-        let layout = self.fixed(lk, value).filter(|l| matches!(l, Layout::Mma { .. }))?;
-        let others_flexible = op.operands.iter().filter(|&&v| v != value).all(|&v| self.fixed(lk, v).is_none());
-        others_flexible.then_some(layout)
     }
 
     /// Vector widths the axis info allows for every load, store and atomic.
@@ -598,7 +575,7 @@ impl Assigner {
                 let ptr = first.ok_or_else(malformed)?;
                 let shape = shape_of(lk.kernel, ptr).to_vec();
                 if !shape.is_empty() {
-                    let layout = self.accumulator_store(lk, op).unwrap_or_else(|| self.default_for(lk, &shape));
+                    let layout = self.default_for(lk, &shape);
                     for (i, &v) in op.operands.iter().enumerate() {
                         self.request(lk, id, i, v, &layout);
                     }
@@ -800,9 +777,6 @@ impl Assigner {
         inits: &[ValueId],
         regions: &[(&Region, &[ValueId])],
     ) -> Result<()> {
-        // Inside the loop until its results are set (an error ends the
-        // whole assignment, so no early return needs to restore it).
-        self.loop_depth += 1;
         let mut layouts: Vec<Option<Layout>> = inits.iter().map(|&v| self.fixed(lk, v)).collect();
         let tensor = |v: ValueId| !shape_of(lk.kernel, v).is_empty();
         if inits.iter().any(|&v| tensor(v)) {
@@ -858,7 +832,6 @@ impl Assigner {
                 }
             }
         }
-        self.loop_depth -= 1;
         for (&result, layout) in op.results.iter().zip(&layouts) {
             if let Some(layout) = layout {
                 self.set(lk, result, Status::Fixed(layout.clone()));
