@@ -677,11 +677,10 @@ fn lengths(rt: &Runtime, la: &LightningAttention, [b, h, n, d]: [usize; 4], lens
     let best = alternate(rt, &runs, 3)?;
     let (floor_f, floor_fb) = floors(&problems[0], bw);
     for (p, (f, fb)) in problems.iter().zip(best) {
+        let (seg, segments) = (p.segment_len(), p.segments());
         println!(
-            "b={b} h={h} n={n} d=e={d} seg {:>6} ({} segments, last {}): forward {f:.3} ms ({:.3}x floor), forward+backward {fb:.3} ms ({:.3}x floor)",
-            p.segment_len(),
-            n.div_ceil(p.segment_len()),
-            n - (n.div_ceil(p.segment_len()) - 1) * p.segment_len(),
+            "b={b} h={h} n={n} d=e={d} seg {seg:>6} ({segments} segments, last {}): forward {f:.3} ms ({:.3}x floor), forward+backward {fb:.3} ms ({:.3}x floor)",
+            n - (segments - 1) * seg,
             f / floor_f,
             fb / floor_fb
         );
