@@ -139,6 +139,35 @@ mod tests {
         assert_eq!(g, TensorMapGeometry { dims: vec![4096, 300], stride_bytes: vec![8208] });
     }
 
+    /// A view offset by the program's (batch, head) (lightning attention's
+    /// q, `[b, n, h, d]` here): rank 4, the outer strides need not grow.
+    #[test]
+    fn rank_4_views_take_every_stride_in_bytes() {
+        let p = |n: &str| GridExpr::Param(n.into());
+        let spec = TensorMapSpec {
+            base: "q".into(),
+            elem: DType::BF16,
+            dims: vec![GridExpr::Int(128), p("n"), p("batch"), p("heads")],
+            strides: vec![p("stride_qn"), p("stride_qb"), p("stride_qh")],
+            box_dims: vec![64, 64, 1, 1],
+            swizzle: 128,
+        };
+        let (b, h, n) = (2, 16, 4097);
+        let args = move |name: &str| match name {
+            "n" => Some(n),
+            "batch" => Some(b),
+            "heads" => Some(h),
+            "stride_qn" => Some(h * 128),
+            "stride_qb" => Some(n * h * 128),
+            "stride_qh" => Some(128),
+            _ => None,
+        };
+        let g = spec.geometry(&args).expect("valid").expect("not empty");
+        let bytes = |elements: i64| (2 * elements) as u64;
+        assert_eq!(g.dims, vec![128, n as u64, b as u64, h as u64]);
+        assert_eq!(g.stride_bytes, vec![bytes(h * 128), bytes(n * h * 128), bytes(128)]);
+    }
+
     #[test]
     fn an_empty_view_is_no_error() {
         assert_eq!(spec().geometry(&args(0, 300, 8)), Ok(None));

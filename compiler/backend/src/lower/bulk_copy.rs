@@ -5,11 +5,13 @@
 //! A pipeline qualifies when every one of its loads does (one mechanism per
 //! loop keeps the waits simple): a `load_block` whose copies are proven
 //! 16-byte vectors (so its base and strides are 16-byte aligned, as the
-//! engine requires), whose view is addressed by kernel parameters alone
-//! ([`crate::tensor_map`]), whose tile is stored as `wgmma` swizzle panels
-//! of at most 256 rows, and which only `wgmma`s read (they read through the
-//! async proxy the engine writes through; another reader would need a proxy
-//! fence). Then, with `S` stages:
+//! engine requires), whose view is addressed by kernel parameters and the
+//! program's coordinates alone ([`crate::tensor_map`]; see
+//! [`Lowerer::view_base`]), whose tile is stored as `wgmma` swizzle panels
+//! of at most 256 rows, and which `dot`s read (other readers may too: they
+//! load from the buffer after the mbarrier wait, which makes the engine's
+//! writes visible to the waiting thread, and the refill that overwrites the
+//! buffer follows a barrier and a proxy fence). Then, with `S` stages:
 //!
 //! * before the prologue thread 0 initialises one mbarrier per stage (one
 //!   arrival each) and a barrier publishes them;
@@ -30,7 +32,7 @@
 //! The runtime encodes each view's tensor map at launch and passes it after
 //! the declared parameters (see [`crate::tensor_map`]).
 
-use tessera_tir::{Constant, Op, OpKind, Region, ScalarType, ValueId, walk_ops};
+use tessera_tir::{BinaryOp, Constant, Evict, MetaExpr, Op, OpKind, Region, ScalarType, ValueId, walk_ops};
 
 use super::Lowerer;
 use super::pipeline::{Pipeline, Pipelined, Source, TileAt};
@@ -42,14 +44,27 @@ use crate::tensor_map::{Extent, TensorMapDesc};
 /// The largest box extent the copy engine takes along any dimension.
 const MAX_BOX: u32 = 256;
 
+/// An offset `coord * stride` of a view's base: one more dimension of its
+/// tensor map, of `extent`.
+struct MapOffset {
+    coord: ValueId,
+    stride: Extent,
+    extent: Extent,
+}
+
 /// How a pipeline's copies are made by the copy engine.
 #[derive(Clone, Debug)]
 pub(super) struct BulkCopies {
     /// Byte offset of stage 0's mbarrier in shared memory (8 bytes each,
     /// one per stage).
     pub barriers: u64,
-    /// Per load of the pipeline: its tensor map (the kernel's `%tmapN`).
-    pub maps: Vec<usize>,
+    /// Per load of the pipeline: its tensor map (the kernel's `%tmapN`)
+    /// and the box coordinates past the view's two (the program's
+    /// coordinates its base is offset by, see [`Lowerer::view_base`]).
+    pub maps: Vec<(usize, Vec<ValueId>)>,
+    /// Whether a thread reads a buffer other than through `wgmma` (the
+    /// refill then orders those generic reads before the engine's writes).
+    pub generic_readers: bool,
     /// Bytes a stage's copies deliver (its transaction count).
     pub stage_bytes: u64,
 }
@@ -63,24 +78,26 @@ impl Lowerer<'_, '_> {
         if self.codegen.cp_async_only || !pipe.wgmma {
             return Ok(());
         }
-        let mut descs = Vec::with_capacity(pipe.loads.len());
+        let mut views = Vec::with_capacity(pipe.loads.len());
         for load in &pipe.loads {
-            match self.tensor_map_of(op, body, load) {
-                Some(desc) => descs.push(desc),
+            match self.tensor_map_of(op, load) {
+                Some(view) => views.push(view),
                 None => return Ok(()),
             }
         }
-        let maps = descs.into_iter().map(|desc| self.tensor_map_param(desc)).collect();
+        let generic_readers = pipe.loads.iter().any(|l| self.read_other_than_by_dots(body, l.result));
+        let maps = views.into_iter().map(|(desc, coords)| (self.tensor_map_param(desc), coords)).collect();
         let barriers = self.shared_pinned.next_multiple_of(8);
         self.shared_pinned = barriers + 8 * u64::from(pipe.stages);
         self.shared_bytes = self.shared_bytes.max(self.shared_pinned);
         let stage_bytes = pipe.loads.iter().map(|l| l.tile.size_bytes()).sum();
-        pipe.bulk = Some(BulkCopies { barriers, maps, stage_bytes });
+        pipe.bulk = Some(BulkCopies { barriers, maps, generic_readers, stage_bytes });
         Ok(())
     }
 
-    /// The tensor map `load` is copied through, when it qualifies.
-    fn tensor_map_of(&self, op: &Op, body: &Region, load: &Pipelined) -> Option<TensorMapDesc> {
+    /// The tensor map `load` is copied through and its box coordinates past
+    /// the first two, when it qualifies.
+    fn tensor_map_of(&self, op: &Op, load: &Pipelined) -> Option<(TensorMapDesc, Vec<ValueId>)> {
         let Source::Block { iter, .. } = &load.source else { return None };
         let elem = load.elem.scalar()?;
         let tile = load.tile;
@@ -88,9 +105,9 @@ impl Lowerer<'_, '_> {
         if load.width * memory_bytes(load.elem) != 16 || panels != Some(tile) || tile.rows > MAX_BOX {
             return None;
         }
-        // Panels mean its `dot` readers run on `wgmma` (`pipeline_plan`);
-        // they must be its only readers.
-        if !self.read_only_by_dots(body, load.result) {
+        // The engine's copies would drop an eviction hint the copies were
+        // asked to carry.
+        if self.l2_hints && load.evict != Evict::Normal {
             return None;
         }
         let (make, _) = self.block_origin(*op.operands.get(3 + iter)?, load.contiguous)?;
@@ -101,30 +118,125 @@ impl Lowerer<'_, '_> {
         if make.operands.len() != 7 {
             return None;
         }
-        let base = self.kernel.params.iter().find(|p| p.value == make.operands[0])?.name.clone();
-        let dims = vec![self.extent(make.operands[1 + fast])?, self.extent(make.operands[1 + slow])?];
-        Some(TensorMapDesc {
-            base,
-            elem,
-            dims,
-            strides: vec![self.extent(strides[slow])?],
-            box_dims: vec![tile.panel, tile.rows],
-            swizzle_bytes: tile.panel_bytes(),
-        })
+        let (base, offsets) = self.view_base(make.operands[0])?;
+        let mut dims = vec![self.extent(make.operands[1 + fast])?, self.extent(make.operands[1 + slow])?];
+        let mut map_strides = vec![self.extent(strides[slow])?];
+        let mut box_dims = vec![tile.panel, tile.rows];
+        let mut coords = Vec::with_capacity(offsets.len());
+        for offset in offsets {
+            dims.push(offset.extent);
+            map_strides.push(offset.stride);
+            box_dims.push(1);
+            coords.push(offset.coord);
+        }
+        let desc =
+            TensorMapDesc { base, elem, dims, strides: map_strides, box_dims, swizzle_bytes: tile.panel_bytes() };
+        Some((desc, coords))
     }
 
-    /// Whether every use of `v` in `body` is an operand (not the
+    /// A block view's base as a pointer parameter and the offsets added to
+    /// it, when each is `coord * stride` with `coord` one of the program's
+    /// coordinates that the launch bounds ([`Self::program_coordinate`])
+    /// and `stride` an integer parameter or a constant (`q + bi * stride_qb
+    /// + hi * stride_qh`): each offset becomes a dimension of the tensor
+    /// map, read with a box of one at `coord`, so one map serves every
+    /// program. At most three (a map has five dimensions).
+    fn view_base(&self, mut base: ValueId) -> Option<(String, Vec<MapOffset>)> {
+        let mut offsets = Vec::new();
+        loop {
+            if let Some(param) = self.kernel.params.iter().find(|p| p.value == base) {
+                // Outermost first, as written.
+                offsets.reverse();
+                return Some((param.name.clone(), offsets));
+            }
+            let def = self.defs.get(&base)?;
+            if !matches!(def.kind, OpKind::AddPtr) || offsets.len() == 3 {
+                return None;
+            }
+            let (pointer, offset) = (*def.operands.first()?, *def.operands.get(1)?);
+            let product = self.defs.get(&offset)?;
+            if !matches!(product.kind, OpKind::Binary(BinaryOp::Mul)) {
+                return None;
+            }
+            let (x, y) = (*product.operands.first()?, *product.operands.get(1)?);
+            let scaled = |coord: ValueId, stride: ValueId| {
+                let extent = self.program_coordinate(coord)?;
+                Some(MapOffset { coord, stride: self.extent(stride)?, extent })
+            };
+            offsets.push(scaled(x, y).or_else(|| scaled(y, x))?);
+            base = pointer;
+        }
+    }
+
+    /// When `v` is a coordinate of the program that a launch bounds, the
+    /// extent of its map dimension: `program_id(k)` where the grid's axis
+    /// `k` is a parameter or a constant; `x % p` for a parameter `p` and
+    /// `x` from a `program_id` ([`Self::from_program_id`]): `p`; `program_id(k) / p` where
+    /// the grid's axis `k` is `a * p`: `a` (`program_id(0) / heads` of a
+    /// `batch * heads` grid is below `batch`). None of them is negative.
+    fn program_coordinate(&self, v: ValueId) -> Option<Extent> {
+        if self.elem_of(v).ok()?.scalar()? != ScalarType::I32 {
+            return None;
+        }
+        let def = self.defs.get(&v)?;
+        let grid_axis = |axis: u8| self.kernel.meta.grid.get(usize::from(axis));
+        match def.kind {
+            OpKind::ProgramId(axis) => match grid_axis(axis)? {
+                MetaExpr::Param(p) => Some(Extent::Param(p.clone())),
+                MetaExpr::Int(c) => Some(Extent::Const(*c)),
+                _ => None,
+            },
+            OpKind::Binary(BinaryOp::Rem) => {
+                let x = *def.operands.first()?;
+                let divisor = self.extent(*def.operands.get(1)?)?;
+                (self.from_program_id(x) && matches!(divisor, Extent::Param(_))).then_some(divisor)
+            }
+            OpKind::Binary(BinaryOp::Div) => self.quotient_bound(v),
+            _ => None,
+        }
+    }
+
+    /// Whether `v` is a `program_id`, or a quotient or remainder of one by
+    /// a parameter (never negative: a grid's extents are positive).
+    fn from_program_id(&self, v: ValueId) -> bool {
+        let Some(def) = self.defs.get(&v) else { return false };
+        match def.kind {
+            OpKind::ProgramId(_) => true,
+            OpKind::Binary(BinaryOp::Div | BinaryOp::Rem) => {
+                let by_param = def.operands.get(1).and_then(|&d| self.extent(d));
+                matches!(by_param, Some(Extent::Param(_))) && self.from_program_id(def.operands[0])
+            }
+            _ => false,
+        }
+    }
+
+    /// `program_id(k) / p` where the grid's axis `k` is `a * p` (either
+    /// order): `a`.
+    fn quotient_bound(&self, v: ValueId) -> Option<Extent> {
+        let def = self.defs.get(&v)?;
+        let OpKind::Binary(BinaryOp::Div) = def.kind else { return None };
+        let OpKind::ProgramId(axis) = self.defs.get(def.operands.first()?)?.kind else { return None };
+        let Extent::Param(p) = self.extent(*def.operands.get(1)?)? else { return None };
+        let MetaExpr::Mul(x, y) = self.kernel.meta.grid.get(usize::from(axis))? else { return None };
+        match (x.as_ref(), y.as_ref()) {
+            (MetaExpr::Param(a), MetaExpr::Param(b)) if *b == p => Some(Extent::Param(a.clone())),
+            (MetaExpr::Param(b), MetaExpr::Param(a)) if *b == p => Some(Extent::Param(a.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether a use of `v` in `body` is other than as an operand (not the
     /// accumulator) of a `dot`.
-    fn read_only_by_dots(&self, body: &Region, v: ValueId) -> bool {
-        let mut only_dots = true;
+    fn read_other_than_by_dots(&self, body: &Region, v: ValueId) -> bool {
+        let mut other = false;
         walk_ops(body, &mut |o: &Op| {
             for (i, &operand) in o.operands.iter().enumerate() {
                 if operand == v && !(matches!(o.kind, OpKind::Dot { .. }) && i < 2) {
-                    only_dots = false;
+                    other = true;
                 }
             }
         });
-        only_dots
+        other
     }
 
     /// A scalar the launch knows: an integer parameter or a constant.
@@ -212,9 +324,19 @@ impl Lowerer<'_, '_> {
     ) -> Result<()> {
         self.on_first_thread(Some(valid), |s| {
             let bar = s.stage_barrier(bulk, slot);
+            if bulk.generic_readers {
+                // The barrier before a refill ordered every thread's reads
+                // of the buffer (generic proxy) before this thread's; the
+                // fence orders them before the engine's writes (async proxy).
+                s.asm_memory_barrier("fence.proxy.async.shared::cta;");
+            }
             let bytes = s.w.i32(i64::try_from(bulk.stage_bytes).unwrap_or(i64::MAX));
             s.asm_effect("mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", &[(&bar, "i32"), (&bytes, "i32")], true);
-            for ((load, tile), &map) in pipe.loads.iter().zip(tiles).zip(&bulk.maps) {
+            for ((load, tile), (map, coords)) in pipe.loads.iter().zip(tiles).zip(&bulk.maps) {
+                let mut outer = Vec::with_capacity(coords.len());
+                for &c in coords {
+                    outer.push(s.scalar(c)?.concat());
+                }
                 let TileAt::Block(bp) = tile else {
                     return Err(BackendError::new(Stage::MalformedIr, "a pointer tile planned for a bulk copy"));
                 };
@@ -228,10 +350,18 @@ impl Lowerer<'_, '_> {
                     let along = s.w.i32(i64::from(panel * load.tile.panel));
                     let x = s.w.bin("addi", &bp.offsets[fast], &along, "i32");
                     let tmap = format!("%tmap{map}");
-                    s.asm_effect(
-                        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];",
-                        &[(&dst, "i32"), (&tmap, "!llvm.ptr"), (&x, "i32"), (&bp.offsets[slow], "i32"), (&bar, "i32")], true,
+                    let rank = 2 + outer.len();
+                    let box_at: Vec<String> = (0..rank).map(|i| format!("${}", 2 + i)).collect();
+                    let asm = format!(
+                        "cp.async.bulk.tensor.{rank}d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {{{}}}], [${}];",
+                        box_at.join(", "),
+                        2 + rank
                     );
+                    let mut operands = vec![(dst.as_str(), "i32"), (tmap.as_str(), "!llvm.ptr"), (x.as_str(), "i32")];
+                    operands.push((bp.offsets[slow].as_str(), "i32"));
+                    operands.extend(outer.iter().map(|c| (c.as_str(), "i32")));
+                    operands.push((bar.as_str(), "i32"));
+                    s.asm_effect(&asm, &operands, true);
                 }
             }
             Ok(())
@@ -342,6 +472,61 @@ mod tests {
         assert!(wait < read && read < previous && previous < barrier && barrier < refill);
         assert_eq!(body.matches("nvvm.barrier0").count(), 1);
         assert_eq!(after.matches("mbarrier.inval.shared::cta.b64").count(), 3);
+    }
+
+    const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
+
+    fn lightning(kernel: &str) -> CompiledKernel {
+        let consts: Vec<(String, ConstValue)> =
+            [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)]
+                .iter()
+                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
+                .collect();
+        let tir = tessera_frontend::compile_str("lightning_attn.tsr", LIGHTNING, kernel, &consts).expect("front end");
+        compile_kernel(&tir, &Target::new(GpuArch::Sm90a)).expect("backend")
+    }
+
+    /// Lightning attention's walk reads q, k and v through block views
+    /// based at `x + bi * stride_xb + hi * stride_xh`, with `bi =
+    /// program_id(0) / heads` on a `batch * heads` grid and `hi =
+    /// program_id(0) % heads`: one rank-4 map per tensor, (width, tokens,
+    /// batch, heads), each box one (batch, head) wide. `v` is also read by
+    /// the threads (its rows scaled for the state): each refill fences
+    /// the proxies before the engine overwrites a buffer.
+    #[test]
+    fn views_offset_by_program_coordinates_become_rank_4_maps() {
+        let compiled = lightning("la_output_bf16");
+        let map = |base: &str, width: Extent, row_stride: &str, box_width: u32| TensorMapDesc {
+            base: base.into(),
+            elem: ScalarType::BF16,
+            dims: vec![width, param("n"), param("batch"), param("heads")],
+            strides: [row_stride, &format!("stride_{base}b"), &format!("stride_{base}h")].map(param).to_vec(),
+            box_dims: vec![box_width, 64, 1, 1],
+            swizzle_bytes: 128,
+        };
+        let q = map("q", Extent::Const(128), "stride_qn", 64);
+        let k = map("k", Extent::Const(128), "stride_kn", 64);
+        let v = map("v", param("ev"), "stride_vn", 64);
+        assert_eq!(compiled.tensor_maps, vec![q, k, v]);
+        let mlir = &compiled.stages.mlir;
+        assert!(!mlir.contains("cp.async.cg"), "no thread copies");
+        let copy = "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes";
+        let (walk, _) = mlir.split_once("mbarrier.inval").expect("the walk ends");
+        let (prologue, body) = walk.rsplit_once("} do {").expect("the walk");
+        assert_eq!(prologue.matches(copy).count(), 10, "two trips ahead");
+        // A trip: q and k in two 128-byte panels each, v in one.
+        assert_eq!(body.matches(copy).count(), 5);
+        let (fence, refill) = (body.find("fence.proxy.async.shared::cta").expect("a proxy fence"), body.find(copy));
+        assert!(refill.is_some_and(|r| fence < r), "the fence precedes the refill's copies");
+    }
+
+    /// A view based at coordinates the launch does not bound (the chained
+    /// walk takes its (batch, head) from a ticket) keeps `cp.async`.
+    #[test]
+    fn views_at_other_offsets_keep_thread_copies() {
+        let compiled = lightning("la_chained_bf16");
+        assert!(compiled.tensor_maps.is_empty());
+        assert!(compiled.stages.mlir.contains("cp.async.cg"));
     }
 
     /// Without proven alignment (`matmul_block_ptr`), on sm_80, or asked
