@@ -91,7 +91,7 @@ impl Lowerer<'_, '_> {
         self.define(Self::result_value(op, 0)?, bp.regs())
     }
 
-    fn block_operand(&mut self, op: &Op) -> Result<(BlockPtr, Vec<u32>)> {
+    pub(super) fn block_operand(&mut self, op: &Op) -> Result<(BlockPtr, Vec<u32>)> {
         let v = Self::operand_value(op, 0)?;
         let Some(Type::BlockPtr { block, .. }) = self.kernel.values.get(v.0 as usize) else {
             return Err(Self::err(op, Stage::MalformedIr, "operand 0 is not a block pointer"));
@@ -296,6 +296,9 @@ impl Lowerer<'_, '_> {
     }
 
     pub(super) fn store_block(&mut self, op: &Op, checked: &[u32]) -> Result<()> {
+        if self.bulk_store(op, checked)? {
+            return Ok(());
+        }
         let value = Self::operand_value(op, 1)?;
         let elem = self.elem_of(value)?;
         let (bp, block) = self.block_operand(op)?;

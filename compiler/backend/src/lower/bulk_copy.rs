@@ -257,7 +257,7 @@ impl Lowerer<'_, '_> {
         self.int_constant(v).map(Extent::Const)
     }
 
-    fn int_constant(&self, v: ValueId) -> Option<i64> {
+    pub(super) fn int_constant(&self, v: ValueId) -> Option<i64> {
         match self.defs.get(&v)?.kind {
             OpKind::Constant(Constant::Int(c)) => Some(c),
             _ => None,
@@ -410,15 +410,18 @@ mod tests {
 
     const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
 
+    /// `kernel` of `source` at the compile-time values `consts` for `target`.
+    fn compiled(source: &str, kernel: &str, consts: &[(&str, i64)], target: Target) -> CompiledKernel {
+        let consts: Vec<(String, ConstValue)> =
+            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
+        let tir = tessera_frontend::compile_str("kernel.tsr", source, kernel, &consts).expect("front end");
+        compile_kernel(&tir, &target).expect("backend")
+    }
+
     /// `kernel` of matmul.tsr at 128x256x64 on 8 warps, 3 stages.
     fn matmul(kernel: &str, target: Target) -> CompiledKernel {
-        let consts: Vec<(String, ConstValue)> =
-            [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", 8), ("stages", 3)]
-                .iter()
-                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
-                .collect();
-        let tir = tessera_frontend::compile_str("matmul.tsr", MATMUL, kernel, &consts).expect("front end");
-        compile_kernel(&tir, &target).expect("backend")
+        let consts = [("BLOCK_M", 128), ("BLOCK_N", 256), ("BLOCK_K", 64), ("warps", 8), ("stages", 3)];
+        compiled(MATMUL, kernel, &consts, target)
     }
 
     fn param(name: &str) -> Extent {
@@ -476,14 +479,11 @@ mod tests {
 
     const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
 
+    /// `kernel` of lightning_attn.tsr at DK 128, 64-column slices, on 8
+    /// warps, 3 stages, for sm_90a.
     fn lightning(kernel: &str) -> CompiledKernel {
-        let consts: Vec<(String, ConstValue)> =
-            [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)]
-                .iter()
-                .map(|(n, v)| (n.to_string(), ConstValue::Int(*v)))
-                .collect();
-        let tir = tessera_frontend::compile_str("lightning_attn.tsr", LIGHTNING, kernel, &consts).expect("front end");
-        compile_kernel(&tir, &Target::new(GpuArch::Sm90a)).expect("backend")
+        let consts = [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)];
+        compiled(LIGHTNING, kernel, &consts, Target::new(GpuArch::Sm90a))
     }
 
     /// Lightning attention's walk reads q, k and v through block views

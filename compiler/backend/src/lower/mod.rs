@@ -15,6 +15,7 @@
 
 mod block;
 mod bulk_copy;
+mod bulk_store;
 mod control;
 mod dot;
 mod elementwise;
