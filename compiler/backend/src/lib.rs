@@ -38,6 +38,8 @@ pub mod translate;
 #[cfg(test)]
 mod kernel_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 
 pub use compile::{

@@ -403,20 +403,11 @@ impl Lowerer<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use tessera_tir::{ConstValue, ScalarType};
+    use tessera_tir::ScalarType;
 
     use crate::tensor_map::{Extent, TensorMapDesc};
-    use crate::{Codegen, CompiledKernel, GpuArch, Target, compile_kernel};
-
-    const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
-
-    /// `kernel` of `source` at the compile-time values `consts` for `target`.
-    fn compiled(source: &str, kernel: &str, consts: &[(&str, i64)], target: Target) -> CompiledKernel {
-        let consts: Vec<(String, ConstValue)> =
-            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
-        let tir = tessera_frontend::compile_str("kernel.tsr", source, kernel, &consts).expect("front end");
-        compile_kernel(&tir, &target).expect("backend")
-    }
+    use crate::test_support::{LIGHTNING, MATMUL, compiled};
+    use crate::{Codegen, CompiledKernel, GpuArch, Target};
 
     /// `kernel` of matmul.tsr at 128x256x64 on 8 warps, 3 stages.
     fn matmul(kernel: &str, target: Target) -> CompiledKernel {
@@ -476,8 +467,6 @@ mod tests {
         assert_eq!(body.matches("nvvm.barrier0").count(), 1);
         assert_eq!(after.matches("mbarrier.inval.shared::cta.b64").count(), 3);
     }
-
-    const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
 
     /// `kernel` of lightning_attn.tsr at DK 128, 64-column slices, on 8
     /// warps, 3 stages, for sm_90a.

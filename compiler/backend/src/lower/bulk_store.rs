@@ -169,19 +169,13 @@ impl Lowerer<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use tessera_tir::ConstValue;
+    use crate::test_support::{LIGHTNING, MATMUL, compiled};
+    use crate::{Codegen, GpuArch, Target};
 
-    use crate::{Codegen, GpuArch, Target, compile_kernel};
-
-    const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
-    const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
     const BULK_STORE: &str = "cp.async.bulk.global.shared::cta.bulk_group";
 
     fn mlir(source: &str, kernel: &str, consts: &[(&str, i64)], target: Target) -> String {
-        let consts: Vec<(String, ConstValue)> =
-            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
-        let tir = tessera_frontend::compile_str("kernel.tsr", source, kernel, &consts).expect("front end");
-        compile_kernel(&tir, &target).expect("backend").stages.mlir
+        compiled(source, kernel, consts, target).stages.mlir
     }
 
     const WALK: [(&str, i64); 5] = [("DK", 128), ("BLOCK", 64), ("BLOCK_E", 64), ("warps", 8), ("stages", 3)];

@@ -949,12 +949,8 @@ fn copy_starts(map: &ThreadMap, load: &Pipelined) -> Result<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
-    use tessera_tir::ConstValue;
-
+    use crate::test_support::{LIGHTNING, MATMUL, compiled, tir_of};
     use crate::{Codegen, GpuArch, Target, compile_kernel};
-
-    const MATMUL: &str = include_str!("../../../../kernels-dsl/matmul.tsr");
-    const LIGHTNING: &str = include_str!("../../../../kernels-dsl/lightning_attn.tsr");
 
     /// The MLIR of `matmul_block_ptr` at 128x256x64 on `warps` warps with `stages` stages.
     /// In the vector version, a refill whose tiles lie inside their views
@@ -1013,19 +1009,12 @@ mod tests {
         Target::new(arch).with_codegen(Codegen { cp_async_only: true, ..Default::default() })
     }
 
-    /// The tile IR of `kernel` in `source` at the compile-time values `consts`.
-    fn tir_of(source: &str, kernel: &str, consts: &[(&str, i64)]) -> tessera_tir::Kernel {
-        let consts: Vec<(String, ConstValue)> =
-            consts.iter().map(|(n, v)| (n.to_string(), ConstValue::Int(*v))).collect();
-        tessera_frontend::compile_str("kernel.tsr", source, kernel, &consts).expect("front end")
-    }
-
     fn mlir_of(source: &str, kernel: &str, consts: &[(&str, i64)], arch: GpuArch) -> String {
         mlir_with(source, kernel, consts, Target::new(arch))
     }
 
     fn mlir_with(source: &str, kernel: &str, consts: &[(&str, i64)], target: Target) -> String {
-        compile_kernel(&tir_of(source, kernel, consts), &target).expect("backend").stages.mlir
+        compiled(source, kernel, consts, target).stages.mlir
     }
 
     /// `kernel` of matmul.tsr at 128x256x64.
