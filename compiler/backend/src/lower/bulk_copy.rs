@@ -204,7 +204,8 @@ impl Lowerer<'_, '_> {
             OpKind::ProgramId(_) => true,
             OpKind::Binary(BinaryOp::Div | BinaryOp::Rem) => {
                 let by_param = def.operands.get(1).and_then(|&d| self.extent(d));
-                matches!(by_param, Some(Extent::Param(_))) && self.from_program_id(def.operands[0])
+                matches!(by_param, Some(Extent::Param(_)))
+                    && def.operands.first().is_some_and(|&x| self.from_program_id(x))
             }
             _ => false,
         }
@@ -257,7 +258,7 @@ impl Lowerer<'_, '_> {
         self.int_constant(v).map(Extent::Const)
     }
 
-    pub(super) fn int_constant(&self, v: ValueId) -> Option<i64> {
+    fn int_constant(&self, v: ValueId) -> Option<i64> {
         match self.defs.get(&v)?.kind {
             OpKind::Constant(Constant::Int(c)) => Some(c),
             _ => None,

@@ -32,7 +32,7 @@
 use tessera_tir::{Op, ValueId};
 
 use super::Lowerer;
-use super::text::{elem_type, memory_bytes, memory_type};
+use super::text::{memory_bytes, memory_type};
 use crate::error::Result;
 
 /// What the bulk copies of a block store need: the block's rows and
@@ -54,28 +54,12 @@ impl Lowerer<'_, '_> {
         let layout = self.layout_of(value)?;
         let regs = self.get(value, &layout)?;
         let map = layout.thread_map(self.shape_of(value)?);
-        let row_bytes = u64::from(shape.cols * shape.bytes);
-        let total = u64::from(shape.rows) * row_bytes;
-        let at = self.transient_alloc(total, 16);
-        let base = self.shared_base(at);
-        let writes = self.linear_indices(&map)?;
-        let (mty, rty) = (memory_type(elem), elem_type(elem));
-        let owner = self.owner(&map);
-        if let Some(pred) = &owner {
-            self.w.open(format!("scf.if {pred} {{"));
-        }
-        for (v, index) in regs.iter().zip(&writes) {
-            let stored = if mty != rty { self.w.conv("extui", v, rty, mty) } else { v.clone() };
-            let ptr = self.w.gep(&base, index, "i32", "!llvm.ptr<3>", mty);
-            self.w.store(&stored, &ptr, mty, "!llvm.ptr<3>", shape.bytes);
-        }
-        if owner.is_some() {
-            self.w.line("scf.yield");
-            self.w.close("}");
-        }
+        let staged = self.write_row_major(&regs, &map, elem, None)?;
         // The engine reads the rows through the async proxy.
         self.asm_memory_barrier("fence.proxy.async.shared::cta;");
-        self.transient_sync(at, total);
+        self.transient_sync(staged.at, staged.bytes);
+        let (base, mty) = (staged.base, memory_type(elem));
+        let row_bytes = u64::from(shape.cols * shape.bytes);
 
         let (bp, _) = self.block_operand(op)?;
         // Row `r` goes to lane `r % per_warp` of warp `r / per_warp`: the
@@ -154,15 +138,15 @@ impl Lowerer<'_, '_> {
             return None;
         }
         let vector = u64::from(16 / bytes);
-        let divisible = |v: ValueId, by: u64| self.lk.axis_info.get(&v).is_some_and(|i| i.divisibility[0] >= by);
         let (base, col_extent, row_stride, col_stride, col_offset) =
             (make.operands[0], make.operands[2], make.operands[3], make.operands[4], make.operands[6]);
-        let unit = self.lk.unit_values.contains(&col_stride) || self.int_constant(col_stride) == Some(1);
-        let aligned = divisible(base, 16)
-            && divisible(row_stride, vector)
-            && divisible(col_offset, vector)
-            && advances.iter().all(|&a| divisible(a, vector))
-            && (!checked.contains(&1) || divisible(col_extent, vector));
+        // The constant 1 counts among the unit values.
+        let unit = self.lk.unit_values.contains(&col_stride);
+        let aligned = self.divisible(base, 16)
+            && self.divisible(row_stride, vector)
+            && self.divisible(col_offset, vector)
+            && advances.iter().all(|&a| self.divisible(a, vector))
+            && (!checked.contains(&1) || self.divisible(col_extent, vector));
         (unit && aligned).then_some(BulkRows { rows, cols, bytes })
     }
 }

@@ -194,6 +194,15 @@ fn symbol(name: &str) -> String {
     if plain { name.to_string() } else { format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\"")) }
 }
 
+/// A tile written row-major into a transient region
+/// ([`Lowerer::write_row_major`]): the region's offset from the transient
+/// base, its typed base pointer and its bytes.
+struct RowMajor {
+    at: u64,
+    base: String,
+    bytes: u64,
+}
+
 struct Lowerer<'a, 'k> {
     lk: &'a LaidOutKernel<'k>,
     kernel: &'k Kernel,
@@ -620,9 +629,35 @@ impl<'k> Lowerer<'_, 'k> {
         elem: ElemType,
         writer: Option<String>,
     ) -> Result<Vec<String>> {
+        let staged = self.write_row_major(regs, from, elem, writer)?;
+        self.transient_sync(staged.at, staged.bytes);
+        let (base, mty, rty) = (staged.base, text::memory_type(elem), elem_type(elem));
+        let bytes = text::memory_bytes(elem);
+        let reads = self.linear_indices(to)?;
+        let mut out = Vec::with_capacity(reads.len());
+        for index in &reads {
+            let ptr = self.w.gep(&base, index, "i32", "!llvm.ptr<3>", mty);
+            let loaded = self.w.load(&ptr, "!llvm.ptr<3>", mty, bytes);
+            out.push(if mty != rty { self.w.conv("trunci", &loaded, mty, rty) } else { loaded });
+        }
+        Ok(out)
+    }
+
+    /// The first half of an exchange: a new transient region (16-byte
+    /// aligned) holding `regs`, laid out by `from`, at their row-major
+    /// indices, written by the threads where `writer` holds (by default
+    /// each element's one owner). The caller meets the barrier.
+    fn write_row_major(
+        &mut self,
+        regs: &[String],
+        from: &ThreadMap,
+        elem: ElemType,
+        writer: Option<String>,
+    ) -> Result<RowMajor> {
         let numel: u64 = from.shape.iter().map(|&d| u64::from(d)).product();
-        let bytes = u64::from(text::memory_bytes(elem));
-        let at = self.transient_alloc(numel * bytes, 16);
+        let bytes = text::memory_bytes(elem);
+        let total = numel * u64::from(bytes);
+        let at = self.transient_alloc(total, 16);
         let writes = self.linear_indices(from)?;
         let base = self.shared_base(at);
         let (mty, rty) = (text::memory_type(elem), elem_type(elem));
@@ -633,21 +668,13 @@ impl<'k> Lowerer<'_, 'k> {
         for (value, index) in regs.iter().zip(&writes) {
             let stored = if mty != rty { self.w.conv("extui", value, rty, mty) } else { value.clone() };
             let ptr = self.w.gep(&base, index, "i32", "!llvm.ptr<3>", mty);
-            self.w.store(&stored, &ptr, mty, "!llvm.ptr<3>", bytes as u32);
+            self.w.store(&stored, &ptr, mty, "!llvm.ptr<3>", bytes);
         }
         if writer.is_some() {
             self.w.line("scf.yield");
             self.w.close("}");
         }
-        self.transient_sync(at, numel * bytes);
-        let reads = self.linear_indices(to)?;
-        let mut out = Vec::with_capacity(reads.len());
-        for index in &reads {
-            let ptr = self.w.gep(&base, index, "i32", "!llvm.ptr<3>", mty);
-            let loaded = self.w.load(&ptr, "!llvm.ptr<3>", mty, bytes as u32);
-            out.push(if mty != rty { self.w.conv("trunci", &loaded, mty, rty) } else { loaded });
-        }
-        Ok(out)
+        Ok(RowMajor { at, base, bytes: total })
     }
 
     fn define(&mut self, v: ValueId, regs: Vec<String>) -> Result<()> {

@@ -392,7 +392,7 @@ impl Lowerer<'_, '_> {
     /// offset along the copy and its advance multiples of the vector width
     /// (`@div(16)` parameters give this). The loop then has one version.
     pub(super) fn vector_copies_proven(&self, op: &Op, pipe: &Pipeline) -> bool {
-        let divisible = |v: ValueId, by: u64| self.lk.axis_info.get(&v).is_some_and(|i| i.divisibility[0] >= by);
+        let divisible = |v: ValueId, by: u64| self.divisible(v, by);
         pipe.loads.iter().all(|load| {
             let bytes = memory_bytes(load.elem);
             // Pointer tiles are planned only with proven vectors.
@@ -420,6 +420,12 @@ impl Lowerer<'_, '_> {
                 && advances.iter().all(|&a| divisible(a, width))
                 && deltas.get(dim).is_some_and(|&delta| divisible(delta, width))
         })
+    }
+
+    /// Whether the axis info proves scalar `v` (or every element along a
+    /// tensor's first axis) a multiple of `by`.
+    pub(super) fn divisible(&self, v: ValueId, by: u64) -> bool {
+        self.lk.axis_info.get(&v).is_some_and(|i| i.divisibility[0] >= by)
     }
 
     /// The `make_block_ptr` a block pointer value comes from through
