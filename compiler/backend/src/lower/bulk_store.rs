@@ -22,16 +22,22 @@
 //! * every thread writes its registers at their row-major positions in a
 //!   transient region (rows of the block's bytes, no padding), then
 //!   `fence.proxy.async.shared::cta` and the barrier of the transient use;
-//! * one thread per row (spread over the warps) copies it when it lies
-//!   inside the view (its
-//!   checked bounds: rows in `[0, extent)`, and the columns cut at the
-//!   extent), commits and waits until the engine has read its source
-//!   (`cp.async.bulk.wait_group.read 0`): the region stays pending until
-//!   the next barrier, which every issuing thread reaches after its wait.
+//! * where the view's row stride equals the block's columns and the whole
+//!   block lies inside the view's checked bounds (a runtime test, uniform
+//!   over the block), the block is one contiguous range of global memory
+//!   laid out as the staged rows: thread 0 copies it with one instruction;
+//! * otherwise one thread per row (spread over the warps) copies it when
+//!   it lies inside the view (its checked bounds: rows in `[0, extent)`,
+//!   and the columns cut at the extent);
+//! * each issuing thread commits and waits until the engine has read its
+//!   source (`cp.async.bulk.wait_group.read 0`): the region stays pending
+//!   until the next barrier, which every issuing thread reaches after its
+//!   wait.
 
 use tessera_tir::{Op, ValueId};
 
 use super::Lowerer;
+use super::block::BlockPtr;
 use super::text::{memory_bytes, memory_type};
 use crate::error::Result;
 
@@ -62,6 +68,60 @@ impl Lowerer<'_, '_> {
         let row_bytes = u64::from(shape.cols * shape.bytes);
 
         let (bp, _) = self.block_operand(op)?;
+        let row0 = self.w.conv("extsi", &bp.offsets[0], "i32", "i64");
+        let col = self.w.conv("extsi", &bp.offsets[1], "i32", "i64");
+        // Where the view's rows are exactly the block's (row stride ==
+        // columns) and the whole block lies inside it, the block is one
+        // contiguous range of global memory, as the staged rows are: one
+        // copy from one thread, instead of one a row from every warp.
+        let block_cols = self.w.int(i64::from(shape.cols), "i64");
+        let mut whole = self.w.cmpi("eq", &bp.strides[0], &block_cols, "i64");
+        if checked.contains(&0) {
+            let zero = self.w.int(0, "i64");
+            let block_rows = self.w.int(i64::from(shape.rows), "i64");
+            let end = self.w.bin("addi", &row0, &block_rows, "i64");
+            let above = self.w.cmpi("sge", &row0, &zero, "i64");
+            let below = self.w.cmpi("sle", &end, &bp.shape[0], "i64");
+            whole = self.w.and(&whole, &above);
+            whole = self.w.and(&whole, &below);
+        }
+        if checked.contains(&1) {
+            let zero = self.w.int(0, "i64");
+            let end = self.w.bin("addi", &col, &block_cols, "i64");
+            let from = self.w.cmpi("sge", &col, &zero, "i64");
+            let inside = self.w.cmpi("sle", &end, &bp.shape[1], "i64");
+            whole = self.w.and(&whole, &from);
+            whole = self.w.and(&whole, &inside);
+        }
+        self.w.open(format!("scf.if {whole} {{"));
+        let first = self.thread_zero();
+        self.w.open(format!("scf.if {first} {{"));
+        let dst = self.block_address(&bp, &[row0.clone(), col.clone()], mty);
+        let size = self.w.i32((u64::from(shape.rows) * row_bytes) as i64);
+        let src = self.w.def(format!("llvm.ptrtoint {base} : !llvm.ptr<3> to i32"));
+        self.bulk_copy_out(&dst, &src, &size);
+        self.w.line("scf.yield");
+        self.w.close("}");
+        self.w.line("scf.yield");
+        self.w.close("} else {");
+        self.w.depth_in();
+        self.bulk_rows_out(&bp, &shape, checked, (&row0, &col), &base, mty);
+        self.w.line("scf.yield");
+        self.w.close("}");
+        Ok(true)
+    }
+
+    /// One copy a row of the staged block at `base` (rows packed) to rows `row0..` of the view from `col` on, each cut at the
+    /// view's checked bounds.
+    fn bulk_rows_out(
+        &mut self,
+        bp: &BlockPtr,
+        shape: &BulkRows,
+        checked: &[u32],
+        (row0, col): (&str, &str),
+        base: &str,
+        mty: &str,
+    ) {
         // Row `r` goes to lane `r % per_warp` of warp `r / per_warp`: the
         // engine's instruction takes uniform operands, so ptxas issues it
         // once per distinct lane, and spreading the rows over the warps
@@ -76,9 +136,8 @@ impl Lowerer<'_, '_> {
         let in_turn = self.w.cmpi("slt", &lane, &per_warp_reg, "i32");
         let in_block = self.w.cmpi("slt", &slot, &rows, "i32");
         let mut copies = self.w.and(&in_turn, &in_block);
-        let row = self.w.bin("addi", &bp.offsets[0], &slot, "i32");
-        let row = self.w.conv("extsi", &row, "i32", "i64");
-        let col = self.w.conv("extsi", &bp.offsets[1], "i32", "i64");
+        let slot64 = self.w.conv("extsi", &slot, "i32", "i64");
+        let row = self.w.bin("addi", row0, &slot64, "i64");
         let zero = self.w.int(0, "i64");
         let mut cols = self.w.int(i64::from(shape.cols), "i64");
         if checked.contains(&0) {
@@ -90,10 +149,10 @@ impl Lowerer<'_, '_> {
         if checked.contains(&1) {
             // The row's columns inside the view: a multiple of 16 bytes,
             // since the extent and the offset are.
-            let inside = self.w.bin("subi", &bp.shape[1], &col, "i64");
+            let inside = self.w.bin("subi", &bp.shape[1], col, "i64");
             cols = self.w.bin("minsi", &cols, &inside, "i64");
             let some = self.w.cmpi("sgt", &cols, &zero, "i64");
-            let from = self.w.cmpi("sge", &col, &zero, "i64");
+            let from = self.w.cmpi("sge", col, &zero, "i64");
             copies = self.w.and(&copies, &some);
             copies = self.w.and(&copies, &from);
         }
@@ -101,23 +160,28 @@ impl Lowerer<'_, '_> {
         let size = self.w.bin("muli", &cols, &elem_bytes, "i64");
         let size = self.w.conv("trunci", &size, "i64", "i32");
         self.w.open(format!("scf.if {copies} {{"));
-        let dst = self.block_address(&bp, &[row.clone(), col.clone()], mty);
-        let dst = self.w.def(format!("llvm.ptrtoint {dst} : !llvm.ptr<1> to i64"));
-        let pitch = self.w.i32(row_bytes as i64);
+        let dst = self.block_address(bp, &[row, col.to_string()], mty);
+        let pitch = self.w.i32(i64::from(shape.cols * shape.bytes));
         let offset = self.w.bin("muli", &slot, &pitch, "i32");
-        let src = self.w.gep(&base, &offset, "i32", "!llvm.ptr<3>", "i8");
+        let src = self.w.gep(base, &offset, "i32", "!llvm.ptr<3>", "i8");
         let src = self.w.def(format!("llvm.ptrtoint {src} : !llvm.ptr<3> to i32"));
+        self.bulk_copy_out(&dst, &src, &size);
+        self.w.line("scf.yield");
+        self.w.close("}");
+    }
+
+    /// `size` bytes from shared `src` (an i32 address) to global `dst`,
+    /// committed and waited for until the engine has read them: the
+    /// staging region may be reused after the next barrier.
+    fn bulk_copy_out(&mut self, dst: &str, src: &str, size: &str) {
+        let dst = self.w.def(format!("llvm.ptrtoint {dst} : !llvm.ptr<1> to i64"));
         self.asm_effect(
             "cp.async.bulk.global.shared::cta.bulk_group [$0], [$1], $2;",
-            &[(dst.as_str(), "i64"), (src.as_str(), "i32"), (size.as_str(), "i32")],
+            &[(dst.as_str(), "i64"), (src, "i32"), (size, "i32")],
             true,
         );
         self.asm_memory_barrier("cp.async.bulk.commit_group;");
-        // The region may be reused after the next barrier.
         self.asm_memory_barrier("cp.async.bulk.wait_group.read 0;");
-        self.w.line("scf.yield");
-        self.w.close("}");
-        Ok(true)
     }
 
     /// The block's rows, columns and element bytes when `op` (storing
@@ -166,20 +230,31 @@ mod tests {
 
     /// The lightning walk's output block (64 rows of 64 bf16, 128 bytes)
     /// leaves through the engine on sm_90a: written row-major, a proxy
-    /// fence, then one copy a row from 8 lanes of each warp, each waited
-    /// for until read; no thread stores it.
+    /// fence, then either one copy of the whole block (8 KB) from thread 0
+    /// where the view's rows are the block's, or one copy a row from 8
+    /// lanes of each warp; each copy waited for until read; no thread
+    /// stores the block.
     #[test]
     fn the_walk_stores_its_output_rows_with_bulk_copies() {
         let mlir = mlir(LIGHTNING, "la_output_bf16", &WALK, Target::new(GpuArch::Sm90a));
         let (walk, _) = mlir.split_once("mbarrier.inval").expect("the walk ends");
         let (_, body) = walk.rsplit_once("} do {").expect("the walk");
-        assert_eq!(body.matches(BULK_STORE).count(), 1);
+        assert_eq!(body.matches(BULK_STORE).count(), 2, "the whole block, or its rows");
         let at = |needle: &str| body.find(needle).unwrap_or_else(|| panic!("{needle} not in the walk"));
-        let (copy, commit, read) =
-            (at(BULK_STORE), at("cp.async.bulk.commit_group;"), at("cp.async.bulk.wait_group.read 0;"));
-        assert!(copy < commit && commit < read);
-        let fence = body[..copy].rfind("fence.proxy.async.shared::cta").expect("a proxy fence before the copies");
-        assert!(body[fence..copy].contains("nvvm.barrier0"), "and a barrier");
+        let fence = at("fence.proxy.async.shared::cta");
+        let (whole, rows) = body[fence..].split_once("} else {").expect("two ways out");
+        assert!(whole.contains("nvvm.barrier0"), "a barrier after the fence");
+        assert!(whole.contains("arith.constant 8192 : i32"), "the block's 64 x 128 bytes in one copy");
+        let tid = mlir.lines().find_map(|l| l.trim().strip_suffix(" = nvvm.read.ptx.sreg.tid.x : i32")).expect("tid");
+        assert!(whole.contains(&format!("arith.cmpi eq, {tid}, ")), "from thread 0");
+        for path in [whole, rows] {
+            let (copy, commit, read) = (
+                path.find(BULK_STORE).expect("a copy"),
+                path.find("cp.async.bulk.commit_group;").expect("a commit"),
+                path.find("cp.async.bulk.wait_group.read 0;").expect("a wait"),
+            );
+            assert!(copy < commit && commit < read);
+        }
         let global_stores = body.lines().filter(|l| l.contains("llvm.store") && l.contains("!llvm.ptr<1>")).count();
         assert_eq!(global_stores, 0, "no thread stores the block");
     }
