@@ -189,15 +189,12 @@ fn own_states(chained: &Step, walked: i32) -> Step {
         "stride_vn",
         "st_bh",
         "st_seg",
+        "st_r",
+        "st_c",
         "reverse",
     ];
-    // The chained kernel's slots are [key_width, value_width] row-major:
-    // rows of st_r elements, st_c = 1.
-    let Some(StepArg::I32(st_w)) = get("st_r") else { panic!("{}: no st_r", chained.kernel) };
-    assert_eq!(get("st_c"), Some(StepArg::I32(1)), "{}: row-major slots", chained.kernel);
     step.args.retain(|(n, _)| wanted.contains(n));
     step.args.extend([
-        ("st_w", StepArg::I32(st_w)),
         ("scale", StepArg::F32(c_state)),
         ("seg_first", StepArg::I32(first)),
         ("seg_count", StepArg::I32(walked)),
