@@ -492,6 +492,8 @@ fn walk_args(p: &Problem, kernel: &str, pass: &OutputPass) -> Step {
         .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(pass.v)))
         .strides(["stride_ob", "stride_oh", "stride_on"], p.strides(p.width_of(pass.o)))
         .int("st_seg", d * e)
+        .int("st_r", pass.state_strides.0)
+        .int("st_c", pass.state_strides.1)
         .int("head_st", d * e)
         .int("has_init", i64::from(pass.init.is_some()))
         .int("has_fin", i64::from(pass.fin.is_some()))
@@ -509,17 +511,7 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         Fold::Inclusive(b) => (Some(b), 2),
     };
     let st_bh = if states.is_some() { (p.segments() * p.d * p.e) as i64 } else { 0 };
-    // A state's rows, and whether the pass reads it transposed.
-    let (st_w, st_t) = match pass.state_strides {
-        (1, w) => (w, 1),
-        (w, _) => (w, 0),
-    };
-    walk_args(p, "la_output", &pass)
-        .buf("st", states.unwrap_or(Buf::Placeholder))
-        .int("st_bh", st_bh)
-        .int("st_w", st_w)
-        .int("st_t", st_t)
-        .int("fold", fold)
+    walk_args(p, "la_output", &pass).buf("st", states.unwrap_or(Buf::Placeholder)).int("st_bh", st_bh).int("fold", fold)
 }
 
 /// A chained pass: outputs, and the inclusive state of every segment but
@@ -531,8 +523,6 @@ fn chained(p: &Problem, pass: OutputPass, states: Buf) -> Step {
         .buf("flags", Buf::Flags)
         .buf("counters", Buf::Counters)
         .int("st_bh", (p.segments() * p.d * p.e) as i64)
-        .int("st_r", pass.state_strides.0)
-        .int("st_c", pass.state_strides.1)
         .int("seg_first", 0)
         .int("seg_count", p.segments() as i64)
 }
@@ -760,15 +750,14 @@ mod tests {
         // What tuning compares: the outputs and the inclusive states.
         assert_eq!(fwd[0].outputs, ["o", "fin", "st"]);
         assert_eq!(bwd[0].outputs, ["o", "st"]);
-        // dq reads H^T, dv reads R from R^T, each one state (fold 2):
-        // rows of 64 and 32, read transposed.
+        // dq reads H^T, dv reads R from R^T, each one state (fold 2).
         assert_eq!(
-            (arg(&bwd[1], "fold"), arg(&bwd[1], "st"), arg(&bwd[1], "st_w"), arg(&bwd[1], "st_t")),
-            (i(2), buf(Buf::FwdStates), i(64), i(1))
+            (arg(&bwd[1], "fold"), arg(&bwd[1], "st"), arg(&bwd[1], "st_r"), arg(&bwd[1], "st_c")),
+            (i(2), buf(Buf::FwdStates), i(1), i(64))
         );
         assert_eq!(
-            (arg(&bwd[2], "fold"), arg(&bwd[2], "st"), arg(&bwd[2], "st_w"), arg(&bwd[2], "st_t")),
-            (i(2), buf(Buf::BwdStates), i(32), i(1))
+            (arg(&bwd[2], "fold"), arg(&bwd[2], "st"), arg(&bwd[2], "st_r"), arg(&bwd[2], "st_c")),
+            (i(2), buf(Buf::BwdStates), i(1), i(32))
         );
         assert_eq!(arg(&bwd[2], "fin"), buf(Buf::DInitialState));
         // Workspace: a state buffer of 8 segments per direction, the flags
