@@ -111,8 +111,9 @@ impl Lowerer<'_, '_> {
         Ok(true)
     }
 
-    /// One copy a row of the staged block at `base` (rows packed) to rows `row0..` of the view from `col` on, each cut at the
-    /// view's checked bounds.
+    /// One copy a row of the block staged at `base` (rows packed) to rows
+    /// `row0..` of the view from column `col` on, each cut at the view's
+    /// checked bounds.
     fn bulk_rows_out(
         &mut self,
         bp: &BlockPtr,
