@@ -75,9 +75,9 @@ impl Lowerer<'_, '_> {
         // contiguous range of global memory, as the staged rows are: one
         // copy from one thread, instead of one a row from every warp.
         let block_cols = self.w.int(i64::from(shape.cols), "i64");
+        let zero = self.w.int(0, "i64");
         let mut whole = self.w.cmpi("eq", &bp.strides[0], &block_cols, "i64");
         if checked.contains(&0) {
-            let zero = self.w.int(0, "i64");
             let block_rows = self.w.int(i64::from(shape.rows), "i64");
             let end = self.w.bin("addi", &row0, &block_rows, "i64");
             let above = self.w.cmpi("sge", &row0, &zero, "i64");
@@ -86,7 +86,6 @@ impl Lowerer<'_, '_> {
             whole = self.w.and(&whole, &below);
         }
         if checked.contains(&1) {
-            let zero = self.w.int(0, "i64");
             let end = self.w.bin("addi", &col, &block_cols, "i64");
             let from = self.w.cmpi("sge", &col, &zero, "i64");
             let inside = self.w.cmpi("sle", &end, &bp.shape[1], "i64");
@@ -128,7 +127,7 @@ impl Lowerer<'_, '_> {
         // once per distinct lane, and spreading the rows over the warps
         // shortens each warp's turn.
         let warps = self.kernel.meta.num_warps;
-        let per_warp = if shape.rows % warps == 0 { shape.rows / warps } else { 32 };
+        let per_warp = if shape.rows.is_multiple_of(warps) { shape.rows / warps } else { 32 };
         let per_warp_reg = self.w.i32(i64::from(per_warp));
         let (lane, warp) = (self.lane.clone(), self.warp.clone());
         let first = self.w.bin("muli", &warp, &per_warp_reg, "i32");
@@ -194,7 +193,10 @@ impl Lowerer<'_, '_> {
         let shape = self.shape_of(value).ok()?;
         let &[rows, cols] = shape else { return None };
         let bytes = memory_bytes(self.elem_of(value).ok()?);
-        if (cols * bytes) % 16 != 0 || rows > 32 * self.kernel.meta.num_warps || self.lk.flexible.contains(&value) {
+        if !(cols * bytes).is_multiple_of(16)
+            || rows > 32 * self.kernel.meta.num_warps
+            || self.lk.flexible.contains(&value)
+        {
             return None;
         }
         let (make, advances) = self.block_origin(*op.operands.first()?, 1)?;

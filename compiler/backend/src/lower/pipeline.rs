@@ -392,7 +392,6 @@ impl Lowerer<'_, '_> {
     /// offset along the copy and its advance multiples of the vector width
     /// (`@div(16)` parameters give this). The loop then has one version.
     pub(super) fn vector_copies_proven(&self, op: &Op, pipe: &Pipeline) -> bool {
-        let divisible = |v: ValueId, by: u64| self.divisible(v, by);
         pipe.loads.iter().all(|load| {
             let bytes = memory_bytes(load.elem);
             // Pointer tiles are planned only with proven vectors.
@@ -411,14 +410,14 @@ impl Lowerer<'_, '_> {
             ) else {
                 return false;
             };
-            divisible(base, width * u64::from(bytes))
+            self.divisible(base, width * u64::from(bytes))
                 && strides
                     .iter()
                     .enumerate()
-                    .all(|(d, &s)| if d == dim { self.lk.unit_values.contains(&s) } else { divisible(s, width) })
-                && divisible(offset, width)
-                && advances.iter().all(|&a| divisible(a, width))
-                && deltas.get(dim).is_some_and(|&delta| divisible(delta, width))
+                    .all(|(d, &s)| if d == dim { self.lk.unit_values.contains(&s) } else { self.divisible(s, width) })
+                && self.divisible(offset, width)
+                && advances.iter().all(|&a| self.divisible(a, width))
+                && deltas.get(dim).is_some_and(|&delta| self.divisible(delta, width))
         })
     }
 
