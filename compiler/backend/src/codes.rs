@@ -48,6 +48,11 @@ pub const LAYOUT_INTERNAL: &str = "E0815";
 /// block may use, or a `dot` accumulator too large for a thread's registers.
 pub const RESOURCE_LIMIT: &str = "E0816";
 
+/// The lowered kernel would race on shared memory: a transient region is
+/// written while an overlapping one may still be read, or read before a
+/// barrier after its writes (a backend bug, caught before PTX is emitted).
+pub const SHARED_HAZARD: &str = "E0817";
+
 /// Every backend code with a one-line summary (for `tessera explain` and the docs).
 pub const ALL: &[(&str, &str)] = &[
     (MLIR_BUILD, "an MLIR operation, type or attribute could not be built"),
@@ -67,6 +72,7 @@ pub const ALL: &[(&str, &str)] = &[
     (MALFORMED_IR, "the kernel breaks a tile-IR invariant the backend relies on"),
     (LAYOUT_INTERNAL, "layout assignment and lowering disagree (a backend bug)"),
     (RESOURCE_LIMIT, "the variant needs more shared memory or registers than the target has"),
+    (SHARED_HAZARD, "the lowered kernel would race on shared memory (a backend bug)"),
 ];
 
 #[cfg(test)]

@@ -48,6 +48,8 @@ pub enum Stage {
     MalformedIr,
     /// Assigning and reconciling distributed layouts.
     Layout,
+    /// Checking the lowered kernel's shared-memory uses for races.
+    SharedHazard,
 }
 
 impl Stage {
@@ -71,6 +73,7 @@ impl Stage {
             Stage::ShapeCheck => codes::NON_POWER_OF_TWO,
             Stage::MalformedIr => codes::MALFORMED_IR,
             Stage::Layout => codes::LAYOUT_INTERNAL,
+            Stage::SharedHazard => codes::SHARED_HAZARD,
         }
     }
 
@@ -94,6 +97,7 @@ impl Stage {
             Stage::ShapeCheck => "checking tensor shapes",
             Stage::MalformedIr => "reading the tile IR",
             Stage::Layout => "assigning layouts",
+            Stage::SharedHazard => "checking shared-memory uses for races",
         }
     }
 }
@@ -261,6 +265,7 @@ mod tests {
             Stage::ShapeCheck,
             Stage::MalformedIr,
             Stage::Layout,
+            Stage::SharedHazard,
         ];
         let codes: std::collections::HashSet<_> = stages.iter().map(|s| s.code()).collect();
         assert_eq!(codes.len(), stages.len());

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 mod determinism;
+mod shared_hazards;
 mod tensor_core;
 
 use crate::{GpuArch, Target, compile_kernel, ptxas::Ptxas};

@@ -186,6 +186,12 @@ impl Lowerer<'_, '_> {
         let lower = self.operand(op, 0)?.concat();
         let upper = self.operand(op, 1)?.concat();
         let step = self.operand(op, 2)?.concat();
+        if pipeline.is_some() && !self.transient_pending.is_empty() {
+            // The pipeline's buffers start where transient regions may
+            // still be read, and the initial values are converted (through
+            // transient regions above the buffers) before the prologue.
+            self.full_barrier();
+        }
         let inits = self.operands_from(op, 3)?;
         let iters = body.args.get(1..).unwrap_or(&[]);
         let mut types = vec![iv_ty.clone()];
@@ -195,8 +201,11 @@ impl Lowerer<'_, '_> {
         let entry_pending = self.transient_pending.clone();
         let entry_uses = self.transient_uses;
         if let Some(pipe) = pipeline {
-            if !self.transient_pending.is_empty() {
-                // The pipeline buffers start where transient regions did.
+            // Converting the initial values left only regions above the
+            // buffers pending; any below them must be read before the
+            // prologue's copies land.
+            let pinned = self.shared_pinned;
+            if self.transient_pending.iter().any(|&(start, _)| start < pinned) {
                 self.full_barrier();
             }
             if let Some(bulk) = &pipe.bulk {

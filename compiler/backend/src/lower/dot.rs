@@ -120,7 +120,7 @@ pub(super) struct InFlight {
     /// Registers per `wgmma` instruction (the accumulator's chunks).
     pub chunk: u32,
     /// The transient shared memory its operands were staged in, if any
-    /// (offsets from the transient base).
+    /// (an absolute byte range).
     pub reads: Option<(u64, u64)>,
 }
 
@@ -219,7 +219,7 @@ impl Lowerer<'_, '_> {
                 let a_regs = self.operand(op, 0)?;
                 let out = self.dot_wgmma_register_a(op, table, &a_regs, &b_tile, &b_staged, [m, n, k], acc, fresh)?;
                 self.define(result, out)?;
-                let reads = any_staged.then_some((region, region + region_bytes));
+                let reads = any_staged.then(|| self.transient_range(region, region_bytes));
                 self.in_flight.push(InFlight { value: result, chunk: n / 2, reads });
                 if self.codegen.sync_wgmma {
                     self.wgmma_wait_for(result);
@@ -256,7 +256,7 @@ impl Lowerer<'_, '_> {
         let out = self.dot_wgmma(op, &plan, &staged[0], &staged[1], [m, n], acc, fresh)?;
         self.define(result, out)?;
         if !self.deferred_wgmma.contains(&result) {
-            let reads = any_staged.then_some((region, region + region_bytes));
+            let reads = any_staged.then(|| self.transient_range(region, region_bytes));
             self.in_flight.push(InFlight { value: result, chunk: plan.band / 2, reads });
             if self.codegen.sync_wgmma {
                 self.wgmma_wait_for(result);
@@ -292,8 +292,12 @@ impl Lowerer<'_, '_> {
                     lowered.regs = regs;
                 }
             }
-            if let Some(reads) = group.reads.filter(|r| !self.transient_pending.contains(r)) {
-                self.transient_pending.push(reads);
+            if let Some(reads) = group.reads {
+                // Read by the product until here (the hazard verifier's ledger).
+                self.w.line(super::shared_hazards::read_marker(reads));
+                if !self.transient_pending.contains(&reads) {
+                    self.transient_pending.push(reads);
+                }
             }
         }
     }

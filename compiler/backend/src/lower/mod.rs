@@ -25,6 +25,7 @@ mod memory;
 mod pipeline;
 mod pointer_pipeline;
 mod reduce;
+mod shared_hazards;
 pub mod text;
 
 use std::collections::{HashMap, HashSet};
@@ -138,6 +139,7 @@ pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen, ptx: PtxIsa) -> R
         )
     })?;
     let body = std::mem::take(&mut lowerer.w).finish();
+    shared_hazards::verify(&body)?;
     // Tensor maps are read in place from parameter space (`__grid_constant__`).
     for i in 0..lowerer.tensor_maps.len() {
         params.push(format!(
@@ -172,19 +174,25 @@ pub fn lower_kernel_with(lk: &LaidOutKernel, codegen: Codegen, ptx: PtxIsa) -> R
     Ok(LoweredKernel { mlir, shared_bytes, tensor_maps: lowerer.tensor_maps })
 }
 
-/// Where a transient region of `bytes` goes (offset from the transient
-/// base at absolute byte `pinned`, its absolute address a multiple of
-/// `align`) while the `busy` regions (offsets) may still be read: the
-/// lowest aligned offset, at the base or just past a busy region, that
-/// overlaps none of them.
+/// Where a transient region of `bytes` goes (returned as its offset from
+/// the transient base, which is at absolute byte `pinned`; its absolute
+/// address a multiple of `align`) while the `busy` regions (absolute byte
+/// ranges) may still be read: the lowest aligned address, at the base or
+/// just past a busy region, that overlaps none of them.
+///
+/// Busy ranges are absolute because the base moves: a pipelined loop pins
+/// its buffers below a new base while regions placed under the old one may
+/// still be read (the seventeenth session's race: a loop's initial value
+/// converted over a region whose reads were running).
 fn transient_place(busy: &[(u64, u64)], pinned: u64, bytes: u64, align: u64) -> u64 {
-    let aligned = |offset: u64| (pinned + offset).next_multiple_of(align) - pinned;
+    let aligned = |address: u64| address.max(pinned).next_multiple_of(align);
     let clear = |at: u64| busy.iter().all(|&(start, end)| at + bytes <= start || at >= end);
-    std::iter::once(aligned(0))
+    let at = std::iter::once(aligned(pinned))
         .chain(busy.iter().map(|&(_, end)| aligned(end)))
         .filter(|&at| clear(at))
         .min()
-        .unwrap_or_else(|| aligned(busy.iter().map(|&(_, end)| end).max().unwrap_or(0)))
+        .unwrap_or_else(|| aligned(busy.iter().map(|&(_, end)| end).max().unwrap_or(pinned)));
+    at - pinned
 }
 
 /// The kernel name as an MLIR symbol (quoted unless it is a plain identifier).
@@ -235,8 +243,9 @@ struct Lowerer<'a, 'k> {
     l2_hints: bool,
     /// How the pipelined copies of the loop version being lowered are made.
     copy_mode: pipeline::CopyMode,
-    /// The transient region (from the transient base) whose reads may still
-    /// be running: no barrier has followed them ([`Self::transient_alloc`]).
+    /// The transient regions (absolute byte ranges of shared memory) whose
+    /// reads may still be running: no barrier has followed them
+    /// ([`Self::transient_alloc`]).
     transient_pending: Vec<(u64, u64)>,
     /// Transient regions allocated so far (to tell whether a region of code used any).
     transient_uses: u64,
@@ -571,7 +580,15 @@ impl<'k> Lowerer<'_, 'k> {
         let at = transient_place(&busy, self.shared_pinned, bytes, align);
         self.reserve_shared(at + bytes);
         self.transient_uses += 1;
+        let range = self.transient_range(at, bytes);
+        self.w.line(shared_hazards::write_marker(range));
         at
+    }
+
+    /// The absolute byte range of shared memory of the transient region of
+    /// `bytes` at offset `at` from the transient base.
+    fn transient_range(&self, at: u64, bytes: u64) -> (u64, u64) {
+        (self.shared_pinned + at, self.shared_pinned + at + bytes)
     }
 
     /// The barrier between a transient use's writes and its reads: earlier
@@ -579,7 +596,9 @@ impl<'k> Lowerer<'_, 'k> {
     /// barrier.
     fn transient_sync(&mut self, at: u64, bytes: u64) {
         self.w.barrier();
-        self.transient_pending = vec![(at, at + bytes)];
+        let range = self.transient_range(at, bytes);
+        self.w.line(shared_hazards::read_marker(range));
+        self.transient_pending = vec![range];
     }
 
     /// A barrier after which every transient region is free again.
@@ -904,21 +923,21 @@ fn row_major_strides(shape: &[u32]) -> Vec<u32> {
 mod tests {
     use super::transient_place;
 
-    /// A new transient region never overlaps the pending one, whatever the
-    /// sizes, alignments and pinned prefix; with nothing pending it starts
-    /// at the base.
+    /// A new transient region never overlaps a pending one (absolute
+    /// ranges, below or above the base), whatever the sizes, alignments and
+    /// pinned prefix; with nothing pending it starts at the base.
     #[test]
     fn transient_regions_avoid_the_pending_one() {
-        for pinned in [0u64, 128, 1000, 81920] {
+        for pinned in [0u64, 128, 1000, 81920, 98320] {
             for align in [128u64, 1024] {
-                for (start, len) in [(0u64, 16384u64), (1024, 8192), (20480, 4096), (0, 128)] {
-                    for bytes in [32u64, 4096, 8192, 16384, 40000] {
-                        let at = transient_place(&[(start, start + len)], pinned, bytes, align);
+                for (start, len) in [(0u64, 16384u64), (1024, 8192), (20480, 4096), (0, 128), (81920, 65536)] {
+                    for bytes in [32u64, 4096, 8192, 16384, 40000, 65536] {
+                        let at = pinned + transient_place(&[(start, start + len)], pinned, bytes, align);
                         assert!(
                             at + bytes <= start || at >= start + len,
                             "{pinned} {align} {start}+{len}: {bytes} at {at}"
                         );
-                        assert_eq!((pinned + at) % align, 0);
+                        assert_eq!(at % align, 0);
                     }
                 }
                 let at = transient_place(&[], pinned, 4096, align);
@@ -937,6 +956,12 @@ mod tests {
             let at = transient_place(&busy, 0, bytes, 128);
             assert!(busy.iter().all(|&(s, e)| at + bytes <= s || at >= e), "{bytes} at {at}");
         }
+        // A region pending from before the base moved up over it: the
+        // seventeenth session's 64 KiB state, read at [81920, 147456) while
+        // a pipeline pinned 98320 bytes, pushes the next 64 KiB past it.
+        assert_eq!(98320 + transient_place(&[(81920, 147456)], 98320, 65536, 16), 147456);
+        // One wholly below the base is out of the way.
+        assert_eq!(transient_place(&[(0, 16384)], 98320, 65536, 16), 0);
     }
 }
 
