@@ -221,6 +221,9 @@ impl Lowerer<'_, '_> {
                 self.define(result, out)?;
                 let reads = any_staged.then(|| self.transient_range(region, region_bytes));
                 self.in_flight.push(InFlight { value: result, chunk: n / 2, reads });
+                if let Some(reads) = reads {
+                    self.w.line(super::shared_hazards::async_read_marker(reads));
+                }
                 if self.codegen.sync_wgmma {
                     self.wgmma_wait_for(result);
                 }
@@ -258,6 +261,9 @@ impl Lowerer<'_, '_> {
         if !self.deferred_wgmma.contains(&result) {
             let reads = any_staged.then(|| self.transient_range(region, region_bytes));
             self.in_flight.push(InFlight { value: result, chunk: plan.band / 2, reads });
+            if let Some(reads) = reads {
+                self.w.line(super::shared_hazards::async_read_marker(reads));
+            }
             if self.codegen.sync_wgmma {
                 self.wgmma_wait_for(result);
             }
@@ -294,7 +300,7 @@ impl Lowerer<'_, '_> {
             }
             if let Some(reads) = group.reads {
                 // Read by the product until here (the hazard verifier's ledger).
-                self.w.line(super::shared_hazards::read_marker(reads));
+                self.w.line(super::shared_hazards::async_done_marker(reads));
                 if !self.transient_pending.contains(&reads) {
                     self.transient_pending.push(reads);
                 }

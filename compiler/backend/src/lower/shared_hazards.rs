@@ -15,17 +15,24 @@
 //!
 //! * `// shared write [a, b)`: the threads write bytes `[a, b)`;
 //! * `// shared read [a, b)`: the threads read them (after the use's
-//!   barrier; an asynchronous reader, `wgmma`, is marked again where it is
-//!   waited for);
-//! * `nvvm.barrier0`: everything before it is complete in every thread.
+//!   barrier);
+//! * `// shared async read [a, b)`: an asynchronous reader (a `wgmma`
+//!   whose operands were staged there) starts reading them, and
+//!   `// shared async done [a, b)`: it was waited for (the range is then
+//!   read as by the threads, until the next barrier);
+//! * `nvvm.barrier0`: everything before it is complete in every thread,
+//!   but the asynchronous readers not yet waited for.
 //!
-//! A write overlapping a range read since the last barrier, or a read
-//! overlapping a range written since the last barrier, is a hazard.
+//! A write overlapping a range read since the last barrier or still read
+//! asynchronously, or a read overlapping a range written since the last
+//! barrier, is a hazard.
 //! Control flow comes from the text's regions: both arms of an `scf.if`
 //! from the same state, joined; an `scf.while` as zero, one or two trips
 //! (a second trip sees what the first left unsynchronized). The check is
 //! conservative about barriers inside branches (a barrier on one arm only
-//! does not count after the join).
+//! does not count after the join). Pipeline buffers are not in the ledger:
+//! copies fill them under their own protocol (`cp.async` groups or
+//! mbarriers), below every transient region.
 
 use crate::error::{BackendError, Result, Stage};
 
@@ -36,6 +43,10 @@ type Range = (u64, u64);
 const WRITE: &str = "// shared write [";
 /// Ledger-comment prefix of a read ([`read_marker`]).
 const READ: &str = "// shared read [";
+/// Ledger-comment prefix of an asynchronous read's start ([`async_read_marker`]).
+const ASYNC_READ: &str = "// shared async read [";
+/// Ledger-comment prefix of an asynchronous read's wait ([`async_done_marker`]).
+const ASYNC_DONE: &str = "// shared async done [";
 
 /// The ledger comment of a write of `range`.
 pub(super) fn write_marker((start, end): Range) -> String {
@@ -47,6 +58,16 @@ pub(super) fn read_marker((start, end): Range) -> String {
     format!("{READ}{start}, {end})")
 }
 
+/// The ledger comment of an asynchronous read of `range` starting.
+pub(super) fn async_read_marker((start, end): Range) -> String {
+    format!("{ASYNC_READ}{start}, {end})")
+}
+
+/// The ledger comment of the asynchronous read of `range` waited for.
+pub(super) fn async_done_marker((start, end): Range) -> String {
+    format!("{ASYNC_DONE}{start}, {end})")
+}
+
 /// One access since the last barrier: its range and its line (1-based).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Access {
@@ -54,25 +75,28 @@ struct Access {
     line: usize,
 }
 
-/// What may still be running since the last barrier, on some path.
+/// What may still be running, on some path: accesses since the last
+/// barrier, and asynchronous reads not yet waited for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Unsynced {
     reads: Vec<Access>,
     writes: Vec<Access>,
+    in_flight: Vec<Access>,
+}
+
+fn union(into: &mut Vec<Access>, from: Vec<Access>) {
+    for a in from {
+        if !into.contains(&a) {
+            into.push(a);
+        }
+    }
 }
 
 impl Unsynced {
     fn join(mut self, other: Unsynced) -> Unsynced {
-        for r in other.reads {
-            if !self.reads.contains(&r) {
-                self.reads.push(r);
-            }
-        }
-        for w in other.writes {
-            if !self.writes.contains(&w) {
-                self.writes.push(w);
-            }
-        }
+        union(&mut self.reads, other.reads);
+        union(&mut self.writes, other.writes);
+        union(&mut self.in_flight, other.in_flight);
         self
     }
 }
@@ -82,6 +106,8 @@ impl Unsynced {
 enum Node {
     Write(Access),
     Read(Access),
+    AsyncRead(Access),
+    AsyncDone(Access),
     Barrier,
     /// `scf.if`: the then region and the else region (empty when absent).
     Branch(Vec<Node>, Vec<Node>),
@@ -121,12 +147,11 @@ fn parse_region(lines: &[(usize, &str)], at: &mut usize) -> Result<Vec<Node>> {
             return Ok(nodes);
         }
         *at += 1;
-        if let Some(rest) = line.strip_prefix(WRITE) {
+        let ledger: [(&str, fn(Access) -> Node); 4] =
+            [(WRITE, Node::Write), (READ, Node::Read), (ASYNC_READ, Node::AsyncRead), (ASYNC_DONE, Node::AsyncDone)];
+        if let Some((rest, node)) = ledger.iter().find_map(|(prefix, node)| Some((line.strip_prefix(prefix)?, node))) {
             let range = parse_range(rest).ok_or_else(|| malformed(number, "a malformed ledger comment"))?;
-            nodes.push(Node::Write(Access { range, line: number }));
-        } else if let Some(rest) = line.strip_prefix(READ) {
-            let range = parse_range(rest).ok_or_else(|| malformed(number, "a malformed ledger comment"))?;
-            nodes.push(Node::Read(Access { range, line: number }));
+            nodes.push(node(Access { range, line: number }));
         } else if line == "nvvm.barrier0" {
             nodes.push(Node::Barrier);
         } else if line.ends_with('{') && !line.starts_with("//") {
@@ -168,17 +193,30 @@ fn run(nodes: &[Node], mut state: Unsynced) -> Result<Unsynced> {
                 if let Some(r) = state.reads.iter().find(|r| overlaps(r.range, w.range)) {
                     return Err(hazard("writes", *w, "read", *r));
                 }
+                if let Some(r) = state.in_flight.iter().find(|r| overlaps(r.range, w.range)) {
+                    return Err(hazard("writes", *w, "read asynchronously (not waited for)", *r));
+                }
                 state.writes.push(*w);
                 state
             }
-            Node::Read(r) => {
+            Node::Read(r) | Node::AsyncRead(r) => {
                 if let Some(w) = state.writes.iter().find(|w| overlaps(w.range, r.range)) {
                     return Err(hazard("reads", *r, "written", *w));
                 }
-                state.reads.push(*r);
+                match node {
+                    Node::Read(_) => state.reads.push(*r),
+                    _ => state.in_flight.push(*r),
+                }
                 state
             }
-            Node::Barrier => Unsynced::default(),
+            Node::AsyncDone(done) => {
+                // Read until here: as by the threads, until the next barrier.
+                let (waited, running) = state.in_flight.into_iter().partition(|r| r.range == done.range);
+                state.in_flight = running;
+                union(&mut state.reads, waited);
+                state
+            }
+            Node::Barrier => Unsynced { in_flight: state.in_flight, ..Unsynced::default() },
             Node::Branch(then, otherwise) => {
                 let a = run(then, state.clone())?;
                 let b = run(otherwise, state)?;
@@ -272,6 +310,21 @@ mod tests {
         ]);
         let message = verify(&text).unwrap_err().to_string();
         assert!(message.contains("line 7 writes shared bytes [128, 256) while [128, 192) read at line 5"), "{message}");
+    }
+
+    #[test]
+    fn an_asynchronous_read_outlives_barriers_until_its_wait() {
+        let bar = "nvvm.barrier0".to_string();
+        let staged = [write_marker((0, 64)), bar.clone(), async_read_marker((0, 64))];
+        let with = |tail: &[String]| staged.iter().chain(tail).cloned().collect::<Vec<_>>().join("\n");
+        // Another use's barrier does not end the running read.
+        let message = verify(&with(&[bar.clone(), write_marker((32, 96))])).unwrap_err().to_string();
+        assert!(message.contains("line 5 writes shared bytes [32, 96) while [0, 64) read asynchronously"), "{message}");
+        // Waited for, then a barrier: the region is free.
+        verify(&with(&[async_done_marker((0, 64)), bar.clone(), write_marker((32, 96))])).unwrap();
+        // Waited for but no barrier since: other threads may still be before the wait.
+        let message = verify(&with(&[async_done_marker((0, 64)), write_marker((32, 96))])).unwrap_err().to_string();
+        assert!(message.contains("while [0, 64) read at line 3"), "{message}");
     }
 
     #[test]
