@@ -126,6 +126,10 @@ pub struct Codegen {
     /// tensor copy engine could (sm_90a, [`crate::lower`]'s `bulk_copy`):
     /// for comparison.
     pub cp_async_only: bool,
+    /// Bulk-stored blocks leave one copy a row even where their rows are
+    /// contiguous in global memory and one copy would do ([`crate::lower`]'s
+    /// `bulk_store`): for comparison.
+    pub bulk_store_rows: bool,
 }
 
 /// A complete code-generation target.

@@ -148,11 +148,20 @@ struct CodegenArgs {
     /// tensor copy engine (TMA) could, on sm_90a (for comparison).
     #[arg(long)]
     cp_async_only: bool,
+    /// Copy bulk-stored blocks out one row at a time even where their rows
+    /// are contiguous and one copy would do, on sm_90a (for comparison).
+    #[arg(long)]
+    bulk_store_rows: bool,
 }
 
 impl From<CodegenArgs> for Codegen {
     fn from(args: CodegenArgs) -> Codegen {
-        Codegen { sync_wgmma: args.sync_wgmma, l2_cache_hints: args.l2_cache_hints, cp_async_only: args.cp_async_only }
+        Codegen {
+            sync_wgmma: args.sync_wgmma,
+            l2_cache_hints: args.l2_cache_hints,
+            cp_async_only: args.cp_async_only,
+            bulk_store_rows: args.bulk_store_rows,
+        }
     }
 }
 

@@ -76,7 +76,11 @@ impl Lowerer<'_, '_> {
         // copy from one thread, instead of one a row from every warp.
         let block_cols = self.w.int(i64::from(shape.cols), "i64");
         let zero = self.w.int(0, "i64");
-        let mut whole = self.w.cmpi("eq", &bp.strides[0], &block_cols, "i64");
+        let mut whole = if self.codegen.bulk_store_rows {
+            self.w.def("arith.constant false")
+        } else {
+            self.w.cmpi("eq", &bp.strides[0], &block_cols, "i64")
+        };
         if checked.contains(&0) {
             let block_rows = self.w.int(i64::from(shape.rows), "i64");
             let end = self.w.bin("addi", &row0, &block_rows, "i64");
@@ -260,6 +264,26 @@ mod tests {
         }
         let global_stores = body.lines().filter(|l| l.contains("llvm.store") && l.contains("!llvm.ptr<1>")).count();
         assert_eq!(global_stores, 0, "no thread stores the block");
+    }
+
+    /// Asked for rows only (`--bulk-store-rows`), the one copy of the whole
+    /// block is never taken: its condition is the constant false, and the
+    /// row copies are the way out.
+    #[test]
+    fn rows_only_never_copies_the_whole_block() {
+        let rows_only =
+            Target::new(GpuArch::Sm90a).with_codegen(Codegen { bulk_store_rows: true, ..Default::default() });
+        let mlir = mlir(LIGHTNING, "la_output_bf16", &WALK, rows_only);
+        let (walk, _) = mlir.split_once("mbarrier.inval").expect("the walk ends");
+        let (_, body) = walk.rsplit_once("} do {").expect("the walk");
+        let fence = body.find("fence.proxy.async.shared::cta").expect("the staging fence");
+        let never = body[fence..]
+            .lines()
+            .find_map(|l| l.trim().strip_suffix(" = arith.constant false"))
+            .expect("the whole-block condition");
+        assert!(body[fence..].contains(&format!("arith.andi {never}, ")), "every bound test joins the false");
+        let (_, rows) = body[fence..].split_once("} else {").expect("two ways out");
+        assert!(rows.contains(BULK_STORE), "the rows' copies");
     }
 
     /// Asked for `cp.async` only, on sm_80, or outside a pipelined loop (the
