@@ -48,6 +48,10 @@ const ASYNC_READ: &str = "// shared async read [";
 /// Ledger-comment prefix of an asynchronous read's wait ([`async_done_marker`]).
 const ASYNC_DONE: &str = "// shared async done [";
 
+/// Each ledger comment's prefix and the node it makes.
+const LEDGER: [(&str, fn(Access) -> Node); 4] =
+    [(WRITE, Node::Write), (READ, Node::Read), (ASYNC_READ, Node::AsyncRead), (ASYNC_DONE, Node::AsyncDone)];
+
 /// The ledger comment of a write of `range`.
 pub(super) fn write_marker((start, end): Range) -> String {
     format!("{WRITE}{start}, {end})")
@@ -126,6 +130,9 @@ pub(super) fn verify(text: &str) -> Result<()> {
     let lines: Vec<(usize, &str)> = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).collect();
     let mut at = 0;
     let nodes = parse_region(&lines, &mut at)?;
+    if let Some(&(number, _)) = lines.get(at) {
+        return Err(malformed(number, "a `}` that closes no region"));
+    }
     run(&nodes, Unsynced::default()).map(|_| ())
 }
 
@@ -147,9 +154,7 @@ fn parse_region(lines: &[(usize, &str)], at: &mut usize) -> Result<Vec<Node>> {
             return Ok(nodes);
         }
         *at += 1;
-        let ledger: [(&str, fn(Access) -> Node); 4] =
-            [(WRITE, Node::Write), (READ, Node::Read), (ASYNC_READ, Node::AsyncRead), (ASYNC_DONE, Node::AsyncDone)];
-        if let Some((rest, node)) = ledger.iter().find_map(|(prefix, node)| Some((line.strip_prefix(prefix)?, node))) {
+        if let Some((rest, node)) = LEDGER.iter().find_map(|(prefix, node)| Some((line.strip_prefix(prefix)?, node))) {
             let range = parse_range(rest).ok_or_else(|| malformed(number, "a malformed ledger comment"))?;
             nodes.push(node(Access { range, line: number }));
         } else if line == "nvvm.barrier0" {
@@ -328,8 +333,10 @@ mod tests {
     }
 
     #[test]
-    fn an_unclosed_region_is_reported_not_a_panic() {
+    fn unbalanced_regions_are_reported_not_a_panic() {
         let text = body(&["scf.if %p {", &write_marker((0, 64))]);
         assert!(verify(&text).unwrap_err().to_string().contains("never closes"));
+        let text = body(&[&write_marker((0, 64)), "}", &read_marker((0, 64))]);
+        assert!(verify(&text).unwrap_err().to_string().contains("line 2: a `}` that closes no region"));
     }
 }
