@@ -11,21 +11,10 @@
 
 use tessera_tir::ConstValue;
 
+use crate::lower::shared_hazards::{Node, ledger};
 use crate::{GpuArch, Target, compile_kernel, ptxas::Ptxas};
 
 const FOLD_THEN_WALK: &str = include_str!("fold_then_walk.tsr");
-
-/// The ledger ranges of `marker` lines (`// shared write [a, b)`) with their line index.
-fn ledger(mlir: &str, marker: &str) -> Vec<(usize, (u64, u64))> {
-    mlir.lines()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let rest = l.trim().strip_prefix(marker)?.strip_suffix(')')?;
-            let (a, b) = rest.split_once(", ")?;
-            Some((i, (a.parse().ok()?, b.parse().ok()?)))
-        })
-        .collect()
-}
 
 #[test]
 fn a_state_converted_for_a_pipeline_waits_for_the_reads_under_its_region() {
@@ -43,8 +32,17 @@ fn a_state_converted_for_a_pipeline_waits_for_the_reads_under_its_region() {
         assert!(mlir.contains("wgmma.mma_async"), "{label}: the loop runs on wgmma");
         // The case this test exists for: a region written after the base
         // moved overlaps one read before it (what a barrier must separate).
-        let writes = ledger(mlir, "// shared write [");
-        let reads = ledger(mlir, "// shared read [");
+        let entries = ledger(mlir).expect("the ledger parses");
+        let of = |write: bool| -> Vec<(usize, (u64, u64))> {
+            entries
+                .iter()
+                .filter_map(|(i, n)| match (n, write) {
+                    (Node::Write(a), true) | (Node::Read(a), false) => Some((*i, a.range)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (writes, reads) = (of(true), of(false));
         let lines: Vec<&str> = mlir.lines().collect();
         let reused = writes.iter().any(|&(w, (ws, we))| {
             reads.iter().any(|&(r, (rs, re))| {

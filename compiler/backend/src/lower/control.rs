@@ -188,8 +188,9 @@ impl Lowerer<'_, '_> {
         let step = self.operand(op, 2)?.concat();
         if pipeline.is_some() && !self.transient_pending.is_empty() {
             // The pipeline's buffers start where transient regions may
-            // still be read, and the initial values are converted (through
-            // transient regions above the buffers) before the prologue.
+            // still be read. After this barrier only regions above the
+            // buffers (the initial values' conversions) can be pending, so
+            // the prologue's copies land on nothing still read.
             self.full_barrier();
         }
         let inits = self.operands_from(op, 3)?;
@@ -201,13 +202,6 @@ impl Lowerer<'_, '_> {
         let entry_pending = self.transient_pending.clone();
         let entry_uses = self.transient_uses;
         if let Some(pipe) = pipeline {
-            // Converting the initial values left only regions above the
-            // buffers pending; any below them must be read before the
-            // prologue's copies land.
-            let pinned = self.shared_pinned;
-            if self.transient_pending.iter().any(|&(start, _)| start < pinned) {
-                self.full_barrier();
-            }
             if let Some(bulk) = &pipe.bulk {
                 self.bulk_init(bulk, pipe.stages)?;
             }

@@ -220,13 +220,7 @@ impl Lowerer<'_, '_> {
                 let out = self.dot_wgmma_register_a(op, table, &a_regs, &b_tile, &b_staged, [m, n, k], acc, fresh)?;
                 self.define(result, out)?;
                 let reads = any_staged.then(|| self.transient_range(region, region_bytes));
-                self.in_flight.push(InFlight { value: result, chunk: n / 2, reads });
-                if let Some(reads) = reads {
-                    self.w.line(super::shared_hazards::async_read_marker(reads));
-                }
-                if self.codegen.sync_wgmma {
-                    self.wgmma_wait_for(result);
-                }
+                self.issue_in_flight(InFlight { value: result, chunk: n / 2, reads });
                 return Ok(());
             }
             return Err(Self::err(op, Stage::Layout, "B of a wgmma with A in registers is not a wgmma tile"));
@@ -260,15 +254,23 @@ impl Lowerer<'_, '_> {
         self.define(result, out)?;
         if !self.deferred_wgmma.contains(&result) {
             let reads = any_staged.then(|| self.transient_range(region, region_bytes));
-            self.in_flight.push(InFlight { value: result, chunk: plan.band / 2, reads });
-            if let Some(reads) = reads {
-                self.w.line(super::shared_hazards::async_read_marker(reads));
-            }
-            if self.codegen.sync_wgmma {
-                self.wgmma_wait_for(result);
-            }
+            self.issue_in_flight(InFlight { value: result, chunk: plan.band / 2, reads });
         }
         Ok(())
+    }
+
+    /// Records an issued product as in flight: its staged operands are read
+    /// until its wait (the hazard verifier's ledger says so), which comes at
+    /// once with `--sync-wgmma`.
+    fn issue_in_flight(&mut self, product: InFlight) {
+        let value = product.value;
+        if let Some(reads) = product.reads {
+            self.w.line(super::shared_hazards::async_read_marker(reads));
+        }
+        self.in_flight.push(product);
+        if self.codegen.sync_wgmma {
+            self.wgmma_wait_for(value);
+        }
     }
 
     /// Whether `v` is a constant zero (a flexible splat of 0.0 or 0).

@@ -25,7 +25,7 @@ mod memory;
 mod pipeline;
 mod pointer_pipeline;
 mod reduce;
-mod shared_hazards;
+pub(crate) mod shared_hazards;
 pub mod text;
 
 use std::collections::{HashMap, HashSet};

@@ -52,6 +52,28 @@ const ASYNC_DONE: &str = "// shared async done [";
 const LEDGER: [(&str, fn(Access) -> Node); 4] =
     [(WRITE, Node::Write), (READ, Node::Read), (ASYNC_READ, Node::AsyncRead), (ASYNC_DONE, Node::AsyncDone)];
 
+/// The ledger comments of `text` as (0-based line, node), in order: what
+/// [`verify`] replays, for tests that look at where uses were placed.
+#[cfg(test)]
+pub(crate) fn ledger(text: &str) -> Result<Vec<(usize, Node)>> {
+    let mut entries = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(node) = ledger_entry(line.trim(), i + 1)? {
+            entries.push((i, node));
+        }
+    }
+    Ok(entries)
+}
+
+/// The node of a ledger comment `line` (number `number`), if it is one.
+fn ledger_entry(line: &str, number: usize) -> Result<Option<Node>> {
+    let Some((rest, node)) = LEDGER.iter().find_map(|(prefix, node)| Some((line.strip_prefix(prefix)?, node))) else {
+        return Ok(None);
+    };
+    let range = parse_range(rest).ok_or_else(|| malformed(number, "a malformed ledger comment"))?;
+    Ok(Some(node(Access { range, line: number })))
+}
+
 /// The ledger comment of a write of `range`.
 pub(super) fn write_marker((start, end): Range) -> String {
     format!("{WRITE}{start}, {end})")
@@ -74,9 +96,9 @@ pub(super) fn async_done_marker((start, end): Range) -> String {
 
 /// One access since the last barrier: its range and its line (1-based).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Access {
-    range: Range,
-    line: usize,
+pub(crate) struct Access {
+    pub range: Range,
+    pub line: usize,
 }
 
 /// What may still be running, on some path: accesses since the last
@@ -107,7 +129,7 @@ impl Unsynced {
 
 /// The text as a tree of regions.
 #[derive(Debug)]
-enum Node {
+pub(crate) enum Node {
     Write(Access),
     Read(Access),
     AsyncRead(Access),
@@ -154,9 +176,8 @@ fn parse_region(lines: &[(usize, &str)], at: &mut usize) -> Result<Vec<Node>> {
             return Ok(nodes);
         }
         *at += 1;
-        if let Some((rest, node)) = LEDGER.iter().find_map(|(prefix, node)| Some((line.strip_prefix(prefix)?, node))) {
-            let range = parse_range(rest).ok_or_else(|| malformed(number, "a malformed ledger comment"))?;
-            nodes.push(node(Access { range, line: number }));
+        if let Some(node) = ledger_entry(line, number)? {
+            nodes.push(node);
         } else if line == "nvvm.barrier0" {
             nodes.push(Node::Barrier);
         } else if line.ends_with('{') && !line.starts_with("//") {
