@@ -35,14 +35,33 @@ use tessera_tests::reference::{AttentionShape, lightning_attention};
 
 type Res<T> = Result<T, String>;
 
+/// The largest decay s of timed problems (`--max-decay`; default 0.11).
+static MAX_DECAY: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
+fn max_decay() -> f64 {
+    MAX_DECAY.get().copied().unwrap_or(0.11)
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     // `--chained` anywhere: every problem runs as a chained plan.
     let chained = args.iter().any(|a| a == "--chained");
     args.retain(|a| a != "--chained");
+    // `--max-decay X` anywhere: timed problems draw each head's decay s from
+    // U(0, X) (default 0.11; 0: no decay, where the pre-passes read every
+    // token).
+    if let Some(i) = args.iter().position(|a| a == "--max-decay") {
+        let value = args.get(i + 1).and_then(|x| x.parse::<f64>().ok()).filter(|x| *x >= 0.0);
+        let Some(value) = value else {
+            eprintln!("--max-decay takes a number >= 0");
+            std::process::exit(2);
+        };
+        MAX_DECAY.set(value).expect("set once");
+        args.drain(i..i + 2);
+    }
     let Some(bundle) = args.first() else {
         eprintln!(
-            "usage: lightning_attention BUNDLE [--chained] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | lengths B H N D SEG... | ab BUNDLE... -- [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
+            "usage: lightning_attention BUNDLE [--chained] [--max-decay X] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | lengths B H N D SEG... | ab BUNDLE... -- [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
         );
         std::process::exit(2);
     };
@@ -78,7 +97,7 @@ fn main() {
                     [b, h, n, d, e] => Problem::new(b, h, n, d, e, DType::BF16),
                     _ => return Err("usage: profile [B H N D E]".into()),
                 };
-                let input = random(&rt, &p, 0.11, 3)?;
+                let input = random(&rt, &p, max_decay(), 3)?;
                 let fwd = dev(la.forward(&rt, &p, &input.inputs()))?;
                 dev(la.backward(&rt, &p, &input.inputs(), &fwd, input.d_o()))?;
                 dev(rt.synchronize())?;
@@ -119,7 +138,7 @@ fn main() {
                 };
                 let mut p = Problem::new(num(2)?, num(3)?, num(4)?, num(5)?, num(6)?, DType::BF16);
                 p.segment = args.get(7).map(|_| num(7)).transpose()?;
-                let correct = check(&rt, &la, &p, 0.11, 77)?;
+                let correct = check(&rt, &la, &p, max_decay(), 77)?;
                 let bw = copy_bandwidth(&rt)?;
                 let (f, fb) = time(&rt, &la, &p, 15)?;
                 let (floor_f, floor_fb) = floors(&p, bw);
@@ -449,7 +468,7 @@ fn sanitize(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
 
 /// Median forward and forward+backward times (ms), L2 flushed before each.
 fn time(rt: &Runtime, la: &LightningAttention, p: &Problem, runs: usize) -> Res<(f64, f64)> {
-    let input = random(rt, p, 0.11, 5)?;
+    let input = random(rt, p, max_decay(), 5)?;
     let fp = dev(la.fit(rt, p, input.s0_dev.is_some()))?;
     let fwd: Forward = dev(la.alloc_forward(rt, &fp))?;
     let grads: Gradients = dev(la.alloc_backward(rt, &fp))?;
@@ -538,7 +557,7 @@ fn first_call(rt: &Runtime, la: &LightningAttention) -> Res<(f64, f64, f64)> {
         LightningAttention::new(Bundle::from_data(la.bundle().data().clone())).with_tuning(tuning)
     };
     let p = Problem::new(4, 16, 8192, 128, 128, DType::BF16);
-    let input = random(rt, &p, 0.11, 3)?;
+    let input = random(rt, &p, max_decay(), 3)?;
     let call = |handles: &LightningAttention| -> Res<f64> {
         let start = Instant::now();
         let fwd = dev(handles.forward(rt, &p, &input.inputs()))?;
@@ -573,14 +592,15 @@ fn bench(rt: &Runtime, la: &LightningAttention, json: Option<&str>) -> Res<bool>
     lines.push(format!(r#"{{"first_call_s": {first}, "second_call_s": {second}, "warm_cache_s": {cached}}}"#));
     let bw = copy_bandwidth(rt)?;
     println!("copy bandwidth {:.0} GB/s", bw / 1e9);
-    lines.push(format!(r#"{{"copy_gbps": {}}}"#, bw / 1e9));
+    println!("decay s ~ U(0, {}) per head", max_decay());
+    lines.push(format!(r#"{{"copy_gbps": {}, "max_decay": {}}}"#, bw / 1e9, max_decay()));
     save(&lines)?;
     let shapes = BENCH_SHAPES.iter().chain(&CONSTANT_SPEED_SHAPES);
     let mut all_correct = true;
     for (i, &[b, h, n, d]) in shapes.enumerate() {
         let p = Problem::new(b, h, n, d, d, DType::BF16);
         // Every timed shape is first checked against float64 on fresh inputs.
-        let correct = check(rt, la, &p, 0.11, 900 + i as u64)?;
+        let correct = check(rt, la, &p, max_decay(), 900 + i as u64)?;
         all_correct &= correct;
         let (f, fb) = time(rt, la, &p, 15)?;
         let (floor_f, floor_fb) = floors(&p, bw);
@@ -671,7 +691,7 @@ fn lengths(rt: &Runtime, la: &LightningAttention, [b, h, n, d]: [usize; 4], lens
         .collect();
     let mut all_correct = true;
     for (i, p) in problems.iter().enumerate() {
-        all_correct &= check(rt, la, p, 0.11, 1500 + i as u64)?;
+        all_correct &= check(rt, la, p, max_decay(), 1500 + i as u64)?;
     }
     let runs: Vec<_> = problems.iter().map(|p| (la, p)).collect();
     let best = alternate(rt, &runs, 3)?;
@@ -746,7 +766,7 @@ fn compare(rt: &Runtime, la: &LightningAttention, shapes: &[[usize; 4]]) -> Res<
     for (i, &[b, h, n, d]) in shapes.iter().enumerate() {
         let p = Problem::new(b, h, n, d, d, DType::BF16);
         for plan in &plans {
-            all_correct &= check(rt, plan, &p, 0.11, 1300 + i as u64)?;
+            all_correct &= check(rt, plan, &p, max_decay(), 1300 + i as u64)?;
         }
         let runs: Vec<_> = plans.iter().map(|plan| (plan, &p)).collect();
         let best = alternate(rt, &runs, 2)?;

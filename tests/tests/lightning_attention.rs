@@ -445,3 +445,83 @@ fn lightning_attention_chained_interleaved() {
         }
     }
 }
+
+/// The pre-passes read only the blocks a decay reaches: tokens farther than
+/// 110 / s from the end their chunk state's weights decay toward weigh
+/// exactly zero in f32, and each walk stops before their blocks. Here those
+/// tokens (with two blocks of slack), and every token of the segment no
+/// chunk state covers, are NaN: a walk that read one would spread it
+/// through its state. The states still match the float64 sums, and a head
+/// with s = 0 reads (and needs) every token of its segments.
+#[test]
+fn chunk_states_read_only_blocks_within_the_decay() {
+    for mut trial in trials("chunk_states_read_only_blocks_within_the_decay").into_iter().take(1) {
+        // Four segments of 512 tokens (8 blocks); a head reached by 2
+        // blocks, one by 5, one by all.
+        let p = Problem { segment: Some(512), ..Problem::new(1, 3, 2048, 32, 64, DType::BF16) };
+        let s = [4.0, 0.5, 0.0];
+        for reverse in [false, true] {
+            let step = if reverse { &plan::backward(&p).unwrap()[0] } else { &plan::forward(&p).unwrap()[0] };
+            assert!(step.kernel.starts_with("la_chunk_state"), "{}", step.kernel);
+            let role = |name: &str| match step.args.iter().find(|(n, _)| *n == name) {
+                Some((_, StepArg::Buf(b))) => *b,
+                _ => panic!("{}: no buffer `{name}`", step.kernel),
+            };
+            let (kb, vb, states) = (role("k"), role("v"), role("st"));
+            let (dk, dv) = (p.d, p.e);
+            let rng = &mut trial.rng;
+            let bf16 = |x: Vec<f64>| HostBuffer::from_f64(ScalarType::BF16, &x).to_f64();
+            let (k, v) = (bf16(normal(rng, p.elements(dk), 0.0, 1.0)), bf16(normal(rng, p.elements(dv), 0.0, 1.0)));
+            let seg = p.segment_len();
+            let walked = |j: usize| if reverse { j > 0 } else { j + 1 < p.segments() };
+            // Distance of token t from the end its segment's weights decay toward.
+            let dist = |t: usize| {
+                let (a, b) = (t / seg * seg, (t / seg * seg + seg).min(p.n));
+                if reverse { t - a } else { b - 1 - t }
+            };
+            let slack = 2.0 * POINT_16BIT.block as f64;
+            let unread = |h: usize, t: usize| !walked(t / seg) || (s[h] > 0.0 && dist(t) as f64 > 110.0 / s[h] + slack);
+            let poison = |x: &[f64], w: usize| {
+                let mut x = x.to_vec();
+                for h in 0..p.heads {
+                    for t in (0..p.n).filter(|&t| unread(h, t)) {
+                        x[(h * p.n + t) * w..(h * p.n + t + 1) * w].fill(f64::NAN);
+                    }
+                }
+                x
+            };
+            let mut run =
+                Interp { point: POINT_16BIT, interleave: None, kernels: HashMap::new(), bufs: BTreeMap::new() };
+            run.bufs.insert(kb, HostBuffer::from_f64(ScalarType::BF16, &poison(&k, dk)));
+            run.bufs.insert(vb, HostBuffer::from_f64(ScalarType::BF16, &poison(&v, dv)));
+            run.bufs.insert(Buf::Decay, HostBuffer::from_f64(ScalarType::F32, &s));
+            let len = p.buffer(states).1.iter().product();
+            run.bufs.insert(states, HostBuffer::filled(ScalarType::F32, len, f64::NAN));
+            run.launch(step);
+            let got = run.get(states);
+
+            let mut poisoned = 0;
+            for h in 0..p.heads {
+                for j in (0..p.segments()).filter(|&j| walked(j)) {
+                    let tokens = j * seg..((j + 1) * seg).min(p.n);
+                    poisoned += tokens.clone().filter(|&t| unread(h, t)).count();
+                    let mut want = vec![0.0; dk * dv];
+                    for t in tokens {
+                        let w = (-s[h] * dist(t) as f64).exp();
+                        for r in 0..dk {
+                            for c in 0..dv {
+                                want[r * dv + c] += w * k[(h * p.n + t) * dk + r] * v[(h * p.n + t) * dv + c];
+                            }
+                        }
+                    }
+                    let at = (h * p.segments() + j) * dk * dv;
+                    let what = format!("reverse {reverse}: head {h} (s = {}), segment {j}", s[h]);
+                    assert_close(&what, &got[at..at + dk * dv], &want, tolerance::BF16);
+                }
+            }
+            // Of each walked segment, 356 tokens of the first head and 163 of
+            // the second are NaN.
+            assert_eq!(poisoned, 3 * (356 + 163), "NaN tokens inside walked segments");
+        }
+    }
+}
