@@ -41,6 +41,8 @@
 #                                       constant-speed shape checked, then timed alternately;
 #                                       LA_CHAIN_SHAPES="B H N D ..." picks the shapes
 # LA_FLAGS=--chained runs la-check, la, la-const or la-seg with chained plans.
+# LA_FLAGS="--max-decay 0" times la, la-const or la-seg with no decay (s = 0 in every head: the
+# pre-passes read every token, the worst case; the default draws s from U(0, 0.11)).
 # LA_BUNDLE=la-sync.tsb runs la-check, la or la-seg on the bundle built with --sync-wgmma (each
 # wgmma waited for at once): on the same warm machine as a run on la.tsb, an A/B of the products
 # in flight, or the fallback when la-check fails.
