@@ -56,8 +56,12 @@ fn main() {
             eprintln!("--max-decay takes a number >= 0");
             std::process::exit(2);
         };
-        MAX_DECAY.set(value).expect("set once");
         args.drain(i..i + 2);
+        if args.iter().any(|a| a == "--max-decay") {
+            eprintln!("--max-decay is given more than once");
+            std::process::exit(2);
+        }
+        MAX_DECAY.set(value).expect("main sets it once, first");
     }
     let Some(bundle) = args.first() else {
         eprintln!(

@@ -11,7 +11,7 @@
 
 use tessera_tir::ConstValue;
 
-use crate::lower::shared_hazards::{Node, ledger};
+use crate::lower::shared_hazards::{Node, Use, ledger};
 use crate::{GpuArch, Target, compile_kernel, ptxas::Ptxas};
 
 const FOLD_THEN_WALK: &str = include_str!("fold_then_walk.tsr");
@@ -37,7 +37,7 @@ fn a_state_converted_for_a_pipeline_waits_for_the_reads_under_its_region() {
             entries
                 .iter()
                 .filter_map(|(i, n)| match (n, write) {
-                    (Node::Write(a), true) | (Node::Read(a), false) => Some((*i, a.range)),
+                    (Node::Use(Use::Write, a), true) | (Node::Use(Use::Read, a), false) => Some((*i, a.range)),
                     _ => None,
                 })
                 .collect()

@@ -42,6 +42,7 @@
 use tessera_tir::{DotPrecision, ElemType, Op, ScalarType, ValueId};
 
 use super::Lowerer;
+use super::shared_hazards::{self, Use};
 use super::text::{elem_type, memory_bytes, memory_type};
 use crate::error::{Result, Stage};
 use crate::layout::mma::{TILE_M, TILE_N};
@@ -265,7 +266,7 @@ impl Lowerer<'_, '_> {
     fn issue_in_flight(&mut self, product: InFlight) {
         let value = product.value;
         if let Some(reads) = product.reads {
-            self.w.line(super::shared_hazards::async_read_marker(reads));
+            self.w.line(shared_hazards::marker(Use::AsyncRead, reads));
         }
         self.in_flight.push(product);
         if self.codegen.sync_wgmma {
@@ -302,7 +303,7 @@ impl Lowerer<'_, '_> {
             }
             if let Some(reads) = group.reads {
                 // Read by the product until here (the hazard verifier's ledger).
-                self.w.line(super::shared_hazards::async_done_marker(reads));
+                self.w.line(shared_hazards::marker(Use::AsyncDone, reads));
                 if !self.transient_pending.contains(&reads) {
                     self.transient_pending.push(reads);
                 }

@@ -36,6 +36,7 @@ use crate::error::{BackendError, Result, Stage};
 use crate::layout::{LaidOutKernel, Layout, ThreadMap, axis_info::is_unit_stride};
 use crate::target::{Codegen, PtxIsa};
 use crate::tensor_map::TensorMapDesc;
+use shared_hazards::Use;
 use text::{Writer, elem_type};
 
 /// The name of the kernel's shared-memory buffer.
@@ -581,7 +582,7 @@ impl<'k> Lowerer<'_, 'k> {
         self.reserve_shared(at + bytes);
         self.transient_uses += 1;
         let range = self.transient_range(at, bytes);
-        self.w.line(shared_hazards::write_marker(range));
+        self.w.line(shared_hazards::marker(Use::Write, range));
         at
     }
 
@@ -597,7 +598,7 @@ impl<'k> Lowerer<'_, 'k> {
     fn transient_sync(&mut self, at: u64, bytes: u64) {
         self.w.barrier();
         let range = self.transient_range(at, bytes);
-        self.w.line(shared_hazards::read_marker(range));
+        self.w.line(shared_hazards::marker(Use::Read, range));
         self.transient_pending = vec![range];
     }
 

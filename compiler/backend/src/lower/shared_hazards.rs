@@ -39,18 +39,36 @@ use crate::error::{BackendError, Result, Stage};
 /// A byte range of shared memory, `[start, end)`.
 type Range = (u64, u64);
 
-/// Ledger-comment prefix of a write ([`write_marker`]).
-const WRITE: &str = "// shared write [";
-/// Ledger-comment prefix of a read ([`read_marker`]).
-const READ: &str = "// shared read [";
-/// Ledger-comment prefix of an asynchronous read's start ([`async_read_marker`]).
-const ASYNC_READ: &str = "// shared async read [";
-/// Ledger-comment prefix of an asynchronous read's wait ([`async_done_marker`]).
-const ASYNC_DONE: &str = "// shared async done [";
+/// The kinds of ledger comment, each with its prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Use {
+    /// `// shared write [a, b)`.
+    Write,
+    /// `// shared read [a, b)`.
+    Read,
+    /// `// shared async read [a, b)`: an asynchronous reader starts.
+    AsyncRead,
+    /// `// shared async done [a, b)`: the asynchronous reader was waited for.
+    AsyncDone,
+}
 
-/// Each ledger comment's prefix and the node it makes.
-const LEDGER: [(&str, fn(Access) -> Node); 4] =
-    [(WRITE, Node::Write), (READ, Node::Read), (ASYNC_READ, Node::AsyncRead), (ASYNC_DONE, Node::AsyncDone)];
+impl Use {
+    const ALL: [Use; 4] = [Use::Write, Use::Read, Use::AsyncRead, Use::AsyncDone];
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Use::Write => "// shared write [",
+            Use::Read => "// shared read [",
+            Use::AsyncRead => "// shared async read [",
+            Use::AsyncDone => "// shared async done [",
+        }
+    }
+}
+
+/// The ledger comment of a `kind` use of `range`.
+pub(super) fn marker(kind: Use, (start, end): Range) -> String {
+    format!("{}{start}, {end})", kind.prefix())
+}
 
 /// The ledger comments of `text` as (0-based line, node), in order: what
 /// [`verify`] replays, for tests that look at where uses were placed.
@@ -67,31 +85,11 @@ pub(crate) fn ledger(text: &str) -> Result<Vec<(usize, Node)>> {
 
 /// The node of a ledger comment `line` (number `number`), if it is one.
 fn ledger_entry(line: &str, number: usize) -> Result<Option<Node>> {
-    let Some((rest, node)) = LEDGER.iter().find_map(|(prefix, node)| Some((line.strip_prefix(prefix)?, node))) else {
+    let Some((kind, rest)) = Use::ALL.iter().find_map(|&kind| Some((kind, line.strip_prefix(kind.prefix())?))) else {
         return Ok(None);
     };
     let range = parse_range(rest).ok_or_else(|| malformed(number, "a malformed ledger comment"))?;
-    Ok(Some(node(Access { range, line: number })))
-}
-
-/// The ledger comment of a write of `range`.
-pub(super) fn write_marker((start, end): Range) -> String {
-    format!("{WRITE}{start}, {end})")
-}
-
-/// The ledger comment of a read of `range`.
-pub(super) fn read_marker((start, end): Range) -> String {
-    format!("{READ}{start}, {end})")
-}
-
-/// The ledger comment of an asynchronous read of `range` starting.
-pub(super) fn async_read_marker((start, end): Range) -> String {
-    format!("{ASYNC_READ}{start}, {end})")
-}
-
-/// The ledger comment of the asynchronous read of `range` waited for.
-pub(super) fn async_done_marker((start, end): Range) -> String {
-    format!("{ASYNC_DONE}{start}, {end})")
+    Ok(Some(Node::Use(kind, Access { range, line: number })))
 }
 
 /// One access since the last barrier: its range and its line (1-based).
@@ -130,10 +128,7 @@ impl Unsynced {
 /// The text as a tree of regions.
 #[derive(Debug)]
 pub(crate) enum Node {
-    Write(Access),
-    Read(Access),
-    AsyncRead(Access),
-    AsyncDone(Access),
+    Use(Use, Access),
     Barrier,
     /// `scf.if`: the then region and the else region (empty when absent).
     Branch(Vec<Node>, Vec<Node>),
@@ -215,7 +210,7 @@ fn parse_region(lines: &[(usize, &str)], at: &mut usize) -> Result<Vec<Node>> {
 fn run(nodes: &[Node], mut state: Unsynced) -> Result<Unsynced> {
     for node in nodes {
         state = match node {
-            Node::Write(w) => {
+            Node::Use(Use::Write, w) => {
                 if let Some(r) = state.reads.iter().find(|r| overlaps(r.range, w.range)) {
                     return Err(hazard("writes", *w, "read", *r));
                 }
@@ -225,17 +220,17 @@ fn run(nodes: &[Node], mut state: Unsynced) -> Result<Unsynced> {
                 state.writes.push(*w);
                 state
             }
-            Node::Read(r) | Node::AsyncRead(r) => {
+            Node::Use(kind @ (Use::Read | Use::AsyncRead), r) => {
                 if let Some(w) = state.writes.iter().find(|w| overlaps(w.range, r.range)) {
                     return Err(hazard("reads", *r, "written", *w));
                 }
-                match node {
-                    Node::Read(_) => state.reads.push(*r),
+                match kind {
+                    Use::Read => state.reads.push(*r),
                     _ => state.in_flight.push(*r),
                 }
                 state
             }
-            Node::AsyncDone(done) => {
+            Node::Use(Use::AsyncDone, done) => {
                 // Read until here: as by the threads, until the next barrier.
                 let (waited, running) = state.in_flight.into_iter().partition(|r| r.range == done.range);
                 state.in_flight = running;
@@ -279,13 +274,23 @@ mod tests {
 
     #[test]
     fn a_use_written_then_read_across_a_barrier_is_clean() {
-        let text = body(&[&write_marker((0, 64)), "nvvm.barrier0", &read_marker((0, 64)), &write_marker((64, 128))]);
+        let text = body(&[
+            &marker(Use::Write, (0, 64)),
+            "nvvm.barrier0",
+            &marker(Use::Read, (0, 64)),
+            &marker(Use::Write, (64, 128)),
+        ]);
         verify(&text).unwrap();
     }
 
     #[test]
     fn a_write_over_a_region_still_read_is_a_hazard() {
-        let text = body(&[&write_marker((0, 64)), "nvvm.barrier0", &read_marker((0, 64)), &write_marker((32, 96))]);
+        let text = body(&[
+            &marker(Use::Write, (0, 64)),
+            "nvvm.barrier0",
+            &marker(Use::Read, (0, 64)),
+            &marker(Use::Write, (32, 96)),
+        ]);
         let error = verify(&text).unwrap_err();
         assert_eq!(error.code(), "E0817");
         let message = error.to_string();
@@ -294,7 +299,7 @@ mod tests {
 
     #[test]
     fn a_read_without_the_barrier_after_its_writes_is_a_hazard() {
-        let text = body(&[&write_marker((0, 64)), &read_marker((0, 64))]);
+        let text = body(&[&marker(Use::Write, (0, 64)), &marker(Use::Read, (0, 64))]);
         assert!(verify(&text).unwrap_err().to_string().contains("reads shared bytes [0, 64)"));
     }
 
@@ -305,9 +310,9 @@ mod tests {
                 "%v1:2 = scf.while (%a = %b) : (i32) -> (i32) {".to_string(),
                 "scf.condition(%c) %a : i32".to_string(),
                 "} do {".to_string(),
-                write_marker((0, 64)),
+                marker(Use::Write, (0, 64)),
                 "nvvm.barrier0".to_string(),
-                read_marker((0, 64)),
+                marker(Use::Read, (0, 64)),
             ];
             if end_barrier {
                 lines.push("nvvm.barrier0".to_string());
@@ -327,12 +332,12 @@ mod tests {
         // still unsynchronized, so the write after the branch is a hazard.
         let text = body(&[
             "scf.if %p {",
-            &write_marker((0, 64)),
+            &marker(Use::Write, (0, 64)),
             "nvvm.barrier0",
             "} else {",
-            &read_marker((128, 192)),
+            &marker(Use::Read, (128, 192)),
             "}",
-            &write_marker((128, 256)),
+            &marker(Use::Write, (128, 256)),
         ]);
         let message = verify(&text).unwrap_err().to_string();
         assert!(message.contains("line 7 writes shared bytes [128, 256) while [128, 192) read at line 5"), "{message}");
@@ -341,23 +346,24 @@ mod tests {
     #[test]
     fn an_asynchronous_read_outlives_barriers_until_its_wait() {
         let bar = "nvvm.barrier0".to_string();
-        let staged = [write_marker((0, 64)), bar.clone(), async_read_marker((0, 64))];
+        let staged = [marker(Use::Write, (0, 64)), bar.clone(), marker(Use::AsyncRead, (0, 64))];
         let with = |tail: &[String]| staged.iter().chain(tail).cloned().collect::<Vec<_>>().join("\n");
         // Another use's barrier does not end the running read.
-        let message = verify(&with(&[bar.clone(), write_marker((32, 96))])).unwrap_err().to_string();
+        let message = verify(&with(&[bar.clone(), marker(Use::Write, (32, 96))])).unwrap_err().to_string();
         assert!(message.contains("line 5 writes shared bytes [32, 96) while [0, 64) read asynchronously"), "{message}");
         // Waited for, then a barrier: the region is free.
-        verify(&with(&[async_done_marker((0, 64)), bar.clone(), write_marker((32, 96))])).unwrap();
+        verify(&with(&[marker(Use::AsyncDone, (0, 64)), bar.clone(), marker(Use::Write, (32, 96))])).unwrap();
         // Waited for but no barrier since: other threads may still be before the wait.
-        let message = verify(&with(&[async_done_marker((0, 64)), write_marker((32, 96))])).unwrap_err().to_string();
+        let message =
+            verify(&with(&[marker(Use::AsyncDone, (0, 64)), marker(Use::Write, (32, 96))])).unwrap_err().to_string();
         assert!(message.contains("while [0, 64) read at line 3"), "{message}");
     }
 
     #[test]
     fn unbalanced_regions_are_reported_not_a_panic() {
-        let text = body(&["scf.if %p {", &write_marker((0, 64))]);
+        let text = body(&["scf.if %p {", &marker(Use::Write, (0, 64))]);
         assert!(verify(&text).unwrap_err().to_string().contains("never closes"));
-        let text = body(&[&write_marker((0, 64)), "}", &read_marker((0, 64))]);
+        let text = body(&[&marker(Use::Write, (0, 64)), "}", &marker(Use::Read, (0, 64))]);
         assert!(verify(&text).unwrap_err().to_string().contains("line 2: a `}` that closes no region"));
     }
 }
