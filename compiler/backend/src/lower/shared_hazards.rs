@@ -272,26 +272,19 @@ mod tests {
         lines.join("\n")
     }
 
+    /// A use of [0, 64) written, a barrier, read; then a write of `next`.
+    fn use_then_write(next: Range) -> String {
+        body(&[&marker(Use::Write, (0, 64)), "nvvm.barrier0", &marker(Use::Read, (0, 64)), &marker(Use::Write, next)])
+    }
+
     #[test]
     fn a_use_written_then_read_across_a_barrier_is_clean() {
-        let text = body(&[
-            &marker(Use::Write, (0, 64)),
-            "nvvm.barrier0",
-            &marker(Use::Read, (0, 64)),
-            &marker(Use::Write, (64, 128)),
-        ]);
-        verify(&text).unwrap();
+        verify(&use_then_write((64, 128))).unwrap();
     }
 
     #[test]
     fn a_write_over_a_region_still_read_is_a_hazard() {
-        let text = body(&[
-            &marker(Use::Write, (0, 64)),
-            "nvvm.barrier0",
-            &marker(Use::Read, (0, 64)),
-            &marker(Use::Write, (32, 96)),
-        ]);
-        let error = verify(&text).unwrap_err();
+        let error = verify(&use_then_write((32, 96))).unwrap_err();
         assert_eq!(error.code(), "E0817");
         let message = error.to_string();
         assert!(message.contains("line 4 writes shared bytes [32, 96) while [0, 64) read at line 3"), "{message}");
