@@ -470,9 +470,14 @@ fn sanitize(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
     Ok(all)
 }
 
-/// Median forward and forward+backward times (ms), L2 flushed before each.
+/// Median forward and forward+backward times (ms) on fresh random inputs.
 fn time(rt: &Runtime, la: &LightningAttention, p: &Problem, runs: usize) -> Res<(f64, f64)> {
-    let input = random(rt, p, max_decay(), 5)?;
+    time_on(rt, la, p, &random(rt, p, max_decay(), 5)?, runs)
+}
+
+/// Median forward and forward+backward times (ms) on `input`, L2 flushed
+/// before each.
+fn time_on(rt: &Runtime, la: &LightningAttention, p: &Problem, input: &Random, runs: usize) -> Res<(f64, f64)> {
     let fp = dev(la.fit(rt, p, input.s0_dev.is_some()))?;
     let fwd: Forward = dev(la.alloc_forward(rt, &fp))?;
     let grads: Gradients = dev(la.alloc_backward(rt, &fp))?;
@@ -502,11 +507,26 @@ fn time(rt: &Runtime, la: &LightningAttention, p: &Problem, runs: usize) -> Res<
 /// Times each (plan, problem) of `runs` in `rounds` rounds, alternating
 /// them so that a machine's drift reaches each alike, and keeps each one's
 /// lowest (forward, forward+backward) median: the A/Bs' timing.
+/// Runs whose problems read the same tensors share one draw of them (at
+/// (1, 16, 131072) a draw is 4 x 2^28 elements and takes seconds).
 fn alternate(rt: &Runtime, runs: &[(&LightningAttention, &Problem)], rounds: usize) -> Res<Vec<(f64, f64)>> {
+    let tensors = |p: &Problem| (p.batch, p.heads, p.n, p.d, p.e, p.dtype, p.layout, p.initial_state);
+    let mut inputs: Vec<(&Problem, Random)> = Vec::new();
+    let mut input_of = Vec::with_capacity(runs.len());
+    for (_, p) in runs {
+        let index = match inputs.iter().position(|(q, _)| tensors(q) == tensors(p)) {
+            Some(i) => i,
+            None => {
+                inputs.push((p, random(rt, p, max_decay(), 5)?));
+                inputs.len() - 1
+            }
+        };
+        input_of.push(index);
+    }
     let mut best = vec![(f64::MAX, f64::MAX); runs.len()];
     for _ in 0..rounds {
         for (k, (la, p)) in runs.iter().enumerate() {
-            let (f, fb) = time(rt, la, p, 15)?;
+            let (f, fb) = time_on(rt, la, p, &inputs[input_of[k]].1, 15)?;
             best[k] = (best[k].0.min(f), best[k].1.min(fb));
         }
     }
