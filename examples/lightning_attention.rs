@@ -51,9 +51,9 @@ fn main() {
     // U(0, X) (default 0.11; 0: no decay, where the pre-passes read every
     // token).
     if let Some(i) = args.iter().position(|a| a == "--max-decay") {
-        let value = args.get(i + 1).and_then(|x| x.parse::<f64>().ok()).filter(|x| *x >= 0.0);
+        let value = args.get(i + 1).and_then(|x| x.parse::<f64>().ok()).filter(|x| x.is_finite() && *x >= 0.0);
         let Some(value) = value else {
-            eprintln!("--max-decay takes a number >= 0");
+            eprintln!("--max-decay takes a finite number >= 0");
             std::process::exit(2);
         };
         args.drain(i..i + 2);
@@ -506,27 +506,21 @@ fn time_on(rt: &Runtime, la: &LightningAttention, p: &Problem, input: &Random, r
 
 /// Times each (plan, problem) of `runs` in `rounds` rounds, alternating
 /// them so that a machine's drift reaches each alike, and keeps each one's
-/// lowest (forward, forward+backward) median: the A/Bs' timing.
-/// Runs whose problems read the same tensors share one draw of them (at
-/// (1, 16, 131072) a draw is 4 x 2^28 elements and takes seconds).
+/// lowest (forward, forward+backward) median: the A/Bs' timing. The runs
+/// differ in plan or segments, not in tensors, so one draw of the inputs
+/// serves them all (at (1, 16, 131072) a draw is 4 x 2^28 elements and
+/// takes seconds).
 fn alternate(rt: &Runtime, runs: &[(&LightningAttention, &Problem)], rounds: usize) -> Res<Vec<(f64, f64)>> {
     let tensors = |p: &Problem| (p.batch, p.heads, p.n, p.d, p.e, p.dtype, p.layout, p.initial_state);
-    let mut inputs: Vec<(&Problem, Random)> = Vec::new();
-    let mut input_of = Vec::with_capacity(runs.len());
-    for (_, p) in runs {
-        let index = match inputs.iter().position(|(q, _)| tensors(q) == tensors(p)) {
-            Some(i) => i,
-            None => {
-                inputs.push((p, random(rt, p, max_decay(), 5)?));
-                inputs.len() - 1
-            }
-        };
-        input_of.push(index);
+    let Some(&(_, first)) = runs.first() else { return Ok(Vec::new()) };
+    if runs.iter().any(|(_, p)| tensors(p) != tensors(first)) {
+        return Err("alternate: the runs must read the same tensors".into());
     }
+    let input = random(rt, first, max_decay(), 5)?;
     let mut best = vec![(f64::MAX, f64::MAX); runs.len()];
     for _ in 0..rounds {
         for (k, (la, p)) in runs.iter().enumerate() {
-            let (f, fb) = time_on(rt, la, p, &inputs[input_of[k]].1, 15)?;
+            let (f, fb) = time_on(rt, la, p, &input, 15)?;
             best[k] = (best[k].0.min(f), best[k].1.min(fb));
         }
     }
