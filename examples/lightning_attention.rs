@@ -728,7 +728,7 @@ fn lengths(rt: &Runtime, la: &LightningAttention, [b, h, n, d]: [usize; 4], lens
 
 /// Bundles against each other (an A/B of kernel builds on one machine): each
 /// checked against float64 on a ragged problem with S0 and the final state
-/// (d = e = 128, the width the A/B bundles pin), then timed at each shape
+/// (d = e of the first shape: an A/B bundle pins one width), then timed at each shape
 /// (`[b, h, n, d = e]`, the bench's when none are given) in three rounds
 /// alternating the bundles, the lowest median of each kept. Every bundle
 /// tunes into its own cache folder.
@@ -747,8 +747,9 @@ fn ab(rt: &Runtime, plans: &[(String, LightningAttention)], shapes: &[[usize; 4]
     let bw = copy_bandwidth(rt)?;
     println!("copy bandwidth {:.0} GB/s", bw / 1e9);
     let mut all_correct = true;
+    let width = shapes.first().map_or(128, |s| s[3]);
     for (name, la) in &plans {
-        let mut p = Problem::new(2, 4, 4097, 128, 128, DType::BF16);
+        let mut p = Problem::new(2, 4, 4097, width, width, DType::BF16);
         p.initial_state = true;
         p.final_state = true;
         let correct = check(rt, la, &p, 1.0, 1700)?;
