@@ -14,6 +14,7 @@
 //! target/release/examples/lightning_attention la.tsb compare [B H N D]...   # two-pass against chained plans
 //! target/release/examples/lightning_attention la.tsb lengths 1 16 65536 128 8192 8256   # segment lengths, A/B
 //! target/release/examples/lightning_attention a.tsb ab b.tsb -- 1 16 65536 128   # bundles, A/B
+//! target/release/examples/lightning_attention a.tsb ab serial -- 1 16 65536 128  # steps beside others or not
 //! target/release/examples/lightning_attention la.tsb --chained check   # any mode, with chained plans
 //! ```
 //!
@@ -47,6 +48,9 @@ fn main() {
     // `--chained` anywhere: every problem runs as a chained plan.
     let chained = args.iter().any(|a| a == "--chained");
     args.retain(|a| a != "--chained");
+    // `--serial` anywhere: every step on one stream, none beside another.
+    let serial = args.iter().any(|a| a == "--serial");
+    args.retain(|a| a != "--serial");
     // `--max-decay X` anywhere: timed problems draw each head's decay s from
     // U(0, X) (default 0.11; 0: no decay, where the pre-passes read every
     // token).
@@ -65,14 +69,16 @@ fn main() {
     }
     let Some(bundle) = args.first() else {
         eprintln!(
-            "usage: lightning_attention BUNDLE [--chained] [--max-decay X] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | lengths B H N D SEG... | ab BUNDLE... -- [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
+            "usage: lightning_attention BUNDLE [--chained] [--serial] [--max-decay X] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | lengths B H N D SEG... | ab (BUNDLE | serial)... -- [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
         );
         std::process::exit(2);
     };
     let json = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
     let result = (|| -> Res<bool> {
         // The bundle first: a bad file is reported without a device.
-        let la = LightningAttention::new(Bundle::open(bundle).map_err(|e| e.to_string())?).with_chained(chained);
+        let la = LightningAttention::new(Bundle::open(bundle).map_err(|e| e.to_string())?)
+            .with_chained(chained)
+            .with_serial(serial);
         let rt = Runtime::new().map_err(|e| e.to_string())?;
         println!("device: {} ({} SMs)", rt.info().name, rt.info().sm_count);
         match args.get(1).map(String::as_str) {
@@ -124,13 +130,19 @@ fn main() {
                     _ => Err("usage: lengths B H N D SEG...".into()),
                 }
             }
-            // ab OTHER.tsb... -- [B H N D]...: this bundle against others, timed alternately.
+            // ab OTHER.tsb... -- [B H N D]...: this bundle against others, timed
+            // alternately; `serial` for OTHER: this bundle with every step on one stream.
             Some("ab") => {
                 let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
                 let mut plans = vec![(bundle.clone(), la.clone())];
                 for path in &args[2..split] {
-                    let other =
-                        LightningAttention::new(Bundle::open(path).map_err(|e| e.to_string())?).with_chained(chained);
+                    let other = if path == "serial" {
+                        la.clone().with_serial(true)
+                    } else {
+                        LightningAttention::new(Bundle::open(path).map_err(|e| e.to_string())?)
+                            .with_chained(chained)
+                            .with_serial(serial)
+                    };
                     plans.push((path.clone(), other));
                 }
                 ab(&rt, &plans, &shape_args("ab", args.get(split + 1..).unwrap_or_default())?)

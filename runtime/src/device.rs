@@ -52,6 +52,8 @@ pub struct Runtime {
     info: Arc<DeviceInfo>,
     /// 16 zeroed bytes that tensor maps of empty views point at.
     zeroed_line: Arc<std::sync::OnceLock<RawBuffer>>,
+    /// A second stream, for work beside the runtime's own (made on first use).
+    side_stream: Arc<std::sync::OnceLock<Stream>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -113,7 +115,7 @@ impl Runtime {
             registers_per_block: attr(Attr::CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK)?,
         };
         let stream = Stream(ctx.new_stream().map_err(driver_err("creating a stream"))?);
-        Ok(Runtime { ctx, stream, info: Arc::new(info), zeroed_line: Arc::default() })
+        Ok(Runtime { ctx, stream, info: Arc::new(info), zeroed_line: Arc::default(), side_stream: Arc::default() })
     }
 
     pub fn info(&self) -> &DeviceInfo {
@@ -123,6 +125,16 @@ impl Runtime {
     /// The runtime's own stream, used by `KernelHandle::launch`.
     pub fn stream(&self) -> &Stream {
         &self.stream
+    }
+
+    /// The runtime's second stream, for work that may run beside the work
+    /// on its own stream; the same stream on every call.
+    pub fn side_stream(&self) -> Result<&Stream> {
+        if let Some(s) = self.side_stream.get() {
+            return Ok(s);
+        }
+        let made = self.new_stream()?;
+        Ok(self.side_stream.get_or_init(|| made))
     }
 
     /// A new stream on this device.
@@ -278,6 +290,12 @@ impl Stream {
 
     pub(crate) fn raw(&self) -> sys::CUstream {
         self.0.cu_stream()
+    }
+
+    /// Work enqueued on this stream from now on waits for the work
+    /// enqueued on `other` so far.
+    pub fn wait_for(&self, other: &Stream) -> Result<()> {
+        self.0.join(&other.0).map_err(driver_err("ordering one stream after another"))
     }
 }
 

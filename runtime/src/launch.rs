@@ -289,6 +289,15 @@ impl KernelHandle {
         Ok(report)
     }
 
+    /// Whether launches with these arguments have their variant chosen in
+    /// this handle already (the only candidate, tuned, or read from the
+    /// tuning cache), so that launching runs nothing but the kernel: no
+    /// tuning runs on the runtime's stream.
+    pub fn is_chosen(&self, args: &LaunchArgs<'_>) -> Result<bool> {
+        let bound = args.bind(self.decl())?;
+        Ok(lock(&self.0.tuned).contains_key(&self.launch_key(&bound, args.pins())))
+    }
+
     /// The variant to launch for `bound`: the only candidate, or the tuned one.
     pub(crate) fn choose(
         &self,
@@ -304,6 +313,7 @@ impl KernelHandle {
         }
         let candidates = self.candidates_for(rt, bound, pins)?;
         if let [only] = candidates.as_slice() {
+            lock(&self.0.tuned).insert(key, *only);
             return Ok(*only);
         }
         let report = tune::tune(self, rt, bound, pins, options)?;

@@ -39,6 +39,7 @@ pub struct LightningAttention {
     tune: TuneOptions,
     poison: bool,
     chained: bool,
+    serial: bool,
 }
 
 /// The inputs of one problem, on the device: q, k (`[.., n, d]`), v
@@ -95,7 +96,7 @@ impl LightningAttention {
     /// shape costs well under a second per kernel.
     pub fn new(bundle: Bundle) -> LightningAttention {
         let tune = TuneOptions { warmup: 2, repeats: 10, budget: Duration::from_millis(150), ..TuneOptions::default() };
-        LightningAttention { bundle, tune, poison: false, chained: false }
+        LightningAttention { bundle, tune, poison: false, chained: false, serial: false }
     }
 
     /// Run every problem with several segments as a chained plan
@@ -107,6 +108,14 @@ impl LightningAttention {
 
     pub fn chained(&self) -> bool {
         self.chained
+    }
+
+    /// Launch every step on the runtime's stream, one after another, even
+    /// the steps a plan lets run [beside](Step::beside) the next ones (for
+    /// A/Bs of the overlap).
+    pub fn with_serial(mut self, serial: bool) -> LightningAttention {
+        self.serial = serial;
+        self
     }
 
     /// Fill every output with NaN before the kernels run (for checks: an
@@ -251,29 +260,59 @@ impl LightningAttention {
         Ok(p)
     }
 
-    /// Launch every step of a plan on the runtime's stream.
+    /// Launch every step of a plan on the runtime's stream, in order; a step
+    /// the plan lets run beside the next ones goes on the runtime's side
+    /// stream (after the work before it), and the first later step that
+    /// depends on it waits for it. Everything is joined back before this
+    /// returns, so the caller's stream sees the plan as one piece of work.
     pub fn run(&self, rt: &Runtime, steps: &[Step], bufs: &Buffers<'_>) -> Result<()> {
+        let main = rt.stream();
+        let mut beside: Vec<&Step> = Vec::new();
         for step in steps {
             let kernel = self.bundle.kernel(&step.kernel)?;
-            let mut args = LaunchArgs::new();
-            for (name, arg) in &step.args {
-                args = match *arg {
-                    StepArg::Buf(b) => args.arg(name, bufs.get(b)?),
-                    StepArg::I32(v) => args.arg(name, v),
-                    StepArg::F32(v) => args.arg(name, v),
-                };
+            let args = launch_args(step, bufs)?;
+            // Tuning times its candidates on the runtime's stream, with
+            // nothing beside them.
+            let tunes = !kernel.is_chosen(&args)?;
+            if !beside.is_empty() && (tunes || beside.iter().any(|b| step.depends_on(b))) {
+                main.wait_for(rt.side_stream()?)?;
+                beside.clear();
             }
-            for (name, value) in &step.pins {
-                args = args.pin(name, *value);
-            }
+            let stream = if step.beside && !self.serial {
+                let side = rt.side_stream()?;
+                side.wait_for(main)?;
+                beside.push(step);
+                side
+            } else {
+                main
+            };
             let options = TuneOptions {
                 outputs: Some(step.outputs.iter().map(|s| s.to_string()).collect()),
                 ..self.tune.clone()
             };
-            kernel.launch_tuned(rt, rt.stream(), &args, &options)?;
+            kernel.launch_tuned(rt, stream, &args, &options)?;
+        }
+        if !beside.is_empty() {
+            main.wait_for(rt.side_stream()?)?;
         }
         Ok(())
     }
+}
+
+/// A step's arguments, its buffers looked up by role.
+fn launch_args<'a>(step: &Step, bufs: &Buffers<'a>) -> Result<LaunchArgs<'a>> {
+    let mut args = LaunchArgs::new();
+    for (name, arg) in &step.args {
+        args = match *arg {
+            StepArg::Buf(b) => args.arg(name, bufs.get(b)?),
+            StepArg::I32(v) => args.arg(name, v),
+            StepArg::F32(v) => args.arg(name, v),
+        };
+    }
+    for (name, value) in &step.pins {
+        args = args.pin(name, *value);
+    }
+    Ok(args)
 }
 
 fn alloc(rt: &Runtime, p: &Problem, b: Buf) -> Result<RawBuffer> {

@@ -374,11 +374,37 @@ pub struct Step {
     pub args: Vec<(&'static str, StepArg)>,
     /// The parameters the step writes (compared between tuning candidates).
     pub outputs: Vec<&'static str>,
+    /// May run beside the steps after it, up to the first that
+    /// [depends on](Step::depends_on) it (on a second stream on the GPU).
+    pub beside: bool,
 }
 
 impl Step {
     fn new(kernel: String) -> Step {
-        Step { kernel, pins: Vec::new(), args: Vec::new(), outputs: Vec::new() }
+        Step { kernel, pins: Vec::new(), args: Vec::new(), outputs: Vec::new(), beside: false }
+    }
+
+    /// The buffers the step reads or writes.
+    pub fn buffers(&self) -> impl Iterator<Item = Buf> + '_ {
+        self.args.iter().filter_map(|(_, a)| match a {
+            StepArg::Buf(b) => Some(*b),
+            _ => None,
+        })
+    }
+
+    /// The buffers the step writes.
+    pub fn writes(&self) -> impl Iterator<Item = Buf> + '_ {
+        self.args.iter().filter_map(|(name, a)| match a {
+            StepArg::Buf(b) if self.outputs.contains(name) => Some(*b),
+            _ => None,
+        })
+    }
+
+    /// Whether this step must wait for `earlier`: one writes a buffer the
+    /// other reads or writes.
+    pub fn depends_on(&self, earlier: &Step) -> bool {
+        earlier.writes().any(|w| self.buffers().any(|b| b == w))
+            || self.writes().any(|w| earlier.buffers().any(|b| b == w))
     }
     fn buf(mut self, name: &'static str, b: Buf) -> Step {
         self.args.push((name, StepArg::Buf(b)));
@@ -403,6 +429,31 @@ impl Step {
         self.pins.push((name, v as i64));
         self
     }
+    fn run_beside(mut self) -> Step {
+        self.beside = true;
+        self
+    }
+}
+
+/// The plan with every step [beside](Step::beside) the ones after it moved
+/// as late as it may go: past each later step until one depends on it. A
+/// second stream may run such a step anywhere from its place in the plan to
+/// that point, so this order (which the interpreter's tests run) is the
+/// other end of what the GPU may do.
+pub fn latest_order(steps: &[Step]) -> Vec<&Step> {
+    let mut order: Vec<&Step> = Vec::with_capacity(steps.len());
+    let mut held: Vec<&Step> = Vec::new();
+    for step in steps {
+        // The held steps this one depends on run just before it. (Held steps
+        // never depend on each other: the later one's arrival released the
+        // earlier, as the GPU's runner joins its side stream there.)
+        let (due, kept): (Vec<&Step>, Vec<&Step>) = held.drain(..).partition(|h| step.depends_on(h));
+        order.extend(due);
+        held = kept;
+        if step.beside { held.push(step) } else { order.push(step) }
+    }
+    order.extend(held);
+    order
 }
 
 /// Where an output pass's entering states come from.
@@ -585,10 +636,10 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
         c_inter,
         c_state,
     };
-    // Each pass starts where the one before it ended, on tokens it shares
-    // with it that are still in L2: the reverse chunk states walk each
-    // segment forwards over (q, do); dk walks back over (v, do, q); dq
-    // forwards over (do, v, k); dv back over (k, q, do).
+    // dq needs only the forward's states, so it runs beside the reverse
+    // chunk states: their programs' lengths follow each head's decay reach,
+    // and dq fills the multiprocessors the short ones leave. Then dk walks
+    // back over (v, do, q) and dv back over (k, q, do).
     // dk(j) = c v(j) R(j)^T: queries v, keys do, values q, backwards.
     let dk = pass(Buf::V, Buf::DO, Buf::Q, Buf::DK, (p.e, p.d), true, c, 1.0);
     // dq(t) = do(t) H(t)^T: queries do, keys v, values k; H from S0 too,
@@ -607,14 +658,14 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
         return Ok(steps);
     }
     let (fwd_chunks, rev_chunks) = if p.prepass() {
-        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0));
+        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0).run_beside());
         (Fold::Chunks(Buf::FwdStates), Fold::Chunks(Buf::BwdStates))
     } else {
         (Fold::Nothing, Fold::Nothing)
     };
+    steps.push(output(p, OutputPass { fold: fwd_chunks, ..dq }));
     // The reverse chunk states are R, [d, e] like the forward's.
     steps.push(output(p, OutputPass { fold: rev_chunks, ..dk }));
-    steps.push(output(p, OutputPass { fold: fwd_chunks, ..dq }));
     steps.push(output(p, OutputPass { fold: rev_chunks, state_strides: (e, 1), ..dv }));
     Ok(steps)
 }
@@ -676,24 +727,86 @@ mod tests {
             assert_eq!(range(&bwd[0]), (i(1), i(3)));
             let written: Vec<_> = bwd.iter().map(|s| arg(s, "o").or(arg(s, "st"))).collect();
             let buf = |b: Buf| Some(StepArg::Buf(b));
-            assert_eq!(written, [buf(Buf::BwdStates), buf(Buf::DK), buf(Buf::DQ), buf(Buf::DV)]);
-            // Walk directions alternate: forwards, back, forwards, back.
+            assert_eq!(written, [buf(Buf::BwdStates), buf(Buf::DQ), buf(Buf::DK), buf(Buf::DV)]);
             let reverse: Vec<_> = bwd.iter().map(|s| arg(s, "reverse")).collect();
-            assert_eq!(reverse, [i(1), i(1), i(0), i(1)]);
+            assert_eq!(reverse, [i(1), i(0), i(1), i(1)]);
             assert_eq!(arg(&fwd[1], "fold"), i(1));
             let fin = |step: &Step| (arg(step, "fin"), arg(step, "has_fin"));
             let buf = |b: Buf| Some(StepArg::Buf(b));
             let want_fin = if states { (buf(Buf::FinalState), i(1)) } else { (buf(Buf::Placeholder), i(0)) };
             assert_eq!(fin(&fwd[1]), want_fin);
-            // dk and dq never write a state; dv writes dS0.
+            // dq and dk never write a state; dv writes dS0.
             assert_eq!(fin(&bwd[1]), (buf(Buf::Placeholder), i(0)));
             assert_eq!(fin(&bwd[2]), (buf(Buf::Placeholder), i(0)));
             let want_ds0 = if states { (buf(Buf::DInitialState), i(1)) } else { (buf(Buf::Placeholder), i(0)) };
             assert_eq!(fin(&bwd[3]), want_ds0);
             // S0 enters the forward and dq (transposed), never the reverse passes.
             let init: Vec<_> = [&fwd[1], &bwd[1], &bwd[2], &bwd[3]].iter().map(|s| arg(s, "has_init")).collect();
-            assert_eq!(init, [i(states as i32), i(0), i(states as i32), i(0)]);
+            assert_eq!(init, [i(states as i32), i(states as i32), i(0), i(0)]);
         }
+    }
+
+    /// The reverse chunk states run beside dq (which reads only the
+    /// forward's states) and before dk; nothing else overlaps.
+    #[test]
+    fn reverse_chunk_states_run_beside_dq_alone() {
+        let mut p = Problem::new(1, 2, 4000, 64, 64, DType::BF16);
+        p.segment = Some(1024);
+        for states in [false, true] {
+            p.final_state = states;
+            p.initial_state = states;
+            let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
+            assert!(fwd.iter().all(|s| !s.beside));
+            let beside: Vec<_> = bwd.iter().map(|s| s.beside).collect();
+            assert_eq!(beside, [true, false, false, false]);
+            assert!(!bwd[1].depends_on(&bwd[0]), "dq waits for the reverse chunk states");
+            assert!(bwd[2].depends_on(&bwd[0]) && bwd[3].depends_on(&bwd[0]));
+            // The latest order runs them just before dk.
+            let order: Vec<_> = latest_order(&bwd).into_iter().map(|s| arg(s, "o").or(arg(s, "st"))).collect();
+            let buf = |b: Buf| Some(StepArg::Buf(b));
+            assert_eq!(order, [buf(Buf::DQ), buf(Buf::BwdStates), buf(Buf::DK), buf(Buf::DV)]);
+            assert_eq!(latest_order(&fwd), fwd.iter().collect::<Vec<_>>());
+        }
+        // One segment: no chunk states, nothing beside.
+        p.segment = Some(4096);
+        assert!(backward(&p).unwrap().iter().all(|s| !s.beside));
+    }
+
+    /// A step moved late goes just before the first step that depends on
+    /// it, with the held steps it depends on in turn; held to the end, it
+    /// runs last.
+    #[test]
+    fn latest_order_holds_steps_until_a_dependent() {
+        let step = |name: &str, reads: &[Buf], writes: &[Buf], beside: bool| {
+            let mut s = Step::new(name.to_string());
+            for (i, &b) in reads.iter().enumerate() {
+                s.args.push((["r0", "r1", "r2"][i], StepArg::Buf(b)));
+            }
+            for (i, &b) in writes.iter().enumerate() {
+                let name = ["w0", "w1", "w2"][i];
+                s.outputs.push(name);
+                s.args.push((name, StepArg::Buf(b)));
+            }
+            s.beside = beside;
+            s
+        };
+        let names = |order: Vec<&Step>| order.iter().map(|s| s.kernel.clone()).collect::<Vec<_>>();
+        let a = step("a", &[Buf::Q], &[Buf::FwdStates], true);
+        let b = step("b", &[Buf::FwdStates], &[Buf::BwdStates], true);
+        let c = step("c", &[Buf::K], &[Buf::DK], false);
+        let d = step("d", &[Buf::BwdStates], &[Buf::DV], false);
+        let e = step("e", &[Buf::V], &[Buf::Q], false);
+        let f = step("f", &[Buf::FwdStates], &[Buf::O], false);
+        // f reads what a writes: a runs just before it.
+        assert_eq!(names(latest_order(&[a.clone(), c.clone(), f])), ["c", "a", "f"]);
+        // e writes what a reads.
+        assert_eq!(names(latest_order(&[a.clone(), c.clone(), e])), ["c", "a", "e"]);
+        // b depends on a, so a goes when b comes (as the GPU's runner joins
+        // the side stream there); b waits for d.
+        assert_eq!(names(latest_order(&[a.clone(), b.clone(), c.clone(), d])), ["a", "c", "b", "d"]);
+        // Nothing depends on them: last, in order.
+        assert_eq!(names(latest_order(&[a.clone(), c.clone(), b.clone()])), ["c", "a", "b"]);
+        assert_eq!(names(latest_order(&[a, c])), ["c", "a"]);
     }
 
     #[test]
