@@ -195,6 +195,9 @@ fn own_states(chained: &Step, walked: i32) -> Step {
     ];
     step.args.retain(|(n, _)| wanted.contains(n));
     step.args.extend([
+        // The own states only: no transposed copy (`has_t` 0 never writes `st_t`).
+        ("st_t", StepArg::Buf(Buf::Placeholder)),
+        ("has_t", StepArg::I32(0)),
         ("scale", StepArg::F32(c_state)),
         ("seg_first", StepArg::I32(first)),
         ("seg_count", StepArg::I32(walked)),
@@ -267,7 +270,18 @@ fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), schedu
     put(Buf::DO, Some(lv.scatter(&d_o)));
     put(Buf::Decay, Some(s.clone()));
     put(Buf::InitialState, s0.clone());
-    for b in [Buf::O, Buf::DQ, Buf::DK, Buf::DV, Buf::FwdStates, Buf::BwdStates, Buf::FinalState, Buf::DInitialState] {
+    for b in [
+        Buf::O,
+        Buf::DQ,
+        Buf::DK,
+        Buf::DV,
+        Buf::FwdStates,
+        Buf::BwdStates,
+        Buf::FwdStatesT,
+        Buf::BwdStatesT,
+        Buf::FinalState,
+        Buf::DInitialState,
+    ] {
         put(b, None);
     }
     // A chained plan's flags and counters start zero, as allocations do.
@@ -471,7 +485,7 @@ fn chunk_states_read_only_blocks_within_the_decay() {
                 Some((_, StepArg::Buf(b))) => *b,
                 _ => panic!("{}: no buffer `{name}`", step.kernel),
             };
-            let (kb, vb, states) = (role("k"), role("v"), role("st"));
+            let (kb, vb, states, copies) = (role("k"), role("v"), role("st"), role("st_t"));
             let (dk, dv) = (p.d, p.e);
             let rng = &mut trial.rng;
             let bf16 = |x: Vec<f64>| HostBuffer::from_f64(ScalarType::BF16, &x).to_f64();
@@ -501,8 +515,9 @@ fn chunk_states_read_only_blocks_within_the_decay() {
             run.bufs.insert(Buf::Decay, HostBuffer::from_f64(ScalarType::F32, &s));
             let len = p.buffer(states).1.iter().product();
             run.bufs.insert(states, HostBuffer::filled(ScalarType::F32, len, f64::NAN));
+            run.bufs.insert(copies, HostBuffer::filled(ScalarType::F32, len, f64::NAN));
             run.launch(step);
-            let got = run.get(states);
+            let (got, got_t) = (run.get(states), run.get(copies));
 
             let mut poisoned = 0;
             for h in 0..p.heads {
@@ -521,6 +536,11 @@ fn chunk_states_read_only_blocks_within_the_decay() {
                     let at = (h * p.segments() + j) * dk * dv;
                     let what = format!("reverse {reverse}: head {h} (s = {}), segment {j}", s[h]);
                     assert_close(&what, &got[at..at + dk * dv], &want, tolerance::BF16);
+                    // The copy is the same state transposed, [dv, dk] row-major, bit for bit.
+                    for (r, c) in (0..dk).flat_map(|r| (0..dv).map(move |c| (r, c))) {
+                        let (a, b) = (got[at + r * dv + c], got_t[at + c * dk + r]);
+                        assert!(a.to_bits() == b.to_bits(), "{what}: copy ({c}, {r}) is {b}, the state {a}");
+                    }
                 }
             }
             // Of each walked segment, 373 tokens of the first head (past

@@ -64,6 +64,10 @@ pub struct Forward {
     /// (empty when the sequence is one segment). Chained
     /// ([`Problem::chains`]), the state leaving each segment instead.
     pub states: RawBuffer,
+    /// f32 `[batch*heads, segments, e, d]`: `states` transposed, which the
+    /// backward's dq reads (empty unless a two-pass plan has several
+    /// segments).
+    pub states_t: RawBuffer,
     placeholder: RawBuffer,
     /// A chained plan's flags and counters, which the backward's chained
     /// pass reuses (empty otherwise).
@@ -89,6 +93,9 @@ pub struct Gradients {
     /// Workspace: the reverse segment states (empty when the sequence is
     /// one segment).
     pub states: RawBuffer,
+    /// Workspace: the reverse states transposed, for dk (empty unless a
+    /// two-pass plan has several segments).
+    pub states_t: RawBuffer,
 }
 
 impl LightningAttention {
@@ -157,6 +164,7 @@ impl LightningAttention {
             o: self.output(rt, p, Buf::O)?,
             final_state: p.final_state.then(|| self.output(rt, p, Buf::FinalState)).transpose()?,
             states: self.output(rt, p, Buf::FwdStates)?,
+            states_t: self.output(rt, p, Buf::FwdStatesT)?,
             placeholder: alloc(rt, p, Buf::Placeholder)?,
             chain: ChainScratch {
                 // Allocations start zeroed, as the flags and counters must.
@@ -173,6 +181,7 @@ impl LightningAttention {
         bufs.inputs(p, inputs)?;
         bufs.input(p, Buf::O, &fwd.o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
+        bufs.input(p, Buf::FwdStatesT, &fwd.states_t)?;
         bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
         if let Some(f) = &fwd.final_state {
@@ -204,6 +213,7 @@ impl LightningAttention {
             dv: self.output(rt, p, Buf::DV)?,
             d_initial_state: p.initial_state.then(|| self.output(rt, p, Buf::DInitialState)).transpose()?,
             states: self.output(rt, p, Buf::BwdStates)?,
+            states_t: self.output(rt, p, Buf::BwdStatesT)?,
         })
     }
 
@@ -221,12 +231,14 @@ impl LightningAttention {
         bufs.inputs(p, inputs)?;
         bufs.input(p, Buf::DO, d_o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
+        bufs.input(p, Buf::FwdStatesT, &fwd.states_t)?;
         bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
         bufs.input(p, Buf::DQ, &grads.dq)?;
         bufs.input(p, Buf::DK, &grads.dk)?;
         bufs.input(p, Buf::DV, &grads.dv)?;
         bufs.input(p, Buf::BwdStates, &grads.states)?;
+        bufs.input(p, Buf::BwdStatesT, &grads.states_t)?;
         if p.initial_state {
             let g = grads.d_initial_state.as_ref().ok_or_else(|| {
                 Error::Buffer(

@@ -220,6 +220,12 @@ impl Problem {
         if self.segments() > 1 { self.segments() } else { 0 }
     }
 
+    /// Segments a transposed copy of the chunk states holds: those of a
+    /// two-pass plan with several segments (chained plans make none).
+    fn copy_segments(&self) -> usize {
+        if self.prepass() { self.segments() } else { 0 }
+    }
+
     /// Flags of a chained pass: one per segment and stream (a (batch,
     /// head, value slice)), for the narrowest slice any variant takes (32
     /// columns); none unless chained.
@@ -249,6 +255,7 @@ impl Problem {
             }
             Buf::Decay => (DType::F32, vec![heads]),
             Buf::FwdStates | Buf::BwdStates => (DType::F32, vec![batch * heads, self.state_segments(), d, e]),
+            Buf::FwdStatesT | Buf::BwdStatesT => (DType::F32, vec![batch * heads, self.copy_segments(), e, d]),
             Buf::Flags => (DType::I32, vec![self.flag_count()]),
             Buf::Counters => (DType::I32, vec![2]),
             Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, vec![batch, heads, d, e]),
@@ -275,12 +282,13 @@ impl Problem {
 
     /// Device memory the plan allocates beyond inputs, outputs and
     /// gradients: the forward states (kept for the backward), the reverse
-    /// states (none with one segment), a chained plan's flags and counters,
-    /// and a 16-byte placeholder.
+    /// states (none with one segment), the transposed copies of both (a
+    /// two-pass plan's), a chained plan's flags and counters, and a 16-byte
+    /// placeholder.
     pub fn workspace_bytes(&self, backward: bool) -> usize {
         let per_segment = self.batch * self.heads * self.d * self.e * 4;
         let passes = if backward { 2 } else { 1 };
-        let segments = passes * self.state_segments();
+        let segments = passes * (self.state_segments() + self.copy_segments());
         let chain = if self.chains() { 4 * (self.flag_count() + 2) } else { 0 };
         per_segment * segments + chain + 16
     }
@@ -318,6 +326,12 @@ pub enum Buf {
     /// segment backwards (`[e, d]`, as dk carries it); during the chained
     /// pass a slot holds the segment's own state first.
     BwdStates,
+    /// f32 `[batch*heads, segments, e, d]`: [`Buf::FwdStates`] transposed,
+    /// which dq folds (it reads H^T) a row at a time; written by the same
+    /// chunk-state pass, two-pass plans only.
+    FwdStatesT,
+    /// [`Buf::BwdStates`] transposed, for dk (R^T), likewise.
+    BwdStatesT,
     /// i32 flags of a chained pass (0 nothing yet, 1 the segment's own state
     /// published, 3 being replaced by, 2 replaced by its inclusive state);
     /// zero between launches.
@@ -346,6 +360,8 @@ impl fmt::Display for Buf {
             Buf::Decay => "s",
             Buf::FwdStates => "forward states",
             Buf::BwdStates => "reverse states",
+            Buf::FwdStatesT => "forward states, transposed",
+            Buf::BwdStatesT => "reverse states, transposed",
             Buf::Flags => "chain flags",
             Buf::Counters => "chain counters",
             Buf::InitialState => "initial state",
@@ -481,6 +497,8 @@ struct OutputPass {
     /// Row and column strides of a `[key_width, value_width]` state tile.
     state_strides: (i64, i64),
     init: Option<Buf>,
+    /// The same for S0 (`[d, e]` row-major; dq reads it transposed).
+    init_strides: (i64, i64),
     fin: Option<Buf>,
     reverse: bool,
     c_inter: f32,
@@ -490,7 +508,7 @@ struct OutputPass {
 /// The chunk states of every segment but the one walked last (the last
 /// segment forward, the first in reverse): no segment comes after it, and
 /// the final state or dS0 comes from its output program.
-fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f32) -> Step {
+fn chunk_state(p: &Problem, k: Buf, v: Buf, states: (Buf, Buf), reverse: bool, scale: f32) -> Step {
     let seg = p.segment_len() as i64;
     let segments = p.segments() as i64;
     let first = i64::from(reverse);
@@ -498,7 +516,8 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f
     Step::new(format!("la_chunk_state_{}", p.suffix()))
         .buf("k", k)
         .buf("v", v)
-        .out("st", states)
+        .out("st", states.0)
+        .out("st_t", states.1)
         .buf("s", Buf::Decay)
         .int("batch", p.batch as i64)
         .int("heads", p.heads as i64)
@@ -511,6 +530,7 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: Buf, reverse: bool, scale: f
         .int("st_seg", d * e)
         .int("st_r", e)
         .int("st_c", 1)
+        .int("has_t", 1)
         .int("reverse", i64::from(reverse))
         .float("scale", scale)
         .int("seg_first", first)
@@ -562,7 +582,12 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         Fold::Inclusive(b) => (Some(b), 2),
     };
     let st_bh = if states.is_some() { (p.segments() * p.d * p.e) as i64 } else { 0 };
-    walk_args(p, "la_output", &pass).buf("st", states.unwrap_or(Buf::Placeholder)).int("st_bh", st_bh).int("fold", fold)
+    walk_args(p, "la_output", &pass)
+        .buf("st", states.unwrap_or(Buf::Placeholder))
+        .int("st_bh", st_bh)
+        .int("fold", fold)
+        .int("init_r", pass.init_strides.0)
+        .int("init_c", pass.init_strides.1)
 }
 
 /// A chained pass: outputs, and the inclusive state of every segment but
@@ -595,6 +620,7 @@ pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
         fold: Fold::Nothing,
         state_strides: (p.e as i64, 1),
         init: p.initial_state.then_some(Buf::InitialState),
+        init_strides: (p.e as i64, 1),
         fin: p.final_state.then_some(Buf::FinalState),
         reverse: false,
         c_inter: 1.0,
@@ -605,7 +631,7 @@ pub fn forward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     }
     let mut steps = Vec::with_capacity(2);
     let fold = if p.prepass() {
-        steps.push(chunk_state(p, Buf::K, Buf::V, Buf::FwdStates, false, c));
+        steps.push(chunk_state(p, Buf::K, Buf::V, (Buf::FwdStates, Buf::FwdStatesT), false, c));
         Fold::Chunks(Buf::FwdStates)
     } else {
         Fold::Nothing
@@ -631,6 +657,7 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
         fold: Fold::Nothing,
         state_strides: (1, e),
         init: None,
+        init_strides: (e, 1),
         fin: None,
         reverse,
         c_inter,
@@ -645,7 +672,7 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
     // dq(t) = do(t) H(t)^T: queries do, keys v, values k; H from S0 too,
     // read transposed from the forward's [d, e] states.
     let dq = pass(Buf::DO, Buf::V, Buf::K, Buf::DQ, (p.e, p.d), false, 1.0, c);
-    let dq = OutputPass { init: p.initial_state.then_some(Buf::InitialState), ..dq };
+    let dq = OutputPass { init: p.initial_state.then_some(Buf::InitialState), init_strides: (1, e), ..dq };
     // dv(j) = c k(j) R(j): queries k, keys q, values do, backwards; its
     // first segment ends with R(0), and dS0 = lambda R(0).
     let dv = pass(Buf::K, Buf::Q, Buf::DO, Buf::DV, (p.d, p.e), true, c, 1.0);
@@ -657,16 +684,18 @@ pub fn backward(p: &Problem) -> Result<Vec<Step>, ProblemError> {
         steps.push(output(p, OutputPass { fold: Fold::Inclusive(Buf::BwdStates), state_strides: (1, d), ..dv }));
         return Ok(steps);
     }
-    let (fwd_chunks, rev_chunks) = if p.prepass() {
-        steps.push(chunk_state(p, Buf::Q, Buf::DO, Buf::BwdStates, true, 1.0).run_beside());
-        (Fold::Chunks(Buf::FwdStates), Fold::Chunks(Buf::BwdStates))
-    } else {
-        (Fold::Nothing, Fold::Nothing)
-    };
-    steps.push(output(p, OutputPass { fold: fwd_chunks, ..dq }));
-    // The reverse chunk states are R, [d, e] like the forward's.
-    steps.push(output(p, OutputPass { fold: rev_chunks, ..dk }));
-    steps.push(output(p, OutputPass { fold: rev_chunks, state_strides: (e, 1), ..dv }));
+    if !p.prepass() {
+        for pass in [dk, dq, dv] {
+            steps.push(output(p, pass));
+        }
+        return Ok(steps);
+    }
+    steps.push(chunk_state(p, Buf::Q, Buf::DO, (Buf::BwdStates, Buf::BwdStatesT), true, 1.0).run_beside());
+    // The reverse chunk states are R, [d, e] like the forward's: dk folds
+    // R^T and dq H^T from the copies, [e, d] row-major, a row at a time.
+    steps.push(output(p, OutputPass { fold: Fold::Chunks(Buf::FwdStatesT), state_strides: (d, 1), ..dq }));
+    steps.push(output(p, OutputPass { fold: Fold::Chunks(Buf::BwdStatesT), state_strides: (d, 1), ..dk }));
+    steps.push(output(p, OutputPass { fold: Fold::Chunks(Buf::BwdStates), state_strides: (e, 1), ..dv }));
     Ok(steps)
 }
 
@@ -809,6 +838,35 @@ mod tests {
         assert_eq!(names(latest_order(&[a, c])), ["c", "a"]);
     }
 
+    /// Every fold reads its states a row at a time: dk and dq, which carry
+    /// R^T and H^T, read the transposed copies the chunk-state passes write
+    /// ([e, d] row-major); S0 alone is still read transposed by dq (one tile
+    /// a program).
+    #[test]
+    fn folds_read_states_by_rows() {
+        let mut p = Problem::new(1, 2, 4000, 32, 64, DType::BF16);
+        p.segment = Some(1024);
+        p.initial_state = true;
+        let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
+        let i = |v: i32| Some(StepArg::I32(v));
+        let buf = |b: Buf| Some(StepArg::Buf(b));
+        let (d, e) = (32, 64);
+        for (step, states, copy) in
+            [(&fwd[0], Buf::FwdStates, Buf::FwdStatesT), (&bwd[0], Buf::BwdStates, Buf::BwdStatesT)]
+        {
+            assert_eq!((arg(step, "st"), arg(step, "st_t"), arg(step, "has_t")), (buf(states), buf(copy), i(1)));
+            assert!(step.outputs.contains(&"st") && step.outputs.contains(&"st_t"), "{:?}", step.outputs);
+        }
+        let fold = |s: &Step| (arg(s, "st"), arg(s, "st_r"), arg(s, "st_c"));
+        assert_eq!(fold(&fwd[1]), (buf(Buf::FwdStates), i(e), i(1)));
+        assert_eq!(fold(&bwd[1]), (buf(Buf::FwdStatesT), i(d), i(1)), "dq");
+        assert_eq!(fold(&bwd[2]), (buf(Buf::BwdStatesT), i(d), i(1)), "dk");
+        assert_eq!(fold(&bwd[3]), (buf(Buf::BwdStates), i(e), i(1)), "dv");
+        let init = |s: &Step| (arg(s, "init"), arg(s, "init_r"), arg(s, "init_c"));
+        assert_eq!(init(&fwd[1]), (buf(Buf::InitialState), i(e), i(1)));
+        assert_eq!(init(&bwd[1]), (buf(Buf::InitialState), i(1), i(e)), "dq reads S0 transposed");
+    }
+
     #[test]
     fn one_segment_runs_outputs_alone() {
         let mut p = Problem::new(1, 2, 1000, 64, 64, DType::BF16);
@@ -830,7 +888,9 @@ mod tests {
         p.segment = Some(512);
         assert_eq!(kernels(&forward(&p).unwrap()).len(), 2);
         assert_eq!(kernels(&backward(&p).unwrap()).len(), 4);
-        assert_eq!(p.workspace_bytes(false), 2 * 2 * 64 * 64 * 4 + 16);
+        // The forward states and their transposed copy.
+        assert_eq!(p.workspace_bytes(false), 2 * (2 * 2 * 64 * 64 * 4) + 16);
+        assert_eq!(p.buffer(Buf::FwdStatesT).1, vec![2, 2, 64, 64]);
     }
 
     /// Chained: one launch per chained pass, dq and dv reading the one
