@@ -52,8 +52,11 @@ pub struct Runtime {
     info: Arc<DeviceInfo>,
     /// 16 zeroed bytes that tensor maps of empty views point at.
     zeroed_line: Arc<std::sync::OnceLock<RawBuffer>>,
-    /// A second stream, for work beside the runtime's own (made on first use).
+    /// Two more streams (made on first use): one for work beside the
+    /// runtime's own, and one of the device's greatest priority for the work
+    /// that must not wait behind it.
     side_stream: Arc<std::sync::OnceLock<Stream>>,
+    priority_stream: Arc<std::sync::OnceLock<Stream>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -115,7 +118,14 @@ impl Runtime {
             registers_per_block: attr(Attr::CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK)?,
         };
         let stream = Stream(ctx.new_stream().map_err(driver_err("creating a stream"))?);
-        Ok(Runtime { ctx, stream, info: Arc::new(info), zeroed_line: Arc::default(), side_stream: Arc::default() })
+        Ok(Runtime {
+            ctx,
+            stream,
+            info: Arc::new(info),
+            zeroed_line: Arc::default(),
+            side_stream: Arc::default(),
+            priority_stream: Arc::default(),
+        })
     }
 
     pub fn info(&self) -> &DeviceInfo {
@@ -135,6 +145,20 @@ impl Runtime {
         }
         let made = self.new_stream()?;
         Ok(self.side_stream.get_or_init(|| made))
+    }
+
+    /// A stream of the device's greatest priority: when its work and other
+    /// streams' work wait for the same multiprocessors, the GPU dispatches
+    /// its thread blocks first (it does not preempt blocks already running).
+    /// The same stream on every call.
+    pub fn priority_stream(&self) -> Result<&Stream> {
+        if let Some(s) = self.priority_stream.get() {
+            return Ok(s);
+        }
+        self.ctx.bind_to_thread().map_err(driver_err("binding the context"))?;
+        let (_, greatest) = result::stream::get_priority_range().map_err(driver_err("reading stream priorities"))?;
+        let made = Stream(self.ctx.new_stream_with_priority(greatest).map_err(driver_err("creating a stream"))?);
+        Ok(self.priority_stream.get_or_init(|| made))
     }
 
     /// A new stream on this device.

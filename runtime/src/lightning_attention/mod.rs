@@ -27,7 +27,7 @@ pub use plan::{Buf, Problem, ProblemError, Step, StepArg, TensorLayout};
 use crate::args::LaunchArgs;
 use crate::device::{RawBuffer, Runtime};
 use crate::error::{Error, Result};
-use crate::launch::Bundle;
+use crate::launch::{Bundle, KernelHandle};
 use crate::tune::TuneOptions;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -272,43 +272,76 @@ impl LightningAttention {
         Ok(p)
     }
 
-    /// Launch every step of a plan on the runtime's stream, in order; a step
-    /// the plan lets run beside the next ones goes on the runtime's side
-    /// stream (after the work before it), and the first later step that
-    /// depends on it waits for it. Everything is joined back before this
-    /// returns, so the caller's stream sees the plan as one piece of work.
+    /// Launch every step of a plan, in order, as one piece of work on the
+    /// runtime's stream. A step the plan lets run beside the next ones goes
+    /// on the runtime's side stream, launched just after the step that
+    /// follows it, and the steps after it run on the priority stream until
+    /// the first that depends on it (or that tunes) joins the streams: so
+    /// their thread blocks take the multiprocessors first, and the beside
+    /// step fills the ones they leave. (A beside step's blocks taking them
+    /// first would leave its longest programs holding multiprocessors that
+    /// a pass of one wave of programs needs.)
     pub fn run(&self, rt: &Runtime, steps: &[Step], bufs: &Buffers<'_>) -> Result<()> {
         let main = rt.stream();
-        let mut beside: Vec<&Step> = Vec::new();
+        // Beside steps not yet joined, and those of them not yet launched.
+        let mut open: Vec<&Step> = Vec::new();
+        let mut waiting: Vec<(KernelHandle, LaunchArgs<'_>, TuneOptions)> = Vec::new();
         for step in steps {
             let kernel = self.bundle.kernel(&step.kernel)?;
             let args = launch_args(step, bufs)?;
+            let options = self.options(step);
             // Tuning times its candidates on the runtime's stream, with
             // nothing beside them.
             let tunes = !kernel.is_chosen(&args)?;
-            if !beside.is_empty() && (tunes || beside.iter().any(|b| step.depends_on(b))) {
-                main.wait_for(rt.side_stream()?)?;
-                beside.clear();
+            if !open.is_empty() && (tunes || open.iter().any(|b| step.depends_on(b))) {
+                join(rt, &mut open, &mut waiting)?;
             }
-            let stream = if step.beside && !self.serial {
-                let side = rt.side_stream()?;
-                side.wait_for(main)?;
-                beside.push(step);
-                side
-            } else {
-                main
-            };
-            let options = TuneOptions {
-                outputs: Some(step.outputs.iter().map(|s| s.to_string()).collect()),
-                ..self.tune.clone()
-            };
+            if step.beside && !self.serial && !tunes {
+                // From here on the side stream holds what the steps so far
+                // left (and the priority stream takes the next steps).
+                let (side, priority) = (rt.side_stream()?, rt.priority_stream()?);
+                if open.is_empty() {
+                    side.wait_for(main)?;
+                    priority.wait_for(main)?;
+                } else {
+                    side.wait_for(priority)?;
+                }
+                open.push(step);
+                waiting.push((kernel, args, options));
+                continue;
+            }
+            let stream = if open.is_empty() { main } else { rt.priority_stream()? };
             kernel.launch_tuned(rt, stream, &args, &options)?;
+            for (kernel, args, options) in waiting.drain(..) {
+                kernel.launch_tuned(rt, rt.side_stream()?, &args, &options)?;
+            }
         }
-        if !beside.is_empty() {
-            main.wait_for(rt.side_stream()?)?;
+        if !open.is_empty() {
+            join(rt, &mut open, &mut waiting)?;
         }
         Ok(())
     }
+
+    fn options(&self, step: &Step) -> TuneOptions {
+        TuneOptions { outputs: Some(step.outputs.iter().map(|s| s.to_string()).collect()), ..self.tune.clone() }
+    }
+}
+
+/// Launch the beside steps still waiting, and make the runtime's stream
+/// wait for the side and priority streams.
+fn join(
+    rt: &Runtime,
+    open: &mut Vec<&Step>,
+    waiting: &mut Vec<(KernelHandle, LaunchArgs<'_>, TuneOptions)>,
+) -> Result<()> {
+    let side = rt.side_stream()?;
+    for (kernel, args, options) in waiting.drain(..) {
+        kernel.launch_tuned(rt, side, &args, &options)?;
+    }
+    rt.stream().wait_for(side)?;
+    rt.stream().wait_for(rt.priority_stream()?)?;
+    open.clear();
+    Ok(())
 }
 
 /// A step's arguments, its buffers looked up by role.
