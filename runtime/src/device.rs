@@ -140,11 +140,7 @@ impl Runtime {
     /// The runtime's second stream, for work that may run beside the work
     /// on its own stream; the same stream on every call.
     pub fn side_stream(&self) -> Result<&Stream> {
-        if let Some(s) = self.side_stream.get() {
-            return Ok(s);
-        }
-        let made = self.new_stream()?;
-        Ok(self.side_stream.get_or_init(|| made))
+        once_stream(&self.side_stream, || self.new_stream())
     }
 
     /// A stream of the device's greatest priority: when its work and other
@@ -152,13 +148,12 @@ impl Runtime {
     /// its thread blocks first (it does not preempt blocks already running).
     /// The same stream on every call.
     pub fn priority_stream(&self) -> Result<&Stream> {
-        if let Some(s) = self.priority_stream.get() {
-            return Ok(s);
-        }
-        self.ctx.bind_to_thread().map_err(driver_err("binding the context"))?;
-        let (_, greatest) = result::stream::get_priority_range().map_err(driver_err("reading stream priorities"))?;
-        let made = Stream(self.ctx.new_stream_with_priority(greatest).map_err(driver_err("creating a stream"))?);
-        Ok(self.priority_stream.get_or_init(|| made))
+        once_stream(&self.priority_stream, || {
+            self.ctx.bind_to_thread().map_err(driver_err("binding the context"))?;
+            let (_, greatest) =
+                result::stream::get_priority_range().map_err(driver_err("reading stream priorities"))?;
+            Ok(Stream(self.ctx.new_stream_with_priority(greatest).map_err(driver_err("creating a stream"))?))
+        })
     }
 
     /// A new stream on this device.
@@ -301,6 +296,15 @@ impl Runtime {
         let bytes = self.download_raw(&buffer.raw)?;
         Ok(bytes.chunks_exact(T::DTYPE.size()).map(T::read_le).collect())
     }
+}
+
+/// The stream in `cell`, made by `make` on first use.
+fn once_stream(cell: &std::sync::OnceLock<Stream>, make: impl FnOnce() -> Result<Stream>) -> Result<&Stream> {
+    if let Some(s) = cell.get() {
+        return Ok(s);
+    }
+    let made = make()?;
+    Ok(cell.get_or_init(|| made))
 }
 
 /// A stream on which kernels are launched in order.

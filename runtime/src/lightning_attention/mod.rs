@@ -291,8 +291,9 @@ impl LightningAttention {
             let args = launch_args(step, bufs)?;
             let options = self.options(step);
             // Tuning times its candidates on the runtime's stream, with
-            // nothing beside them.
-            let tunes = !kernel.is_chosen(&args)?;
+            // nothing beside them. (Only asked where streams are in play:
+            // the launch binds the arguments again.)
+            let tunes = (step.beside || !open.is_empty()) && !kernel.is_chosen(&args)?;
             if !open.is_empty() && (tunes || open.iter().any(|b| step.depends_on(b))) {
                 join(rt, &mut open, &mut waiting)?;
             }
