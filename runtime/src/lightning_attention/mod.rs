@@ -285,7 +285,7 @@ impl LightningAttention {
         let main = rt.stream();
         // Beside steps not yet joined, and those of them not yet launched.
         let mut open: Vec<&Step> = Vec::new();
-        let mut waiting: Vec<(KernelHandle, LaunchArgs<'_>, TuneOptions)> = Vec::new();
+        let mut waiting: Vec<Waiting<'_>> = Vec::new();
         for step in steps {
             let kernel = self.bundle.kernel(&step.kernel)?;
             let args = launch_args(step, bufs)?;
@@ -313,9 +313,7 @@ impl LightningAttention {
             }
             let stream = if open.is_empty() { main } else { rt.priority_stream()? };
             kernel.launch_tuned(rt, stream, &args, &options)?;
-            for (kernel, args, options) in waiting.drain(..) {
-                kernel.launch_tuned(rt, rt.side_stream()?, &args, &options)?;
-            }
+            launch_beside(rt, &mut waiting)?;
         }
         if !open.is_empty() {
             join(rt, &mut open, &mut waiting)?;
@@ -328,18 +326,22 @@ impl LightningAttention {
     }
 }
 
+/// A beside step's launch, held until the step after it is launched.
+type Waiting<'a> = (KernelHandle, LaunchArgs<'a>, TuneOptions);
+
+/// Launch the beside steps still waiting, on the side stream.
+fn launch_beside(rt: &Runtime, waiting: &mut Vec<Waiting<'_>>) -> Result<()> {
+    for (kernel, args, options) in waiting.drain(..) {
+        kernel.launch_tuned(rt, rt.side_stream()?, &args, &options)?;
+    }
+    Ok(())
+}
+
 /// Launch the beside steps still waiting, and make the runtime's stream
 /// wait for the side and priority streams.
-fn join(
-    rt: &Runtime,
-    open: &mut Vec<&Step>,
-    waiting: &mut Vec<(KernelHandle, LaunchArgs<'_>, TuneOptions)>,
-) -> Result<()> {
-    let side = rt.side_stream()?;
-    for (kernel, args, options) in waiting.drain(..) {
-        kernel.launch_tuned(rt, side, &args, &options)?;
-    }
-    rt.stream().wait_for(side)?;
+fn join(rt: &Runtime, open: &mut Vec<&Step>, waiting: &mut Vec<Waiting<'_>>) -> Result<()> {
+    launch_beside(rt, waiting)?;
+    rt.stream().wait_for(rt.side_stream()?)?;
     rt.stream().wait_for(rt.priority_stream()?)?;
     open.clear();
     Ok(())
