@@ -15,6 +15,7 @@
 //! target/release/examples/lightning_attention la.tsb lengths 1 16 65536 128 8192 8256   # segment lengths, A/B
 //! target/release/examples/lightning_attention a.tsb ab b.tsb -- 1 16 65536 128   # bundles, A/B
 //! target/release/examples/lightning_attention a.tsb ab serial -- 1 16 65536 128  # steps beside others or not
+//! target/release/examples/lightning_attention a.tsb ab pieces=1 -- 1 16 131072 128  # chunk-state walks whole
 //! target/release/examples/lightning_attention la.tsb --chained check   # any mode, with chained plans
 //! ```
 //!
@@ -69,7 +70,7 @@ fn main() {
     }
     let Some(bundle) = args.first() else {
         eprintln!(
-            "usage: lightning_attention BUNDLE [--chained] [--serial] [--max-decay X] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | lengths B H N D SEG... | ab (BUNDLE | serial)... -- [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
+            "usage: lightning_attention BUNDLE [--chained] [--serial] [--max-decay X] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | lengths B H N D SEG... | ab (BUNDLE | serial | pieces=N)... -- [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
         );
         std::process::exit(2);
     };
@@ -133,13 +134,17 @@ fn main() {
                 }
             }
             // ab OTHER.tsb... -- [B H N D]...: this bundle against others, timed
-            // alternately; `serial` for OTHER: this bundle with every step on one stream.
+            // alternately; `serial` for OTHER: this bundle with every step on one stream;
+            // `pieces=N`: this bundle with every chunk-state walk in N pieces.
             Some("ab") => {
                 let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
                 let mut plans = vec![(bundle.clone(), la.clone())];
                 for path in &args[2..split] {
                     let other = if path == "serial" {
                         la.clone().with_serial(true)
+                    } else if let Some(count) = path.strip_prefix("pieces=") {
+                        let count = count.parse().map_err(|e| format!("ab: `{path}`: {e}"))?;
+                        la.clone().with_pieces(Some(count))
                     } else {
                         LightningAttention::new(Bundle::open(path).map_err(|e| e.to_string())?)
                             .with_chained(chained)

@@ -171,6 +171,7 @@ fn own_states(chained: &Step, walked: i32) -> Step {
         panic!("{}: no seg_count, reverse or c_state", chained.kernel)
     };
     let first = if reverse != 0 { segments - walked } else { 0 };
+    let Some(StepArg::I32(seg_len)) = get("seg_len") else { panic!("{}: no seg_len", chained.kernel) };
     let wanted = [
         "k",
         "v",
@@ -201,6 +202,11 @@ fn own_states(chained: &Step, walked: i32) -> Step {
         ("scale", StepArg::F32(c_state)),
         ("seg_first", StepArg::I32(first)),
         ("seg_count", StepArg::I32(walked)),
+        // Whole walks: one piece, no counts.
+        ("count", StepArg::Buf(Buf::PlaceholderI32)),
+        ("pieces", StepArg::I32(1)),
+        ("piece_len", StepArg::I32(seg_len)),
+        ("st_piece", StepArg::I32(0)),
     ]);
     step.outputs = vec!["st"];
     step
@@ -284,11 +290,17 @@ fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), schedu
     ] {
         put(b, None);
     }
+    // Piece counts start at -1, which folds no piece: a count no chunk
+    // state wrote loses its segment's state.
+    for b in [Buf::FwdPieces, Buf::BwdPieces] {
+        put(b, Some(vec![-1.0; p.buffer(b).1.iter().product()]));
+    }
     // A chained plan's flags and counters start zero, as allocations do.
     for b in [Buf::Flags, Buf::Counters] {
         put(b, Some(vec![0.0; p.buffer(b).1.iter().product()]));
     }
     put(Buf::Placeholder, Some(vec![f64::NAN; 4]));
+    put(Buf::PlaceholderI32, Some(vec![-1.0; 4]));
     // Steps the plan lets run beside later ones run as late as they may, so
     // a step that reads their output too early finds NaN.
     let latest = |steps: Vec<Step>| plan::latest_order(&steps).into_iter().cloned().collect::<Vec<_>>();
@@ -463,6 +475,24 @@ fn lightning_attention_chained_interleaved() {
     }
 }
 
+/// Chunk-state walks cut into pieces (segments of 512 tokens in 4 pieces of
+/// 128): heads whose reach ends in the first piece, in a later one, or
+/// nowhere (s = 0), forwards and in reverse, S0 and the final state; piece
+/// counts start at -1 and unwritten states at NaN, so a fold that read a
+/// piece no walk wrote, or missed one, fails.
+#[test]
+fn lightning_attention_pieces() {
+    for mut trial in trials("lightning_attention_pieces").into_iter().take(1) {
+        for (dtype, point) in [(DType::BF16, POINT_16BIT), (DType::F32, POINT_F32)] {
+            let p = Problem { pieces: Some(4), ..with_states(Problem::new(1, 4, 1700, 32, 64, dtype), 512) };
+            assert_eq!((p.pieces(), p.piece_len()), (4, 128));
+            for decay in [(0.0, 1.0), (0.0, 0.0), (0.0, 0.3)] {
+                check(&p, &mut trial, point, decay, Schedule::default());
+            }
+        }
+    }
+}
+
 /// The pre-passes read only the blocks a decay reaches: tokens farther than
 /// 40 / s from the end their chunk state's weights decay toward weigh under
 /// e^-40 of the nearest token (`blocks_in_reach` in the kernel), and each
@@ -513,6 +543,7 @@ fn chunk_states_read_only_blocks_within_the_decay() {
             run.bufs.insert(kb, HostBuffer::from_f64(ScalarType::BF16, &poison(&k, dk)));
             run.bufs.insert(vb, HostBuffer::from_f64(ScalarType::BF16, &poison(&v, dv)));
             run.bufs.insert(Buf::Decay, HostBuffer::from_f64(ScalarType::F32, &s));
+            run.bufs.insert(Buf::PlaceholderI32, HostBuffer::filled(ScalarType::I32, 4, -1.0));
             let len = p.buffer(states).1.iter().product();
             run.bufs.insert(states, HostBuffer::filled(ScalarType::F32, len, f64::NAN));
             run.bufs.insert(copies, HostBuffer::filled(ScalarType::F32, len, f64::NAN));

@@ -40,6 +40,7 @@ pub struct LightningAttention {
     poison: bool,
     chained: bool,
     serial: bool,
+    pieces: Option<usize>,
 }
 
 /// The inputs of one problem, on the device: q, k (`[.., n, d]`), v
@@ -68,7 +69,12 @@ pub struct Forward {
     /// backward's dq reads (empty unless a two-pass plan has several
     /// segments).
     pub states_t: RawBuffer,
+    /// i32 `[batch*heads, segments]`: how many pieces of each segment's
+    /// chunk-state walk hold blocks (empty unless the walks are cut into
+    /// pieces).
+    pub piece_counts: RawBuffer,
     placeholder: RawBuffer,
+    placeholder_i32: RawBuffer,
     /// A chained plan's flags and counters, which the backward's chained
     /// pass reuses (empty otherwise).
     chain: ChainScratch,
@@ -96,6 +102,8 @@ pub struct Gradients {
     /// Workspace: the reverse states transposed, for dk (empty unless a
     /// two-pass plan has several segments).
     pub states_t: RawBuffer,
+    /// Workspace: the reverse chunk states' piece counts.
+    pub piece_counts: RawBuffer,
 }
 
 impl LightningAttention {
@@ -103,7 +111,7 @@ impl LightningAttention {
     /// shape costs well under a second per kernel.
     pub fn new(bundle: Bundle) -> LightningAttention {
         let tune = TuneOptions { warmup: 2, repeats: 10, budget: Duration::from_millis(150), ..TuneOptions::default() };
-        LightningAttention { bundle, tune, poison: false, chained: false, serial: false }
+        LightningAttention { bundle, tune, poison: false, chained: false, serial: false, pieces: None }
     }
 
     /// Run every problem with several segments as a chained plan
@@ -122,6 +130,13 @@ impl LightningAttention {
     /// A/Bs of the overlap).
     pub fn with_serial(mut self, serial: bool) -> LightningAttention {
         self.serial = serial;
+        self
+    }
+
+    /// Cut every chunk-state walk into `pieces` pieces where a problem sets
+    /// none ([`Problem::pieces`]; None: the problem's default).
+    pub fn with_pieces(mut self, pieces: Option<usize>) -> LightningAttention {
+        self.pieces = pieces;
         self
     }
 
@@ -165,7 +180,9 @@ impl LightningAttention {
             final_state: p.final_state.then(|| self.output(rt, p, Buf::FinalState)).transpose()?,
             states: self.output(rt, p, Buf::FwdStates)?,
             states_t: self.output(rt, p, Buf::FwdStatesT)?,
+            piece_counts: self.output(rt, p, Buf::FwdPieces)?,
             placeholder: alloc(rt, p, Buf::Placeholder)?,
+            placeholder_i32: alloc(rt, p, Buf::PlaceholderI32)?,
             chain: ChainScratch {
                 // Allocations start zeroed, as the flags and counters must.
                 flags: alloc(rt, p, Buf::Flags)?,
@@ -182,8 +199,10 @@ impl LightningAttention {
         bufs.input(p, Buf::O, &fwd.o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
         bufs.input(p, Buf::FwdStatesT, &fwd.states_t)?;
+        bufs.input(p, Buf::FwdPieces, &fwd.piece_counts)?;
         bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
+        bufs.set(Buf::PlaceholderI32, &fwd.placeholder_i32);
         if let Some(f) = &fwd.final_state {
             bufs.input(p, Buf::FinalState, f)?;
         }
@@ -214,6 +233,7 @@ impl LightningAttention {
             d_initial_state: p.initial_state.then(|| self.output(rt, p, Buf::DInitialState)).transpose()?,
             states: self.output(rt, p, Buf::BwdStates)?,
             states_t: self.output(rt, p, Buf::BwdStatesT)?,
+            piece_counts: self.output(rt, p, Buf::BwdPieces)?,
         })
     }
 
@@ -232,13 +252,16 @@ impl LightningAttention {
         bufs.input(p, Buf::DO, d_o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
         bufs.input(p, Buf::FwdStatesT, &fwd.states_t)?;
+        bufs.input(p, Buf::FwdPieces, &fwd.piece_counts)?;
         bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
+        bufs.set(Buf::PlaceholderI32, &fwd.placeholder_i32);
         bufs.input(p, Buf::DQ, &grads.dq)?;
         bufs.input(p, Buf::DK, &grads.dk)?;
         bufs.input(p, Buf::DV, &grads.dv)?;
         bufs.input(p, Buf::BwdStates, &grads.states)?;
         bufs.input(p, Buf::BwdStatesT, &grads.states_t)?;
+        bufs.input(p, Buf::BwdPieces, &grads.piece_counts)?;
         if p.initial_state {
             let g = grads.d_initial_state.as_ref().ok_or_else(|| {
                 Error::Buffer(
@@ -265,6 +288,7 @@ impl LightningAttention {
         let mut p = p.clone();
         p.initial_state = initial_state;
         p.chained |= self.chained;
+        p.pieces = p.pieces.or(self.pieces);
         p.check()?;
         if p.segment.is_none() {
             p.segment = Some(p.segment_for(rt.info().sm_count as usize));

@@ -59,7 +59,20 @@ pub struct Problem {
     /// default: on the H100 chained plans were 1.46-1.74x slower than
     /// two-pass wherever they chain (docs/benchmarks.md, eleventh session).
     pub chained: bool,
+    /// Pieces each chunk-state walk is cut into (see
+    /// `chunk_state_program` in `kernels-dsl/lightning_attn.tsr`); None:
+    /// [`Problem::default_pieces`]. The segment length must be a multiple of
+    /// [`PIECE_ALIGN`] times the count when it is above 1.
+    pub pieces: Option<usize>,
 }
+
+/// Tokens per piece of a chunk-state walk, by default: a segment of 16384
+/// tokens walks in 4 pieces, one of 8192 in 2, shorter ones whole.
+pub const PIECE_TOKENS: usize = 4096;
+
+/// Pieces are whole multiples of this many tokens, so that every chunk-state
+/// variant's block (at most 128 tokens) ends where a piece does.
+pub const PIECE_ALIGN: usize = 128;
 
 /// Tokens per segment of a chained plan: short, so that a program's keys and
 /// values, read for its segment's state, are still in L2 when it walks them
@@ -113,6 +126,7 @@ impl Problem {
             final_state: false,
             segment: None,
             chained: false,
+            pieces: None,
         }
     }
 
@@ -138,9 +152,18 @@ impl Problem {
         if self.segment == Some(0) {
             return bad("a segment must hold at least one token".into());
         }
+        if let Some(pieces) = self.pieces {
+            let seg = self.segment_len();
+            if pieces == 0 || (pieces > 1 && !seg.is_multiple_of(pieces * PIECE_ALIGN)) {
+                return bad(format!(
+                    "{pieces} pieces of a {seg}-token segment: the pieces must be at least 1, and several \
+                     pieces split the segment into multiples of {PIECE_ALIGN} tokens"
+                ));
+            }
+        }
         // Every index the kernels form is an i32.
         let largest = self.batch * self.heads * self.n * self.d.max(self.e);
-        let states = self.batch * self.heads * self.segments() * self.d * self.e;
+        let states = self.batch * self.heads * self.segments() * self.pieces() * self.d * self.e;
         if largest.max(states) > i32::MAX as usize {
             return bad(format!("{largest} elements per tensor is more than 32-bit indices reach"));
         }
@@ -204,6 +227,32 @@ impl Problem {
         self.n.div_ceil(self.segment_len().max(1))
     }
 
+    /// Pieces a chunk-state walk is cut into: as set, or
+    /// [`Problem::default_pieces`]; 1 without chunk states.
+    pub fn pieces(&self) -> usize {
+        if !self.prepass() {
+            return 1;
+        }
+        self.pieces.unwrap_or_else(|| self.default_pieces())
+    }
+
+    /// One piece per [`PIECE_TOKENS`] of a segment, at most 4, where the
+    /// segment splits into pieces of a multiple of [`PIECE_ALIGN`] tokens. A head whose decay
+    /// reach ends inside the first piece costs only programs that exit;
+    /// one that reaches further spreads its walk over several
+    /// multiprocessors instead of one (docs/lightning-attention.md).
+    pub fn default_pieces(&self) -> usize {
+        let seg = self.segment_len();
+        let pieces = (seg / PIECE_TOKENS).clamp(1, 4);
+        if seg.is_multiple_of(pieces * PIECE_ALIGN) { pieces } else { 1 }
+    }
+
+    /// Tokens per piece of a chunk-state walk (the segment when it is one
+    /// piece).
+    pub fn piece_len(&self) -> usize {
+        self.segment_len() / self.pieces()
+    }
+
     /// Elements of one q/k (`d`) or v/o (`e`) tensor.
     pub fn elements(&self, width: usize) -> usize {
         self.batch * self.heads * self.n * width
@@ -224,6 +273,12 @@ impl Problem {
     /// two-pass plan with several segments (chained plans make none).
     fn copy_segments(&self) -> usize {
         if self.prepass() { self.segments() } else { 0 }
+    }
+
+    /// Segments with a count of non-empty pieces: those of a plan whose
+    /// chunk-state walks are cut into pieces.
+    fn count_segments(&self) -> usize {
+        if self.pieces() > 1 { self.segments() } else { 0 }
     }
 
     /// Flags of a chained pass: one per segment and stream (a (batch,
@@ -254,12 +309,18 @@ impl Problem {
                 (self.dtype, shape)
             }
             Buf::Decay => (DType::F32, vec![heads]),
-            Buf::FwdStates | Buf::BwdStates => (DType::F32, vec![batch * heads, self.state_segments(), d, e]),
-            Buf::FwdStatesT | Buf::BwdStatesT => (DType::F32, vec![batch * heads, self.copy_segments(), e, d]),
+            Buf::FwdStates | Buf::BwdStates => {
+                (DType::F32, vec![batch * heads, self.state_segments(), self.pieces(), d, e])
+            }
+            Buf::FwdStatesT | Buf::BwdStatesT => {
+                (DType::F32, vec![batch * heads, self.copy_segments(), self.pieces(), e, d])
+            }
+            Buf::FwdPieces | Buf::BwdPieces => (DType::I32, vec![batch * heads, self.count_segments()]),
             Buf::Flags => (DType::I32, vec![self.flag_count()]),
             Buf::Counters => (DType::I32, vec![2]),
             Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, vec![batch, heads, d, e]),
             Buf::Placeholder => (DType::F32, vec![4]),
+            Buf::PlaceholderI32 => (DType::I32, vec![4]),
         }
     }
 
@@ -286,11 +347,12 @@ impl Problem {
     /// two-pass plan's), a chained plan's flags and counters, and a 16-byte
     /// placeholder.
     pub fn workspace_bytes(&self, backward: bool) -> usize {
-        let per_segment = self.batch * self.heads * self.d * self.e * 4;
+        let per_segment = self.batch * self.heads * self.d * self.e * 4 * self.pieces();
         let passes = if backward { 2 } else { 1 };
         let segments = passes * (self.state_segments() + self.copy_segments());
+        let counts = passes * self.batch * self.heads * self.count_segments() * 4;
         let chain = if self.chains() { 4 * (self.flag_count() + 2) } else { 0 };
-        per_segment * segments + chain + 16
+        per_segment * segments + counts + chain + 16
     }
 
     fn suffix(&self) -> &'static str {
@@ -332,6 +394,12 @@ pub enum Buf {
     FwdStatesT,
     /// [`Buf::BwdStates`] transposed, for dk (R^T), likewise.
     BwdStatesT,
+    /// i32 `[batch*heads, segments]`: how many pieces of each segment's
+    /// forward chunk-state walk hold blocks (empty unless the walks are cut
+    /// into pieces).
+    FwdPieces,
+    /// The same for the reverse chunk states.
+    BwdPieces,
     /// i32 flags of a chained pass (0 nothing yet, 1 the segment's own state
     /// published, 3 being replaced by, 2 replaced by its inclusive state);
     /// zero between launches.
@@ -344,6 +412,18 @@ pub enum Buf {
     DInitialState,
     /// Stands for an absent optional state (never read or written).
     Placeholder,
+    /// Stands for absent piece counts (never read or written).
+    PlaceholderI32,
+}
+
+impl Buf {
+    /// The piece counts that go with a chunk-state buffer (or its copy).
+    fn piece_counts(self) -> Buf {
+        match self {
+            Buf::BwdStates | Buf::BwdStatesT => Buf::BwdPieces,
+            _ => Buf::FwdPieces,
+        }
+    }
 }
 
 impl fmt::Display for Buf {
@@ -360,6 +440,8 @@ impl fmt::Display for Buf {
             Buf::Decay => "s",
             Buf::FwdStates => "forward states",
             Buf::BwdStates => "reverse states",
+            Buf::FwdPieces => "forward piece counts",
+            Buf::BwdPieces => "reverse piece counts",
             Buf::FwdStatesT => "forward states, transposed",
             Buf::BwdStatesT => "reverse states, transposed",
             Buf::Flags => "chain flags",
@@ -368,6 +450,7 @@ impl fmt::Display for Buf {
             Buf::FinalState => "final state",
             Buf::DInitialState => "initial-state gradient",
             Buf::Placeholder => "placeholder",
+            Buf::PlaceholderI32 => "i32 placeholder",
         };
         f.write_str(name)
     }
@@ -513,8 +596,12 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: (Buf, Buf), reverse: bool, s
     let segments = p.segments() as i64;
     let first = i64::from(reverse);
     let (d, e) = (p.d as i64, p.e as i64);
-    Step::new(format!("la_chunk_state_{}", p.suffix()))
-        .buf("k", k)
+    let pieces = p.pieces() as i64;
+    let step = Step::new(format!("la_chunk_state_{}", p.suffix()));
+    // Piece 0 of each segment writes how many pieces hold blocks.
+    let step =
+        if pieces > 1 { step.out("count", states.0.piece_counts()) } else { step.buf("count", Buf::PlaceholderI32) };
+    step.buf("k", k)
         .buf("v", v)
         .out("st", states.0)
         .out("st_t", states.1)
@@ -526,8 +613,11 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: (Buf, Buf), reverse: bool, s
         .int("seg_len", seg)
         .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(p.width_of(k)))
         .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(v)))
-        .int("st_bh", p.segments() as i64 * d * e)
-        .int("st_seg", d * e)
+        .int("st_bh", segments * pieces * d * e)
+        .int("st_seg", pieces * d * e)
+        .int("st_piece", d * e)
+        .int("pieces", pieces)
+        .int("piece_len", p.piece_len() as i64)
         .int("st_r", e)
         .int("st_c", 1)
         .int("has_t", 1)
@@ -562,7 +652,6 @@ fn walk_args(p: &Problem, kernel: &str, pass: &OutputPass) -> Step {
         .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(p.width_of(pass.k)))
         .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(pass.v)))
         .strides(["stride_ob", "stride_oh", "stride_on"], p.strides(p.width_of(pass.o)))
-        .int("st_seg", d * e)
         .int("st_r", pass.state_strides.0)
         .int("st_c", pass.state_strides.1)
         .int("head_st", d * e)
@@ -581,10 +670,22 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         Fold::Chunks(b) => (Some(b), 1),
         Fold::Inclusive(b) => (Some(b), 2),
     };
-    let st_bh = if states.is_some() { (p.segments() * p.d * p.e) as i64 } else { 0 };
+    // Chunk states hold a slot per piece of each segment's walk, and the
+    // count of pieces that hold blocks.
+    let (pieces, counts) = match pass.fold {
+        Fold::Chunks(b) if p.pieces() > 1 => (p.pieces(), b.piece_counts()),
+        _ => (1, Buf::PlaceholderI32),
+    };
+    let piece = (p.d * p.e) as i64;
+    let st_seg = pieces as i64 * piece;
+    let st_bh = if states.is_some() { p.segments() as i64 * st_seg } else { 0 };
     walk_args(p, "la_output", &pass)
         .buf("st", states.unwrap_or(Buf::Placeholder))
         .int("st_bh", st_bh)
+        .int("st_seg", st_seg)
+        .buf("count", counts)
+        .int("pieces", pieces as i64)
+        .int("st_piece", piece)
         .int("fold", fold)
         .int("init_r", pass.init_strides.0)
         .int("init_c", pass.init_strides.1)
@@ -599,6 +700,7 @@ fn chained(p: &Problem, pass: OutputPass, states: Buf) -> Step {
         .buf("flags", Buf::Flags)
         .buf("counters", Buf::Counters)
         .int("st_bh", (p.segments() * p.d * p.e) as i64)
+        .int("st_seg", (p.d * p.e) as i64)
         .int("seg_first", 0)
         .int("seg_count", p.segments() as i64)
 }
@@ -882,7 +984,7 @@ mod tests {
             assert_eq!(arg(&fwd[0], "init"), Some(StepArg::Buf(want_init)));
             assert_eq!(kernels(&backward(&p).unwrap()), ["la_output_bf16"; 3]);
             assert_eq!(p.workspace_bytes(true), 16);
-            assert_eq!(p.buffer(Buf::FwdStates).1, vec![2, 0, 64, 64]);
+            assert_eq!(p.buffer(Buf::FwdStates).1, vec![2, 0, 1, 64, 64]);
         }
         // Several segments: chunk states in both directions.
         p.segment = Some(512);
@@ -890,7 +992,59 @@ mod tests {
         assert_eq!(kernels(&backward(&p).unwrap()).len(), 4);
         // The forward states and their transposed copy.
         assert_eq!(p.workspace_bytes(false), 2 * (2 * 2 * 64 * 64 * 4) + 16);
-        assert_eq!(p.buffer(Buf::FwdStatesT).1, vec![2, 2, 64, 64]);
+        assert_eq!(p.buffer(Buf::FwdStatesT).1, vec![2, 2, 1, 64, 64]);
+    }
+
+    /// Long segments cut their chunk-state walks into pieces of 4096
+    /// tokens (at most 4): a slot per piece, a count per segment, and the
+    /// folds told both; short or unaligned segments walk whole.
+    #[test]
+    fn long_segments_walk_in_pieces() {
+        let pieces = |n: usize, seg: usize| {
+            let p = Problem { segment: Some(seg), ..Problem::new(1, 16, n, 128, 128, DType::BF16) };
+            (p.pieces(), p.piece_len())
+        };
+        assert_eq!(pieces(131072, 16384), (4, 4096));
+        assert_eq!(pieces(65536, 8192), (2, 4096));
+        assert_eq!(pieces(8192, 4096), (1, 4096));
+        assert_eq!(pieces(100000, 12288), (3, 4096));
+        assert_eq!(pieces(100000, 12000), (1, 12000), "12000 / 2 is not a multiple of 128");
+        assert_eq!(pieces(16384, 16384), (1, 16384), "one segment: no chunk states");
+        let mut p = Problem::new(1, 16, 131072, 128, 128, DType::BF16);
+        p.segment = Some(16384);
+        assert_eq!(p.buffer(Buf::FwdStates).1, vec![16, 8, 4, 128, 128]);
+        assert_eq!(p.buffer(Buf::BwdPieces), (DType::I32, vec![16, 8]));
+        assert_eq!(p.workspace_bytes(true), 2 * 2 * (16 * 8 * 4 * 128 * 128 * 4) + 2 * 16 * 8 * 4 + 16);
+        let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
+        let i = |v: i64| Some(StepArg::I32(v as i32));
+        let buf = |b: Buf| Some(StepArg::Buf(b));
+        let piece = 128 * 128;
+        for (step, counts) in [(&fwd[0], Buf::FwdPieces), (&bwd[0], Buf::BwdPieces)] {
+            assert_eq!(arg(step, "count"), buf(counts));
+            assert!(step.outputs.contains(&"count"));
+            assert_eq!((arg(step, "pieces"), arg(step, "piece_len")), (i(4), i(4096)));
+            assert_eq!((arg(step, "st_seg"), arg(step, "st_piece")), (i(4 * piece), i(piece)));
+        }
+        // Every fold of chunk states reads its direction's counts.
+        for (step, counts) in [(&fwd[1], Buf::FwdPieces), (&bwd[1], Buf::FwdPieces), (&bwd[2], Buf::BwdPieces)] {
+            assert_eq!(arg(step, "count"), buf(counts));
+            assert_eq!(
+                (arg(step, "pieces"), arg(step, "st_seg"), arg(step, "st_bh")),
+                (i(4), i(4 * piece), i(8 * 4 * piece))
+            );
+        }
+        assert_eq!(arg(&bwd[3], "count"), buf(Buf::BwdPieces));
+        // Whole walks: no counts to write or read.
+        p.pieces = Some(1);
+        let fwd = forward(&p).unwrap();
+        assert_eq!(
+            (arg(&fwd[0], "count"), arg(&fwd[1], "count")),
+            (buf(Buf::PlaceholderI32), buf(Buf::PlaceholderI32))
+        );
+        assert_eq!(p.buffer(Buf::FwdPieces).1, vec![16, 0]);
+        // A count that does not split the segment into aligned pieces.
+        p.pieces = Some(3);
+        assert!(p.check().is_err());
     }
 
     /// Chained: one launch per chained pass, dq and dv reading the one
