@@ -102,6 +102,9 @@ impl Interp {
             if step.kernel.starts_with("la_chained") {
                 self.assert_chain_scratch_zero(&step.kernel);
             }
+            if step.kernel.starts_with("la_chunk_state") {
+                self.assert_tickets_zero(&step.kernel);
+            }
         }
     }
 
@@ -109,6 +112,16 @@ impl Interp {
     fn assert_chain_scratch_zero(&self, kernel: &str) {
         for b in [Buf::Flags, Buf::Counters] {
             assert!(self.get(b).iter().all(|&x| x == 0.0), "{kernel} left `{b}` nonzero");
+        }
+    }
+
+    /// The piece of a chunk-state walk that finishes last leaves its
+    /// ticket zero, for the next launch.
+    fn assert_tickets_zero(&self, kernel: &str) {
+        for b in [Buf::FwdTickets, Buf::BwdTickets] {
+            if let Some(tickets) = self.bufs.get(&b) {
+                assert!(tickets.to_f64().iter().all(|&x| x == 0.0), "{kernel} left `{b}` nonzero");
+            }
         }
     }
 
@@ -143,7 +156,9 @@ impl Interp {
                 })
                 .collect();
             assert_eq!(step.args.len(), kernel.params.len(), "{}: the plan's arguments do not match", step.kernel);
-            let interleave = self.interleave.filter(|_| step.kernel.starts_with("la_chained"));
+            // The kernels whose programs hand each other work.
+            let interleave =
+                self.interleave.filter(|_| ["la_chained", "la_chunk_state"].iter().any(|k| step.kernel.starts_with(k)));
             let options = LaunchOptions { interleave, ..LaunchOptions::default() };
             if let Err(e) = tessera_interp::launch_with(kernel, &args, &mut buffers, &options) {
                 panic!("{} (DK = {dk}): {e}", step.kernel);
@@ -202,11 +217,13 @@ fn own_states(chained: &Step, walked: i32) -> Step {
         ("scale", StepArg::F32(c_state)),
         ("seg_first", StepArg::I32(first)),
         ("seg_count", StepArg::I32(walked)),
-        // Whole walks: one piece, no counts.
-        ("count", StepArg::Buf(Buf::PlaceholderI32)),
+        // Whole walks: one piece, no parts, no tickets.
+        ("part", StepArg::Buf(Buf::Placeholder)),
+        ("ticket", StepArg::Buf(Buf::PlaceholderI32)),
+        ("part_bh", StepArg::I32(0)),
+        ("part_seg", StepArg::I32(0)),
         ("pieces", StepArg::I32(1)),
         ("piece_len", StepArg::I32(seg_len)),
-        ("st_piece", StepArg::I32(0)),
     ]);
     step.outputs = vec!["st"];
     step
@@ -287,16 +304,14 @@ fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), schedu
         Buf::BwdStatesT,
         Buf::FinalState,
         Buf::DInitialState,
+        Buf::FwdParts,
+        Buf::BwdParts,
     ] {
         put(b, None);
     }
-    // Piece counts start at -1, which folds no piece: a count no chunk
-    // state wrote loses its segment's state.
-    for b in [Buf::FwdPieces, Buf::BwdPieces] {
-        put(b, Some(vec![-1.0; p.buffer(b).1.iter().product()]));
-    }
-    // A chained plan's flags and counters start zero, as allocations do.
-    for b in [Buf::Flags, Buf::Counters] {
+    // A chained plan's flags and counters, and the chunk states' tickets,
+    // start zero, as allocations do.
+    for b in [Buf::Flags, Buf::Counters, Buf::FwdTickets, Buf::BwdTickets] {
         put(b, Some(vec![0.0; p.buffer(b).1.iter().product()]));
     }
     put(Buf::Placeholder, Some(vec![f64::NAN; 4]));
@@ -475,11 +490,13 @@ fn lightning_attention_chained_interleaved() {
     }
 }
 
-/// Chunk-state walks cut into pieces (segments of 512 tokens in 4 pieces of
-/// 128): heads whose reach ends in the first piece, in a later one, or
-/// nowhere (s = 0), forwards and in reverse, S0 and the final state; piece
-/// counts start at -1 and unwritten states at NaN, so a fold that read a
-/// piece no walk wrote, or missed one, fails.
+/// Chunk-state walks cut into pieces (segments of 512 tokens in 4 pieces
+/// of 128): heads whose reach ends in the first piece, in a later one, or
+/// nowhere (s = 0), forwards and in reverse, with S0 and the final state.
+/// Parts start NaN, so a last piece that adds a part no piece stored, or a
+/// fold that reads a state no piece completed, fails; and the pieces run
+/// interleaved too (two to five programs in flight, handing over at every
+/// atomic and fence), so that any piece may be the one that finishes last.
 #[test]
 fn lightning_attention_pieces() {
     for mut trial in trials("lightning_attention_pieces").into_iter().take(1) {
@@ -489,6 +506,11 @@ fn lightning_attention_pieces() {
             for decay in [(0.0, 1.0), (0.0, 0.0), (0.0, 0.3)] {
                 check(&p, &mut trial, point, decay, Schedule::default());
             }
+        }
+        for seed in 0..8 {
+            let interleave = Some(Interleave { resident: 2 + (seed % 4) as u32, seed });
+            let p = Problem { pieces: Some(4), ..with_states(Problem::new(1, 2, 1100, 32, 64, DType::BF16), 512) };
+            check(&p, &mut trial, POINT_16BIT, (0.0, 0.05), Schedule { interleave, ..Schedule::default() });
         }
     }
 }
@@ -506,9 +528,11 @@ fn chunk_states_read_only_blocks_within_the_decay() {
     for mut trial in trials("chunk_states_read_only_blocks_within_the_decay").into_iter().take(1) {
         // Four segments of 512 tokens (8 blocks); a head reached by 2
         // blocks, one by 5, one by all.
-        let p = Problem { segment: Some(512), ..Problem::new(1, 3, 2048, 32, 64, DType::BF16) };
         let s = [4.0, 0.2, 0.0];
-        for reverse in [false, true] {
+        // Walks whole, and in 4 pieces of 128 tokens (2 blocks).
+        for (pieces, reverse) in [(1, false), (1, true), (4, false), (4, true)] {
+            let p =
+                Problem { segment: Some(512), pieces: Some(pieces), ..Problem::new(1, 3, 2048, 32, 64, DType::BF16) };
             let step = if reverse { &plan::backward(&p).unwrap()[0] } else { &plan::forward(&p).unwrap()[0] };
             assert!(step.kernel.starts_with("la_chunk_state"), "{}", step.kernel);
             let role = |name: &str| match step.args.iter().find(|(n, _)| *n == name) {
@@ -543,11 +567,18 @@ fn chunk_states_read_only_blocks_within_the_decay() {
             run.bufs.insert(kb, HostBuffer::from_f64(ScalarType::BF16, &poison(&k, dk)));
             run.bufs.insert(vb, HostBuffer::from_f64(ScalarType::BF16, &poison(&v, dv)));
             run.bufs.insert(Buf::Decay, HostBuffer::from_f64(ScalarType::F32, &s));
-            run.bufs.insert(Buf::PlaceholderI32, HostBuffer::filled(ScalarType::I32, 4, -1.0));
             let len = p.buffer(states).1.iter().product();
             run.bufs.insert(states, HostBuffer::filled(ScalarType::F32, len, f64::NAN));
             run.bufs.insert(copies, HostBuffer::filled(ScalarType::F32, len, f64::NAN));
+            let (parts, tickets) =
+                if reverse { (Buf::BwdParts, Buf::BwdTickets) } else { (Buf::FwdParts, Buf::FwdTickets) };
+            let size = |b: Buf| p.buffer(b).1.iter().product();
+            run.bufs.insert(parts, HostBuffer::filled(ScalarType::F32, size(parts), f64::NAN));
+            run.bufs.insert(tickets, HostBuffer::filled(ScalarType::I32, size(tickets), 0.0));
+            run.bufs.insert(Buf::Placeholder, HostBuffer::filled(ScalarType::F32, 4, f64::NAN));
+            run.bufs.insert(Buf::PlaceholderI32, HostBuffer::filled(ScalarType::I32, 4, -1.0));
             run.launch(step);
+            run.assert_tickets_zero(&step.kernel);
             let (got, got_t) = (run.get(states), run.get(copies));
 
             let mut poisoned = 0;
@@ -565,7 +596,7 @@ fn chunk_states_read_only_blocks_within_the_decay() {
                         }
                     }
                     let at = (h * p.segments() + j) * dk * dv;
-                    let what = format!("reverse {reverse}: head {h} (s = {}), segment {j}", s[h]);
+                    let what = format!("{pieces} pieces, reverse {reverse}: head {h} (s = {}), segment {j}", s[h]);
                     assert_close(&what, &got[at..at + dk * dv], &want, tolerance::BF16);
                     // The copy is the same state transposed, [dv, dk] row-major, bit for bit.
                     for (r, c) in (0..dk).flat_map(|r| (0..dv).map(move |c| (r, c))) {

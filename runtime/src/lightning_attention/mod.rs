@@ -69,10 +69,10 @@ pub struct Forward {
     /// backward's dq reads (empty unless a two-pass plan has several
     /// segments).
     pub states_t: RawBuffer,
-    /// i32 `[batch*heads, segments]`: how many pieces of each segment's
-    /// chunk-state walk hold blocks (empty unless the walks are cut into
-    /// pieces).
-    pub piece_counts: RawBuffer,
+    /// Workspace of chunk-state walks cut into pieces: the parts pieces
+    /// 1.. store and the tickets the pieces take (empty unless cut).
+    pub parts: RawBuffer,
+    tickets: RawBuffer,
     placeholder: RawBuffer,
     placeholder_i32: RawBuffer,
     /// A chained plan's flags and counters, which the backward's chained
@@ -102,8 +102,9 @@ pub struct Gradients {
     /// Workspace: the reverse states transposed, for dk (empty unless a
     /// two-pass plan has several segments).
     pub states_t: RawBuffer,
-    /// Workspace: the reverse chunk states' piece counts.
-    pub piece_counts: RawBuffer,
+    /// Workspace: the reverse chunk states' parts and tickets.
+    pub parts: RawBuffer,
+    tickets: RawBuffer,
 }
 
 impl LightningAttention {
@@ -180,7 +181,9 @@ impl LightningAttention {
             final_state: p.final_state.then(|| self.output(rt, p, Buf::FinalState)).transpose()?,
             states: self.output(rt, p, Buf::FwdStates)?,
             states_t: self.output(rt, p, Buf::FwdStatesT)?,
-            piece_counts: self.output(rt, p, Buf::FwdPieces)?,
+            parts: self.output(rt, p, Buf::FwdParts)?,
+            // Zeroed, as tickets must be between launches.
+            tickets: alloc(rt, p, Buf::FwdTickets)?,
             placeholder: alloc(rt, p, Buf::Placeholder)?,
             placeholder_i32: alloc(rt, p, Buf::PlaceholderI32)?,
             chain: ChainScratch {
@@ -199,7 +202,8 @@ impl LightningAttention {
         bufs.input(p, Buf::O, &fwd.o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
         bufs.input(p, Buf::FwdStatesT, &fwd.states_t)?;
-        bufs.input(p, Buf::FwdPieces, &fwd.piece_counts)?;
+        bufs.input(p, Buf::FwdParts, &fwd.parts)?;
+        bufs.input(p, Buf::FwdTickets, &fwd.tickets)?;
         bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
         bufs.set(Buf::PlaceholderI32, &fwd.placeholder_i32);
@@ -233,7 +237,8 @@ impl LightningAttention {
             d_initial_state: p.initial_state.then(|| self.output(rt, p, Buf::DInitialState)).transpose()?,
             states: self.output(rt, p, Buf::BwdStates)?,
             states_t: self.output(rt, p, Buf::BwdStatesT)?,
-            piece_counts: self.output(rt, p, Buf::BwdPieces)?,
+            parts: self.output(rt, p, Buf::BwdParts)?,
+            tickets: alloc(rt, p, Buf::BwdTickets)?,
         })
     }
 
@@ -252,7 +257,6 @@ impl LightningAttention {
         bufs.input(p, Buf::DO, d_o)?;
         bufs.input(p, Buf::FwdStates, &fwd.states)?;
         bufs.input(p, Buf::FwdStatesT, &fwd.states_t)?;
-        bufs.input(p, Buf::FwdPieces, &fwd.piece_counts)?;
         bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
         bufs.set(Buf::PlaceholderI32, &fwd.placeholder_i32);
@@ -261,7 +265,8 @@ impl LightningAttention {
         bufs.input(p, Buf::DV, &grads.dv)?;
         bufs.input(p, Buf::BwdStates, &grads.states)?;
         bufs.input(p, Buf::BwdStatesT, &grads.states_t)?;
-        bufs.input(p, Buf::BwdPieces, &grads.piece_counts)?;
+        bufs.input(p, Buf::BwdParts, &grads.parts)?;
+        bufs.input(p, Buf::BwdTickets, &grads.tickets)?;
         if p.initial_state {
             let g = grads.d_initial_state.as_ref().ok_or_else(|| {
                 Error::Buffer(

@@ -163,7 +163,7 @@ impl Problem {
         }
         // Every index the kernels form is an i32.
         let largest = self.batch * self.heads * self.n * self.d.max(self.e);
-        let states = self.batch * self.heads * self.segments() * self.pieces() * self.d * self.e;
+        let states = self.batch * self.heads * self.segments() * self.d * self.e;
         if largest.max(states) > i32::MAX as usize {
             return bad(format!("{largest} elements per tensor is more than 32-bit indices reach"));
         }
@@ -275,10 +275,16 @@ impl Problem {
         if self.prepass() { self.segments() } else { 0 }
     }
 
-    /// Segments with a count of non-empty pieces: those of a plan whose
-    /// chunk-state walks are cut into pieces.
-    fn count_segments(&self) -> usize {
-        if self.pieces() > 1 { self.segments() } else { 0 }
+    /// Segments with parts of a chunk state in `FwdParts`/`BwdParts`:
+    /// those of a plan whose chunk-state walks are cut into pieces.
+    fn part_segments(&self) -> usize {
+        if self.pieces() > 1 { self.state_segments() } else { 0 }
+    }
+
+    /// Tickets of a chunk-state pass cut into pieces: one per segment and
+    /// (batch, head, value slice) of the narrowest width (32 columns).
+    fn ticket_count(&self) -> usize {
+        self.part_segments() * self.batch * self.heads * self.e.div_ceil(32)
     }
 
     /// Flags of a chained pass: one per segment and stream (a (batch,
@@ -309,13 +315,12 @@ impl Problem {
                 (self.dtype, shape)
             }
             Buf::Decay => (DType::F32, vec![heads]),
-            Buf::FwdStates | Buf::BwdStates => {
-                (DType::F32, vec![batch * heads, self.state_segments(), self.pieces(), d, e])
+            Buf::FwdStates | Buf::BwdStates => (DType::F32, vec![batch * heads, self.state_segments(), d, e]),
+            Buf::FwdStatesT | Buf::BwdStatesT => (DType::F32, vec![batch * heads, self.copy_segments(), e, d]),
+            Buf::FwdParts | Buf::BwdParts => {
+                (DType::F32, vec![batch * heads, self.part_segments(), self.pieces().saturating_sub(1), d, e])
             }
-            Buf::FwdStatesT | Buf::BwdStatesT => {
-                (DType::F32, vec![batch * heads, self.copy_segments(), self.pieces(), e, d])
-            }
-            Buf::FwdPieces | Buf::BwdPieces => (DType::I32, vec![batch * heads, self.count_segments()]),
+            Buf::FwdTickets | Buf::BwdTickets => (DType::I32, vec![self.ticket_count()]),
             Buf::Flags => (DType::I32, vec![self.flag_count()]),
             Buf::Counters => (DType::I32, vec![2]),
             Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, vec![batch, heads, d, e]),
@@ -344,15 +349,16 @@ impl Problem {
     /// Device memory the plan allocates beyond inputs, outputs and
     /// gradients: the forward states (kept for the backward), the reverse
     /// states (none with one segment), the transposed copies of both (a
-    /// two-pass plan's), a chained plan's flags and counters, and a 16-byte
-    /// placeholder.
+    /// two-pass plan's), the parts and tickets of walks cut into pieces, a
+    /// chained plan's flags and counters, and two 16-byte placeholders.
     pub fn workspace_bytes(&self, backward: bool) -> usize {
-        let per_segment = self.batch * self.heads * self.d * self.e * 4 * self.pieces();
+        let per_segment = self.batch * self.heads * self.d * self.e * 4;
         let passes = if backward { 2 } else { 1 };
         let segments = passes * (self.state_segments() + self.copy_segments());
-        let counts = passes * self.batch * self.heads * self.count_segments() * 4;
+        let parts = passes * self.part_segments() * self.pieces().saturating_sub(1);
+        let tickets = passes * 4 * self.ticket_count();
         let chain = if self.chains() { 4 * (self.flag_count() + 2) } else { 0 };
-        per_segment * segments + counts + chain + 16
+        per_segment * (segments + parts) + tickets + chain + 32
     }
 
     fn suffix(&self) -> &'static str {
@@ -394,12 +400,19 @@ pub enum Buf {
     FwdStatesT,
     /// [`Buf::BwdStates`] transposed, for dk (R^T), likewise.
     BwdStatesT,
-    /// i32 `[batch*heads, segments]`: how many pieces of each segment's
-    /// forward chunk-state walk hold blocks (empty unless the walks are cut
-    /// into pieces).
-    FwdPieces,
+    /// f32 `[batch*heads, segments, pieces - 1, d, e]`: the parts of the
+    /// forward chunk states that pieces 1.. of a walk store for the piece
+    /// that finishes last to add (empty unless the walks are cut into
+    /// pieces; piece 0 stores its part in the state's own slot).
+    FwdParts,
     /// The same for the reverse chunk states.
-    BwdPieces,
+    BwdParts,
+    /// i32 tickets of the forward chunk-state pass, one per (batch, head,
+    /// segment, 32-column value slice): how many pieces have stored their
+    /// part; the last zeroes it. Zero between launches (from the allocation).
+    FwdTickets,
+    /// The same for the reverse chunk states.
+    BwdTickets,
     /// i32 flags of a chained pass (0 nothing yet, 1 the segment's own state
     /// published, 3 being replaced by, 2 replaced by its inclusive state);
     /// zero between launches.
@@ -412,18 +425,8 @@ pub enum Buf {
     DInitialState,
     /// Stands for an absent optional state (never read or written).
     Placeholder,
-    /// Stands for absent piece counts (never read or written).
+    /// Stands for absent tickets (never read or written).
     PlaceholderI32,
-}
-
-impl Buf {
-    /// The piece counts that go with a chunk-state buffer (or its copy).
-    fn piece_counts(self) -> Buf {
-        match self {
-            Buf::BwdStates | Buf::BwdStatesT => Buf::BwdPieces,
-            _ => Buf::FwdPieces,
-        }
-    }
 }
 
 impl fmt::Display for Buf {
@@ -440,10 +443,12 @@ impl fmt::Display for Buf {
             Buf::Decay => "s",
             Buf::FwdStates => "forward states",
             Buf::BwdStates => "reverse states",
-            Buf::FwdPieces => "forward piece counts",
-            Buf::BwdPieces => "reverse piece counts",
             Buf::FwdStatesT => "forward states, transposed",
             Buf::BwdStatesT => "reverse states, transposed",
+            Buf::FwdParts => "forward chunk-state parts",
+            Buf::BwdParts => "reverse chunk-state parts",
+            Buf::FwdTickets => "forward chunk-state tickets",
+            Buf::BwdTickets => "reverse chunk-state tickets",
             Buf::Flags => "chain flags",
             Buf::Counters => "chain counters",
             Buf::InitialState => "initial state",
@@ -597,14 +602,21 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: (Buf, Buf), reverse: bool, s
     let first = i64::from(reverse);
     let (d, e) = (p.d as i64, p.e as i64);
     let pieces = p.pieces() as i64;
-    let step = Step::new(format!("la_chunk_state_{}", p.suffix()));
-    // Piece 0 of each segment writes how many pieces hold blocks.
-    let step =
-        if pieces > 1 { step.out("count", states.0.piece_counts()) } else { step.buf("count", Buf::PlaceholderI32) };
-    step.buf("k", k)
+    // Pieces 1.. store their parts, and every piece takes a ticket, in
+    // scratch that no other step reads (and tuning does not compare: which
+    // piece finishes last, and so which parts are stored, varies).
+    let (parts, tickets) = match (pieces > 1, reverse) {
+        (false, _) => (Buf::Placeholder, Buf::PlaceholderI32),
+        (true, false) => (Buf::FwdParts, Buf::FwdTickets),
+        (true, true) => (Buf::BwdParts, Buf::BwdTickets),
+    };
+    Step::new(format!("la_chunk_state_{}", p.suffix()))
+        .buf("k", k)
         .buf("v", v)
         .out("st", states.0)
         .out("st_t", states.1)
+        .buf("part", parts)
+        .buf("ticket", tickets)
         .buf("s", Buf::Decay)
         .int("batch", p.batch as i64)
         .int("heads", p.heads as i64)
@@ -613,9 +625,10 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: (Buf, Buf), reverse: bool, s
         .int("seg_len", seg)
         .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(p.width_of(k)))
         .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(v)))
-        .int("st_bh", segments * pieces * d * e)
-        .int("st_seg", pieces * d * e)
-        .int("st_piece", d * e)
+        .int("st_bh", p.segments() as i64 * d * e)
+        .int("st_seg", d * e)
+        .int("part_bh", segments * (pieces - 1) * d * e)
+        .int("part_seg", (pieces - 1) * d * e)
         .int("pieces", pieces)
         .int("piece_len", p.piece_len() as i64)
         .int("st_r", e)
@@ -652,6 +665,7 @@ fn walk_args(p: &Problem, kernel: &str, pass: &OutputPass) -> Step {
         .strides(["stride_kb", "stride_kh", "stride_kn"], p.strides(p.width_of(pass.k)))
         .strides(["stride_vb", "stride_vh", "stride_vn"], p.strides(p.width_of(pass.v)))
         .strides(["stride_ob", "stride_oh", "stride_on"], p.strides(p.width_of(pass.o)))
+        .int("st_seg", d * e)
         .int("st_r", pass.state_strides.0)
         .int("st_c", pass.state_strides.1)
         .int("head_st", d * e)
@@ -670,22 +684,10 @@ fn output(p: &Problem, pass: OutputPass) -> Step {
         Fold::Chunks(b) => (Some(b), 1),
         Fold::Inclusive(b) => (Some(b), 2),
     };
-    // Chunk states hold a slot per piece of each segment's walk, and the
-    // count of pieces that hold blocks.
-    let (pieces, counts) = match pass.fold {
-        Fold::Chunks(b) if p.pieces() > 1 => (p.pieces(), b.piece_counts()),
-        _ => (1, Buf::PlaceholderI32),
-    };
-    let piece = (p.d * p.e) as i64;
-    let st_seg = pieces as i64 * piece;
-    let st_bh = if states.is_some() { p.segments() as i64 * st_seg } else { 0 };
+    let st_bh = if states.is_some() { (p.segments() * p.d * p.e) as i64 } else { 0 };
     walk_args(p, "la_output", &pass)
         .buf("st", states.unwrap_or(Buf::Placeholder))
         .int("st_bh", st_bh)
-        .int("st_seg", st_seg)
-        .buf("count", counts)
-        .int("pieces", pieces as i64)
-        .int("st_piece", piece)
         .int("fold", fold)
         .int("init_r", pass.init_strides.0)
         .int("init_c", pass.init_strides.1)
@@ -700,7 +702,6 @@ fn chained(p: &Problem, pass: OutputPass, states: Buf) -> Step {
         .buf("flags", Buf::Flags)
         .buf("counters", Buf::Counters)
         .int("st_bh", (p.segments() * p.d * p.e) as i64)
-        .int("st_seg", (p.d * p.e) as i64)
         .int("seg_first", 0)
         .int("seg_count", p.segments() as i64)
 }
@@ -983,21 +984,23 @@ mod tests {
             let want_init = if s0 { Buf::InitialState } else { Buf::Placeholder };
             assert_eq!(arg(&fwd[0], "init"), Some(StepArg::Buf(want_init)));
             assert_eq!(kernels(&backward(&p).unwrap()), ["la_output_bf16"; 3]);
-            assert_eq!(p.workspace_bytes(true), 16);
-            assert_eq!(p.buffer(Buf::FwdStates).1, vec![2, 0, 1, 64, 64]);
+            // The two placeholders.
+            assert_eq!(p.workspace_bytes(true), 32);
+            assert_eq!(p.buffer(Buf::FwdStates).1, vec![2, 0, 64, 64]);
         }
         // Several segments: chunk states in both directions.
         p.segment = Some(512);
         assert_eq!(kernels(&forward(&p).unwrap()).len(), 2);
         assert_eq!(kernels(&backward(&p).unwrap()).len(), 4);
         // The forward states and their transposed copy.
-        assert_eq!(p.workspace_bytes(false), 2 * (2 * 2 * 64 * 64 * 4) + 16);
-        assert_eq!(p.buffer(Buf::FwdStatesT).1, vec![2, 2, 1, 64, 64]);
+        assert_eq!(p.workspace_bytes(false), 2 * (2 * 2 * 64 * 64 * 4) + 32);
+        assert_eq!(p.buffer(Buf::FwdStatesT).1, vec![2, 2, 64, 64]);
     }
 
-    /// Long segments cut their chunk-state walks into pieces of 4096
-    /// tokens (at most 4): a slot per piece, a count per segment, and the
-    /// folds told both; short or unaligned segments walk whole.
+    /// Long segments cut their chunk-state walks into pieces of 4096 tokens
+    /// (at most 4): pieces 1.. store parts in scratch of their own, every
+    /// piece takes a ticket, and the folds read one state a segment as
+    /// before. Short or unaligned segments walk whole, with no scratch.
     #[test]
     fn long_segments_walk_in_pieces() {
         let pieces = |n: usize, seg: usize| {
@@ -1012,36 +1015,39 @@ mod tests {
         assert_eq!(pieces(16384, 16384), (1, 16384), "one segment: no chunk states");
         let mut p = Problem::new(1, 16, 131072, 128, 128, DType::BF16);
         p.segment = Some(16384);
-        assert_eq!(p.buffer(Buf::FwdStates).1, vec![16, 8, 4, 128, 128]);
-        assert_eq!(p.buffer(Buf::BwdPieces), (DType::I32, vec![16, 8]));
-        assert_eq!(p.workspace_bytes(true), 2 * 2 * (16 * 8 * 4 * 128 * 128 * 4) + 2 * 16 * 8 * 4 + 16);
+        assert_eq!(p.buffer(Buf::FwdStates).1, vec![16, 8, 128, 128]);
+        assert_eq!(p.buffer(Buf::BwdParts), (DType::F32, vec![16, 8, 3, 128, 128]));
+        assert_eq!(p.buffer(Buf::FwdTickets), (DType::I32, vec![8 * 16 * 4]));
+        let state = 16 * 128 * 128 * 4;
+        assert_eq!(p.workspace_bytes(true), 2 * (2 * 8 + 8 * 3) * state + 2 * 4 * (8 * 16 * 4) + 32);
         let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
         let i = |v: i64| Some(StepArg::I32(v as i32));
         let buf = |b: Buf| Some(StepArg::Buf(b));
-        let piece = 128 * 128;
-        for (step, counts) in [(&fwd[0], Buf::FwdPieces), (&bwd[0], Buf::BwdPieces)] {
-            assert_eq!(arg(step, "count"), buf(counts));
-            assert!(step.outputs.contains(&"count"));
+        for (step, parts, tickets) in
+            [(&fwd[0], Buf::FwdParts, Buf::FwdTickets), (&bwd[0], Buf::BwdParts, Buf::BwdTickets)]
+        {
+            assert!(step.kernel.starts_with("la_chunk_state"), "{}", step.kernel);
+            assert_eq!((arg(step, "part"), arg(step, "ticket")), (buf(parts), buf(tickets)));
             assert_eq!((arg(step, "pieces"), arg(step, "piece_len")), (i(4), i(4096)));
-            assert_eq!((arg(step, "st_seg"), arg(step, "st_piece")), (i(4 * piece), i(piece)));
+            let slot = 128 * 128;
+            assert_eq!((arg(step, "part_seg"), arg(step, "part_bh")), (i(3 * slot), i(8 * 3 * slot)));
+            // Neither is compared between tuning candidates, nor read by another step.
+            assert_eq!(step.outputs, ["st", "st_t"]);
+            for other in fwd.iter().chain(&bwd).filter(|o| !std::ptr::eq(*o, step)) {
+                assert!(other.buffers().all(|b| b != parts && b != tickets), "{}", other.kernel);
+            }
         }
-        // Every fold of chunk states reads its direction's counts.
-        for (step, counts) in [(&fwd[1], Buf::FwdPieces), (&bwd[1], Buf::FwdPieces), (&bwd[2], Buf::BwdPieces)] {
-            assert_eq!(arg(step, "count"), buf(counts));
-            assert_eq!(
-                (arg(step, "pieces"), arg(step, "st_seg"), arg(step, "st_bh")),
-                (i(4), i(4 * piece), i(8 * 4 * piece))
-            );
+        // The folds read one slot a segment, as with whole walks.
+        for step in [&fwd[1], &bwd[1], &bwd[2], &bwd[3]] {
+            assert_eq!(arg(step, "st_seg"), i(128 * 128), "{}", step.kernel);
         }
-        assert_eq!(arg(&bwd[3], "count"), buf(Buf::BwdPieces));
-        // Whole walks: no counts to write or read.
+        // Whole walks: no scratch.
         p.pieces = Some(1);
-        let fwd = forward(&p).unwrap();
-        assert_eq!(
-            (arg(&fwd[0], "count"), arg(&fwd[1], "count")),
-            (buf(Buf::PlaceholderI32), buf(Buf::PlaceholderI32))
-        );
-        assert_eq!(p.buffer(Buf::FwdPieces).1, vec![16, 0]);
+        assert_eq!(p.buffer(Buf::FwdParts).1.iter().product::<usize>(), 0);
+        assert_eq!(p.buffer(Buf::FwdTickets).1, vec![0]);
+        let step = &forward(&p).unwrap()[0];
+        assert_eq!((arg(step, "part"), arg(step, "ticket")), (buf(Buf::Placeholder), buf(Buf::PlaceholderI32)));
+        assert_eq!(p.workspace_bytes(true), 2 * 2 * 8 * state + 32);
         // A count that does not split the segment into aligned pieces.
         p.pieces = Some(3);
         assert!(p.check().is_err());
@@ -1090,14 +1096,14 @@ mod tests {
         // Workspace: a state buffer of 8 segments per direction, the flags
         // (32-column slices of the wider width) and two counters.
         let states = 2 * 8 * 32 * 64 * 4;
-        assert_eq!(p.workspace_bytes(true), 2 * states + 4 * (8 * 2 * 2 + 2) + 16);
-        assert_eq!(p.workspace_bytes(false), states + 4 * (8 * 2 * 2 + 2) + 16);
+        assert_eq!(p.workspace_bytes(true), 2 * states + 4 * (8 * 2 * 2 + 2) + 32);
+        assert_eq!(p.workspace_bytes(false), states + 4 * (8 * 2 * 2 + 2) + 32);
         // A sequence that is one segment anyway runs the plain output kernel.
         let mut short = Problem::new(8, 16, 2048, 128, 128, DType::BF16);
         short.chained = true;
         assert_eq!(short.default_chained_segment(132), 2048);
         assert_eq!(kernels(&forward(&short).unwrap()), ["la_output_bf16"]);
-        assert_eq!(short.workspace_bytes(true), 16);
+        assert_eq!(short.workspace_bytes(true), 32);
     }
 
     #[test]
