@@ -17,6 +17,7 @@
 //! target/release/examples/lightning_attention a.tsb ab serial -- 1 16 65536 128  # steps beside others or not
 //! target/release/examples/lightning_attention a.tsb ab pieces=1 -- 1 16 131072 128  # chunk-state walks whole
 //! target/release/examples/lightning_attention la.tsb --chained check   # any mode, with chained plans
+//! target/release/examples/lightning_attention la.tsb --pieces 1 profile 1 16 131072 128 128   # any mode, walks whole
 //! ```
 //!
 //! Checks: fresh random inputs, outputs poisoned with NaN before the run,
@@ -55,6 +56,17 @@ fn main() {
     // `--max-decay X` anywhere: timed problems draw each head's decay s from
     // U(0, X) (default 0.11; 0: no decay, where the pre-passes read every
     // token).
+    // `--pieces N` anywhere: every chunk-state walk in N pieces (for
+    // `profile`, where `ab pieces=N` cannot reach).
+    let mut pieces = None;
+    if let Some(i) = args.iter().position(|a| a == "--pieces") {
+        let Some(count) = args.get(i + 1).and_then(|x| x.parse::<usize>().ok()).filter(|x| *x >= 1) else {
+            eprintln!("--pieces takes a whole number >= 1");
+            std::process::exit(2);
+        };
+        args.drain(i..i + 2);
+        pieces = Some(count);
+    }
     if let Some(i) = args.iter().position(|a| a == "--max-decay") {
         let value = args.get(i + 1).and_then(|x| x.parse::<f64>().ok()).filter(|x| x.is_finite() && *x >= 0.0);
         let Some(value) = value else {
@@ -70,7 +82,7 @@ fn main() {
     }
     let Some(bundle) = args.first() else {
         eprintln!(
-            "usage: lightning_attention BUNDLE [--chained] [--serial] [--max-decay X] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | lengths B H N D SEG... | ab (BUNDLE | serial | pieces=N)... -- [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
+            "usage: lightning_attention BUNDLE [--chained] [--serial] [--pieces N] [--max-decay X] [check | sanitize | bench [--json FILE] | first | segments [B H N D]... | compare [B H N D]... | lengths B H N D SEG... | ab (BUNDLE | serial | pieces=N)... -- [B H N D]... | problem B H N D E [SEG] | profile [B H N D E]]"
         );
         std::process::exit(2);
     };
@@ -79,7 +91,8 @@ fn main() {
         // The bundle first: a bad file is reported without a device.
         let la = LightningAttention::new(Bundle::open(bundle).map_err(|e| e.to_string())?)
             .with_chained(chained)
-            .with_serial(serial);
+            .with_serial(serial)
+            .with_pieces(pieces);
         let rt = Runtime::new().map_err(|e| e.to_string())?;
         println!("device: {} ({} SMs)", rt.info().name, rt.info().sm_count);
         match args.get(1).map(String::as_str) {
