@@ -444,7 +444,7 @@ fn check(rt: &Runtime, la: &LightningAttention, p: &Problem, max_decay: f64, see
 
 /// Issue 5's matrix: n in {1, 17, 64, 1000, 4097, 65536}, every width (d != e
 /// too), s = 0 and up to 1, with and without S0 and the final state, both
-/// layouts, the three element types.
+/// layouts, the three element types; then chunk-state walks in pieces.
 fn check_matrix(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
     let mut all = true;
     let mut seed = 11;
@@ -480,6 +480,15 @@ fn check_matrix(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
     let mut p = Problem::new(1, 1, 65536, 64, 32, DType::F32);
     p.initial_state = true;
     run(p, 0.05)?;
+    // Chunk-state walks in pieces (the shapes above are cut too finely for
+    // the default's 4096-token pieces): with no decay every piece is within
+    // reach and the last to finish adds three parts; up to 0.2, heads stop
+    // after one, two or three pieces.
+    for (i, dtype) in [DType::BF16, DType::F16, DType::F32].into_iter().enumerate() {
+        for max_decay in [0.0, 0.2] {
+            run(pieces_problem(dtype, i % 2 == 0), max_decay)?;
+        }
+    }
     println!("{}", if all { "all checks passed" } else { "SOME CHECKS FAILED" });
     Ok(all)
 }
@@ -499,7 +508,23 @@ fn sanitize(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
             all &= check(rt, la, &p, 1.0, 100 + i as u64)?;
         }
     }
+    // The pieces' parts and tickets (global memory: memcheck's side).
+    for (i, dtype) in [DType::BF16, DType::F32].into_iter().enumerate() {
+        all &= check(rt, la, &pieces_problem(dtype, i == 0), 0.0, 110 + i as u64)?;
+    }
     Ok(all)
+}
+
+/// Five segments of 1024 tokens (the last of one token), each chunk-state
+/// walk in 4 pieces of 256.
+fn pieces_problem(dtype: DType, bnhd: bool) -> Problem {
+    let mut p = Problem::new(2, 3, 4097, 128, 64, dtype);
+    p.segment = Some(1024);
+    p.pieces = Some(4);
+    p.initial_state = true;
+    p.final_state = true;
+    p.layout = if bnhd { TensorLayout::Bnhd } else { TensorLayout::Bhnd };
+    p
 }
 
 /// Median forward and forward+backward times (ms) on fresh random inputs.

@@ -80,12 +80,13 @@ pub const PIECE_ALIGN: usize = 128;
 /// tensors: 34 MB of the H100's 50 MB).
 pub const CHAINED_SEGMENT: usize = 512;
 
-/// `b=2 h=4 n=4097 d=64 e=64 bf16 Bhnd seg=512 scale=1 S0=true final=true`, for messages.
+/// `b=2 h=4 n=4097 d=64 e=64 bf16 Bhnd seg=512 scale=1 S0=true final=true`, for messages
+/// (`seg=16384 pieces=4` where chunk-state walks are cut).
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "b={} h={} n={} d={} e={} {} {:?} seg={}{} scale={} S0={} final={}",
+            "b={} h={} n={} d={} e={} {} {:?} seg={}{}{} scale={} S0={} final={}",
             self.batch,
             self.heads,
             self.n,
@@ -94,6 +95,7 @@ impl fmt::Display for Problem {
             self.dtype,
             self.layout,
             self.segment_len(),
+            if self.pieces() > 1 { format!(" pieces={}", self.pieces()) } else { String::new() },
             if self.chained { " chained" } else { "" },
             self.scale,
             self.initial_state,
@@ -1015,6 +1017,8 @@ mod tests {
         assert_eq!(pieces(16384, 16384), (1, 16384), "one segment: no chunk states");
         let mut p = Problem::new(1, 16, 131072, 128, 128, DType::BF16);
         p.segment = Some(16384);
+        assert!(p.to_string().contains(" seg=16384 pieces=4 "), "{p}");
+        assert!(!Problem::new(1, 16, 8192, 128, 128, DType::BF16).to_string().contains("pieces"));
         assert_eq!(p.buffer(Buf::FwdStates).1, vec![16, 8, 128, 128]);
         assert_eq!(p.buffer(Buf::BwdParts), (DType::F32, vec![16, 8, 3, 128, 128]));
         assert_eq!(p.buffer(Buf::FwdTickets), (DType::I32, vec![8 * 16 * 4]));
