@@ -31,7 +31,7 @@
 #     CHECK_BUNDLE=kernels-ln.tsb: gpu/bin/tessera-gpucheck gpu/kernels-ln.tsb (23 MB)
 #   bench: gpu/bin/tessera-bench gpu/bench.tsb (23 MB) gpu/bench-cp.tsb (4 MB)   la-peers: .whl
 #   the lightning groups (la-check, la, la-seg, la-first, la-const, la-prof):
-#     gpu/bin/lightning_attention gpu/la.tsb (the two-pass kernels, 34 MB; with the chained
+#     gpu/bin/lightning_attention gpu/la.tsb (the two-pass kernels, 41 MB; with the chained
 #     kernels every lightning kernel is 54 MB, over one carry with the checkout)
 #   la-chain: LA_BUNDLE=la-chained.tsb, gpu/la-chained.tsb (bf16: both plans' kernels, 23 MB)
 #   quick, first: gpu/bin/lightning_attention gpu/la.tsb .whl
