@@ -53,9 +53,6 @@ fn main() {
     // `--serial` anywhere: every step on one stream, none beside another.
     let serial = args.iter().any(|a| a == "--serial");
     args.retain(|a| a != "--serial");
-    // `--max-decay X` anywhere: timed problems draw each head's decay s from
-    // U(0, X) (default 0.11; 0: no decay, where the pre-passes read every
-    // token).
     // `--pieces N` anywhere: every chunk-state walk in N pieces (for
     // `profile`, where `ab pieces=N` cannot reach).
     let mut pieces = None;
@@ -65,8 +62,15 @@ fn main() {
             std::process::exit(2);
         };
         args.drain(i..i + 2);
+        if args.iter().any(|a| a == "--pieces") {
+            eprintln!("--pieces is given more than once");
+            std::process::exit(2);
+        }
         pieces = Some(count);
     }
+    // `--max-decay X` anywhere: timed problems draw each head's decay s from
+    // U(0, X) (default 0.11; 0: no decay, where the pre-passes read every
+    // token).
     if let Some(i) = args.iter().position(|a| a == "--max-decay") {
         let value = args.get(i + 1).and_then(|x| x.parse::<f64>().ok()).filter(|x| x.is_finite() && *x >= 0.0);
         let Some(value) = value else {
@@ -482,8 +486,8 @@ fn check_matrix(rt: &Runtime, la: &LightningAttention) -> Res<bool> {
     run(p, 0.05)?;
     // Chunk-state walks in pieces (the shapes above are cut too finely for
     // the default's 4096-token pieces): with no decay every piece is within
-    // reach and the last to finish adds three parts; up to 0.2, heads stop
-    // after one, two or three pieces.
+    // reach and the last to finish adds three parts; with s up to 0.2, a
+    // head's reach ends in its second, third or fourth piece.
     for (i, dtype) in [DType::BF16, DType::F16, DType::F32].into_iter().enumerate() {
         for max_decay in [0.0, 0.2] {
             run(pieces_problem(dtype, i % 2 == 0), max_decay)?;
