@@ -45,6 +45,27 @@ fn max_decay() -> f64 {
     MAX_DECAY.get().copied().unwrap_or(0.11)
 }
 
+/// Removes `name VALUE` from `args` and parses VALUE; exits with a message
+/// when VALUE is missing, not `what`, or the flag is given twice.
+fn take_flag<T: std::str::FromStr>(
+    args: &mut Vec<String>,
+    name: &str,
+    what: &str,
+    valid: impl Fn(&T) -> bool,
+) -> Option<T> {
+    let i = args.iter().position(|a| a == name)?;
+    let Some(value) = args.get(i + 1).and_then(|x| x.parse::<T>().ok()).filter(|x| valid(x)) else {
+        eprintln!("{name} takes {what}");
+        std::process::exit(2);
+    };
+    args.drain(i..i + 2);
+    if args.iter().any(|a| a == name) {
+        eprintln!("{name} is given more than once");
+        std::process::exit(2);
+    }
+    Some(value)
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     // `--chained` anywhere: every problem runs as a chained plan.
@@ -55,33 +76,13 @@ fn main() {
     args.retain(|a| a != "--serial");
     // `--pieces N` anywhere: every chunk-state walk in N pieces (for
     // `profile`, where `ab pieces=N` cannot reach).
-    let mut pieces = None;
-    if let Some(i) = args.iter().position(|a| a == "--pieces") {
-        let Some(count) = args.get(i + 1).and_then(|x| x.parse::<usize>().ok()).filter(|x| *x >= 1) else {
-            eprintln!("--pieces takes a whole number >= 1");
-            std::process::exit(2);
-        };
-        args.drain(i..i + 2);
-        if args.iter().any(|a| a == "--pieces") {
-            eprintln!("--pieces is given more than once");
-            std::process::exit(2);
-        }
-        pieces = Some(count);
-    }
+    let pieces = take_flag(&mut args, "--pieces", "a whole number >= 1", |x: &usize| *x >= 1);
     // `--max-decay X` anywhere: timed problems draw each head's decay s from
     // U(0, X) (default 0.11; 0: no decay, where the pre-passes read every
     // token).
-    if let Some(i) = args.iter().position(|a| a == "--max-decay") {
-        let value = args.get(i + 1).and_then(|x| x.parse::<f64>().ok()).filter(|x| x.is_finite() && *x >= 0.0);
-        let Some(value) = value else {
-            eprintln!("--max-decay takes a finite number >= 0");
-            std::process::exit(2);
-        };
-        args.drain(i..i + 2);
-        if args.iter().any(|a| a == "--max-decay") {
-            eprintln!("--max-decay is given more than once");
-            std::process::exit(2);
-        }
+    if let Some(value) =
+        take_flag(&mut args, "--max-decay", "a finite number >= 0", |x: &f64| x.is_finite() && *x >= 0.0)
+    {
         MAX_DECAY.set(value).expect("main sets it once, first");
     }
     let Some(bundle) = args.first() else {
