@@ -217,9 +217,10 @@ fn own_states(chained: &Step, walked: i32) -> Step {
         ("scale", StepArg::F32(c_state)),
         ("seg_first", StepArg::I32(first)),
         ("seg_count", StepArg::I32(walked)),
-        // Whole walks: one piece, no parts, no tickets.
-        ("part", StepArg::Buf(Buf::Placeholder)),
-        ("ticket", StepArg::Buf(Buf::PlaceholderI32)),
+        // Whole walks: one piece; the parts and tickets are empty (a chained
+        // plan's pieces are 1) and never touched.
+        ("part", StepArg::Buf(if reverse != 0 { Buf::BwdParts } else { Buf::FwdParts })),
+        ("ticket", StepArg::Buf(if reverse != 0 { Buf::BwdTickets } else { Buf::FwdTickets })),
         ("part_bh", StepArg::I32(0)),
         ("part_seg", StepArg::I32(0)),
         ("pieces", StepArg::I32(1)),
@@ -315,7 +316,6 @@ fn check(p: &Problem, trial: &mut Trial, point: Point, decay: (f64, f64), schedu
         put(b, Some(vec![0.0; p.buffer(b).1.iter().product()]));
     }
     put(Buf::Placeholder, Some(vec![f64::NAN; 4]));
-    put(Buf::PlaceholderI32, Some(vec![-1.0; 4]));
     // Steps the plan lets run beside later ones run as late as they may, so
     // a step that reads their output too early finds NaN.
     let latest = |steps: Vec<Step>| plan::latest_order(&steps).into_iter().cloned().collect::<Vec<_>>();
@@ -576,7 +576,6 @@ fn chunk_states_read_only_blocks_within_the_decay() {
             run.bufs.insert(parts, HostBuffer::filled(ScalarType::F32, size(parts), f64::NAN));
             run.bufs.insert(tickets, HostBuffer::filled(ScalarType::I32, size(tickets), 0.0));
             run.bufs.insert(Buf::Placeholder, HostBuffer::filled(ScalarType::F32, 4, f64::NAN));
-            run.bufs.insert(Buf::PlaceholderI32, HostBuffer::filled(ScalarType::I32, 4, -1.0));
             run.launch(step);
             run.assert_tickets_zero(&step.kernel);
             let (got, got_t) = (run.get(states), run.get(copies));

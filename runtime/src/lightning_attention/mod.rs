@@ -74,7 +74,6 @@ pub struct Forward {
     pub parts: RawBuffer,
     tickets: RawBuffer,
     placeholder: RawBuffer,
-    placeholder_i32: RawBuffer,
     /// A chained plan's flags and counters, which the backward's chained
     /// pass reuses (empty otherwise).
     chain: ChainScratch,
@@ -185,7 +184,6 @@ impl LightningAttention {
             // Zeroed, as tickets must be between launches.
             tickets: alloc(rt, p, Buf::FwdTickets)?,
             placeholder: alloc(rt, p, Buf::Placeholder)?,
-            placeholder_i32: alloc(rt, p, Buf::PlaceholderI32)?,
             chain: ChainScratch {
                 // Allocations start zeroed, as the flags and counters must.
                 flags: alloc(rt, p, Buf::Flags)?,
@@ -206,7 +204,6 @@ impl LightningAttention {
         bufs.input(p, Buf::FwdTickets, &fwd.tickets)?;
         bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
-        bufs.set(Buf::PlaceholderI32, &fwd.placeholder_i32);
         if let Some(f) = &fwd.final_state {
             bufs.input(p, Buf::FinalState, f)?;
         }
@@ -259,7 +256,6 @@ impl LightningAttention {
         bufs.input(p, Buf::FwdStatesT, &fwd.states_t)?;
         bufs.chain(p, fwd)?;
         bufs.set(Buf::Placeholder, &fwd.placeholder);
-        bufs.set(Buf::PlaceholderI32, &fwd.placeholder_i32);
         bufs.input(p, Buf::DQ, &grads.dq)?;
         bufs.input(p, Buf::DK, &grads.dk)?;
         bufs.input(p, Buf::DV, &grads.dv)?;

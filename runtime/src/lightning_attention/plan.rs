@@ -327,7 +327,6 @@ impl Problem {
             Buf::Counters => (DType::I32, vec![2]),
             Buf::InitialState | Buf::FinalState | Buf::DInitialState => (DType::F32, vec![batch, heads, d, e]),
             Buf::Placeholder => (DType::F32, vec![4]),
-            Buf::PlaceholderI32 => (DType::I32, vec![4]),
         }
     }
 
@@ -352,7 +351,7 @@ impl Problem {
     /// gradients: the forward states (kept for the backward), the reverse
     /// states (none with one segment), the transposed copies of both (a
     /// two-pass plan's), the parts and tickets of walks cut into pieces, a
-    /// chained plan's flags and counters, and two 16-byte placeholders.
+    /// chained plan's flags and counters, and a 16-byte placeholder.
     pub fn workspace_bytes(&self, backward: bool) -> usize {
         let per_segment = self.batch * self.heads * self.d * self.e * 4;
         let passes = if backward { 2 } else { 1 };
@@ -360,7 +359,7 @@ impl Problem {
         let parts = passes * self.part_segments() * self.pieces().saturating_sub(1);
         let tickets = passes * 4 * self.ticket_count();
         let chain = if self.chains() { 4 * (self.flag_count() + 2) } else { 0 };
-        per_segment * (segments + parts) + tickets + chain + 32
+        per_segment * (segments + parts) + tickets + chain + 16
     }
 
     fn suffix(&self) -> &'static str {
@@ -427,8 +426,6 @@ pub enum Buf {
     DInitialState,
     /// Stands for an absent optional state (never read or written).
     Placeholder,
-    /// Stands for absent tickets (never read or written).
-    PlaceholderI32,
 }
 
 impl fmt::Display for Buf {
@@ -457,7 +454,6 @@ impl fmt::Display for Buf {
             Buf::FinalState => "final state",
             Buf::DInitialState => "initial-state gradient",
             Buf::Placeholder => "placeholder",
-            Buf::PlaceholderI32 => "i32 placeholder",
         };
         f.write_str(name)
     }
@@ -606,12 +602,9 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: (Buf, Buf), reverse: bool, s
     let pieces = p.pieces() as i64;
     // Pieces 1.. store their parts, and every piece takes a ticket, in
     // scratch that no other step reads (and tuning does not compare: which
-    // piece finishes last, and so which parts are stored, varies).
-    let (parts, tickets) = match (pieces > 1, reverse) {
-        (false, _) => (Buf::Placeholder, Buf::PlaceholderI32),
-        (true, false) => (Buf::FwdParts, Buf::FwdTickets),
-        (true, true) => (Buf::BwdParts, Buf::BwdTickets),
-    };
+    // piece finishes last, and so which parts are stored, varies). With
+    // whole walks both are empty and never touched.
+    let (parts, tickets) = if reverse { (Buf::BwdParts, Buf::BwdTickets) } else { (Buf::FwdParts, Buf::FwdTickets) };
     Step::new(format!("la_chunk_state_{}", p.suffix()))
         .buf("k", k)
         .buf("v", v)
@@ -986,8 +979,7 @@ mod tests {
             let want_init = if s0 { Buf::InitialState } else { Buf::Placeholder };
             assert_eq!(arg(&fwd[0], "init"), Some(StepArg::Buf(want_init)));
             assert_eq!(kernels(&backward(&p).unwrap()), ["la_output_bf16"; 3]);
-            // The two placeholders.
-            assert_eq!(p.workspace_bytes(true), 32);
+            assert_eq!(p.workspace_bytes(true), 16);
             assert_eq!(p.buffer(Buf::FwdStates).1, vec![2, 0, 64, 64]);
         }
         // Several segments: chunk states in both directions.
@@ -995,7 +987,7 @@ mod tests {
         assert_eq!(kernels(&forward(&p).unwrap()).len(), 2);
         assert_eq!(kernels(&backward(&p).unwrap()).len(), 4);
         // The forward states and their transposed copy.
-        assert_eq!(p.workspace_bytes(false), 2 * (2 * 2 * 64 * 64 * 4) + 32);
+        assert_eq!(p.workspace_bytes(false), 2 * (2 * 2 * 64 * 64 * 4) + 16);
         assert_eq!(p.buffer(Buf::FwdStatesT).1, vec![2, 2, 64, 64]);
     }
 
@@ -1023,7 +1015,7 @@ mod tests {
         assert_eq!(p.buffer(Buf::BwdParts), (DType::F32, vec![16, 8, 3, 128, 128]));
         assert_eq!(p.buffer(Buf::FwdTickets), (DType::I32, vec![8 * 16 * 4]));
         let state = 16 * 128 * 128 * 4;
-        assert_eq!(p.workspace_bytes(true), 2 * (2 * 8 + 8 * 3) * state + 2 * 4 * (8 * 16 * 4) + 32);
+        assert_eq!(p.workspace_bytes(true), 2 * (2 * 8 + 8 * 3) * state + 2 * 4 * (8 * 16 * 4) + 16);
         let (fwd, bwd) = (forward(&p).unwrap(), backward(&p).unwrap());
         let i = |v: i64| Some(StepArg::I32(v as i32));
         let buf = |b: Buf| Some(StepArg::Buf(b));
@@ -1050,8 +1042,8 @@ mod tests {
         assert_eq!(p.buffer(Buf::FwdParts).1.iter().product::<usize>(), 0);
         assert_eq!(p.buffer(Buf::FwdTickets).1, vec![0]);
         let step = &forward(&p).unwrap()[0];
-        assert_eq!((arg(step, "part"), arg(step, "ticket")), (buf(Buf::Placeholder), buf(Buf::PlaceholderI32)));
-        assert_eq!(p.workspace_bytes(true), 2 * 2 * 8 * state + 32);
+        assert_eq!((arg(step, "part"), arg(step, "ticket")), (buf(Buf::FwdParts), buf(Buf::FwdTickets)));
+        assert_eq!(p.workspace_bytes(true), 2 * 2 * 8 * state + 16);
         // A count that does not split the segment into aligned pieces.
         p.pieces = Some(3);
         assert!(p.check().is_err());
@@ -1100,14 +1092,14 @@ mod tests {
         // Workspace: a state buffer of 8 segments per direction, the flags
         // (32-column slices of the wider width) and two counters.
         let states = 2 * 8 * 32 * 64 * 4;
-        assert_eq!(p.workspace_bytes(true), 2 * states + 4 * (8 * 2 * 2 + 2) + 32);
-        assert_eq!(p.workspace_bytes(false), states + 4 * (8 * 2 * 2 + 2) + 32);
+        assert_eq!(p.workspace_bytes(true), 2 * states + 4 * (8 * 2 * 2 + 2) + 16);
+        assert_eq!(p.workspace_bytes(false), states + 4 * (8 * 2 * 2 + 2) + 16);
         // A sequence that is one segment anyway runs the plain output kernel.
         let mut short = Problem::new(8, 16, 2048, 128, 128, DType::BF16);
         short.chained = true;
         assert_eq!(short.default_chained_segment(132), 2048);
         assert_eq!(kernels(&forward(&short).unwrap()), ["la_output_bf16"]);
-        assert_eq!(short.workspace_bytes(true), 32);
+        assert_eq!(short.workspace_bytes(true), 16);
     }
 
     #[test]
