@@ -811,10 +811,16 @@ fn ab(rt: &Runtime, plans: &[(String, LightningAttention)], shapes: &[[usize; 4]
     let mut all_correct = true;
     let width = shapes.first().map_or(128, |s| s[3]);
     for (name, la) in &plans {
+        // Segments of 1024 tokens take any plan's piece count up to 8; the
+        // second check cuts every walk (the plan's count, else 4) with no
+        // decay, so every piece is within reach and the parts are summed.
         let mut p = Problem::new(2, 4, 4097, width, width, DType::BF16);
         p.initial_state = true;
         p.final_state = true;
-        let correct = check(rt, la, &p, 1.0, 1700)?;
+        p.segment = Some(1024);
+        let mut cut = p.clone();
+        cut.pieces = Some(la.pieces().unwrap_or(4));
+        let correct = check(rt, la, &p, 1.0, 1700)? & check(rt, la, &cut, 0.0, 1701)?;
         println!("{name}: {}", if correct { "correct" } else { "WRONG" });
         all_correct &= correct;
     }

@@ -140,6 +140,12 @@ impl LightningAttention {
         self
     }
 
+    /// The pieces every chunk-state walk is cut into where a problem sets
+    /// none (None: each problem's default).
+    pub fn pieces(&self) -> Option<usize> {
+        self.pieces
+    }
+
     /// Fill every output with NaN before the kernels run (for checks: an
     /// element no kernel writes stays NaN). Costs one memset per output.
     pub fn with_poison(mut self, poison: bool) -> LightningAttention {
