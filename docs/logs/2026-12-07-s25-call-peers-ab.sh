@@ -8,10 +8,13 @@
 # which the output pass reads first, run last), two rounds; then one round with no decay
 # (s = 0), where the pieces lose, with whole walks (`pieces=1`) beside. Each plan is checked
 # against float64 first, whole and cut. Carry DIR/ab, DIR/bin/lightning_attention, .whl.
-# About 450 s.
+# Built here (branch pieces-order's kernels-dsl/lightning_attn.tsr for order.tsb, main's for base.tsb):
+#   target/release/tessera build SRC -o DIR/ab/X.tsb --arch sm_90a --kernel la_chunk_state_bf16 \
+#       --kernel la_output_bf16 --const la_chunk_state_bf16.DK=128 --const la_output_bf16.DK=128
+# About 450 s; SKIP_PEERS=1 for the A/B alone (about 200 s).
 set -u
 D=${1:-gpu/s24}
-GPU_DIR=$D bash tests/gpu/session.sh la-peers
+[ -n "${SKIP_PEERS:-}" ] || GPU_DIR=$D bash tests/gpu/session.sh la-peers
 LA="$D/bin/lightning_attention"
 for round in 1 2; do
     echo "== ab round $round"
