@@ -62,11 +62,11 @@ def main():
     if sweep:
         # b*n is fixed, so each time is proportional to the time per token.
         lines += ["", "Constant speed (b*n = 131072, h=16, d=e=128; time per token follows the time):", ""]
-        first_n = sweep[0]["n"]
+        base = sweep[0]
         for r in sweep:
             lines.append(
-                f"- n={r['n']}: ours fwd+bwd {r['fwdbwd_ms']:.3f} ms ({r['fwdbwd_ms'] / sweep[0]['fwdbwd_ms']:.3f} of n={first_n}), "
-                f"fwd {r['fwd_ms']:.3f} ms ({r['fwd_ms'] / sweep[0]['fwd_ms']:.3f})"
+                f"- n={r['n']}: ours fwd+bwd {r['fwdbwd_ms']:.3f} ms ({r['fwdbwd_ms'] / base['fwdbwd_ms']:.3f} of n={base['n']}), "
+                f"fwd {r['fwd_ms']:.3f} ms ({r['fwd_ms'] / base['fwd_ms']:.3f})"
             )
         for what, name in [("fwdbwd", "fwd+bwd"), ("fwd", "fwd")]:
             times = [r[f"{what}_ms"] for r in sweep]

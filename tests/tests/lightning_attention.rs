@@ -186,6 +186,7 @@ fn own_states(chained: &Step, walked: i32) -> Step {
         panic!("{}: no seg_count, reverse or c_state", chained.kernel)
     };
     let first = if reverse != 0 { segments - walked } else { 0 };
+    let (parts, tickets) = plan::piece_scratch(reverse != 0);
     let Some(StepArg::I32(seg_len)) = get("seg_len") else { panic!("{}: no seg_len", chained.kernel) };
     let wanted = [
         "k",
@@ -219,8 +220,8 @@ fn own_states(chained: &Step, walked: i32) -> Step {
         ("seg_count", StepArg::I32(walked)),
         // Whole walks: one piece; the parts and tickets are empty (a chained
         // plan's pieces are 1) and never touched.
-        ("part", StepArg::Buf(if reverse != 0 { Buf::BwdParts } else { Buf::FwdParts })),
-        ("ticket", StepArg::Buf(if reverse != 0 { Buf::BwdTickets } else { Buf::FwdTickets })),
+        ("part", StepArg::Buf(parts)),
+        ("ticket", StepArg::Buf(tickets)),
         ("part_bh", StepArg::I32(0)),
         ("part_seg", StepArg::I32(0)),
         ("pieces", StepArg::I32(1)),
@@ -570,8 +571,7 @@ fn chunk_states_read_only_blocks_within_the_decay() {
             let len = p.buffer(states).1.iter().product();
             run.bufs.insert(states, HostBuffer::filled(ScalarType::F32, len, f64::NAN));
             run.bufs.insert(copies, HostBuffer::filled(ScalarType::F32, len, f64::NAN));
-            let (parts, tickets) =
-                if reverse { (Buf::BwdParts, Buf::BwdTickets) } else { (Buf::FwdParts, Buf::FwdTickets) };
+            let (parts, tickets) = plan::piece_scratch(reverse);
             let size = |b: Buf| p.buffer(b).1.iter().product();
             run.bufs.insert(parts, HostBuffer::filled(ScalarType::F32, size(parts), f64::NAN));
             run.bufs.insert(tickets, HostBuffer::filled(ScalarType::I32, size(tickets), 0.0));

@@ -591,6 +591,15 @@ struct OutputPass {
     c_state: f32,
 }
 
+/// The parts and tickets of the chunk-state walks in one direction. Pieces
+/// 1.. store their parts, and every piece takes a ticket, in scratch that no
+/// other step reads (and tuning does not compare: which piece finishes last,
+/// and so which parts are stored, varies). With whole walks both are empty
+/// and never touched.
+pub fn piece_scratch(reverse: bool) -> (Buf, Buf) {
+    if reverse { (Buf::BwdParts, Buf::BwdTickets) } else { (Buf::FwdParts, Buf::FwdTickets) }
+}
+
 /// The chunk states of every segment but the one walked last (the last
 /// segment forward, the first in reverse): no segment comes after it, and
 /// the final state or dS0 comes from its output program.
@@ -600,11 +609,7 @@ fn chunk_state(p: &Problem, k: Buf, v: Buf, states: (Buf, Buf), reverse: bool, s
     let first = i64::from(reverse);
     let (d, e) = (p.d as i64, p.e as i64);
     let pieces = p.pieces() as i64;
-    // Pieces 1.. store their parts, and every piece takes a ticket, in
-    // scratch that no other step reads (and tuning does not compare: which
-    // piece finishes last, and so which parts are stored, varies). With
-    // whole walks both are empty and never touched.
-    let (parts, tickets) = if reverse { (Buf::BwdParts, Buf::BwdTickets) } else { (Buf::FwdParts, Buf::FwdTickets) };
+    let (parts, tickets) = piece_scratch(reverse);
     Step::new(format!("la_chunk_state_{}", p.suffix()))
         .buf("k", k)
         .buf("v", v)
